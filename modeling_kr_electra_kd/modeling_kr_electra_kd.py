@@ -1,0 +1,763 @@
+# Copyright 2026 The kr-electra-kd developers.
+# Structure and weight names follow transformers' modeling_electra.py (Copyright 2019 The Google AI Language Team
+# Authors and The HuggingFace Inc. team), so dense ELECTRA checkpoints load into this family unchanged.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""PyTorch KR-ELECTRA-KD: a Korean ELECTRA whose matrices may be low-rank factors.
+
+Read top to bottom: the low-rank linear layer, embeddings, attention, feed-forward, the encoder, the pre-trained model
+base (initialisation, Hub-ready saving), then the model and its heads. Only transformers' public API is used, so a
+folder saved from here keeps loading with `trust_remote_code=True` across transformers releases.
+"""
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
+from transformers import PreTrainedModel
+from transformers.activations import ACT2FN, get_activation
+from transformers.modeling_outputs import (
+    BaseModelOutput,
+    MaskedLMOutput,
+    ModelOutput,
+    QuestionAnsweringModelOutput,
+    SequenceClassifierOutput,
+    TokenClassifierOutput,
+)
+
+from .configuration_kr_electra_kd import KRElectraKDConfig
+from .pipeline_kr_electra_kd import KRElectraKDQuestionAnsweringPipeline
+
+# Written into every saved config so the folder loads with `AutoModel*.from_pretrained(..., trust_remote_code=True)`
+# from anywhere; the two code files are copied beside the weights (see `KRElectraKDPreTrainedModel.save_pretrained`).
+AUTO_MAP = {
+    "AutoConfig": "configuration_kr_electra_kd.KRElectraKDConfig",
+    "AutoModel": "modeling_kr_electra_kd.KRElectraKDModel",
+    "AutoModelForPreTraining": "modeling_kr_electra_kd.KRElectraKDForPreTraining",
+    "AutoModelForMaskedLM": "modeling_kr_electra_kd.KRElectraKDForMaskedLM",
+    "AutoModelForSequenceClassification": "modeling_kr_electra_kd.KRElectraKDForSequenceClassification",
+    "AutoModelForTokenClassification": "modeling_kr_electra_kd.KRElectraKDForTokenClassification",
+    "AutoModelForQuestionAnswering": "modeling_kr_electra_kd.KRElectraKDForQuestionAnswering",
+}
+CODE_FILES = ("configuration_kr_electra_kd.py", "modeling_kr_electra_kd.py", "pipeline_kr_electra_kd.py")
+
+
+def mark_as_factor(module: nn.Module, rank: int) -> None:
+    """Tag one of two rank-`rank` factors, so `_init_weights` scales it: the product of two N(0, s) factors has entries
+    of std s * s * sqrt(rank), which for s = 0.02 would start the layer near zero and stall training."""
+    module.factor_rank = rank
+
+
+class KRElectraKDLowRankLinear(nn.Module):
+    """A linear layer whose `out x in` weight is the product of two thin matrices, `up (out x rank) @ down (rank x in)`:
+    rank * (in + out) parameters instead of in * out. `down` has no bias; `up` carries the layer's bias."""
+
+    def __init__(self, in_features: int, out_features: int, rank: int):
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        self.rank = rank
+        self.down = nn.Linear(in_features, rank, bias=False)
+        self.up = nn.Linear(rank, out_features)
+        mark_as_factor(self.down, rank)
+        mark_as_factor(self.up, rank)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return self.up(self.down(hidden_states))
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, rank={self.rank}"
+
+
+def linear_or_low_rank(in_features: int, out_features: int, rank: int | None) -> nn.Module:
+    """A dense `nn.Linear` when `rank` is None, else its low-rank replacement."""
+    if rank is None:
+        return nn.Linear(in_features, out_features)
+    return KRElectraKDLowRankLinear(in_features, out_features, rank)
+
+
+class KRElectraKDEmbeddings(nn.Module):
+    """Word, position and token-type embeddings. With `embedding_rank` set, the word-embedding matrix is factorized
+    into a `vocab x rank` lookup followed by a `rank -> embedding_size` projection (the vocabulary dominates a small
+    model's size, so this is where LF-V3 saves most)."""
+
+    def __init__(self, config: KRElectraKDConfig):
+        super().__init__()
+        word_width = config.embedding_rank or config.embedding_size
+        self.word_embeddings = nn.Embedding(config.vocab_size, word_width, padding_idx=config.pad_token_id)
+        if config.embedding_rank is not None:
+            self.word_embeddings_up = nn.Linear(config.embedding_rank, config.embedding_size, bias=False)
+            mark_as_factor(self.word_embeddings, config.embedding_rank)
+            mark_as_factor(self.word_embeddings_up, config.embedding_rank)
+        self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.embedding_size)
+        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.embedding_size)
+
+        self.LayerNorm = nn.LayerNorm(config.embedding_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+        self.register_buffer(
+            "position_ids", torch.arange(config.max_position_embeddings).expand((1, -1)), persistent=False
+        )
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        token_type_ids: torch.LongTensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        input_shape = input_ids.shape if input_ids is not None else inputs_embeds.shape[:-1]
+        seq_length = input_shape[1]
+        if seq_length > self.position_embeddings.num_embeddings:
+            raise ValueError(
+                f"Sequence length {seq_length} exceeds max_position_embeddings "
+                f"({self.position_embeddings.num_embeddings}); truncate the input (tokenizer(..., truncation=True))."
+            )
+        if position_ids is None:
+            position_ids = self.position_ids[:, :seq_length]
+        if token_type_ids is None:
+            token_type_ids = torch.zeros(input_shape, dtype=torch.long, device=self.position_ids.device)
+
+        if inputs_embeds is None:
+            inputs_embeds = self.word_embeddings(input_ids)
+            if hasattr(self, "word_embeddings_up"):
+                inputs_embeds = self.word_embeddings_up(inputs_embeds)
+        embeddings = inputs_embeds + self.token_type_embeddings(token_type_ids) + self.position_embeddings(position_ids)
+        embeddings = self.LayerNorm(embeddings)
+        embeddings = self.dropout(embeddings)
+        return embeddings
+
+
+class KRElectraKDSelfAttention(nn.Module):
+    """Multi-head self-attention; Q, K and V are low-rank when `attention_rank` is set.
+
+    Uses PyTorch's fused scaled-dot-product attention unless the attention maps are asked for (distillation needs
+    them), in which case the same computation runs step by step so the probabilities can be returned.
+    """
+
+    def __init__(self, config: KRElectraKDConfig):
+        super().__init__()
+        self.num_attention_heads = config.num_attention_heads
+        self.attention_head_size = config.hidden_size // config.num_attention_heads
+        self.scaling = self.attention_head_size**-0.5
+
+        self.query = linear_or_low_rank(config.hidden_size, config.hidden_size, config.attention_rank)
+        self.key = linear_or_low_rank(config.hidden_size, config.hidden_size, config.attention_rank)
+        self.value = linear_or_low_rank(config.hidden_size, config.hidden_size, config.attention_rank)
+        self.dropout = nn.Dropout(config.attention_probs_dropout_prob)
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        output_attentions: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        batch_size, seq_length, _ = hidden_states.shape
+        head_shape = (batch_size, seq_length, self.num_attention_heads, self.attention_head_size)
+        query = self.query(hidden_states).view(head_shape).transpose(1, 2)
+        key = self.key(hidden_states).view(head_shape).transpose(1, 2)
+        value = self.value(hidden_states).view(head_shape).transpose(1, 2)
+
+        if output_attentions:
+            scores = torch.matmul(query, key.transpose(-1, -2)) * self.scaling
+            if attention_mask is not None:
+                scores = scores + attention_mask
+            attention_probs = nn.functional.softmax(scores, dim=-1)
+            context = torch.matmul(self.dropout(attention_probs), value)
+        else:
+            attention_probs = None
+            context = nn.functional.scaled_dot_product_attention(
+                query,
+                key,
+                value,
+                attn_mask=attention_mask,
+                dropout_p=self.dropout.p if self.training else 0.0,
+                scale=self.scaling,
+            )
+        context = context.transpose(1, 2).reshape(batch_size, seq_length, -1)
+        return context, attention_probs
+
+
+class KRElectraKDSelfOutput(nn.Module):
+    """The attention output projection (low-rank with Q, K, V), dropout, residual and layer norm."""
+
+    def __init__(self, config: KRElectraKDConfig):
+        super().__init__()
+        self.dense = linear_or_low_rank(config.hidden_size, config.hidden_size, config.attention_rank)
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, hidden_states: torch.Tensor, input_tensor: torch.Tensor) -> torch.Tensor:
+        hidden_states = self.dropout(self.dense(hidden_states))
+        return self.LayerNorm(hidden_states + input_tensor)
+
+
+class KRElectraKDAttention(nn.Module):
+    def __init__(self, config: KRElectraKDConfig):
+        super().__init__()
+        self.self = KRElectraKDSelfAttention(config)
+        self.output = KRElectraKDSelfOutput(config)
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        output_attentions: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        context, attention_probs = self.self(hidden_states, attention_mask, output_attentions)
+        return self.output(context, hidden_states), attention_probs
+
+
+class KRElectraKDIntermediate(nn.Module):
+    """First FFN matrix (hidden -> intermediate, low-rank when `ffn_rank` is set) and its activation."""
+
+    def __init__(self, config: KRElectraKDConfig):
+        super().__init__()
+        self.dense = linear_or_low_rank(config.hidden_size, config.intermediate_size, config.ffn_rank)
+        self.intermediate_act_fn = ACT2FN[config.hidden_act]
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return self.intermediate_act_fn(self.dense(hidden_states))
+
+
+class KRElectraKDOutput(nn.Module):
+    """Second FFN matrix (intermediate -> hidden, low-rank when `ffn_rank` is set), dropout, residual, layer norm."""
+
+    def __init__(self, config: KRElectraKDConfig):
+        super().__init__()
+        self.dense = linear_or_low_rank(config.intermediate_size, config.hidden_size, config.ffn_rank)
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, hidden_states: torch.Tensor, input_tensor: torch.Tensor) -> torch.Tensor:
+        hidden_states = self.dropout(self.dense(hidden_states))
+        return self.LayerNorm(hidden_states + input_tensor)
+
+
+class KRElectraKDLayer(nn.Module):
+    def __init__(self, config: KRElectraKDConfig):
+        super().__init__()
+        self.attention = KRElectraKDAttention(config)
+        self.intermediate = KRElectraKDIntermediate(config)
+        self.output = KRElectraKDOutput(config)
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        output_attentions: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        attention_output, attention_probs = self.attention(hidden_states, attention_mask, output_attentions)
+        layer_output = self.output(self.intermediate(attention_output), attention_output)
+        return layer_output, attention_probs
+
+
+class KRElectraKDEncoder(nn.Module):
+    def __init__(self, config: KRElectraKDConfig):
+        super().__init__()
+        self.config = config
+        self.layer = nn.ModuleList([KRElectraKDLayer(config) for _ in range(config.num_hidden_layers)])
+        # Set by PreTrainedModel.gradient_checkpointing_enable(), which also sets `_gradient_checkpointing_func`.
+        self.gradient_checkpointing = False
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        output_attentions: bool = False,
+        output_hidden_states: bool = False,
+    ) -> BaseModelOutput:
+        all_hidden_states = (hidden_states,) if output_hidden_states else None
+        all_attentions = () if output_attentions else None
+        for layer_module in self.layer:
+            if self.gradient_checkpointing and self.training:
+                hidden_states, attention_probs = self._gradient_checkpointing_func(
+                    layer_module.__call__, hidden_states, attention_mask, output_attentions
+                )
+            else:
+                hidden_states, attention_probs = layer_module(hidden_states, attention_mask, output_attentions)
+            if output_hidden_states:
+                all_hidden_states = all_hidden_states + (hidden_states,)
+            if output_attentions:
+                all_attentions = all_attentions + (attention_probs,)
+        return BaseModelOutput(
+            last_hidden_state=hidden_states, hidden_states=all_hidden_states, attentions=all_attentions
+        )
+
+
+class KRElectraKDDiscriminatorPredictions(nn.Module):
+    """Replaced-token-detection head: one logit per token (positive = replaced)."""
+
+    def __init__(self, config: KRElectraKDConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.activation = get_activation(config.hidden_act)
+        self.dense_prediction = nn.Linear(config.hidden_size, 1)
+
+    def forward(self, discriminator_hidden_states: torch.Tensor) -> torch.Tensor:
+        hidden_states = self.activation(self.dense(discriminator_hidden_states))
+        return self.dense_prediction(hidden_states).squeeze(-1)
+
+
+class KRElectraKDGeneratorPredictions(nn.Module):
+    """Generator (masked-LM) transform from hidden width back to embedding width, before the tied output layer."""
+
+    def __init__(self, config: KRElectraKDConfig):
+        super().__init__()
+        self.activation = get_activation("gelu")
+        self.LayerNorm = nn.LayerNorm(config.embedding_size, eps=config.layer_norm_eps)
+        self.dense = nn.Linear(config.hidden_size, config.embedding_size)
+
+    def forward(self, generator_hidden_states: torch.Tensor) -> torch.Tensor:
+        return self.LayerNorm(self.activation(self.dense(generator_hidden_states)))
+
+
+class KRElectraKDClassificationHead(nn.Module):
+    """Sentence-level head on the first ([CLS]) token. ELECTRA uses gelu here; a converted BERT keeps its tanh pooler."""
+
+    def __init__(self, config: KRElectraKDConfig):
+        super().__init__()
+        classifier_dropout = (
+            config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        )
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.activation = get_activation(config.classifier_activation)
+        self.dropout = nn.Dropout(classifier_dropout)
+        self.out_proj = nn.Linear(config.hidden_size, config.num_labels)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        x = self.dropout(features[:, 0, :])
+        x = self.activation(self.dense(x))
+        return self.out_proj(self.dropout(x))
+
+
+class KRElectraKDPreTrainedModel(PreTrainedModel):
+    """Weight initialisation, gradient checkpointing and Hub-ready saving shared by every model of the family."""
+
+    config_class = KRElectraKDConfig
+    base_model_prefix = "electra"
+    supports_gradient_checkpointing = True
+    _supports_sdpa = True
+    # Pipelines this head serves from its own code file (written to config.custom_pipelines on save).
+    custom_pipelines: dict = {}
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        std = self.config.initializer_range
+        if hasattr(module, "factor_rank"):
+            # Each factor gets std sqrt(s / sqrt(rank)), so their product has the dense layer's std s.
+            std = (std / module.factor_rank**0.5) ** 0.5
+        if isinstance(module, nn.Linear):
+            module.weight.normal_(mean=0.0, std=std)
+            if module.bias is not None:
+                module.bias.zero_()
+        elif isinstance(module, nn.Embedding):
+            module.weight.normal_(mean=0.0, std=std)
+            if module.padding_idx is not None:
+                module.weight[module.padding_idx].zero_()
+        elif isinstance(module, nn.LayerNorm):
+            module.weight.fill_(1.0)
+            module.bias.zero_()
+        elif isinstance(module, KRElectraKDEmbeddings):
+            module.position_ids.copy_(torch.arange(module.position_ids.shape[-1]).expand((1, -1)))
+
+    def save_pretrained(self, save_directory, *args, **kwargs) -> None:
+        """Save weights (safetensors) and config, plus the code files named in `auto_map`, so the folder loads
+        anywhere with `trust_remote_code=True`. `auto_map` is reset to plain file references: a model that was itself
+        loaded from a Hub repo would otherwise carry `repo--module.Class` references to a repo it was not saved to.
+        Trainer checkpoints go through here too, so every checkpoint folder is loadable on its own."""
+        self.config.auto_map = dict(AUTO_MAP)
+        if self.custom_pipelines:
+            self.config.custom_pipelines = dict(self.custom_pipelines)
+        kwargs["safe_serialization"] = True
+        super().save_pretrained(save_directory, *args, **kwargs)
+        code_dir = Path(__file__).resolve().parent
+        for name in CODE_FILES:
+            target = Path(save_directory) / name
+            if (code_dir / name).resolve() != target.resolve():
+                shutil.copyfile(code_dir / name, target)
+
+
+def _extended_attention_mask(attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """[batch, seq] 1/0 mask -> additive [batch, 1, 1, seq] mask broadcast over heads and query positions."""
+    extended = attention_mask[:, None, None, :].to(dtype)
+    return (1.0 - extended) * torch.finfo(dtype).min
+
+
+class KRElectraKDModel(KRElectraKDPreTrainedModel):
+    """The bare encoder: embeddings (projected to `hidden_size` when `embedding_size` differs) and the layers."""
+
+    def __init__(self, config: KRElectraKDConfig):
+        super().__init__(config)
+        self.embeddings = KRElectraKDEmbeddings(config)
+        if config.embedding_size != config.hidden_size:
+            self.embeddings_project = nn.Linear(config.embedding_size, config.hidden_size)
+        self.encoder = KRElectraKDEncoder(config)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.embeddings.word_embeddings
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.embeddings.word_embeddings = value
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.LongTensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> tuple | BaseModelOutput:
+        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
+        output_hidden_states = (
+            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        )
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("Pass exactly one of input_ids or inputs_embeds.")
+
+        embedding_output = self.embeddings(
+            input_ids=input_ids, token_type_ids=token_type_ids, position_ids=position_ids, inputs_embeds=inputs_embeds
+        )
+        if hasattr(self, "embeddings_project"):
+            embedding_output = self.embeddings_project(embedding_output)
+
+        extended_mask = None
+        if attention_mask is not None:
+            extended_mask = _extended_attention_mask(attention_mask, embedding_output.dtype)
+
+        outputs = self.encoder(
+            embedding_output,
+            attention_mask=extended_mask,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
+        if not return_dict:
+            return tuple(v for v in outputs.to_tuple() if v is not None)
+        return outputs
+
+
+@dataclass
+class KRElectraKDForPreTrainingOutput(ModelOutput):
+    """
+    Output of [`KRElectraKDForPreTraining`].
+
+    Args:
+        loss (`torch.FloatTensor` of shape `(1,)`, *optional*, returned when `labels` is provided):
+            Replaced-token-detection loss (binary cross-entropy over the non-padding tokens).
+        logits (`torch.FloatTensor` of shape `(batch_size, sequence_length)`):
+            One score per token; positive means "replaced".
+        hidden_states (`tuple(torch.FloatTensor)`, *optional*):
+            Embedding output and every layer's output, each `(batch_size, sequence_length, hidden_size)`.
+        attentions (`tuple(torch.FloatTensor)`, *optional*):
+            Every layer's attention probabilities, each `(batch_size, num_heads, sequence_length, sequence_length)`.
+    """
+
+    loss: torch.FloatTensor | None = None
+    logits: torch.FloatTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    attentions: tuple[torch.FloatTensor, ...] | None = None
+
+
+def _wrap_output(return_dict: bool, output_class: type, loss: torch.Tensor | None, outputs: BaseModelOutput, **heads):
+    """Build a head's output: the dataclass, or ELECTRA's tuple `(loss?, *heads, hidden_states?, attentions?)`."""
+    if not return_dict:
+        values = (loss, *heads.values(), outputs.hidden_states, outputs.attentions)
+        return tuple(v for v in values if v is not None)
+    return output_class(loss=loss, **heads, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+
+
+class KRElectraKDForPreTraining(KRElectraKDPreTrainedModel):
+    """The ELECTRA discriminator: replaced-token detection. `labels`: 1 for a replaced token, 0 for an original."""
+
+    def __init__(self, config: KRElectraKDConfig):
+        super().__init__(config)
+        self.electra = KRElectraKDModel(config)
+        self.discriminator_predictions = KRElectraKDDiscriminatorPredictions(config)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.LongTensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> tuple | KRElectraKDForPreTrainingOutput:
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        outputs = self.electra(
+            input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        logits = self.discriminator_predictions(outputs.last_hidden_state)
+
+        loss = None
+        if labels is not None:
+            loss_fct = BCEWithLogitsLoss()
+            if attention_mask is not None:
+                active = attention_mask.reshape(-1) == 1
+                loss = loss_fct(logits.reshape(-1)[active], labels.reshape(-1)[active].float())
+            else:
+                loss = loss_fct(logits.reshape(-1), labels.reshape(-1).float())
+        return _wrap_output(return_dict, KRElectraKDForPreTrainingOutput, loss, outputs, logits=logits)
+
+
+class KRElectraKDForMaskedLM(KRElectraKDPreTrainedModel):
+    """The ELECTRA generator: masked-language modelling with the output layer tied to the word embeddings.
+
+    With a factorized embedding (`vocab x rank` then `rank -> embedding_size`) the tied output computes
+    `h @ up @ E_low^T`, the exact transpose of the factorized input embedding."""
+
+    _tied_weights_keys = {"generator_lm_head.weight": "electra.embeddings.word_embeddings.weight"}
+
+    def __init__(self, config: KRElectraKDConfig):
+        super().__init__(config)
+        self.electra = KRElectraKDModel(config)
+        self.generator_predictions = KRElectraKDGeneratorPredictions(config)
+        self.generator_lm_head = nn.Linear(config.embedding_rank or config.embedding_size, config.vocab_size)
+        self.post_init()
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.generator_lm_head
+
+    def set_output_embeddings(self, new_embeddings: nn.Linear) -> None:
+        self.generator_lm_head = new_embeddings
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.LongTensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> tuple | MaskedLMOutput:
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        outputs = self.electra(
+            input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        prediction_scores = self.generator_predictions(outputs.last_hidden_state)
+        embeddings = self.electra.embeddings
+        if hasattr(embeddings, "word_embeddings_up"):
+            prediction_scores = prediction_scores @ embeddings.word_embeddings_up.weight
+        logits = self.generator_lm_head(prediction_scores)
+
+        loss = None
+        if labels is not None:
+            loss = CrossEntropyLoss()(logits.view(-1, self.config.vocab_size), labels.view(-1))
+        return _wrap_output(return_dict, MaskedLMOutput, loss, outputs, logits=logits)
+
+
+class KRElectraKDForSequenceClassification(KRElectraKDPreTrainedModel):
+    """Sentence (pair) classification, or regression when `num_labels == 1` (e.g. KorSTS)."""
+
+    def __init__(self, config: KRElectraKDConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.electra = KRElectraKDModel(config)
+        self.classifier = KRElectraKDClassificationHead(config)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.LongTensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> tuple | SequenceClassifierOutput:
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        outputs = self.electra(
+            input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        logits = self.classifier(outputs.last_hidden_state)
+
+        loss = None
+        if labels is not None:
+            if self.config.problem_type is None:
+                if self.num_labels == 1:
+                    self.config.problem_type = "regression"
+                elif labels.dtype in (torch.long, torch.int):
+                    self.config.problem_type = "single_label_classification"
+                else:
+                    self.config.problem_type = "multi_label_classification"
+            if self.config.problem_type == "regression":
+                loss = MSELoss()(logits.squeeze(-1), labels.squeeze(-1).to(logits.dtype))
+            elif self.config.problem_type == "single_label_classification":
+                loss = CrossEntropyLoss()(logits.view(-1, self.num_labels), labels.view(-1))
+            else:
+                loss = BCEWithLogitsLoss()(logits, labels.to(logits.dtype))
+        return _wrap_output(return_dict, SequenceClassifierOutput, loss, outputs, logits=logits)
+
+
+class KRElectraKDForTokenClassification(KRElectraKDPreTrainedModel):
+    """Per-token classification (NER). Label -100 marks positions to ignore (special tokens, continuation pieces)."""
+
+    def __init__(self, config: KRElectraKDConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.electra = KRElectraKDModel(config)
+        classifier_dropout = (
+            config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        )
+        self.dropout = nn.Dropout(classifier_dropout)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.LongTensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> tuple | TokenClassifierOutput:
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        outputs = self.electra(
+            input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        logits = self.classifier(self.dropout(outputs.last_hidden_state))
+
+        loss = None
+        if labels is not None:
+            loss = CrossEntropyLoss()(logits.view(-1, self.num_labels), labels.view(-1))
+        return _wrap_output(return_dict, TokenClassifierOutput, loss, outputs, logits=logits)
+
+
+class KRElectraKDForQuestionAnswering(KRElectraKDPreTrainedModel):
+    """Extractive QA (KorQuAD): a start and an end logit per token. Served by `pipeline("question-answering",
+    trust_remote_code=True)` through pipeline_kr_electra_kd.py, since transformers 5 has no extractive QA pipeline."""
+
+    custom_pipelines = {
+        "question-answering": {
+            "impl": f"pipeline_kr_electra_kd.{KRElectraKDQuestionAnsweringPipeline.__name__}",
+            "pt": ["AutoModelForQuestionAnswering"],
+            "type": "text",
+        }
+    }
+
+    def __init__(self, config: KRElectraKDConfig):
+        super().__init__(config)
+        self.num_labels = 2
+        self.electra = KRElectraKDModel(config)
+        self.qa_outputs = nn.Linear(config.hidden_size, 2)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.LongTensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        start_positions: torch.LongTensor | None = None,
+        end_positions: torch.LongTensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> tuple | QuestionAnsweringModelOutput:
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        outputs = self.electra(
+            input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        start_logits, end_logits = self.qa_outputs(outputs.last_hidden_state).split(1, dim=-1)
+        start_logits = start_logits.squeeze(-1).contiguous()
+        end_logits = end_logits.squeeze(-1).contiguous()
+
+        loss = None
+        if start_positions is not None and end_positions is not None:
+            # Answers outside the window (after stride splitting) point at an ignored index.
+            ignored_index = start_logits.size(1)
+            start_positions = start_positions.view(-1).clamp(0, ignored_index)
+            end_positions = end_positions.view(-1).clamp(0, ignored_index)
+            loss_fct = CrossEntropyLoss(ignore_index=ignored_index)
+            loss = (loss_fct(start_logits, start_positions) + loss_fct(end_logits, end_positions)) / 2
+        return _wrap_output(
+            return_dict, QuestionAnsweringModelOutput, loss, outputs, start_logits=start_logits, end_logits=end_logits
+        )
+
+
+__all__ = [
+    "AUTO_MAP",
+    "KRElectraKDForMaskedLM",
+    "KRElectraKDForPreTraining",
+    "KRElectraKDForPreTrainingOutput",
+    "KRElectraKDForQuestionAnswering",
+    "KRElectraKDForSequenceClassification",
+    "KRElectraKDForTokenClassification",
+    "KRElectraKDLowRankLinear",
+    "KRElectraKDModel",
+    "KRElectraKDPreTrainedModel",
+]

@@ -1,0 +1,200 @@
+"""Dense -> low-rank conversion by truncated SVD, and stock ELECTRA/BERT -> this family."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from transformers import (
+    BertConfig,
+    BertForQuestionAnswering,
+    BertForSequenceClassification,
+    BertForTokenClassification,
+    BertModel,
+    ElectraConfig,
+    ElectraForMaskedLM,
+    ElectraForPreTraining,
+    ElectraForSequenceClassification,
+    ElectraModel,
+    GPT2Config,
+    GPT2Model,
+)
+
+from modeling_kr_electra_kd import (
+    KRElectraKDConfig,
+    KRElectraKDForMaskedLM,
+    KRElectraKDForPreTraining,
+    KRElectraKDForSequenceClassification,
+    KRElectraKDLowRankLinear,
+    KRElectraKDModel,
+)
+from training.lowrank import convert_stock_model, convert_to_low_rank, from_pretrained_any, main
+
+ELECTRA = ElectraConfig(
+    vocab_size=120,
+    embedding_size=32,
+    hidden_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=2,
+    intermediate_size=128,
+    num_labels=3,
+)
+BERT = BertConfig(
+    vocab_size=120, hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128, num_labels=3
+)
+FULL_RANK = {"embedding_rank": 32, "attention_rank": 64, "ffn_rank": 64}  # the tiny preset's largest ranks
+
+
+def _inputs():
+    generator = torch.Generator().manual_seed(1)
+    input_ids = torch.randint(5, 120, (2, 11), generator=generator)
+    attention_mask = torch.ones_like(input_ids)
+    attention_mask[1, 8:] = 0
+    return input_ids, attention_mask
+
+
+def _first_output(model, **kwargs):
+    input_ids, attention_mask = _inputs()
+    with torch.no_grad():
+        outputs = model.eval()(input_ids, attention_mask=attention_mask, **kwargs)
+    return outputs[next(iter(outputs.keys()))]
+
+
+STOCK_CASES = [
+    (ElectraModel, ELECTRA),
+    (ElectraForPreTraining, ELECTRA),
+    (ElectraForMaskedLM, ELECTRA),
+    (ElectraForSequenceClassification, ELECTRA),
+    (BertModel, BERT),
+    (BertForSequenceClassification, BERT),
+    (BertForTokenClassification, BERT),
+    (BertForQuestionAnswering, BertConfig(**{**BERT.to_dict(), "num_labels": 2})),
+]
+
+
+@pytest.mark.parametrize(("stock_class", "config"), STOCK_CASES, ids=lambda value: getattr(value, "__name__", ""))
+def test_stock_models_convert_exactly_heads_included(stock_class, config):
+    torch.manual_seed(0)
+    stock = stock_class(config).eval()
+    ours = convert_stock_model(stock)
+    assert ours.config.model_type == "kr-electra-kd"
+    assert torch.allclose(_first_output(stock), _first_output(ours), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "model_class",
+    [KRElectraKDModel, KRElectraKDForPreTraining, KRElectraKDForMaskedLM, KRElectraKDForSequenceClassification],
+)
+def test_full_rank_conversion_reproduces_the_dense_model(model_class):
+    torch.manual_seed(0)
+    dense = model_class(KRElectraKDConfig.from_preset("tiny", vocab_size=120, num_labels=3))
+    converted, report = convert_to_low_rank(dense, **FULL_RANK)
+    assert isinstance(converted.base_model.encoder.layer[0].intermediate.dense, KRElectraKDLowRankLinear)
+    assert (_first_output(converted) - _first_output(dense)).abs().max() < 1e-4
+    assert report.max_relative_error < 1e-6
+    assert len(report.matrices) == 1 + 2 * (4 + 2)  # embeddings + per layer: Q, K, V, attn-out, FFN in, FFN out
+
+
+def test_stock_electra_full_rank_conversion_reproduces_it():
+    torch.manual_seed(0)
+    stock = ElectraForSequenceClassification(ELECTRA).eval()
+    converted, _ = convert_to_low_rank(stock, **FULL_RANK)
+    assert (_first_output(converted) - _first_output(stock)).abs().max() < 1e-4
+
+
+def test_lower_rank_reports_each_matrix_error_and_shrinks_the_model():
+    torch.manual_seed(0)
+    dense = KRElectraKDForSequenceClassification(KRElectraKDConfig.from_preset("tiny", vocab_size=120))
+    errors = {}
+    for rank in (32, 8):
+        converted, report = convert_to_low_rank(dense, attention_rank=rank, ffn_rank=rank)
+        assert report.params_after < report.params_before
+        assert all(0.0 < m.relative_error < 1.0 for m in report.matrices)
+        assert {m.name.rsplit(".", 1)[-1] for m in report.matrices} == {"query", "key", "value", "dense"}
+        errors[rank] = report.max_relative_error
+        # the relative error is the one the factors really have
+        layer = converted.electra.encoder.layer[0].attention.self.query
+        original = dense.electra.encoder.layer[0].attention.self.query.weight
+        measured = torch.linalg.norm(original - layer.up.weight @ layer.down.weight) / torch.linalg.norm(original)
+        reported = next(m for m in report.matrices if m.name.endswith("layer.0.attention.self.query"))
+        assert abs(measured.item() - reported.relative_error) < 1e-4
+    assert errors[8] > errors[32]
+    assert "relative error" in report.to_markdown()
+
+
+def test_energy_picks_ranks_that_keep_that_energy():
+    torch.manual_seed(0)
+    dense = KRElectraKDModel(KRElectraKDConfig.from_preset("tiny", vocab_size=120))
+    converted, report = convert_to_low_rank(dense, energy=0.8)
+    assert report.embedding_rank and report.attention_rank and report.ffn_rank
+    assert all(m.kept_energy >= 0.8 - 1e-9 for m in report.matrices)
+    assert converted.config.attention_rank == report.attention_rank
+
+
+def test_refactorizing_a_low_rank_model_keeps_its_other_groups():
+    torch.manual_seed(0)
+    lf_v1 = KRElectraKDModel(KRElectraKDConfig.from_preset("tiny", vocab_size=120, ffn_rank=16))
+    lf_v2, report = convert_to_low_rank(lf_v1, attention_rank=64)
+    assert lf_v2.config.ffn_rank == 16 and lf_v2.config.attention_rank == 64
+    assert (_first_output(lf_v2) - _first_output(lf_v1)).abs().max() < 1e-4
+
+
+@pytest.mark.parametrize(
+    ("ranks", "message"),
+    [
+        ({"ffn_rank": 65}, "ffn_rank must be an integer from 1 to 64"),
+        ({"attention_rank": 0}, "attention_rank"),
+        ({"embedding_rank": -1}, "embedding_rank"),
+        ({"energy": 1.5}, "energy"),
+        ({}, "at least one"),
+    ],
+)
+def test_bad_conversion_arguments_are_clear_errors(ranks, message):
+    dense = KRElectraKDModel(KRElectraKDConfig.from_preset("tiny", vocab_size=120))
+    with pytest.raises(ValueError, match=message):
+        convert_to_low_rank(dense, **ranks)
+
+
+def test_unsupported_architecture_is_refused(tmp_path):
+    GPT2Model(GPT2Config(n_layer=1, n_embd=16, n_head=2, vocab_size=50)).save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="'gpt2' checkpoint; supported"):
+        from_pretrained_any(tmp_path)
+    with pytest.raises(ValueError, match="takes a model of this family"):
+        convert_to_low_rank(GPT2Model(GPT2Config(n_layer=1, n_embd=16, n_head=2, vocab_size=50)), ffn_rank=4)
+
+
+def test_from_pretrained_any_loads_stock_and_own_folders(tmp_path):
+    torch.manual_seed(0)
+    stock = ElectraForSequenceClassification(ELECTRA).eval()
+    stock.save_pretrained(tmp_path / "stock")
+    loaded = from_pretrained_any(tmp_path / "stock")
+    assert isinstance(loaded, KRElectraKDForSequenceClassification)
+    assert torch.allclose(_first_output(loaded), _first_output(stock), atol=1e-5)
+    loaded.save_pretrained(tmp_path / "ours")
+    again = from_pretrained_any(tmp_path / "ours", head="base")
+    assert isinstance(again, KRElectraKDModel)
+    with pytest.raises(ValueError, match="Unknown head 'classifier'"):
+        from_pretrained_any(tmp_path / "ours", head="classifier")
+    with pytest.raises(ValueError, match="no config.json"):
+        from_pretrained_any(tmp_path)
+
+
+def test_convert_command(tmp_path, tiny_tokenizer, capsys):
+    torch.manual_seed(0)
+    source = tmp_path / "dense"
+    KRElectraKDForPreTraining(KRElectraKDConfig.from_preset("tiny", vocab_size=len(tiny_tokenizer))).save_pretrained(
+        source
+    )
+    tiny_tokenizer.save_pretrained(source)
+    output = tmp_path / "low"
+    assert (
+        main(["--model", str(source), "--output_dir", str(output), "--attention_rank", "16", "--ffn_rank", "16"]) == 0
+    )
+    report = json.loads((output / "lowrank_report.json").read_text())
+    assert report["attention_rank"] == 16 and report["max_relative_error"] > 0
+    for name in ("config.json", "model.safetensors", "modeling_kr_electra_kd.py", "tokenizer.json"):
+        assert (output / name).is_file(), name
+    assert main(["--model", str(source), "--output_dir", str(tmp_path / "bad"), "--ffn_rank", "999"]) == 2
+    assert "ffn_rank must be an integer from 1 to 64" in capsys.readouterr().err
+    assert main(["--model", str(source), "--output_dir", str(tmp_path / "bad"), "--preset", "nope"]) == 2

@@ -1,0 +1,327 @@
+"""The model family: presets and sizes, bad configs, both attention paths, heads, Trainer, LoRA, checkpointing."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from modeling_kr_electra_kd import (
+    PRESETS,
+    KRElectraKDConfig,
+    KRElectraKDForMaskedLM,
+    KRElectraKDForPreTraining,
+    KRElectraKDForQuestionAnswering,
+    KRElectraKDForSequenceClassification,
+    KRElectraKDForTokenClassification,
+    KRElectraKDLowRankLinear,
+    KRElectraKDModel,
+)
+
+ALL_HEADS = [
+    KRElectraKDModel,
+    KRElectraKDForPreTraining,
+    KRElectraKDForMaskedLM,
+    KRElectraKDForSequenceClassification,
+    KRElectraKDForTokenClassification,
+    KRElectraKDForQuestionAnswering,
+]
+# Sizes reported in Kim & Choi (Entropy 2025), in MB.
+PAPER_SIZES_MB = {"teacher-base": 432, "small-kd": 53, "small-lf-v1": 35, "small-lf-v2": 30, "small-lf-v3": 18}
+LOW_RANK = {"embedding_rank": 8, "attention_rank": 16, "ffn_rank": 16}
+
+
+def _inputs(vocab_size: int = 100, batch: int = 2, length: int = 12):
+    generator = torch.Generator().manual_seed(0)
+    input_ids = torch.randint(5, vocab_size, (batch, length), generator=generator)
+    attention_mask = torch.ones_like(input_ids)
+    attention_mask[0, length - 4 :] = 0  # padding in one row exercises the mask on both attention paths
+    return input_ids, attention_mask
+
+
+@pytest.mark.parametrize("preset", sorted(PAPER_SIZES_MB))
+def test_preset_size_on_disk_within_ten_percent_of_paper(preset, tmp_path):
+    model = KRElectraKDModel(KRElectraKDConfig.from_preset(preset, vocab_size=30000))
+    model.save_pretrained(tmp_path)
+    size_mb = (tmp_path / "model.safetensors").stat().st_size / 1e6
+    assert abs(size_mb - PAPER_SIZES_MB[preset]) / PAPER_SIZES_MB[preset] < 0.10, size_mb
+
+
+def test_presets_shrink_in_order():
+    sizes = [
+        sum(p.numel() for p in KRElectraKDModel(KRElectraKDConfig.from_preset(name)).parameters())
+        for name in ("small-kd", "small-lf-v1", "small-lf-v2", "small-lf-v3")
+    ]
+    assert sizes == sorted(sizes, reverse=True)
+
+
+def test_preset_overrides_and_unknown_preset():
+    config = KRElectraKDConfig.from_preset("small-lf-v2", vocab_size=1234, num_labels=5)
+    assert (config.vocab_size, config.num_labels, config.attention_rank) == (
+        1234,
+        5,
+        PRESETS["small-lf-v2"]["attention_rank"],
+    )
+    with pytest.raises(ValueError, match="Unknown preset 'small-lf-v9'.*small-lf-v3"):
+        KRElectraKDConfig.from_preset("small-lf-v9")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"ffn_rank": 0}, "ffn_rank"),
+        ({"ffn_rank": -3}, "ffn_rank"),
+        ({"ffn_rank": 65}, "ffn_rank"),  # tiny: hidden 64 x intermediate 128 has rank <= 64
+        ({"attention_rank": 65}, "attention_rank"),
+        ({"embedding_rank": 33}, "embedding_rank"),  # tiny: embedding_size 32
+        ({"attention_rank": 2.5}, "attention_rank"),
+        ({"num_attention_heads": 3}, "hidden_size"),
+        ({"hidden_size": 0}, "hidden_size"),
+    ],
+)
+def test_bad_config_values_raise_at_config_time(overrides, field):
+    with pytest.raises(ValueError, match=field):
+        KRElectraKDConfig.from_preset("tiny", **overrides)
+
+
+def test_low_rank_layers_replace_dense_ones():
+    dense = KRElectraKDModel(KRElectraKDConfig.from_preset("tiny", vocab_size=100))
+    low = KRElectraKDModel(KRElectraKDConfig.from_preset("tiny", vocab_size=100, **LOW_RANK))
+    layer = low.encoder.layer[0]
+    for module in (
+        layer.attention.self.query,
+        layer.attention.output.dense,
+        layer.intermediate.dense,
+        layer.output.dense,
+    ):
+        assert isinstance(module, KRElectraKDLowRankLinear)
+    assert low.embeddings.word_embeddings.weight.shape == (100, 8)
+    assert sum(p.numel() for p in low.parameters()) < sum(p.numel() for p in dense.parameters())
+
+
+@pytest.mark.parametrize("head", ALL_HEADS, ids=lambda cls: cls.__name__)
+@pytest.mark.parametrize("low_rank", [False, True], ids=["dense", "low-rank"])
+def test_sdpa_and_eager_attention_agree(head, low_rank):
+    torch.manual_seed(0)
+    config = KRElectraKDConfig.from_preset("tiny", vocab_size=100, num_labels=3, **(LOW_RANK if low_rank else {}))
+    model = head(config).eval()
+    input_ids, attention_mask = _inputs()
+    with torch.no_grad():
+        fused = model(input_ids, attention_mask=attention_mask)
+        explicit = model(input_ids, attention_mask=attention_mask, output_attentions=True, output_hidden_states=True)
+    key = next(iter(fused.keys()))
+    assert torch.allclose(fused[key], explicit[key], atol=1e-5)
+    assert len(explicit.hidden_states) == config.num_hidden_layers + 1
+    assert explicit.hidden_states[0].shape == (2, 12, config.hidden_size)
+    assert len(explicit.attentions) == config.num_hidden_layers
+    probabilities = explicit.attentions[0]
+    assert probabilities.shape == (2, config.num_attention_heads, 12, 12)
+    assert torch.allclose(probabilities.sum(-1), torch.ones(()), atol=1e-5)
+    assert probabilities[0, :, :, -4:].abs().max() < 1e-6  # padded keys get no attention
+
+
+def test_return_dict_false_gives_tuples():
+    model = KRElectraKDForSequenceClassification(KRElectraKDConfig.from_preset("tiny", vocab_size=100)).eval()
+    input_ids, attention_mask = _inputs()
+    labels = torch.tensor([0, 1])
+    as_tuple = model(input_ids, attention_mask=attention_mask, labels=labels, return_dict=False)
+    as_dict = model(input_ids, attention_mask=attention_mask, labels=labels)
+    assert isinstance(as_tuple, tuple) and torch.equal(as_tuple[1], as_dict.logits)
+    assert torch.equal(as_tuple[0], as_dict.loss)
+
+
+def test_head_losses():
+    torch.manual_seed(0)
+    config = KRElectraKDConfig.from_preset("tiny", vocab_size=100, **LOW_RANK)
+    input_ids, attention_mask = _inputs()
+    rtd = KRElectraKDForPreTraining(config)(
+        input_ids, attention_mask=attention_mask, labels=torch.zeros_like(input_ids)
+    )
+    assert rtd.logits.shape == input_ids.shape and rtd.loss > 0
+    mlm = KRElectraKDForMaskedLM(config)(input_ids, attention_mask=attention_mask, labels=input_ids)
+    assert mlm.logits.shape == (2, 12, 100) and mlm.loss > 0
+    regression = KRElectraKDForSequenceClassification(
+        KRElectraKDConfig.from_preset("tiny", vocab_size=100, num_labels=1)
+    )
+    out = regression(input_ids, attention_mask=attention_mask, labels=torch.tensor([1.5, 4.0]))
+    assert out.logits.shape == (2, 1) and regression.config.problem_type == "regression"
+    qa = KRElectraKDForQuestionAnswering(config)
+    out = qa(
+        input_ids,
+        attention_mask=attention_mask,
+        start_positions=torch.tensor([1, 2]),
+        end_positions=torch.tensor([3, 99]),
+    )
+    assert out.start_logits.shape == (2, 12) and torch.isfinite(out.loss)
+
+
+@pytest.mark.parametrize("factorized", [False, True], ids=["dense-embeddings", "factorized-embeddings"])
+def test_generator_output_layer_is_tied_to_word_embeddings(factorized, tmp_path):
+    config = KRElectraKDConfig.from_preset("tiny", vocab_size=100, embedding_rank=8 if factorized else None)
+    model = KRElectraKDForMaskedLM(config)
+    assert model.generator_lm_head.weight is model.electra.embeddings.word_embeddings.weight
+    model.save_pretrained(tmp_path)
+    reloaded = KRElectraKDForMaskedLM.from_pretrained(tmp_path)
+    assert reloaded.generator_lm_head.weight is reloaded.electra.embeddings.word_embeddings.weight
+    assert torch.equal(reloaded.generator_lm_head.weight, model.generator_lm_head.weight)
+
+
+def test_too_long_input_is_a_clear_error():
+    model = KRElectraKDModel(KRElectraKDConfig.from_preset("tiny", vocab_size=100))
+    with pytest.raises(ValueError, match="max_position_embeddings"):
+        model(torch.ones(1, 129, dtype=torch.long))
+
+
+def test_gradient_checkpointing_gives_the_same_gradients():
+    torch.manual_seed(0)
+    config = KRElectraKDConfig.from_preset(
+        "tiny", vocab_size=100, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, **LOW_RANK
+    )
+    model = KRElectraKDForSequenceClassification(config).train()
+    input_ids, attention_mask = _inputs()
+    labels = torch.tensor([0, 1])
+
+    def gradients():
+        model.zero_grad()
+        model(input_ids, attention_mask=attention_mask, labels=labels).loss.backward()
+        return [p.grad.clone() for p in model.parameters()]
+
+    plain = gradients()
+    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    assert model.electra.encoder.gradient_checkpointing
+    checkpointed = gradients()
+    for a, b in zip(plain, checkpointed):
+        assert torch.allclose(a, b, atol=1e-6)
+
+
+# ---- Trainer fine-tuning and LoRA on a small Korean fixture the project wrote (tests/fixtures/corpus.txt) ----
+
+# 1 = positive, 0 = negative, line numbers in corpus.txt of clearly polar reviews.
+POLAR_LINES = {0: 1, 1: 0, 2: 1, 12: 1, 13: 1, 14: 0, 15: 1, 19: 1, 28: 0, 29: 0, 30: 1, 31: 0, 32: 1, 33: 0}
+
+
+def _sentiment_dataset(korean_texts, tokenizer):
+    from datasets import Dataset
+
+    rows = {"text": [korean_texts[i] for i in POLAR_LINES], "label": list(POLAR_LINES.values())}
+    dataset = Dataset.from_dict(rows)
+    return dataset.map(
+        lambda batch: tokenizer(batch["text"], truncation=True, max_length=64), batched=True
+    ).remove_columns("text")
+
+
+def _train(model, tokenizer, dataset, output_dir, steps: int = 80, **overrides):
+    from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
+
+    args = TrainingArguments(
+        output_dir=str(output_dir),
+        max_steps=steps,
+        per_device_train_batch_size=7,
+        learning_rate=overrides.pop("learning_rate", 3e-3),
+        logging_steps=1,
+        save_strategy="no",
+        report_to=[],
+        disable_tqdm=True,
+        seed=0,
+        **overrides,
+    )
+    trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=DataCollatorWithPadding(tokenizer))
+    trainer.train()
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    return trainer, losses
+
+
+def _falls(losses: list[float]) -> bool:
+    window = 5
+    return sum(losses[-window:]) / window < 0.5 * sum(losses[:window]) / window
+
+
+@pytest.mark.parametrize("preset_ranks", [{}, LOW_RANK], ids=["dense", "low-rank"])
+def test_trainer_fine_tuning_loss_falls(preset_ranks, korean_texts, tiny_tokenizer, tmp_path):
+    torch.manual_seed(0)
+    config = KRElectraKDConfig.from_preset("tiny", vocab_size=len(tiny_tokenizer), **preset_ranks)
+    model = KRElectraKDForSequenceClassification(config)
+    _, losses = _train(model, tiny_tokenizer, _sentiment_dataset(korean_texts, tiny_tokenizer), tmp_path)
+    assert _falls(losses), losses
+
+
+def test_trainer_with_gradient_checkpointing(korean_texts, tiny_tokenizer, tmp_path):
+    torch.manual_seed(0)
+    config = KRElectraKDConfig.from_preset("tiny", vocab_size=len(tiny_tokenizer), **LOW_RANK)
+    model = KRElectraKDForSequenceClassification(config)
+    _, losses = _train(
+        model, tiny_tokenizer, _sentiment_dataset(korean_texts, tiny_tokenizer), tmp_path, gradient_checkpointing=True
+    )
+    assert model.electra.encoder.gradient_checkpointing
+    assert _falls(losses), losses
+
+
+def test_peft_lora_on_factorized_layers(korean_texts, tiny_tokenizer, tmp_path):
+    from peft import LoraConfig, get_peft_model
+
+    torch.manual_seed(0)
+    config = KRElectraKDConfig.from_preset("tiny", vocab_size=len(tiny_tokenizer), **LOW_RANK)
+    model = KRElectraKDForSequenceClassification(config)
+    lora = LoraConfig(
+        r=4, lora_alpha=8, target_modules=["down", "up"], modules_to_save=["classifier"], task_type="SEQ_CLS"
+    )
+    peft_model = get_peft_model(model, lora)
+    frozen_before = model.electra.encoder.layer[0].intermediate.dense.up.base_layer.weight.detach().clone()
+    lora_names = [name for name, p in peft_model.named_parameters() if p.requires_grad and "lora_" in name]
+    assert any(".intermediate.dense.up." in name for name in lora_names)
+    assert any(".attention.self.query.down." in name for name in lora_names)
+    _, losses = _train(
+        peft_model, tiny_tokenizer, _sentiment_dataset(korean_texts, tiny_tokenizer), tmp_path, learning_rate=1e-2
+    )
+    assert _falls(losses), losses
+    # LoRA trains adapters only: the factorized base weights are unchanged.
+    assert torch.equal(frozen_before, model.electra.encoder.layer[0].intermediate.dense.up.base_layer.weight)
+    merged = peft_model.merge_and_unload()
+    assert isinstance(merged.electra.encoder.layer[0].intermediate.dense, KRElectraKDLowRankLinear)
+
+
+def test_no_torch_pickle_files_written(tmp_path):
+    KRElectraKDForPreTraining(KRElectraKDConfig.from_preset("tiny", vocab_size=100)).save_pretrained(tmp_path)
+    written = sorted(os.listdir(tmp_path))
+    assert "model.safetensors" in written
+    assert not [name for name in written if name.endswith((".bin", ".pt", ".pth", ".ckpt"))]
+
+
+def test_extract_answers_ranks_spans_within_the_context():
+    from modeling_kr_electra_kd import extract_answers
+
+    context = "서울에서 부산까지 세 시간"
+    # two windows of 6 tokens; tokens 0-1 are question/special (masked out), offsets point into `context`
+    offsets = [
+        [(0, 0), (0, 0), (0, 4), (5, 9), (10, 11), (12, 14)],
+        [(0, 0), (0, 0), (5, 9), (10, 11), (12, 14), (0, 0)],
+    ]
+    mask = [[False, False, True, True, True, True], [False, False, True, True, True, False]]
+    start = [[9.0, 9.0, 0.0, 0.0, 5.0, 0.0], [9.0, 9.0, 0.0, 4.0, 0.0, 9.0]]
+    end = [[9.0, 9.0, 0.0, 0.0, 0.0, 5.0], [9.0, 9.0, 0.0, 0.0, 4.0, 9.0]]
+    answers = extract_answers(start, end, offsets, mask, context, top_k=3)
+    assert answers[0]["answer"] == "세 시간" and (answers[0]["start"], answers[0]["end"]) == (10, 14)
+    assert len({(a["start"], a["end"]) for a in answers}) == len(answers) == 3  # distinct spans
+    assert all(0 <= a["start"] <= a["end"] <= len(context) for a in answers)
+    short = extract_answers(start, end, offsets, mask, context, max_answer_length=1)
+    assert short[0]["end"] - short[0]["start"] <= 2  # one token only
+
+
+def test_question_answering_pipeline_over_a_long_context(tiny_tokenizer, korean_texts, tmp_path):
+    from transformers import pipeline
+
+    torch.manual_seed(0)
+    model = KRElectraKDForQuestionAnswering(
+        KRElectraKDConfig.from_preset("tiny", vocab_size=len(tiny_tokenizer), **LOW_RANK)
+    )
+    model.save_pretrained(tmp_path)
+    tiny_tokenizer.save_pretrained(tmp_path)
+    context = " ".join(korean_texts)  # far longer than one 64-token window
+    qa = pipeline("question-answering", model=str(tmp_path), trust_remote_code=True)
+    answers = qa(question="부산까지 얼마나 걸리나요?", context=context, max_seq_len=64, doc_stride=16, top_k=3)
+    assert len(answers) == 3
+    for answer in answers:
+        assert answer["answer"] == context[answer["start"] : answer["end"]] and answer["answer"]
+    with pytest.raises(ValueError, match="non-empty"):
+        qa(question="", context=context)
