@@ -32,24 +32,33 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-def build_tiny_tokenizer(texts: list[str], vocab_size: int = 400):
-    """A BERT-style fast WordPiece tokenizer learned on `texts`; loads with AutoTokenizer, no custom code."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+def build_tiny_tokenizer(texts: list[str], vocab_size: int = 1000):
+    """A BERT-style fast WordPiece tokenizer over `texts`; loads with AutoTokenizer, no custom code.
+
+    The vocabulary is built deterministically (the most frequent characters, each as a word start and as a "##"
+    continuation), unlike the `tokenizers` WordPiece trainer, whose tie-breaking differs between processes.
+    """
+    from collections import Counter
+
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
     special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    counts = Counter(char for text in texts for char in text if not char.isspace())
+    chars = [char for char, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
+    pieces: list[str] = []
+    for char in chars:
+        pieces += [char, f"##{char}"]
+    vocab = {token: index for index, token in enumerate(special + pieces[: vocab_size - len(special)])}
+
+    tok = Tokenizer(models.WordPiece(vocab=vocab, unk_token="[UNK]"))
     tok.normalizer = normalizers.NFKC()
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=special))
-    cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]",
         pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
+        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
     )
-    from tokenizers import decoders
-
     tok.decoder = decoders.WordPiece()
     return PreTrainedTokenizerFast(
         tokenizer_object=tok,
