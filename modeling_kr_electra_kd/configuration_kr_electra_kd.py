@@ -18,6 +18,15 @@ from transformers import PretrainedConfig
 # Named shapes. Ranks were chosen so that the fp32 safetensors file of the encoder (KRElectraKDModel) at a
 # 30,000-word vocabulary lands within 10% of the sizes in Kim & Choi (Entropy 2025); `scripts/preset_table.py`
 # measures them and writes the table in README.md.
+# ELECTRA-small's shape, shared by every student.
+_SMALL = {
+    "embedding_size": 128,
+    "hidden_size": 256,
+    "num_hidden_layers": 12,
+    "num_attention_heads": 4,
+    "intermediate_size": 1024,
+}
+
 PRESETS: dict[str, dict] = {
     # The 110M-parameter, 432 MB teacher: ELECTRA-base.
     "teacher-base": {
@@ -27,44 +36,14 @@ PRESETS: dict[str, dict] = {
         "num_attention_heads": 12,
         "intermediate_size": 3072,
     },
-    # The 14M / 53 MB student: ELECTRA-small's shape, all matrices dense.
-    "small-kd": {
-        "embedding_size": 128,
-        "hidden_size": 256,
-        "num_hidden_layers": 12,
-        "num_attention_heads": 4,
-        "intermediate_size": 1024,
-    },
+    # The 14M / 53 MB student: all matrices dense.
+    "small-kd": dict(_SMALL),
     # LF-V1 (35 MB): both FFN matrices low-rank.
-    "small-lf-v1": {
-        "embedding_size": 128,
-        "hidden_size": 256,
-        "num_hidden_layers": 12,
-        "num_attention_heads": 4,
-        "intermediate_size": 1024,
-        "ffn_rank": 56,
-    },
+    "small-lf-v1": {**_SMALL, "ffn_rank": 56},
     # LF-V2 (30 MB): FFN and attention (Q, K, V, output) low-rank.
-    "small-lf-v2": {
-        "embedding_size": 128,
-        "hidden_size": 256,
-        "num_hidden_layers": 12,
-        "num_attention_heads": 4,
-        "intermediate_size": 1024,
-        "ffn_rank": 56,
-        "attention_rank": 72,
-    },
+    "small-lf-v2": {**_SMALL, "ffn_rank": 56, "attention_rank": 72},
     # LF-V3 (18 MB): LF-V2 plus a low-rank word-embedding matrix.
-    "small-lf-v3": {
-        "embedding_size": 128,
-        "hidden_size": 256,
-        "num_hidden_layers": 12,
-        "num_attention_heads": 4,
-        "intermediate_size": 1024,
-        "ffn_rank": 56,
-        "attention_rank": 72,
-        "embedding_rank": 28,
-    },
+    "small-lf-v3": {**_SMALL, "ffn_rank": 56, "attention_rank": 72, "embedding_rank": 28},
     # A toy shape for unit tests and the quickstart: seconds on a CPU.
     "tiny": {
         "embedding_size": 32,

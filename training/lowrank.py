@@ -23,27 +23,28 @@ import torch
 from torch import nn
 from transformers import AutoConfig, HfArgumentParser, PretrainedConfig, PreTrainedModel
 
+import modeling_kr_electra_kd
 from modeling_kr_electra_kd import (
+    AUTO_MAP,
     PRESETS,
     KRElectraKDConfig,
-    KRElectraKDForMaskedLM,
-    KRElectraKDForPreTraining,
-    KRElectraKDForQuestionAnswering,
-    KRElectraKDForSequenceClassification,
-    KRElectraKDForTokenClassification,
     KRElectraKDLowRankLinear,
-    KRElectraKDModel,
     KRElectraKDPreTrainedModel,
 )
 
-# Head name -> this family's class. "auto" picks the head from the checkpoint's `architectures`.
+# Head name -> the Auto class that loads it; "auto" picks the head from the checkpoint's `architectures`.
+HEAD_AUTO_CLASSES: dict[str, str] = {
+    "base": "AutoModel",
+    "pretraining": "AutoModelForPreTraining",
+    "masked-lm": "AutoModelForMaskedLM",
+    "sequence-classification": "AutoModelForSequenceClassification",
+    "token-classification": "AutoModelForTokenClassification",
+    "question-answering": "AutoModelForQuestionAnswering",
+}
+# Head name -> this family's class, as named in the auto_map every saved folder carries.
 HEADS: dict[str, type[KRElectraKDPreTrainedModel]] = {
-    "base": KRElectraKDModel,
-    "pretraining": KRElectraKDForPreTraining,
-    "masked-lm": KRElectraKDForMaskedLM,
-    "sequence-classification": KRElectraKDForSequenceClassification,
-    "token-classification": KRElectraKDForTokenClassification,
-    "question-answering": KRElectraKDForQuestionAnswering,
+    head: getattr(modeling_kr_electra_kd, AUTO_MAP[auto_class].split(".")[-1])
+    for head, auto_class in HEAD_AUTO_CLASSES.items()
 }
 
 # Stock architectures we convert, by the suffix of their class name, and the head they become.
@@ -127,23 +128,9 @@ def from_pretrained_any(path_or_id: str | Path, head: str = "auto", **config_ove
     if config.model_type == "kr-electra-kd":
         return HEADS[head].from_pretrained(path_or_id, **config_overrides)
 
-    from transformers import (
-        AutoModel,
-        AutoModelForMaskedLM,
-        AutoModelForPreTraining,
-        AutoModelForQuestionAnswering,
-        AutoModelForSequenceClassification,
-        AutoModelForTokenClassification,
-    )
+    import transformers
 
-    stock_auto = {
-        "base": AutoModel,
-        "pretraining": AutoModelForPreTraining,
-        "masked-lm": AutoModelForMaskedLM,
-        "sequence-classification": AutoModelForSequenceClassification,
-        "token-classification": AutoModelForTokenClassification,
-        "question-answering": AutoModelForQuestionAnswering,
-    }[head]
+    stock_auto = getattr(transformers, HEAD_AUTO_CLASSES[head])
     stock = stock_auto.from_pretrained(path_or_id, **config_overrides)
     return convert_stock_model(stock)
 
