@@ -1,0 +1,328 @@
+"""`kr-electra-kd evaluate`: score a fine-tuned model on its Korean task and write a results JSON.
+
+Also the one home of what fine-tuning shares with evaluation: loading a model with a task head, checking the
+tokenizer against it, scoring with `Trainer` (QA through n-best post-processing) and writing the results JSON.
+
+    kr-electra-kd evaluate --model runs/nsmc --data-dir ../shared/data/nsmc
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import transformers
+from datasets import Dataset
+from transformers import (
+    AutoConfig,
+    AutoTokenizer,
+    DataCollatorForTokenClassification,
+    DataCollatorWithPadding,
+    HfArgumentParser,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    Trainer,
+    TrainingArguments,
+)
+
+from training.tasks import (
+    CLASSIFICATION,
+    ON_BAD_ROWS,
+    QA_EVAL_EXTRA_COLUMNS,
+    QUESTION_ANSWERING,
+    REGRESSION,
+    TASKS,
+    TOKEN_CLASSIFICATION,
+    Task,
+    TaskDatasetDict,
+    build_compute_metrics,
+    get_task,
+    korquad_metrics,
+    load_task_data,
+    postprocess_qa_predictions,
+    tokenize_dataset,
+)
+
+# Config attribute naming the task a model was fine-tuned on, so `evaluate` needs no --task.
+TASK_CONFIG_KEY = "finetuning_task"
+
+
+@dataclass
+class DataArguments:
+    """Where the task's data comes from and how it is cut into model inputs (shared by finetune and evaluate)."""
+
+    data_dir: str | None = field(
+        default=None,
+        metadata={
+            "help": "Folder with the task's original files (e.g. ../shared/data/nsmc; `kr-electra-kd tasks --task "
+            "NAME` lists them). Default: load the task's dataset from the Hugging Face Hub."
+        },
+    )
+    max_eval_samples: int | None = field(
+        default=None, metadata={"help": "Evaluate on a seeded random subset of this many examples (default: all)."}
+    )
+    on_bad_rows: str = field(
+        default="fail",
+        metadata={
+            "help": "What to do with a malformed row (wrong field count, empty text, unknown label): 'fail' stops "
+            "with its file and line, 'skip' leaves it out and counts it in the results JSON.",
+            "choices": list(ON_BAD_ROWS),
+        },
+    )
+    max_seq_length: int | None = field(
+        default=None,
+        metadata={
+            "help": "Longest input in tokens (default: 128, 384 for korquad; never more than the model's "
+            "max_position_embeddings)."
+        },
+    )
+    doc_stride: int | None = field(
+        default=None,
+        metadata={"help": "korquad: overlap in tokens between windows of a long context (default: max_seq_length/4)."},
+    )
+    n_best_size: int = field(default=20, metadata={"help": "korquad: start and end candidates tried per window."})
+    max_answer_length: int = field(default=30, metadata={"help": "korquad: longest answer, in tokens."})
+
+
+@dataclass
+class EvaluateArguments:
+    model: str = field(metadata={"help": "Fine-tuned model: a folder written by `kr-electra-kd finetune`, or Hub id."})
+    task: str | None = field(
+        default=None,
+        metadata={"help": f"Task to score ({', '.join(TASKS)}). Default: the task the model was fine-tuned on."},
+    )
+    output_file: str | None = field(
+        default=None,
+        metadata={
+            "help": "Where to write the results JSON (default: MODEL/eval_results_TASK.json, or ./ for Hub ids)."
+        },
+    )
+    batch_size: int = field(default=64, metadata={"help": "Examples per forward pass."})
+    seed: int = field(default=42, metadata={"help": "Seed of the eval subset (--max-eval-samples) and holdout splits."})
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Shared with finetune
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def load_model(model_name_or_path: str, task: Task) -> PreTrainedModel:
+    """The model with `task`'s head: this family, or a stock ELECTRA/BERT checkpoint converted into it.
+
+    A checkpoint without the head (a pre-trained encoder) gets a freshly initialised one with the task's labels.
+    """
+    from training.lowrank import from_pretrained_any
+
+    overrides: dict[str, Any] = {"num_labels": task.num_labels}
+    if task.kind != QUESTION_ANSWERING:
+        overrides.update(id2label=task.id2label, label2id=task.label2id)
+    if task.kind == REGRESSION:
+        overrides["problem_type"] = "regression"
+    config = AutoConfig.from_pretrained(model_name_or_path, trust_remote_code=True)
+    trained_on = getattr(config, TASK_CONFIG_KEY, None)
+    if trained_on in TASKS and trained_on != task.name and TASKS[trained_on].num_labels != task.num_labels:
+        raise ValueError(
+            f"{model_name_or_path} was fine-tuned on {trained_on} ({TASKS[trained_on].num_labels} outputs); task "
+            f"{task.name} needs {task.num_labels}. Start from the pre-trained (not fine-tuned) model."
+        )
+    model = from_pretrained_any(model_name_or_path, head=task.head, **overrides)
+    setattr(model.config, TASK_CONFIG_KEY, task.name)
+    return model
+
+
+def load_tokenizer(model_name_or_path: str, tokenizer_name_or_path: str | None = None) -> PreTrainedTokenizerBase:
+    source = tokenizer_name_or_path or model_name_or_path
+    try:
+        return AutoTokenizer.from_pretrained(source)
+    except (OSError, ValueError) as error:
+        raise ValueError(
+            f"no usable tokenizer in {source} ({error}); pass --tokenizer with the folder or Hub id of the model's "
+            "tokenizer."
+        ) from None
+
+
+def check_tokenizer(tokenizer: PreTrainedTokenizerBase, model: PreTrainedModel) -> None:
+    """Raise ValueError when the tokenizer's ids do not fit the model's embeddings (before any training)."""
+    try:
+        from training.tokenizer import check_tokenizer_matches_config
+    except ImportError:
+        # TODO(lead): training/tokenizer.py (check_tokenizer_matches_config) has not landed yet; this minimal
+        # stand-in checks only the id range. Remove it once the real check exists.
+        def check_tokenizer_matches_config(tokenizer, config) -> None:
+            if len(tokenizer) > config.vocab_size:
+                raise ValueError(
+                    f"the tokenizer has {len(tokenizer)} tokens but the model's embeddings hold {config.vocab_size}; "
+                    "use the tokenizer the model was trained with (--tokenizer)."
+                )
+
+    check_tokenizer_matches_config(tokenizer, model.config)
+
+
+def resolve_max_seq_length(requested: int | None, task: Task, model: PreTrainedModel) -> int:
+    limit = model.config.max_position_embeddings
+    if requested is not None and requested > limit:
+        raise ValueError(
+            f"max_seq_length {requested} exceeds the model's max_position_embeddings {limit}; pass at most {limit}."
+        )
+    return requested or min(task.default_max_seq_length, limit)
+
+
+def data_collator_for(task: Task, tokenizer: PreTrainedTokenizerBase):
+    if task.kind == TOKEN_CLASSIFICATION:
+        return DataCollatorForTokenClassification(tokenizer)
+    if task.kind == QUESTION_ANSWERING:
+        return None  # windows are already padded to max_seq_length
+    return DataCollatorWithPadding(tokenizer)
+
+
+def check_labels(task: Task, data: TaskDatasetDict) -> None:
+    """Catch what the reader cannot: a training split whose labels cannot teach the task."""
+    if task.kind != CLASSIFICATION:
+        return
+    present = set(data["train"]["label"])
+    if len(present) < 2:
+        raise ValueError(
+            f"the {task.name} training split has only label(s) {sorted(task.label_names[i] for i in present)}; "
+            "fine-tuning needs at least two classes (check the file or --max-train-samples)."
+        )
+
+
+def score(
+    trainer: Trainer,
+    task: Task,
+    examples: Dataset,
+    tokenizer: PreTrainedTokenizerBase,
+    data_args: DataArguments,
+    max_seq_length: int,
+) -> dict[str, float]:
+    """The task's metrics (percentages) of `trainer.model` on `examples`."""
+    doc_stride = data_args.doc_stride or max_seq_length // 4
+    features = tokenize_dataset(task, examples, tokenizer, max_seq_length, doc_stride, training=False)
+    if task.kind != QUESTION_ANSWERING:
+        output = trainer.predict(features, metric_key_prefix="eval")
+        return {name: output.metrics[f"eval_{name}"] for name in task.metric_names}
+    output = trainer.predict(features.remove_columns(list(QA_EVAL_EXTRA_COLUMNS)), metric_key_prefix="eval")
+    start_logits, end_logits = output.predictions[:2]
+    predictions = postprocess_qa_predictions(
+        examples, features, start_logits, end_logits, data_args.n_best_size, data_args.max_answer_length
+    )
+    references = {example["id"]: example["answers"]["text"] for example in examples}
+    return korquad_metrics(predictions, references)
+
+
+def write_results(
+    path: Path,
+    task: Task,
+    metrics: dict[str, float],
+    model_name_or_path: str,
+    data: TaskDatasetDict,
+    data_dir: str | None,
+    num_train_samples: int,
+    seconds: float,
+    seed: int,
+) -> dict[str, Any]:
+    """The results JSON read by the model-card generator (keep the keys stable)."""
+    results = {
+        "task": task.name,
+        "primary_metric": task.primary_metric,
+        "metrics": {name: round(float(value), 4) for name, value in metrics.items()},
+        "model": Path(model_name_or_path).name or model_name_or_path,
+        "model_name_or_path": str(model_name_or_path),
+        "data_source": data.data_source,
+        "data_dir": data_dir,
+        "splits": data.splits,
+        "num_train_samples": num_train_samples,
+        "num_eval_samples": len(data["eval"]),
+        "num_bad_rows_skipped": data.num_bad_rows_skipped,
+        "seconds": round(seconds, 2),
+        "seed": seed,
+        "transformers_version": transformers.__version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return results
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# The command
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def _task_of(args: EvaluateArguments) -> Task:
+    """The task to score: --task, or the one the model was fine-tuned on; a model without that head is refused."""
+    from training.lowrank import head_of
+
+    config = AutoConfig.from_pretrained(args.model, trust_remote_code=True)
+    trained_on = getattr(config, TASK_CONFIG_KEY, None)
+    name = args.task or trained_on
+    if name is None:
+        raise ValueError(
+            f"{args.model} does not say which task it was fine-tuned on; pass --task ({', '.join(TASKS)})."
+        )
+    task = get_task(name)
+    if trained_on is not None and trained_on != task.name:
+        raise ValueError(
+            f"{args.model} was fine-tuned on {trained_on}, not {task.name}; evaluate it with --task {trained_on}."
+        )
+    if head_of(config) != task.head:
+        raise ValueError(
+            f"{args.model} has no {task.head} head (it is a {head_of(config)} model): fine-tune it first with "
+            f"`kr-electra-kd finetune --model {args.model} --task {task.name}`."
+        )
+    return task
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = HfArgumentParser((EvaluateArguments, DataArguments))
+    parser.prog = "kr-electra-kd evaluate"
+    args, data_args = parser.parse_args_into_dataclasses(args=argv)
+    started = time.perf_counter()
+    try:
+        task = _task_of(args)
+        data = load_task_data(
+            task,
+            data_dir=data_args.data_dir,
+            on_bad_rows=data_args.on_bad_rows,
+            max_eval_samples=data_args.max_eval_samples,
+            seed=args.seed,
+            eval_only=True,
+        )
+        model = load_model(args.model, task)
+        tokenizer = load_tokenizer(args.model)
+        check_tokenizer(tokenizer, model)
+        max_seq_length = resolve_max_seq_length(data_args.max_seq_length, task, model)
+    except (ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    output_file = Path(args.output_file) if args.output_file else _default_output(args.model, task)
+    with tempfile.TemporaryDirectory() as scratch:
+        trainer = Trainer(
+            model=model,
+            args=TrainingArguments(output_dir=scratch, per_device_eval_batch_size=args.batch_size, report_to="none"),
+            data_collator=data_collator_for(task, tokenizer),
+            processing_class=tokenizer,
+            compute_metrics=None if task.kind == QUESTION_ANSWERING else build_compute_metrics(task),
+        )
+        metrics = score(trainer, task, data["eval"], tokenizer, data_args, max_seq_length)
+    results = write_results(
+        output_file, task, metrics, args.model, data, data_args.data_dir, 0, time.perf_counter() - started, args.seed
+    )
+    print(json.dumps(results["metrics"], indent=2))
+    print(f"Wrote {output_file}")
+    return 0
+
+
+def _default_output(model: str, task: Task) -> Path:
+    folder = Path(model)
+    return (folder if folder.is_dir() else Path(".")) / f"eval_results_{task.name}.json"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""`kr-electra-kd finetune`: fine-tune a model on one Korean task with `Trainer` and write a results JSON.
+
+    kr-electra-kd finetune --model runs/student --task nsmc --data-dir ../shared/data/nsmc --max-train-samples 3000
+
+Writes OUTPUT_DIR/ with the fine-tuned model (safetensors, config with the label names, tokenizer; loads with
+`pipeline()`) and OUTPUT_DIR/results.json. Checkpoints are kept while training, so an interrupted run resumes
+when started again with the same --output-dir; they are removed once the run has finished.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from transformers import HfArgumentParser, Trainer, TrainingArguments
+from transformers.trainer_utils import get_last_checkpoint
+
+from training.evaluate import (
+    DataArguments,
+    check_labels,
+    check_tokenizer,
+    data_collator_for,
+    load_model,
+    load_tokenizer,
+    resolve_max_seq_length,
+    score,
+    write_results,
+)
+from training.tasks import QUESTION_ANSWERING, TASKS, build_compute_metrics, get_task, load_task_data, tokenize_dataset
+
+RESULTS_FILE = "results.json"
+
+# Defaults of Trainer's own options for this command (all still overridable on the command line).
+TRAINING_DEFAULTS = {
+    "learning_rate": 5e-5,
+    "num_train_epochs": 3.0,
+    "per_device_train_batch_size": 32,
+    "per_device_eval_batch_size": 64,
+    "warmup_steps": 0.1,  # a float below 1 is a share of the total steps
+    "save_strategy": "epoch",
+    "save_total_limit": 1,
+    "logging_steps": 50,
+    "report_to": "none",
+}
+
+
+@dataclass
+class FinetuneArguments:
+    model: str = field(
+        metadata={
+            "help": "Model to fine-tune: a folder or Hub id of this family (pre-trained or distilled), or a stock "
+            "ELECTRA/BERT checkpoint (converted on load)."
+        }
+    )
+    task: str = field(
+        metadata={
+            "help": f"Korean task: {', '.join(TASKS)}. kohate is the 3-class hate label (macro-F1, as the Korean "
+            "benchmarks report); kohate-binary is hate+offensive vs none (as the paper frames it); kohate-bias the "
+            "bias label. `kr-electra-kd tasks` lists them."
+        }
+    )
+    tokenizer: str | None = field(
+        default=None, metadata={"help": "Tokenizer folder or Hub id, when the model folder has none."}
+    )
+    max_train_samples: int | None = field(
+        default=None, metadata={"help": "Train on a seeded random subset of this many examples (default: all)."}
+    )
+    keep_checkpoints: bool = field(
+        default=False, metadata={"help": "Keep the Trainer checkpoints in --output-dir after a finished run."}
+    )
+
+
+def parse_arguments(argv: list[str] | None) -> tuple[FinetuneArguments, DataArguments, TrainingArguments]:
+    parser = HfArgumentParser((FinetuneArguments, DataArguments, TrainingArguments))
+    parser.prog = "kr-electra-kd finetune"
+    parser.set_defaults(**TRAINING_DEFAULTS)
+    # The default output folder depends on the model and task: read those first.
+    known, _ = parser.parse_known_args(argv)
+    parser.set_defaults(output_dir=str(Path("runs") / f"{Path(known.model).name or 'model'}-{known.task}"))
+    return parser.parse_args_into_dataclasses(args=argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, data_args, training_args = parse_arguments(argv)
+    started = time.perf_counter()
+    output_dir = Path(training_args.output_dir)
+    # Everything that can be wrong with the input is checked here, before any training step.
+    try:
+        task = get_task(args.task)
+        data = load_task_data(
+            task,
+            data_dir=data_args.data_dir,
+            on_bad_rows=data_args.on_bad_rows,
+            max_train_samples=args.max_train_samples,
+            max_eval_samples=data_args.max_eval_samples,
+            seed=training_args.seed,
+        )
+        check_labels(task, data)
+        model = load_model(args.model, task)
+        tokenizer = load_tokenizer(args.model, args.tokenizer)
+        check_tokenizer(tokenizer, model)
+        max_seq_length = resolve_max_seq_length(data_args.max_seq_length, task, model)
+        doc_stride = data_args.doc_stride or max_seq_length // 4
+        train_features = tokenize_dataset(task, data["train"], tokenizer, max_seq_length, doc_stride, training=True)
+    except (ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if data.num_bad_rows_skipped:
+        print(f"Skipped {data.num_bad_rows_skipped} malformed row(s), e.g.:\n  " + "\n  ".join(data.bad_row_examples))
+
+    eval_features = None
+    if task.kind != QUESTION_ANSWERING and training_args.eval_strategy != "no":
+        eval_features = tokenize_dataset(task, data["eval"], tokenizer, max_seq_length, training=False)
+    trainer = Trainer(
+        model=model,
+        args=training_args,
+        train_dataset=train_features,
+        eval_dataset=eval_features,
+        data_collator=data_collator_for(task, tokenizer),
+        processing_class=tokenizer,
+        compute_metrics=None if task.kind == QUESTION_ANSWERING else build_compute_metrics(task),
+    )
+    checkpoint = training_args.resume_from_checkpoint
+    if checkpoint is None and output_dir.is_dir():
+        checkpoint = get_last_checkpoint(str(output_dir))
+        if checkpoint is not None:
+            print(f"Resuming from {checkpoint} (delete it or pass another --output-dir to start over).")
+    trainer.train(resume_from_checkpoint=checkpoint)
+    trainer.save_model(str(output_dir))
+    # Trainer pickles its arguments beside the model; keep a readable JSON copy instead (no pickles in the folder).
+    (output_dir / "training_args.bin").unlink(missing_ok=True)
+    (output_dir / "training_args.json").write_text(training_args.to_json_string(), encoding="utf-8")
+
+    metrics = score(trainer, task, data["eval"], tokenizer, data_args, max_seq_length)
+    results = write_results(
+        output_dir / RESULTS_FILE,
+        task,
+        metrics,
+        args.model,
+        data,
+        data_args.data_dir,
+        num_train_samples=len(data["train"]),
+        seconds=time.perf_counter() - started,
+        seed=training_args.seed,
+    )
+    if not args.keep_checkpoints:
+        for folder in output_dir.glob("checkpoint-*"):
+            shutil.rmtree(folder)
+    print(json.dumps(results["metrics"], indent=2))
+    print(f"Fine-tuned model and {RESULTS_FILE} in {output_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""The Korean task suite: registry, data readers (local folder or Hub), preprocessing and metrics.
+
+    from training.tasks import get_task, load_task_data
+    task = get_task("nsmc")
+    data = load_task_data(task, data_dir="../shared/data/nsmc", max_train_samples=3000)   # DatasetDict train/eval
+
+`kr-electra-kd tasks` lists the tasks.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+from transformers import HfArgumentParser
+
+from .metrics import (
+    build_compute_metrics,
+    classification_metrics,
+    korquad_exact_match,
+    korquad_f1,
+    korquad_metrics,
+    ner_metrics,
+    normalize_korquad_answer,
+    regression_metrics,
+)
+from .preprocess import QA_EVAL_EXTRA_COLUMNS, postprocess_qa_predictions, tokenize_dataset
+from .readers import ON_BAD_ROWS, BadRowError, DataFileError, TaskDatasetDict, features_for, load_task_data
+from .registry import (
+    CLASSIFICATION,
+    NAVER_NER_LABELS,
+    QUESTION_ANSWERING,
+    REGRESSION,
+    TASKS,
+    TOKEN_CLASSIFICATION,
+    HubSplit,
+    Task,
+    get_task,
+)
+
+__all__ = [
+    "BadRowError",
+    "CLASSIFICATION",
+    "DataFileError",
+    "HubSplit",
+    "NAVER_NER_LABELS",
+    "ON_BAD_ROWS",
+    "QA_EVAL_EXTRA_COLUMNS",
+    "QUESTION_ANSWERING",
+    "REGRESSION",
+    "TASKS",
+    "TOKEN_CLASSIFICATION",
+    "Task",
+    "TaskDatasetDict",
+    "build_compute_metrics",
+    "classification_metrics",
+    "features_for",
+    "get_task",
+    "korquad_exact_match",
+    "korquad_f1",
+    "korquad_metrics",
+    "load_task_data",
+    "main",
+    "ner_metrics",
+    "normalize_korquad_answer",
+    "postprocess_qa_predictions",
+    "regression_metrics",
+    "tokenize_dataset",
+]
+
+
+@dataclass
+class TasksArguments:
+    task: str | None = field(default=None, metadata={"help": "Show the details of one task instead of the list."})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = HfArgumentParser(TasksArguments)
+    parser.prog = "kr-electra-kd tasks"
+    (args,) = parser.parse_args_into_dataclasses(args=argv)
+    if args.task is None:
+        for task in TASKS.values():
+            print(f"{task.name:<14} {task.primary_metric:<12} {task.description}")
+        return 0
+    try:
+        task = get_task(args.task)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"{task.name}: {task.description}")
+    print(f"  head: {task.head}, labels: {', '.join(task.label_names)} ({task.num_labels} outputs)")
+    print(f"  metrics: {', '.join(task.metric_names)} (primary: {task.primary_metric}; percentages)")
+    print(f"  Hub dataset: {task.hf_dataset or 'none (a local folder is required)'}")
+    print(f"  local files: train {' or '.join(task.train_files)}, eval {' or '.join(task.eval_files)}")
+    if task.holdout_train_fraction:
+        print(f"  without a train file: {task.holdout_train_fraction:.0%} of the eval file trains (seeded split)")
+    print(f"  format: {task.local_format}")
+    return 0
