@@ -48,6 +48,7 @@ from training.tasks import (
     postprocess_qa_predictions,
     tokenize_dataset,
 )
+from training.tokenizer import check_tokenizer_matches_config
 
 # Config attribute naming the task a model was fine-tuned on, so `evaluate` needs no --task.
 TASK_CONFIG_KEY = "finetuning_task"
@@ -139,7 +140,8 @@ def load_model(model_name_or_path: str, task: Task) -> PreTrainedModel:
 def load_tokenizer(model_name_or_path: str, tokenizer_name_or_path: str | None = None) -> PreTrainedTokenizerBase:
     source = tokenizer_name_or_path or model_name_or_path
     try:
-        return AutoTokenizer.from_pretrained(source)
+        # trust_remote_code: transformers 5 reads the model config (this family's, with its auto_map) on the way
+        return AutoTokenizer.from_pretrained(source, trust_remote_code=True)
     except (OSError, ValueError) as error:
         raise ValueError(
             f"no usable tokenizer in {source} ({error}); pass --tokenizer with the folder or Hub id of the model's "
@@ -149,18 +151,6 @@ def load_tokenizer(model_name_or_path: str, tokenizer_name_or_path: str | None =
 
 def check_tokenizer(tokenizer: PreTrainedTokenizerBase, model: PreTrainedModel) -> None:
     """Raise ValueError when the tokenizer's ids do not fit the model's embeddings (before any training)."""
-    try:
-        from training.tokenizer import check_tokenizer_matches_config
-    except ImportError:
-        # TODO(lead): training/tokenizer.py (check_tokenizer_matches_config) has not landed yet; this minimal
-        # stand-in checks only the id range. Remove it once the real check exists.
-        def check_tokenizer_matches_config(tokenizer, config) -> None:
-            if len(tokenizer) > config.vocab_size:
-                raise ValueError(
-                    f"the tokenizer has {len(tokenizer)} tokens but the model's embeddings hold {config.vocab_size}; "
-                    "use the tokenizer the model was trained with (--tokenizer)."
-                )
-
     check_tokenizer_matches_config(tokenizer, model.config)
 
 

@@ -1,0 +1,105 @@
+"""The morpheme-aware Korean tokenizer, the corpus reader and the tokenizer checks."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+from transformers import AutoTokenizer
+
+from modeling_kr_electra_kd import KRElectraKDConfig
+from training.corpus import read_corpus
+from training.tokenizer import check_same_vocabulary, check_tokenizer_matches_config, main, train_tokenizer
+
+REVIEW = "배우들의 연기가 훌륭했습니다!"
+
+
+@pytest.fixture(scope="module")
+def morpheme_tokenizer(korean_texts):
+    return train_tokenizer(korean_texts * 3, vocab_size=900, show_progress=False)
+
+
+def test_morpheme_aware_vocabulary_cuts_at_morphemes(morpheme_tokenizer, korean_texts):
+    assert morpheme_tokenizer.tokenize(REVIEW) == [
+        "배우",
+        "##들",
+        "##의",
+        "연기",
+        "##가",
+        "훌륭",
+        "##했",
+        "##습니다",
+        "!",
+    ]
+    plain = train_tokenizer(korean_texts * 3, vocab_size=900, morpheme_aware=False, show_progress=False)
+    assert plain.get_vocab() != morpheme_tokenizer.get_vocab()
+    # every character of the corpus is covered: no [UNK] on the training text
+    unk = morpheme_tokenizer.unk_token_id
+    assert all(unk not in morpheme_tokenizer(text)["input_ids"] for text in korean_texts)
+
+
+def test_same_corpus_same_vocabulary(korean_texts, morpheme_tokenizer):
+    again = train_tokenizer(korean_texts * 3, vocab_size=900, show_progress=False)
+    assert again.get_vocab() == morpheme_tokenizer.get_vocab()
+
+
+def test_saved_tokenizer_loads_with_auto_tokenizer_and_no_custom_code(morpheme_tokenizer, tmp_path):
+    morpheme_tokenizer.save_pretrained(tmp_path)
+    assert not list(tmp_path.glob("*.py"))
+    loaded = AutoTokenizer.from_pretrained(tmp_path)
+    assert loaded.tokenize(REVIEW) == morpheme_tokenizer.tokenize(REVIEW)
+    pair = loaded("질문입니다", "문맥입니다")
+    assert pair["token_type_ids"][-1] == 1 and pair["token_type_ids"][0] == 0
+    assert loaded.convert_ids_to_tokens(pair["input_ids"])[0] == "[CLS]"
+    assert loaded.pad_token_id == 0
+
+
+def test_cli_trains_and_reports_bad_corpus(tmp_path, fixtures_dir, capsys):
+    corpus = fixtures_dir / "corpus.txt"
+    assert main(["--corpus", str(corpus), "--output_dir", str(tmp_path / "tok"), "--vocab_size", "700"]) == 0
+    assert 500 < len(AutoTokenizer.from_pretrained(tmp_path / "tok")) <= 700  # at most: rare pieces are left out
+    assert main(["--corpus", str(tmp_path / "missing.txt"), "--output_dir", str(tmp_path / "x")]) == 2
+    assert "Corpus file not found" in capsys.readouterr().err
+
+
+def test_corpus_reader_plain_and_gzip(tmp_path):
+    (tmp_path / "a.txt").write_text("첫째 줄\n\n  둘째 줄  \n", encoding="utf-8")
+    with gzip.open(tmp_path / "b.txt.gz", "wt", encoding="utf-8") as handle:
+        handle.write("셋째 줄\n")
+    assert read_corpus([tmp_path / "a.txt", tmp_path / "b.txt.gz"]) == ["첫째 줄", "둘째 줄", "셋째 줄"]
+    assert read_corpus([tmp_path / "a.txt", tmp_path / "b.txt.gz"], max_lines=2) == ["첫째 줄", "둘째 줄"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "contains no text"),
+        (b"\n  \n", "contains no text"),
+        ("좋은 줄\n".encode() + "나쁜 줄\n".encode("euc-kr"), "not UTF-8 text .*line 2"),
+    ],
+)
+def test_corpus_reader_errors_name_the_problem(tmp_path, content, message):
+    path = tmp_path / "corpus.txt"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=message):
+        read_corpus([path])
+    with pytest.raises(ValueError, match="not found"):
+        read_corpus([tmp_path / "nope.txt"])
+
+
+def test_tokenizer_must_fit_the_model(tiny_tokenizer):
+    check_tokenizer_matches_config(
+        tiny_tokenizer, KRElectraKDConfig.from_preset("tiny", vocab_size=len(tiny_tokenizer))
+    )
+    with pytest.raises(ValueError, match=r"has \d+ tokens but the model's embeddings cover only 10"):
+        check_tokenizer_matches_config(tiny_tokenizer, KRElectraKDConfig.from_preset("tiny", vocab_size=10))
+    with pytest.raises(ValueError, match="pads with id 0 but the model's pad_token_id is 3"):
+        check_tokenizer_matches_config(
+            tiny_tokenizer, KRElectraKDConfig.from_preset("tiny", vocab_size=len(tiny_tokenizer), pad_token_id=3)
+        )
+
+
+def test_teacher_and_student_vocabularies_must_match(tiny_tokenizer, morpheme_tokenizer):
+    check_same_vocabulary(tiny_tokenizer, tiny_tokenizer)
+    with pytest.raises(ValueError, match="Teacher and student tokenizers differ"):
+        check_same_vocabulary(tiny_tokenizer, morpheme_tokenizer)
