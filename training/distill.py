@@ -1,0 +1,265 @@
+"""`kr-electra-kd distill`: distil a teacher into a (low-rank) student, task-agnostic or for one task.
+
+Task-agnostic (the paper's general distillation): the teacher's replaced-token-detection head, hidden states and
+attention maps on unlabeled text teach a student of the same head.
+
+    kr-electra-kd distill --teacher teacher --student_preset small-lf-v3 --corpus corpus.txt --output_dir student
+
+Task-specific: a teacher fine-tuned on `--task` teaches a student with that task's head, on the task's training
+data plus, optionally, an unlabeled transfer set of the same kind of text that the teacher labels (small students
+need it most on span and token tasks).
+
+    kr-electra-kd distill --teacher teacher-nsmc --student_init student --task nsmc --data_dir ../shared/data/nsmc
+
+Student initialisation (`--student_init`): `random`; `teacher-layers` (the teacher's embeddings and the mapped layers,
+for a student of the teacher's width); or a folder/Hub id of a trained student, converted by SVD to the ranks of
+`--student_preset` when they differ (distil dense, factorize, distil again). The output folder is Hub-ready (code
+files, tokenizer, config) with `distillation.json` describing how it was made; checkpoints in
+`output_dir/checkpoints` are resumed when the command is run again.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from datasets import Dataset, concatenate_datasets
+from transformers import AutoTokenizer, DataCollatorWithPadding, HfArgumentParser, TrainingArguments
+from transformers.trainer_utils import get_last_checkpoint
+
+from modeling_kr_electra_kd import PRESETS, KRElectraKDConfig, KRElectraKDPreTrainedModel
+from training.corpus import read_corpus
+from training.distiller import DistillationConfig, DistillationTrainer, uniform_layer_map
+from training.lowrank import HEADS, convert_to_low_rank, from_pretrained_any
+from training.pretrain import parse_shape, tokenized_corpus
+from training.tokenizer import check_same_vocabulary, check_tokenizer_matches_config
+
+RANK_FIELDS = ("embedding_rank", "attention_rank", "ffn_rank")
+
+
+@dataclass
+class DistillArguments:
+    teacher: str = field(
+        metadata={"help": "Teacher folder or Hub id (this family, ELECTRA or BERT) with its tokenizer."}
+    )
+    student_preset: str = field(default="small-kd", metadata={"help": f"Student shape: {', '.join(PRESETS)}."})
+    student_shape: str | None = field(
+        default=None, metadata={"help": "Overrides of the student preset, e.g. 'hidden_size=128,num_hidden_layers=4'."}
+    )
+    student_init: str = field(
+        default="random",
+        metadata={
+            "help": "random | teacher-layers | a trained student's folder or Hub id (SVD-converted to the "
+            "preset's ranks when they differ)."
+        },
+    )
+    student_tokenizer: str | None = field(
+        default=None, metadata={"help": "The student's tokenizer, if not the teacher's; it must equal the teacher's."}
+    )
+    corpus: list[str] | None = field(
+        default=None, metadata={"help": "Unlabeled text files for task-agnostic distillation (one text per line)."}
+    )
+    max_corpus_lines: int | None = field(default=None, metadata={"help": "Use at most this many corpus lines."})
+    task: str | None = field(default=None, metadata={"help": "Task-specific distillation on this task instead."})
+    data_dir: str | None = field(default=None, metadata={"help": "The task's local data folder (default: the Hub)."})
+    max_train_samples: int | None = field(default=None, metadata={"help": "Cap on the task's training examples."})
+    transfer_corpus: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "Unlabeled texts of the task's kind, labelled by the teacher (single-text tasks: nsmc, "
+            "kohate*, ner)."
+        },
+    )
+    max_seq_length: int = field(default=128, metadata={"help": "Inputs are truncated to this many tokens."})
+
+
+def _student_config(args: DistillArguments, teacher_config, tokenizer, task) -> KRElectraKDConfig:
+    if args.student_preset not in PRESETS:
+        raise ValueError(f"Unknown student preset {args.student_preset!r}; choose one of: {', '.join(PRESETS)}.")
+    overrides = {"vocab_size": teacher_config.vocab_size, "pad_token_id": tokenizer.pad_token_id}
+    overrides["max_position_embeddings"] = teacher_config.max_position_embeddings
+    if task is not None:
+        overrides["num_labels"] = task.num_labels
+        if task.id2label:
+            overrides.update(id2label=task.id2label, label2id=task.label2id)
+    return KRElectraKDConfig.from_preset(args.student_preset, **{**overrides, **parse_shape(args.student_shape)})
+
+
+def _init_from_teacher_layers(student: KRElectraKDPreTrainedModel, teacher, layer_map: list[int]) -> None:
+    """Copy the teacher's embeddings and its mapped layers into a student of the same widths."""
+    student_base, teacher_base = student.base_model, teacher.base_model
+    if student.config.hidden_size != teacher.config.hidden_size or student.config.is_low_rank:
+        raise ValueError(
+            "--student_init teacher-layers needs a dense student as wide as the teacher (hidden_size "
+            f"{teacher.config.hidden_size}); this student has hidden_size {student.config.hidden_size}. Use random "
+            "initialisation, or distil a dense student first and pass its folder."
+        )
+    student_base.embeddings.load_state_dict(teacher_base.embeddings.state_dict())
+    if hasattr(teacher_base, "embeddings_project") and hasattr(student_base, "embeddings_project"):
+        student_base.embeddings_project.load_state_dict(teacher_base.embeddings_project.state_dict())
+    for index, teacher_layer in enumerate(layer_map):
+        student_base.encoder.layer[index].load_state_dict(teacher_base.encoder.layer[teacher_layer - 1].state_dict())
+
+
+def build_student(
+    args: DistillArguments, teacher, tokenizer, head: str, task
+) -> tuple[KRElectraKDPreTrainedModel, dict]:
+    """The student model and a note of how it was initialised."""
+    config = _student_config(args, teacher.config, tokenizer, task)
+    if args.student_init in ("random", "teacher-layers"):
+        student = HEADS[head](config)
+        if args.student_init == "teacher-layers":
+            _init_from_teacher_layers(
+                student, teacher, uniform_layer_map(config.num_hidden_layers, teacher.config.num_hidden_layers)
+            )
+        return student, {"init": args.student_init}
+    overrides = {}
+    if task is not None:
+        overrides = {"num_labels": task.num_labels}
+        if task.id2label:
+            overrides.update(id2label=task.id2label, label2id=task.label2id)
+    student = from_pretrained_any(args.student_init, head=head, **overrides)
+    wanted = {name: getattr(config, name) for name in RANK_FIELDS}
+    current = {name: getattr(student.config, name) for name in RANK_FIELDS}
+    note = {"init": args.student_init}
+    if wanted != current:
+        changed = {name: value for name, value in wanted.items() if value != current[name] and value is not None}
+        if changed:
+            student, report = convert_to_low_rank(student, **changed)
+            note["svd"] = {"ranks": changed, "max_relative_error": report.max_relative_error}
+    return student, note
+
+
+def _task_datasets(args: DistillArguments, task, tokenizer) -> Dataset:
+    from training.tasks import load_task_data, tokenize_dataset
+
+    data = load_task_data(task, data_dir=args.data_dir, max_train_samples=args.max_train_samples)
+    train = tokenize_dataset(task, data["train"], tokenizer, args.max_seq_length)
+    if not args.transfer_corpus:
+        return train
+    if task.name not in ("nsmc", "kohate", "kohate-binary", "kohate-bias", "ner"):
+        raise ValueError(
+            f"--transfer_corpus takes plain texts, which fit single-text tasks (nsmc, kohate*, ner), not {task.name}."
+        )
+    # The teacher labels the transfer texts; with them in the mix only the teacher-based loss parts apply.
+    transfer = tokenized_corpus(read_corpus(args.transfer_corpus), tokenizer, args.max_seq_length)
+    keep = [column for column in ("input_ids", "token_type_ids", "attention_mask") if column in train.column_names]
+    return concatenate_datasets([train.select_columns(keep), transfer.select_columns(keep)])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = HfArgumentParser((DistillArguments, DistillationConfig, TrainingArguments))
+    parser.prog = "kr-electra-kd distill"
+    parser.set_defaults(
+        learning_rate=5e-4,
+        warmup_steps=0.1,
+        per_device_train_batch_size=32,
+        save_steps=500,
+        save_total_limit=2,
+        logging_steps=50,
+        report_to="none",
+        max_steps=1000,
+        # Without a GPU, Trainer joins a torchrun / accelerate process group only with use_cpu.
+        use_cpu=not torch.cuda.is_available(),
+        ddp_find_unused_parameters=False,
+        remove_unused_columns=False,
+    )
+    args, distillation, training_args = parser.parse_args_into_dataclasses(args=argv)
+    output_dir = Path(training_args.output_dir)
+    training_args.output_dir = str(output_dir / "checkpoints")
+    try:
+        if (args.corpus is None) == (args.task is None):
+            raise ValueError("Give exactly one of --corpus (task-agnostic) or --task (task-specific distillation).")
+        distillation.validate()
+        task = None
+        if args.task is not None:
+            from training.tasks import get_task
+
+            task = get_task(args.task)
+        head = task.head if task is not None else "pretraining"
+        tokenizer = AutoTokenizer.from_pretrained(args.teacher, trust_remote_code=True)
+        if args.student_tokenizer:
+            check_same_vocabulary(
+                tokenizer, AutoTokenizer.from_pretrained(args.student_tokenizer, trust_remote_code=True)
+            )
+        teacher = from_pretrained_any(args.teacher, head=head)
+        if task is not None and getattr(teacher.config, "finetuning_task", task.name) != task.name:
+            raise ValueError(
+                f"The teacher was fine-tuned on {teacher.config.finetuning_task}, not {task.name}: fine-tune it on "
+                f"{task.name} first (`kr-electra-kd finetune --task {task.name}`)."
+            )
+        check_tokenizer_matches_config(tokenizer, teacher.config)
+        torch.manual_seed(training_args.seed)
+        student, init_note = build_student(args, teacher, tokenizer, head, task)
+        if args.student_init not in ("random", "teacher-layers"):
+            try:
+                student_tokenizer = AutoTokenizer.from_pretrained(args.student_init, trust_remote_code=True)
+            except (OSError, ValueError):
+                student_tokenizer = None  # the student folder has no tokenizer of its own: it gets the teacher's
+            if student_tokenizer is not None:
+                check_same_vocabulary(tokenizer, student_tokenizer)
+        if task is None:
+            train = tokenized_corpus(
+                read_corpus(args.corpus, max_lines=args.max_corpus_lines), tokenizer, args.max_seq_length
+            )
+        else:
+            train = _task_datasets(args, task, tokenizer)
+        if distillation.cache_teacher_outputs:
+            train = train.add_column("example_index", list(range(len(train))))
+        collator = None  # QA windows come padded
+        if task is None:
+            collator = DataCollatorWithPadding(tokenizer)
+        elif task.kind != "question-answering":
+            from training.evaluate import data_collator_for
+
+            collator = data_collator_for(task, tokenizer)
+        trainer = DistillationTrainer(
+            model=student,
+            teacher=teacher,
+            distillation=distillation,
+            args=training_args,
+            train_dataset=train,
+            data_collator=collator,
+            processing_class=tokenizer,
+        )
+    except (ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+    last = get_last_checkpoint(training_args.output_dir) if Path(training_args.output_dir).is_dir() else None
+    trainer.train(resume_from_checkpoint=last)
+
+    if trainer.is_world_process_zero():
+        student.save_pretrained(output_dir)
+        tokenizer.save_pretrained(output_dir)
+        losses = [entry for entry in trainer.state.log_history if "loss" in entry]
+        record = {
+            "teacher": args.teacher,
+            "student_preset": args.student_preset,
+            "student_shape": parse_shape(args.student_shape),
+            "student_init": init_note,
+            "mode": "task-agnostic" if task is None else "task-specific",
+            "corpus": args.corpus,
+            "task": args.task,
+            "transfer_corpus": args.transfer_corpus,
+            "steps": trainer.state.global_step,
+            "loss_weights": distillation.weights(),
+            "temperature": distillation.temperature,
+            "layer_map": trainer.layer_map,
+            "first_loss": losses[0] if losses else None,
+            "last_loss": losses[-1] if losses else None,
+            "parameters": sum(p.numel() for p in student.parameters()),
+            "distillation_config": asdict(distillation),
+        }
+        (output_dir / "distillation.json").write_text(
+            json.dumps(record, indent=2, ensure_ascii=False), encoding="utf-8"
+        )
+        print(f"Saved the student to {output_dir}.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

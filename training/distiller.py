@@ -1,0 +1,363 @@
+"""`DistillationTrainer`: knowledge distillation from a frozen teacher as a `Trainer` subclass.
+
+The loss is any weighted mix of
+- `kl`: soft-target KL divergence between temperature-softened teacher and student outputs, scaled by T^2
+  (Hinton et al.); over classes for a task head, over the two outcomes of each token for replaced-token detection;
+- `hard`: the student's own loss on the labels (cross-entropy / MSE / RTD), when the batch has labels;
+- `hidden`: MSE between mapped student and teacher hidden states, through a learned linear projection when the widths
+  differ (TinyBERT);
+- `attention`: KL divergence between mapped student and teacher attention distributions (MiniLM / TinyBERT);
+- `embedding`: MSE between the embedding outputs (hidden state 0), projected likewise.
+
+Student layer i (1-based) is compared with teacher layer `layer_map[i-1]`; by default the teacher's layers are
+spread uniformly. Each part is logged on its own (`loss_kl`, `loss_hidden`, ...). With `cache_teacher_outputs`, the
+teacher's outputs are computed once per example and reused in later epochs (keyed by the dataset index, so the
+dataset must not be reshuffled into new examples).
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import PreTrainedModel, Trainer
+
+LOSS_PARTS = ("kl", "hard", "hidden", "attention", "embedding")
+
+
+@dataclass
+class DistillationConfig:
+    """What the distillation loss is made of."""
+
+    temperature: float = field(default=2.0, metadata={"help": "Softmax temperature of the soft targets (> 0)."})
+    weight_kl: float = field(default=1.0, metadata={"help": "Weight of the soft-target KL loss (x T^2)."})
+    weight_hard: float = field(default=0.0, metadata={"help": "Weight of the student's own loss on the labels."})
+    weight_hidden: float = field(default=1.0, metadata={"help": "Weight of the hidden-state MSE loss."})
+    weight_attention: float = field(default=1.0, metadata={"help": "Weight of the attention-distribution KL loss."})
+    weight_embedding: float = field(default=0.0, metadata={"help": "Weight of the embedding-output MSE loss."})
+    layer_map: list[int] | None = field(
+        default=None,
+        metadata={
+            "help": "Teacher layer (1-based) matched to each student layer, e.g. 3 6 9 12 for a 4-layer student of "
+            "a 12-layer teacher. Default: uniform."
+        },
+    )
+    cache_teacher_outputs: bool = field(
+        default=False, metadata={"help": "Compute the teacher's outputs once per example and reuse them each epoch."}
+    )
+
+    def weights(self) -> dict[str, float]:
+        return {part: getattr(self, f"weight_{part}") for part in LOSS_PARTS}
+
+    def validate(self) -> None:
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature}.")
+        for part, weight in self.weights().items():
+            if weight < 0:
+                raise ValueError(f"weight_{part} must be >= 0, got {weight}.")
+        if not any(self.weights().values()):
+            raise ValueError("All loss weights are 0: give at least one of weight_kl, weight_hard, weight_hidden, ...")
+
+
+def uniform_layer_map(student_layers: int, teacher_layers: int) -> list[int]:
+    """Student layer i -> teacher layer round(i * T / S): the last student layer meets the last teacher layer."""
+    return [round((index + 1) * teacher_layers / student_layers) for index in range(student_layers)]
+
+
+def check_layer_map(layer_map: list[int], student_layers: int, teacher_layers: int) -> None:
+    if len(layer_map) != student_layers:
+        raise ValueError(
+            f"layer_map has {len(layer_map)} entries but the student has {student_layers} layers: give one teacher "
+            "layer per student layer."
+        )
+    for index, teacher_layer in enumerate(layer_map, start=1):
+        if not 1 <= teacher_layer <= teacher_layers:
+            raise ValueError(
+                f"layer_map entry {teacher_layer} (for student layer {index}) points outside the teacher's layers "
+                f"1..{teacher_layers}."
+            )
+
+
+class DistillationProjections(nn.Module):
+    """Learned maps from student width to teacher width, one for the embedding output and one per mapped layer.
+    Trained with the student (they are part of the Trainer's model) and dropped when the student is saved."""
+
+    def __init__(self, student_width: int, teacher_width: int, student_layers: int):
+        super().__init__()
+        make = nn.Linear if student_width != teacher_width else (lambda *_: nn.Identity())
+        self.embedding = make(student_width, teacher_width)
+        self.layers = nn.ModuleList([make(student_width, teacher_width) for _ in range(student_layers)])
+
+
+class StudentWithProjections(nn.Module):
+    """The student plus its projections, so one optimizer trains both; `save_pretrained` saves the student alone."""
+
+    def __init__(self, student: PreTrainedModel, projections: DistillationProjections):
+        super().__init__()
+        self.student = student
+        self.projections = projections
+        self.config = student.config
+
+    def forward(self, **inputs):
+        return self.student(**inputs, output_hidden_states=True, output_attentions=True, return_dict=True)
+
+    def save_pretrained(self, *args, **kwargs):
+        return self.student.save_pretrained(*args, **kwargs)
+
+
+def _soft_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """KL(teacher || student) of temperature-softened distributions over the last axis, times T^2."""
+    student_log_probs = F.log_softmax(student_logits / temperature, dim=-1)
+    teacher_log_probs = F.log_softmax(teacher_logits / temperature, dim=-1)
+    kl = F.kl_div(student_log_probs, teacher_log_probs, log_target=True, reduction="none").sum(-1)
+    return kl.mean() * temperature**2
+
+
+def _masked_mean(values: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Mean over tokens where mask is 1 (values: [batch, seq, ...])."""
+    if mask is None:
+        return values.mean()
+    mask = mask.to(values.dtype)
+    while mask.dim() < values.dim():
+        mask = mask.unsqueeze(-1)
+    weight = mask.expand_as(values)
+    return (values * weight).sum() / weight.sum().clamp(min=1.0)
+
+
+def soft_target_kl(student_logits, teacher_logits, temperature: float, attention_mask=None) -> torch.Tensor:
+    """Soft-target KL for any head: class logits [B, C], token logits [B, L, C], QA start/end [B, L] (over tokens) or
+    replaced-token detection [B, L] (one logit per token: two outcomes, replaced or not)."""
+    if isinstance(student_logits, tuple):  # QA: start and end distributions over positions, padding excluded
+        total = 0.0
+        for student_part, teacher_part in zip(student_logits, teacher_logits):
+            if attention_mask is not None:
+                padding = attention_mask == 0
+                student_part = student_part.masked_fill(padding, -1e4)
+                teacher_part = teacher_part.masked_fill(padding, -1e4)
+            total = total + _soft_kl(student_part, teacher_part, temperature)
+        return total / len(student_logits)
+    if student_logits.dim() == 2 and attention_mask is not None and student_logits.shape == attention_mask.shape:
+        # RTD: one logit per token -> the two-outcome distribution [not replaced, replaced]
+        student_two = torch.stack([torch.zeros_like(student_logits), student_logits], dim=-1)
+        teacher_two = torch.stack([torch.zeros_like(teacher_logits), teacher_logits], dim=-1)
+        kl = F.kl_div(
+            F.log_softmax(student_two / temperature, -1),
+            F.log_softmax(teacher_two / temperature, -1),
+            log_target=True,
+            reduction="none",
+        ).sum(-1)
+        return _masked_mean(kl, attention_mask) * temperature**2
+    if student_logits.dim() == 3 and attention_mask is not None:  # per-token classes
+        student_log_probs = F.log_softmax(student_logits / temperature, dim=-1)
+        teacher_log_probs = F.log_softmax(teacher_logits / temperature, dim=-1)
+        kl = F.kl_div(student_log_probs, teacher_log_probs, log_target=True, reduction="none").sum(-1)
+        return _masked_mean(kl, attention_mask) * temperature**2
+    if student_logits.shape[-1] == 1:  # regression: match the teacher's prediction
+        return F.mse_loss(student_logits, teacher_logits)
+    return _soft_kl(student_logits, teacher_logits, temperature)
+
+
+def _head_logits(outputs):
+    if getattr(outputs, "start_logits", None) is not None:
+        return outputs.start_logits, outputs.end_logits
+    return outputs.logits
+
+
+def attention_kl(student_attention: torch.Tensor, teacher_attention: torch.Tensor, attention_mask) -> torch.Tensor:
+    """KL between attention distributions, averaged over heads; heads are averaged first when their counts differ."""
+    if student_attention.shape[1] != teacher_attention.shape[1]:
+        student_attention = student_attention.mean(1, keepdim=True)
+        teacher_attention = teacher_attention.mean(1, keepdim=True)
+    eps = 1e-12
+    kl = (teacher_attention * ((teacher_attention + eps).log() - (student_attention + eps).log())).sum(-1)
+    kl = kl.mean(1)  # over heads -> [batch, query]
+    return _masked_mean(kl, attention_mask)
+
+
+class LossPartsMixin:
+    """For a `Trainer` whose loss has parts: `record_loss_parts` each training step, and every log line gets each
+    part's mean since the previous log (`loss_<part>`) beside Trainer's total `loss`."""
+
+    def record_loss_parts(self, parts: dict[str, torch.Tensor]) -> None:
+        sums = self.__dict__.setdefault("_loss_part_sums", {})
+        for name, value in parts.items():
+            sums[name] = sums.get(name, 0.0) + float(value.detach())
+        self._loss_part_steps = getattr(self, "_loss_part_steps", 0) + 1
+
+    def log(self, logs: dict[str, float], *args, **kwargs) -> None:
+        steps = getattr(self, "_loss_part_steps", 0)
+        if steps and "loss" in logs:
+            for name, total in self._loss_part_sums.items():
+                logs[f"loss_{name}"] = round(total / steps, 6)
+            self._loss_part_sums, self._loss_part_steps = {}, 0
+        super().log(logs, *args, **kwargs)
+
+
+class DistillationTrainer(LossPartsMixin, Trainer):
+    """A `Trainer` whose loss is distillation from `teacher` (frozen, eval mode, no gradients).
+
+    `model` is the student (this family or any model that returns hidden states and attentions); the Trainer trains
+    it together with the projections it needs. Works for task-agnostic distillation (pre-training heads on unlabeled
+    text) and task-specific distillation (a fine-tuned teacher's task logits, with or without labels).
+    """
+
+    def __init__(self, *args, teacher: nn.Module, distillation: DistillationConfig | None = None, **kwargs):
+        self.distillation = distillation or DistillationConfig()
+        self.distillation.validate()
+        student = kwargs.pop("model", None) if "model" in kwargs else args[0]
+        args = args[1:] if "model" not in kwargs and args else args
+        student_config, teacher_config = student.config, teacher.config
+        student_layers, teacher_layers = student_config.num_hidden_layers, teacher_config.num_hidden_layers
+        layer_map = self.distillation.layer_map or uniform_layer_map(student_layers, teacher_layers)
+        check_layer_map(layer_map, student_layers, teacher_layers)
+        self.layer_map = layer_map
+        projections = DistillationProjections(student_config.hidden_size, teacher_config.hidden_size, student_layers)
+        super().__init__(StudentWithProjections(student, projections), *args, **kwargs)
+        # Trainer keeps the dataset columns the model's forward accepts: the student's, not the wrapper's **inputs.
+        self._signature_columns = [
+            *inspect.signature(student.forward).parameters,
+            "label",
+            "label_ids",
+            "example_index",
+        ]
+        self.teacher = teacher.eval().requires_grad_(False).to(self.args.device)
+        self._teacher_cache: dict[int, dict[str, torch.Tensor]] = {}
+
+    @property
+    def student(self) -> PreTrainedModel:
+        return self.accelerator.unwrap_model(self.model).student
+
+    def _teacher_outputs(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        needs_internals = any(self.distillation.weights()[p] for p in ("hidden", "attention", "embedding"))
+        model_inputs = {k: v for k, v in inputs.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+        indices = inputs.get("example_index")
+        if self.distillation.cache_teacher_outputs and indices is not None:
+            keys = indices.tolist()
+            if all(key in self._teacher_cache for key in keys):
+                return _stack_cached([self._teacher_cache[key] for key in keys], model_inputs["input_ids"].shape[1])
+        with torch.no_grad():
+            outputs = self.teacher(
+                **model_inputs,
+                output_hidden_states=needs_internals,
+                output_attentions=needs_internals,
+                return_dict=True,
+            )
+        result = {"logits": _head_logits(outputs)}
+        if needs_internals:
+            result["hidden_states"] = outputs.hidden_states
+            result["attentions"] = outputs.attentions
+        if self.distillation.cache_teacher_outputs and indices is not None:
+            seq_len = model_inputs["input_ids"].shape[1]
+            lengths = model_inputs["attention_mask"].sum(-1).tolist()
+            for row, (key, length) in enumerate(zip(indices.tolist(), lengths)):
+                self._teacher_cache[key] = _slice_row(result, row, int(length), seq_len)
+        return result
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        inputs = dict(inputs)
+        teacher = self._teacher_outputs(inputs)
+        inputs.pop("example_index", None)
+        has_labels = any(key in inputs for key in ("labels", "start_positions"))
+        weights = self.distillation.weights()
+        outputs = model(**inputs)
+        attention_mask = inputs.get("attention_mask")
+        projections = self.accelerator.unwrap_model(model).projections
+        parts: dict[str, torch.Tensor] = {}
+
+        if weights["kl"]:
+            parts["kl"] = soft_target_kl(
+                _head_logits(outputs), teacher["logits"], self.distillation.temperature, attention_mask
+            )
+        if weights["hard"] and has_labels and outputs.loss is not None:
+            parts["hard"] = outputs.loss
+        if weights["hidden"]:
+            losses = [
+                _masked_mean(
+                    (projections.layers[i](outputs.hidden_states[i + 1]) - teacher["hidden_states"][t]).pow(2),
+                    attention_mask,
+                )
+                for i, t in enumerate(self.layer_map)
+            ]
+            parts["hidden"] = torch.stack(losses).mean()
+        if weights["attention"]:
+            losses = [
+                attention_kl(outputs.attentions[i], teacher["attentions"][t - 1], attention_mask)
+                for i, t in enumerate(self.layer_map)
+            ]
+            parts["attention"] = torch.stack(losses).mean()
+        if weights["embedding"]:
+            parts["embedding"] = _masked_mean(
+                (projections.embedding(outputs.hidden_states[0]) - teacher["hidden_states"][0]).pow(2), attention_mask
+            )
+        if not parts:
+            raise ValueError("No loss part applies to this batch (weight_hard needs labels).")
+        loss = sum(weights[name] * value for name, value in parts.items())
+
+        if model.training:
+            self.record_loss_parts(parts)
+        return (loss, outputs) if return_outputs else loss
+
+    def _save(self, output_dir: str | None = None, state_dict=None) -> None:
+        # The checkpoint is the student alone (Hub-ready, with its code files); projections are training-only.
+        output_dir = output_dir or self.args.output_dir
+        self.student.save_pretrained(output_dir)
+        if self.processing_class is not None:
+            self.processing_class.save_pretrained(output_dir)
+
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
+        from safetensors.torch import load_file
+
+        state = load_file(f"{resume_from_checkpoint}/model.safetensors")
+        missing, unexpected = self.student.load_state_dict(state, strict=False)
+        missing = [key for key in missing if not key.endswith("generator_lm_head.weight")]
+        if missing or unexpected:
+            raise ValueError(f"Checkpoint {resume_from_checkpoint} does not match the student: {missing[:3]}")
+
+
+def _slice_row(result: dict, row: int, length: int, seq_len: int) -> dict:
+    """One example's teacher outputs without padding, on the CPU (for the cache). Token-level tensors (hidden states,
+    per-token logits) are cut to the example's length; attention maps on both axes."""
+
+    def cut(tensor: torch.Tensor) -> tuple[torch.Tensor, bool]:
+        if tensor.dim() == 4:  # attention [batch, heads, query, key]
+            return tensor[row, :, :length, :length].detach().cpu(), True
+        if tensor.dim() >= 2 and tensor.shape[1] == seq_len:
+            return tensor[row, :length].detach().cpu(), True
+        return tensor[row].detach().cpu(), False
+
+    logits = result["logits"]
+    out: dict = {"logits": tuple(cut(part) for part in logits) if isinstance(logits, tuple) else cut(logits)}
+    for key in ("hidden_states", "attentions"):
+        if key in result:
+            out[key] = tuple(cut(layer) for layer in result[key])
+    return out
+
+
+def _stack_cached(rows: list[dict], length: int) -> dict:
+    """Re-pad cached rows to this batch's length and stack them (padding positions are masked in every loss)."""
+
+    def pad(entry: tuple[torch.Tensor, bool]) -> torch.Tensor:
+        value, token_level = entry
+        if not token_level:
+            return value
+        missing = length - value.shape[-2 if value.dim() == 3 else 0]
+        if value.dim() == 3:  # attention [heads, query, key]
+            return F.pad(value, (0, missing, 0, missing))
+        return F.pad(value, (0, 0) * (value.dim() - 1) + (0, missing))
+
+    def stack(entries):
+        return torch.stack([pad(entry) for entry in entries])
+
+    first = rows[0]
+    out: dict = {}
+    if isinstance(first["logits"], tuple) and isinstance(first["logits"][0], tuple):
+        out["logits"] = tuple(stack([row["logits"][i] for row in rows]) for i in range(len(first["logits"])))
+    else:
+        out["logits"] = stack([row["logits"] for row in rows])
+    for key in ("hidden_states", "attentions"):
+        if key in first:
+            out[key] = tuple(stack([row[key][i] for row in rows]) for i in range(len(first[key])))
+    return out

@@ -1,0 +1,211 @@
+"""`kr-electra-kd pretrain-teacher`: ELECTRA pre-training of a teacher from plain Korean text, on `Trainer`.
+
+A small generator (masked LM) fills masked positions with sampled tokens; the discriminator learns to tell which
+tokens were replaced. Both share the token, position and type embeddings; the loss is
+`mlm_weight * generator loss + rtd_weight * discriminator loss` (ELECTRA: 1 and 50). Masking is dynamic (a new mask
+every time a text is seen). Runs as one process or under `torchrun` / `accelerate launch` (DDP, gloo on CPU).
+
+    kr-electra-kd pretrain-teacher --corpus corpus.txt --tokenizer tok --output_dir teacher --preset small-kd \\
+        --max_steps 10000
+
+The output folder holds the discriminator (the teacher: config, safetensors, code files, tokenizer) and, in
+`generator/`, the generator. Checkpoints go to `output_dir/checkpoints`; a run restarted with the same output_dir
+resumes from the last one.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from datasets import Dataset
+from torch import nn
+from transformers import (
+    AutoTokenizer,
+    DataCollatorForLanguageModeling,
+    HfArgumentParser,
+    Trainer,
+    TrainingArguments,
+)
+from transformers.modeling_outputs import ModelOutput
+from transformers.trainer_utils import get_last_checkpoint
+
+from modeling_kr_electra_kd import PRESETS, KRElectraKDConfig, KRElectraKDForMaskedLM, KRElectraKDForPreTraining
+from training.corpus import read_corpus
+from training.distiller import LossPartsMixin
+from training.tokenizer import check_tokenizer_matches_config
+
+
+def generator_config(discriminator: KRElectraKDConfig, size_divisor: int = 4) -> KRElectraKDConfig:
+    """ELECTRA's generator: the discriminator's shape at 1/`size_divisor` of its width (same embeddings)."""
+    hidden = max(16, discriminator.hidden_size // size_divisor)
+    heads = max(1, min(discriminator.num_attention_heads, hidden // 64 or 1))
+    while hidden % heads:
+        heads -= 1
+    values = discriminator.to_dict()
+    for key in ("auto_map", "architectures", "model_type", "transformers_version", "attention_rank", "ffn_rank"):
+        values.pop(key, None)
+    values.update(hidden_size=hidden, num_attention_heads=heads, intermediate_size=4 * hidden)
+    return KRElectraKDConfig(**values)
+
+
+class ElectraPreTrainingModel(nn.Module):
+    """Generator + discriminator sharing one embedding module; `forward` returns the combined ELECTRA loss."""
+
+    def __init__(self, discriminator: KRElectraKDForPreTraining, generator: KRElectraKDForMaskedLM, rtd_weight=50.0):
+        super().__init__()
+        self.discriminator = discriminator
+        self.generator = generator
+        self.generator.electra.embeddings = self.discriminator.electra.embeddings
+        self.generator.tie_weights()
+        self.rtd_weight = rtd_weight
+        self.config = discriminator.config
+
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None, labels=None, **kwargs):
+        generated = self.generator(
+            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, labels=labels
+        )
+        masked = labels != -100
+        original = torch.where(masked, labels, input_ids)
+        with torch.no_grad():  # sampling is not differentiable; the discriminator sees the sample as data
+            sampled = torch.distributions.Categorical(logits=generated.logits[masked].float()).sample()
+        corrupted = input_ids.clone()
+        corrupted[masked] = sampled
+        replaced = (corrupted != original).long()
+        judged = self.discriminator(
+            input_ids=corrupted, attention_mask=attention_mask, token_type_ids=token_type_ids, labels=replaced
+        )
+        loss = generated.loss + self.rtd_weight * judged.loss
+        return ModelOutput(loss=loss, mlm_loss=generated.loss.detach(), rtd_loss=judged.loss.detach())
+
+
+class ElectraPreTrainer(LossPartsMixin, Trainer):
+    """Logs the generator (`loss_mlm`) and discriminator (`loss_rtd`) losses beside the total, and checkpoints the
+    shared-embedding model with safetensors (which refuses duplicated shared tensors unless saved as a module)."""
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        outputs = model(**inputs)
+        if model.training:
+            self.record_loss_parts({"mlm": outputs["mlm_loss"], "rtd": outputs["rtd_loss"]})
+        return (outputs["loss"], outputs) if return_outputs else outputs["loss"]
+
+    def _save(self, output_dir: str | None = None, state_dict=None) -> None:
+        from safetensors.torch import save_model
+
+        output_dir = Path(output_dir or self.args.output_dir)
+        output_dir.mkdir(parents=True, exist_ok=True)
+        save_model(self.accelerator.unwrap_model(self.model), str(output_dir / "model.safetensors"))
+
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
+        from safetensors.torch import load_model
+
+        load_model(
+            self.accelerator.unwrap_model(self.model), f"{resume_from_checkpoint}/model.safetensors", strict=False
+        )
+
+
+@dataclass
+class PretrainArguments:
+    corpus: list[str] = field(metadata={"help": "Korean text files (UTF-8, one text per line, .txt or .gz)."})
+    tokenizer: str = field(metadata={"help": "Tokenizer folder or Hub id (e.g. from `kr-electra-kd train-tokenizer`)."})
+    preset: str = field(default="small-kd", metadata={"help": f"Teacher shape: {', '.join(PRESETS)}."})
+    shape: str | None = field(
+        default=None,
+        metadata={"help": "Overrides of the preset as key=value pairs, e.g. 'hidden_size=128,num_hidden_layers=4'."},
+    )
+    max_corpus_lines: int | None = field(default=None, metadata={"help": "Use at most this many corpus lines."})
+    max_seq_length: int = field(default=128, metadata={"help": "Texts are truncated to this many tokens."})
+    mlm_probability: float = field(default=0.15, metadata={"help": "Share of tokens masked for the generator."})
+    rtd_weight: float = field(default=50.0, metadata={"help": "Weight of the discriminator loss (ELECTRA: 50)."})
+    generator_size_divisor: int = field(default=4, metadata={"help": "Generator width = teacher width / this."})
+
+
+def parse_shape(shape: str | None) -> dict:
+    """'a=1,b=2' -> {'a': 1, 'b': 2} (ints, floats or None)."""
+    values: dict = {}
+    for item in filter(None, (shape or "").split(",")):
+        if "=" not in item:
+            raise ValueError(f"Shape override {item!r} is not key=value (e.g. hidden_size=128).")
+        key, raw = (part.strip() for part in item.split("=", 1))
+        if raw == "None":
+            values[key] = None
+            continue
+        try:
+            values[key] = int(raw)
+        except ValueError:
+            values[key] = float(raw)
+    return values
+
+
+def tokenized_corpus(texts: list[str], tokenizer, max_seq_length: int) -> Dataset:
+    dataset = Dataset.from_dict({"text": texts})
+    return dataset.map(
+        lambda batch: tokenizer(batch["text"], truncation=True, max_length=max_seq_length),
+        batched=True,
+        remove_columns=["text"],
+        desc="tokenizing corpus",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = HfArgumentParser((PretrainArguments, TrainingArguments))
+    parser.prog = "kr-electra-kd pretrain-teacher"
+    parser.set_defaults(
+        learning_rate=5e-4,
+        warmup_steps=0.1,
+        per_device_train_batch_size=32,
+        save_steps=500,
+        save_total_limit=2,
+        logging_steps=50,
+        report_to="none",
+        max_steps=1000,
+        # Without a GPU, Trainer joins a torchrun / accelerate process group only with use_cpu.
+        use_cpu=not torch.cuda.is_available(),
+        ddp_find_unused_parameters=False,
+    )
+    args, training_args = parser.parse_args_into_dataclasses(args=argv)
+    output_dir = Path(training_args.output_dir)
+    training_args.output_dir = str(output_dir / "checkpoints")
+    try:
+        if args.preset not in PRESETS:
+            raise ValueError(f"Unknown preset {args.preset!r}; choose one of: {', '.join(PRESETS)}.")
+        tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
+        config = KRElectraKDConfig.from_preset(
+            args.preset,
+            **{"vocab_size": len(tokenizer), "pad_token_id": tokenizer.pad_token_id, **parse_shape(args.shape)},
+        )
+        check_tokenizer_matches_config(tokenizer, config)
+        texts = read_corpus(args.corpus, max_lines=args.max_corpus_lines)
+        if not 0 < args.mlm_probability < 1:
+            raise ValueError(f"mlm_probability must be between 0 and 1, got {args.mlm_probability}.")
+    except (ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+    torch.manual_seed(training_args.seed)
+    discriminator = KRElectraKDForPreTraining(config)
+    generator = KRElectraKDForMaskedLM(generator_config(config, args.generator_size_divisor))
+    model = ElectraPreTrainingModel(discriminator, generator, rtd_weight=args.rtd_weight)
+    collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=args.mlm_probability)
+    trainer = ElectraPreTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=tokenized_corpus(texts, tokenizer, args.max_seq_length),
+        data_collator=collator,
+    )
+    last = get_last_checkpoint(training_args.output_dir) if Path(training_args.output_dir).is_dir() else None
+    trainer.train(resume_from_checkpoint=last)
+
+    if trainer.is_world_process_zero():
+        discriminator.save_pretrained(output_dir)
+        tokenizer.save_pretrained(output_dir)
+        generator.save_pretrained(output_dir / "generator")
+        tokenizer.save_pretrained(output_dir / "generator")
+        print(f"Saved the teacher (discriminator) to {output_dir} and its generator to {output_dir / 'generator'}.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
