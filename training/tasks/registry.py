@@ -57,6 +57,11 @@ class Task:
         return _HEAD_OF_KIND[self.kind]
 
     @property
+    def data_folder(self) -> str:
+        """The task's folder name in ../shared/data (the three hate-speech tasks share kohate/)."""
+        return "kohate" if self.name.startswith("kohate") else self.name
+
+    @property
     def num_labels(self) -> int:
         """Outputs of the head: the number of classes, 1 for regression, start/end (2) for QA."""
         if self.kind == REGRESSION:

@@ -1,0 +1,185 @@
+"""The whole recipe as one job: tokenizer -> teacher -> distilled (low-rank) students -> fine-tune -> evaluate -> cards.
+
+Every step is the same `kr-electra-kd` sub-command a user would run by hand (so the pipeline cannot drift from the
+commands), with its arguments derived from one `PipelineArguments`. A finished step leaves its output folder and is
+skipped when the pipeline runs again, so an interrupted run resumes where it stopped.
+
+`kr-electra-kd quickstart` runs it on the package's embedded Korean sample; `benchmarks/reproduce.py` runs it at CPU
+scale on the real data and prints the paper-style table.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from modeling_kr_electra_kd import PRESETS, KRElectraKDConfig
+
+PACKAGE_DATA = Path(__file__).resolve().parent / "data"
+
+
+def scaled_preset(name: str, width: float = 1.0, layers: int | None = None) -> dict:
+    """A preset's shape with every width (hidden, FFN, embedding and the ranks) multiplied by `width` and, optionally,
+    another layer count; heads keep ELECTRA's 64-wide heads where the width allows. Used to run the paper's shapes at
+    CPU scale while keeping their proportions."""
+    if name not in PRESETS:
+        raise ValueError(f"Unknown preset {name!r}; choose one of: {', '.join(PRESETS)}.")
+    if not 0 < width <= 1:
+        raise ValueError(f"width must be in (0, 1], got {width}.")
+    shape = dict(PRESETS[name])
+    for key in ("hidden_size", "intermediate_size", "embedding_size", "embedding_rank", "attention_rank", "ffn_rank"):
+        if shape.get(key) is not None:
+            shape[key] = max(1, round(shape[key] * width))
+    shape["num_attention_heads"] = max(1, math.gcd(shape["hidden_size"], max(1, shape["hidden_size"] // 64)))
+    if layers is not None:
+        shape["num_hidden_layers"] = layers
+    KRElectraKDConfig(**shape)  # validate now, not mid-pipeline
+    return shape
+
+
+@dataclass
+class PipelineArguments:
+    output_dir: str = field(default="quickstart_output", metadata={"help": "Where every step writes its folder."})
+    corpus: list[str] = field(
+        default_factory=lambda: [str(PACKAGE_DATA / "sample_corpus.txt")],
+        metadata={"help": "Unlabeled Korean text (one text a line, .txt or .gz) for tokenizer, teacher, distillation."},
+    )
+    max_corpus_lines: int | None = field(default=None, metadata={"help": "Use at most this many corpus lines."})
+    teacher: str | None = field(
+        default=None,
+        metadata={
+            "help": "An existing teacher (folder or Hub id, ELECTRA/BERT or this family) with its tokenizer; "
+            "skips tokenizer training and teacher pre-training."
+        },
+    )
+    vocab_size: int = field(default=8000, metadata={"help": "Vocabulary size of the tokenizer trained on the corpus."})
+    teacher_preset: str = field(default="teacher-base", metadata={"help": "Teacher shape (scaled by teacher_width)."})
+    teacher_width: float = field(default=1 / 6, metadata={"help": "Width multiplier of the teacher preset."})
+    teacher_layers: int | None = field(default=4, metadata={"help": "Teacher layers (None: the preset's)."})
+    teacher_steps: int = field(default=600, metadata={"help": "Teacher pre-training steps."})
+    student_presets: list[str] = field(
+        default_factory=lambda: ["small-lf-v3"],
+        metadata={
+            "help": "Students to make: small-kd is distilled; small-lf-v* are factorized from small-kd when it "
+            "is also listed, else distilled directly in their low-rank shape."
+        },
+    )
+    student_width: float = field(default=0.25, metadata={"help": "Width multiplier of the student presets."})
+    student_layers: int | None = field(default=4, metadata={"help": "Student layers (None: the preset's)."})
+    distill_steps: int = field(default=600, metadata={"help": "Task-agnostic distillation steps per student."})
+    batch_size: int = field(default=32, metadata={"help": "Batch size of pre-training and distillation."})
+    max_seq_length: int = field(default=64, metadata={"help": "Sequence length of pre-training and distillation."})
+    tasks: list[str] = field(default_factory=lambda: ["nsmc"], metadata={"help": "Tasks to fine-tune and evaluate."})
+    data_dir: str | None = field(
+        default=str(PACKAGE_DATA / "sample_nsmc"),
+        metadata={"help": "Task data folder; with several tasks, a parent folder holding one folder per task."},
+    )
+    max_train_samples: int | None = field(default=None, metadata={"help": "Cap on fine-tuning examples per task."})
+    max_eval_samples: int | None = field(default=None, metadata={"help": "Cap on evaluation examples per task."})
+    finetune_epochs: float = field(default=3.0, metadata={"help": "Fine-tuning epochs per task."})
+    finetune_learning_rate: float = field(default=1e-3, metadata={"help": "Fine-tuning learning rate."})
+    seed: int = field(default=42, metadata={"help": "Seed of every step."})
+
+
+def _run(step: str, output: Path, command: str, argv: list[str]) -> Path:
+    """Run one `kr-electra-kd` sub-command unless its output is complete (a finished step); fail loudly if it fails."""
+    from training.cli import main as cli
+
+    done = output / ".done"
+    if done.exists():
+        print(f"[{step}] already done: {output}")
+        return output
+    print(f"[{step}] kr-electra-kd {command} {' '.join(argv)}", flush=True)
+    started = time.time()
+    code = cli([command, *argv])
+    if code:
+        raise RuntimeError(f"step {step!r} failed with exit code {code}; see its output above.")
+    done.parent.mkdir(parents=True, exist_ok=True)
+    done.write_text(f"{time.time() - started:.1f}\n")
+    return output
+
+
+def _shape_string(shape: dict) -> str:
+    return ",".join(f"{key}={value}" for key, value in shape.items())
+
+
+def _task_data_dir(args: PipelineArguments, task_name: str) -> str | None:
+    """One task: `data_dir` is its folder. Several: `data_dir` holds one folder per task, named as in
+    ../shared/data (kohate-binary and kohate-bias read kohate/)."""
+    if args.data_dir is None or len(args.tasks) == 1:
+        return args.data_dir
+    from training.tasks import get_task
+
+    return str(Path(args.data_dir) / get_task(task_name).data_folder)
+
+
+def run_pipeline(args: PipelineArguments) -> dict:
+    """Run every step (skipping finished ones) and return {"models": {name: {...}}, "tasks": [...]}."""
+    root = Path(args.output_dir)
+    corpus_options = ["--corpus", *args.corpus]
+    if args.max_corpus_lines:
+        corpus_options += ["--max_corpus_lines", str(args.max_corpus_lines)]
+    common = ["--seed", str(args.seed), "--report_to", "none", "--save_steps", "200", "--save_total_limit", "1"]
+    common += ["--per_device_train_batch_size", str(args.batch_size), "--logging_steps", "50"]
+    models: dict[str, dict] = {}
+
+    # 1-2. Tokenizer and teacher (or the given teacher).
+    if args.teacher is None:
+        tokenizer_dir = root / "tokenizer"
+        tokenizer_argv = ["--corpus", *args.corpus, "--output_dir", str(tokenizer_dir)]
+        tokenizer_argv += ["--vocab_size", str(args.vocab_size)]
+        if args.max_corpus_lines:
+            tokenizer_argv += ["--max_lines", str(args.max_corpus_lines)]
+        _run("tokenizer", tokenizer_dir, "train-tokenizer", tokenizer_argv)
+        teacher_dir = root / "teacher"
+        teacher_shape = scaled_preset(args.teacher_preset, args.teacher_width, args.teacher_layers)
+        teacher_argv = [*corpus_options, "--tokenizer", str(tokenizer_dir), "--preset", args.teacher_preset]
+        teacher_argv += ["--shape", _shape_string(teacher_shape), "--output_dir", str(teacher_dir)]
+        teacher_argv += ["--max_steps", str(args.teacher_steps), "--max_seq_length", str(args.max_seq_length), *common]
+        _run("teacher", teacher_dir, "pretrain-teacher", teacher_argv)
+        teacher = str(teacher_dir)
+    else:
+        teacher = args.teacher
+    models["teacher"] = {"path": teacher, "preset": args.teacher_preset}
+
+    # 3. Students: small-kd is distilled; low-rank students are factorized from it by SVD and distilled again when it
+    # is in the list (the paper's recipe), otherwise distilled directly in their low-rank shape.
+    dense_dir = root / "students" / "small-kd"
+    for preset in args.student_presets:
+        shape = scaled_preset(preset, args.student_width, args.student_layers)
+        student_dir = root / "students" / preset
+        argv = ["--teacher", teacher, "--student_preset", preset, "--student_shape", _shape_string(shape)]
+        argv += [*corpus_options, "--output_dir", str(student_dir), "--max_seq_length", str(args.max_seq_length)]
+        argv += ["--max_steps", str(args.distill_steps), *common]
+        if preset != "small-kd" and "small-kd" in args.student_presets:
+            argv += ["--student_init", str(dense_dir)]
+        _run(f"distill {preset}", student_dir, "distill", argv)
+        models[preset] = {"path": str(student_dir), "preset": preset, "shape": shape}
+
+    # 4. Fine-tune and evaluate every model on every task.
+    for name, model in models.items():
+        model["results"] = {}
+        for task_name in args.tasks:
+            output = root / "finetuned" / f"{name}-{task_name}"
+            argv = ["--model", model["path"], "--task", task_name, "--output_dir", str(output)]
+            data_dir = _task_data_dir(args, task_name)
+            if data_dir is not None:
+                argv += ["--data_dir", data_dir]
+            if args.max_train_samples:
+                argv += ["--max_train_samples", str(args.max_train_samples)]
+            if args.max_eval_samples:
+                argv += ["--max_eval_samples", str(args.max_eval_samples)]
+            argv += [
+                "--num_train_epochs",
+                str(args.finetune_epochs),
+                "--learning_rate",
+                str(args.finetune_learning_rate),
+            ]
+            argv += ["--seed", str(args.seed), "--report_to", "none", "--logging_steps", "50"]
+            _run(f"finetune {name} {task_name}", output, "finetune", argv)
+            model["results"][task_name] = json.loads((output / "results.json").read_text(encoding="utf-8"))
+            model["results"][task_name]["model_dir"] = str(output)
+    return {"models": models, "tasks": list(args.tasks)}
