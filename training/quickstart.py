@@ -38,6 +38,7 @@ def write_cards(summary: dict) -> list[Path]:
                 results=[folder / "results.json"],
                 teacher_results=[Path(teacher["results"][task]["model_dir"]) / "results.json"],
                 teacher=teacher["path"],
+                distillation=Path(model["path"]) / "distillation.json",
             )
             written.append(folder / "README.md")
     return written

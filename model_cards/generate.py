@@ -1,0 +1,273 @@
+"""Model cards written from facts: a student folder's config and weights, its results JSON files, the teacher's
+results on the same tasks, how it was distilled (distillation.json) and, where measured, its CPU speed.
+
+The YAML metadata (language, license, pipeline tag, datasets, base model, `model-index`) is built with
+huggingface_hub's card classes, which validate every result; the body comes from `template.md`.
+
+    kr-electra-kd card --model_dir runs/student-nsmc --results runs/student-nsmc/results.json \\
+        --teacher_results runs/teacher-nsmc/results.json --teacher org/kr-electra-teacher
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+from transformers import AutoConfig, HfArgumentParser
+
+TEMPLATE = Path(__file__).resolve().parent / "template.md"
+LICENSE = "apache-2.0"
+TAGS = ["korean", "electra", "knowledge-distillation", "low-rank", "kr-electra-kd"]
+# Head (config.architectures[0] suffix) -> the Hub's pipeline tag.
+PIPELINE_TAGS = {
+    "ForSequenceClassification": "text-classification",
+    "ForTokenClassification": "token-classification",
+    "ForQuestionAnswering": "question-answering",
+    "ForMaskedLM": "fill-mask",
+    "ForPreTraining": "feature-extraction",
+    "Model": "feature-extraction",
+}
+TASK_TYPES = {
+    "classification": "text-classification",
+    "regression": "text-classification",
+    "token-classification": "token-classification",
+    "question-answering": "question-answering",
+}
+
+
+def _load_results(items: list[str | Path | dict] | None) -> list[dict]:
+    results = []
+    for item in items or []:
+        if isinstance(item, dict):
+            results.append(item)
+            continue
+        path = Path(item)
+        if not path.is_file():
+            raise ValueError(f"Results file not found: {path} (written by `kr-electra-kd finetune` or `evaluate`).")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path} is not valid JSON: {error}") from None
+        for key in ("task", "metrics", "primary_metric"):
+            if key not in data:
+                raise ValueError(f"{path} has no {key!r}: it is not a results JSON of `kr-electra-kd finetune`.")
+        results.append(data)
+    return results
+
+
+def _check_results_match(results: list[dict], config, model_dir: Path) -> None:
+    """A results JSON must describe this model: same task as it was fine-tuned on, same number of outputs."""
+    from training.tasks import get_task
+
+    trained_on = getattr(config, "finetuning_task", None)
+    for result in results:
+        task = get_task(result["task"])
+        if trained_on and trained_on != task.name:
+            raise ValueError(
+                f"Results for task {task.name} do not match {model_dir}, which was fine-tuned on {trained_on}; pass "
+                "the results.json written with this model."
+            )
+        if task.kind != "question-answering" and config.num_labels != task.num_labels:
+            raise ValueError(
+                f"Results for task {task.name} ({task.num_labels} outputs) do not match {model_dir} "
+                f"({config.num_labels} outputs)."
+            )
+
+
+def _size_mb(model_dir: Path) -> float | None:
+    weights = model_dir / "model.safetensors"
+    return weights.stat().st_size / 1e6 if weights.is_file() else None
+
+
+def _parameters(model_dir: Path) -> int | None:
+    weights = model_dir / "model.safetensors"
+    if not weights.is_file():
+        return None
+    from safetensors import safe_open
+
+    total = 0
+    with safe_open(str(weights), "pt") as handle:
+        for key in handle.keys():
+            shape = handle.get_slice(key).get_shape()
+            count = 1
+            for dim in shape:
+                count *= dim
+            total += count
+    return total
+
+
+def _eval_results(results: list[dict], model_name: str) -> list[EvalResult]:
+    from training.tasks import get_task
+
+    evals = []
+    for result in results:
+        task = get_task(result["task"])
+        for metric, value in result["metrics"].items():
+            evals.append(
+                EvalResult(
+                    task_type=TASK_TYPES.get(task.kind, "text-classification"),
+                    task_name=task.description,
+                    dataset_type=task.hf_dataset or task.name,
+                    dataset_name=task.name,
+                    dataset_split=str((result.get("splits") or {}).get("eval", "eval")),
+                    metric_type=metric,
+                    metric_name=metric,
+                    metric_value=round(float(value), 4),
+                )
+            )
+    return evals
+
+
+def _results_table(results: list[dict], teacher_results: list[dict]) -> str:
+    if not results:
+        return (
+            "No task results have been measured for this model yet: it has not been fine-tuned and evaluated. "
+            "Fine-tune it with `kr-electra-kd finetune` and regenerate this card to add them."
+        )
+    teacher_by_task = {result["task"]: result for result in teacher_results}
+    lines = [
+        "| task | metric | this model | teacher | retention | eval examples |",
+        "|---|---|---|---|---|---|",
+    ]
+    for result in results:
+        metric = result["primary_metric"]
+        score = result["metrics"][metric]
+        teacher = teacher_by_task.get(result["task"])
+        teacher_score = teacher["metrics"].get(metric) if teacher else None
+        retention = f"{100 * score / teacher_score:.1f}%" if teacher_score else "n/a"
+        teacher_text = f"{teacher_score:.2f}" if teacher_score is not None else "not measured"
+        lines.append(
+            f"| {result['task']} | {metric} | {score:.2f} | {teacher_text} | {retention} | "
+            f"{result.get('num_eval_samples', 'n/a')} |"
+        )
+    return "\n".join(lines)
+
+
+def _distillation_text(record: dict | None, teacher: str | None) -> str:
+    if not record:
+        return (
+            f"Teacher: `{teacher}`. " if teacher else ""
+        ) + "No distillation record (`distillation.json`) was given."
+    weights = ", ".join(f"{name} {value:g}" for name, value in (record.get("loss_weights") or {}).items() if value)
+    parts = [
+        f"- Teacher: `{teacher or record.get('teacher', 'unknown')}`",
+        f"- Mode: {record.get('mode', 'unknown')}"
+        + (f" on `{record['task']}`" if record.get("task") else "")
+        + (f", corpus {', '.join(map(str, record['corpus']))}" if record.get("corpus") else ""),
+        f"- Steps: {record.get('steps', 'unknown')}; temperature {record.get('temperature', 'n/a')}",
+        f"- Loss: {weights or 'unknown'}; layer map {record.get('layer_map', 'uniform')}",
+        f"- Initialisation: {json.dumps(record.get('student_init', {}), ensure_ascii=False)}",
+    ]
+    return "\n".join(parts)
+
+
+def _speed_text(speed: dict | None) -> str:
+    if not speed:
+        return "CPU speed was not measured for this model; see `benchmarks/size_speed.py`."
+    return "\n".join(f"- {key}: {value}" for key, value in speed.items())
+
+
+def write_model_card(
+    model_dir: str | Path,
+    results: list[str | Path | dict] | None = None,
+    teacher_results: list[str | Path | dict] | None = None,
+    teacher: str | None = None,
+    speed: dict | None = None,
+    distillation: str | Path | dict | None = None,
+    repo_id: str | None = None,
+) -> ModelCard:
+    """Write `model_dir/README.md` and return the card. Every number comes from the files given."""
+    model_dir = Path(model_dir)
+    if not (model_dir / "config.json").is_file():
+        raise ValueError(f"{model_dir} has no config.json: pass a folder written by save_pretrained.")
+    config = AutoConfig.from_pretrained(model_dir, trust_remote_code=True)
+    results, teacher_results = _load_results(results), _load_results(teacher_results)
+    _check_results_match(results, config, model_dir)
+    if distillation is None and (model_dir / "distillation.json").is_file():
+        distillation = model_dir / "distillation.json"
+    record: dict[str, Any] | None = None
+    if isinstance(distillation, dict):
+        record = distillation
+    elif distillation is not None:
+        record = json.loads(Path(distillation).read_text(encoding="utf-8"))
+    teacher = teacher or (record or {}).get("teacher")
+
+    architecture = (getattr(config, "architectures", None) or ["Model"])[0]
+    pipeline_tag = next((tag for suffix, tag in PIPELINE_TAGS.items() if architecture.endswith(suffix)), None)
+    model_name = repo_id.split("/")[-1] if repo_id else model_dir.name
+    from training.tasks import get_task
+
+    datasets = sorted({get_task(r["task"]).hf_dataset for r in results if get_task(r["task"]).hf_dataset})
+    # base_model must be a Hub id: a local teacher path is named in the text only.
+    base_model = teacher if teacher and "/" in teacher and not Path(teacher).exists() else None
+    data = ModelCardData(
+        language="ko",
+        license=LICENSE,
+        library_name="transformers",
+        pipeline_tag=pipeline_tag,
+        tags=TAGS,
+        datasets=datasets or None,
+        base_model=base_model,
+        model_name=model_name,
+        eval_results=_eval_results(results, model_name) or None,
+    )
+    size = _size_mb(model_dir)
+    parameters = _parameters(model_dir)
+    repo = repo_id or "ORG/NAME"
+    card = ModelCard.from_template(
+        data,
+        template_path=str(TEMPLATE),
+        model_name=model_name,
+        repo=repo,
+        layers=config.num_hidden_layers,
+        hidden=config.hidden_size,
+        intermediate=config.intermediate_size,
+        embedding=config.embedding_size,
+        embedding_rank=config.embedding_rank or "dense",
+        attention_rank=config.attention_rank or "dense",
+        ffn_rank=config.ffn_rank or "dense",
+        parameters=f"{parameters:,}" if parameters else "unknown",
+        size=f"{size:.1f} MB" if size else "unknown",
+        architecture=architecture,
+        distillation=_distillation_text(record, teacher),
+        results_table=_results_table(results, teacher_results),
+        speed=_speed_text(speed),
+        auto_class="AutoModel" + architecture.removeprefix("KRElectraKD").removeprefix("Model"),
+        pipeline_tag=pipeline_tag or "feature-extraction",
+    )
+    card.save(model_dir / "README.md")
+    return card
+
+
+@dataclass
+class CardArguments:
+    model_dir: str = field(metadata={"help": "The model folder to write README.md into."})
+    results: list[str] = field(default_factory=list, metadata={"help": "This model's results JSON files."})
+    teacher_results: list[str] = field(default_factory=list, metadata={"help": "The teacher's results JSON files."})
+    teacher: str | None = field(default=None, metadata={"help": "The teacher's Hub id (base_model) or path."})
+    speed: str | None = field(default=None, metadata={"help": "A JSON file of CPU speed figures to show."})
+    repo_id: str | None = field(default=None, metadata={"help": "The Hub repo id the card will live in."})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = HfArgumentParser(CardArguments)
+    parser.prog = "kr-electra-kd card"
+    (args,) = parser.parse_args_into_dataclasses(args=argv)
+    try:
+        speed = json.loads(Path(args.speed).read_text(encoding="utf-8")) if args.speed else None
+        write_model_card(
+            args.model_dir, args.results, args.teacher_results, teacher=args.teacher, speed=speed, repo_id=args.repo_id
+        )
+    except (ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"Wrote {Path(args.model_dir) / 'README.md'}.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
