@@ -1,0 +1,26 @@
+"""The README's main job, end to end on the shipped sample (shortened step counts; same code path)."""
+
+from __future__ import annotations
+
+import json
+
+from training.quickstart import main
+
+
+def test_quickstart_runs_the_whole_pipeline_and_resumes(tmp_path, capsys):
+    argv = ["--output_dir", str(tmp_path), "--teacher_steps", "40", "--distill_steps", "40", "--finetune_epochs", "1"]
+    argv += ["--vocab_size", "3000", "--max_corpus_lines", "600"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    student = tmp_path / "finetuned" / "small-lf-v3-nsmc"
+    for name in ("model.safetensors", "modeling_kr_electra_kd.py", "tokenizer.json", "README.md", "results.json"):
+        assert (student / name).is_file(), name
+    results = json.loads((student / "results.json").read_text())
+    assert results["task"] == "nsmc" and results["num_eval_samples"] == 200
+    assert "| teacher |" in out and "| small-lf-v3 |" in out
+    assert "positive" in out or "negative" in out  # the pipeline() prediction on the saved folder
+    config = json.loads((tmp_path / "students" / "small-lf-v3" / "config.json").read_text())
+    assert config["ffn_rank"] and config["attention_rank"] and config["embedding_rank"]
+    # a second run finds every step done and only re-reads the results
+    assert main(argv) == 0
+    assert "already done" in capsys.readouterr().out
