@@ -84,7 +84,7 @@ class PipelineArguments:
     seed: int = field(default=42, metadata={"help": "Seed of every step."})
 
 
-def _run(step: str, output: Path, command: str, argv: list[str]) -> Path:
+def run_step(step: str, output: Path, command: str, argv: list[str]) -> Path:
     """Run one `kr-electra-kd` sub-command unless its output is complete (a finished step); fail loudly if it fails."""
     from training.cli import main as cli
 
@@ -102,7 +102,7 @@ def _run(step: str, output: Path, command: str, argv: list[str]) -> Path:
     return output
 
 
-def _shape_string(shape: dict) -> str:
+def shape_string(shape: dict) -> str:
     return ",".join(f"{key}={value}" for key, value in shape.items())
 
 
@@ -133,13 +133,13 @@ def run_pipeline(args: PipelineArguments) -> dict:
         tokenizer_argv += ["--vocab_size", str(args.vocab_size)]
         if args.max_corpus_lines:
             tokenizer_argv += ["--max_lines", str(args.max_corpus_lines)]
-        _run("tokenizer", tokenizer_dir, "train-tokenizer", tokenizer_argv)
+        run_step("tokenizer", tokenizer_dir, "train-tokenizer", tokenizer_argv)
         teacher_dir = root / "teacher"
         teacher_shape = scaled_preset(args.teacher_preset, args.teacher_width, args.teacher_layers)
         teacher_argv = [*corpus_options, "--tokenizer", str(tokenizer_dir), "--preset", args.teacher_preset]
-        teacher_argv += ["--shape", _shape_string(teacher_shape), "--output_dir", str(teacher_dir)]
+        teacher_argv += ["--shape", shape_string(teacher_shape), "--output_dir", str(teacher_dir)]
         teacher_argv += ["--max_steps", str(args.teacher_steps), "--max_seq_length", str(args.max_seq_length), *common]
-        _run("teacher", teacher_dir, "pretrain-teacher", teacher_argv)
+        run_step("teacher", teacher_dir, "pretrain-teacher", teacher_argv)
         teacher = str(teacher_dir)
     else:
         teacher = args.teacher
@@ -151,12 +151,12 @@ def run_pipeline(args: PipelineArguments) -> dict:
     for preset in args.student_presets:
         shape = scaled_preset(preset, args.student_width, args.student_layers)
         student_dir = root / "students" / preset
-        argv = ["--teacher", teacher, "--student_preset", preset, "--student_shape", _shape_string(shape)]
+        argv = ["--teacher", teacher, "--student_preset", preset, "--student_shape", shape_string(shape)]
         argv += [*corpus_options, "--output_dir", str(student_dir), "--max_seq_length", str(args.max_seq_length)]
         argv += ["--max_steps", str(args.distill_steps), *common]
         if preset != "small-kd" and "small-kd" in args.student_presets:
             argv += ["--student_init", str(dense_dir)]
-        _run(f"distill {preset}", student_dir, "distill", argv)
+        run_step(f"distill {preset}", student_dir, "distill", argv)
         models[preset] = {"path": str(student_dir), "preset": preset, "shape": shape}
 
     # 4. Fine-tune and evaluate every model on every task.
@@ -179,7 +179,7 @@ def run_pipeline(args: PipelineArguments) -> dict:
                 str(args.finetune_learning_rate),
             ]
             argv += ["--seed", str(args.seed), "--report_to", "none", "--logging_steps", "50"]
-            _run(f"finetune {name} {task_name}", output, "finetune", argv)
+            run_step(f"finetune {name} {task_name}", output, "finetune", argv)
             model["results"][task_name] = json.loads((output / "results.json").read_text(encoding="utf-8"))
             model["results"][task_name]["model_dir"] = str(output)
     return {"models": models, "tasks": list(args.tasks)}
