@@ -1,0 +1,155 @@
+"""The paper's experiment at a scale two CPU cores can run: tokenizer -> teacher -> small-kd and LF-V1/V2/V3-shaped
+students -> fine-tune teacher and students on every task in ../shared/data -> the paper-style table.
+
+Shapes keep the paper's proportions with every width scaled down (stated in the output): the teacher is
+`teacher-base` at --teacher-width, the students `small-kd` / `small-lf-v1..v3` at --student-width (ranks scaled
+alike). LF students are made as in the paper: `small-kd` is distilled, then factorized by SVD and distilled again.
+
+    python benchmarks/reproduce.py                   # --scale hour: about an hour on 2 cores
+    python benchmarks/reproduce.py --scale smoke     # minutes: checks the whole path, numbers are not meaningful
+    python benchmarks/reproduce.py --scale paper --corpus BIG.txt --data-dir DIR   # the real shapes, on a GPU
+
+Writes benchmarks/results/reproduce.json and .md (with the command); finished steps in --work-dir are reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from training.pipeline import PipelineArguments, run_pipeline  # noqa: E402
+
+DATA = REPO.parent / "shared" / "data"
+TASKS = ["nsmc", "kohate", "kornli", "korsts", "qpair", "paws", "ner", "korquad"]
+STUDENTS = ["small-kd", "small-lf-v1", "small-lf-v2", "small-lf-v3"]
+PAPER_SIZES = {"teacher": "110M / 432 MB", "small-kd": "14M / 53 MB", "small-lf-v1": "13M / 35 MB",
+               "small-lf-v2": "11M / 30 MB", "small-lf-v3": "4M / 18 MB"}  # fmt: skip
+SCALES = {
+    "smoke": dict(
+        max_corpus_lines=3000,
+        vocab_size=6000,
+        teacher_width=1 / 6,
+        teacher_layers=2,
+        teacher_steps=60,
+        student_width=0.25,
+        student_layers=2,
+        distill_steps=40,
+        max_train_samples=300,
+        max_eval_samples=200,
+        finetune_epochs=1.0,
+        max_seq_length=64,
+    ),  # fmt: skip
+    "hour": dict(
+        max_corpus_lines=60000,
+        vocab_size=16000,
+        teacher_width=1 / 3,
+        teacher_layers=4,
+        teacher_steps=1500,
+        student_width=0.5,
+        student_layers=4,
+        distill_steps=600,
+        max_train_samples=2000,
+        max_eval_samples=1000,
+        finetune_epochs=2.0,
+        max_seq_length=64,
+    ),  # fmt: skip
+    "paper": dict(
+        max_corpus_lines=None,
+        vocab_size=30000,
+        teacher_width=1.0,
+        teacher_layers=None,
+        teacher_steps=100000,
+        student_width=1.0,
+        student_layers=None,
+        distill_steps=50000,
+        max_train_samples=None,
+        max_eval_samples=None,
+        finetune_epochs=3.0,
+        max_seq_length=128,
+    ),  # fmt: skip
+}
+
+
+def _size_mb(folder: str) -> float | None:
+    weights = Path(folder) / "model.safetensors"
+    return weights.stat().st_size / 1e6 if weights.is_file() else None
+
+
+def table(summary: dict, scale: str, command: str) -> tuple[dict, str]:
+    tasks = summary["tasks"]
+    rows, teacher_average = {}, None
+    for name, model in summary["models"].items():
+        scores = {task: model["results"][task]["metrics"][model["results"][task]["primary_metric"]] for task in tasks}
+        average = sum(scores.values()) / len(scores)
+        if name == "teacher":
+            teacher_average = average
+        rows[name] = {"scores": scores, "average": average, "size_mb": _size_mb(model["path"]),
+                      "shape": model.get("shape")}  # fmt: skip
+    for row in rows.values():
+        row["retention_percent"] = 100 * row["average"] / teacher_average if teacher_average else None
+    metrics = {task: summary["models"]["teacher"]["results"][task]["primary_metric"] for task in tasks}
+    header = "| model | size (MB, fp32) | paper's size | " + " | ".join(f"{t} ({metrics[t]})" for t in tasks)
+    lines = [
+        f"Scale `{scale}` (this project, 2 CPU cores; widths scaled down from the paper's shapes, see reproduce.json). "
+        f"Command: `{command}`",
+        "",
+        header + " | average | retention |",
+        "|---|---|---|" + "---|" * len(tasks) + "---|---|",
+    ]
+    for name, row in rows.items():
+        size = f"{row['size_mb']:.1f}" if row["size_mb"] else "n/a"
+        cells = " | ".join(f"{row['scores'][t]:.1f}" for t in tasks)
+        lines.append(
+            f"| {name} | {size} | {PAPER_SIZES.get(name, '')} | {cells} | {row['average']:.1f} | "
+            f"{row['retention_percent']:.1f}% |"
+        )
+    return rows, "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", choices=list(SCALES), default="hour")
+    parser.add_argument("--tasks", nargs="+", default=TASKS)
+    parser.add_argument("--students", nargs="+", default=STUDENTS)
+    parser.add_argument("--corpus", nargs="+", default=[str(DATA / "corpus" / "nsmc_unselected_reviews.txt.gz")])
+    parser.add_argument("--data-dir", default=str(DATA), help="A folder with one folder per task (../shared/data).")
+    parser.add_argument("--work-dir", type=Path, default=None, help="Default: runs/reproduce_<scale>.")
+    parser.add_argument("--output-dir", type=Path, default=REPO / "benchmarks" / "results")
+    args = parser.parse_args(argv)
+    command = "python benchmarks/reproduce.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    started = time.time()
+    pipeline_args = PipelineArguments(
+        output_dir=str(args.work_dir or Path("runs") / f"reproduce_{args.scale}"),
+        corpus=args.corpus,
+        student_presets=args.students,
+        tasks=args.tasks,
+        data_dir=args.data_dir,
+        finetune_learning_rate=2e-4,
+        **SCALES[args.scale],
+    )
+    summary = run_pipeline(pipeline_args)
+    rows, markdown = table(summary, args.scale, command)
+    result = {
+        "command": command,
+        "scale": args.scale,
+        "settings": {key: value for key, value in vars(pipeline_args).items()},
+        "tasks": summary["tasks"],
+        "models": rows,
+        "results": {name: model["results"] for name, model in summary["models"].items()},
+        "seconds": round(time.time() - started),
+    }
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    (args.output_dir / "reproduce.json").write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
+    (args.output_dir / "reproduce.md").write_text(markdown + "\n", encoding="utf-8")
+    print(markdown)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""Benchmark scripts: smoke runs and report generation (no timing assertions: speed lives in the scripts' output)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks import report, size_speed
+from benchmarks.reproduce import table
+from training.pipeline import scaled_preset
+
+
+def test_size_speed_quick_run_writes_json_markdown_and_plot(tmp_path):
+    assert size_speed.main(["--quick", "--presets", "tiny", "--output-dir", str(tmp_path), "--skip-stock"]) == 0
+    result = json.loads((tmp_path / "size_speed.json").read_text())
+    tiny = result["models"]["tiny"]
+    assert tiny["size"]["fp16_mb"] < tiny["size"]["fp32_mb"]
+    assert tiny["size"]["int8_mb"] < tiny["size"]["fp16_mb"]
+    assert tiny["onnx_max_abs_diff"] < 1e-3  # the ONNX export computes what PyTorch computes
+    modes = {cell["mode"] for cell in tiny["speed"].values()}
+    assert modes == {"eager", "torch-int8", "onnxruntime", "onnxruntime-int8"}
+    assert result["machine"]["threads"] >= 1
+    assert "| tiny |" in (tmp_path / "size_speed.md").read_text()
+    assert (tmp_path / "size_speed.png").stat().st_size > 0
+
+
+def test_readme_results_show_what_exists_and_say_what_does_not(tmp_path, monkeypatch):
+    monkeypatch.setattr(report, "RESULTS", tmp_path)
+    (tmp_path / "distillation_nsmc.md").write_text("| model | NSMC accuracy |\n|---|---|\n| distilled | 80.0 |\n")
+    text = report.readme_results()
+    assert "Published in the paper" in text and "97.4%" in text
+    assert "| distilled | 80.0 |" in text
+    assert "Not measured yet: size and CPU speed" in text
+
+
+def test_reproduce_table_computes_averages_and_retention():
+    def model(scores):
+        return {
+            "path": "/nonexistent",
+            "results": {t: {"metrics": {"accuracy": v}, "primary_metric": "accuracy"} for t, v in scores.items()},
+        }
+
+    summary = {
+        "tasks": ["nsmc", "qpair"],
+        "models": {"teacher": model({"nsmc": 80, "qpair": 60}), "small-kd": model({"nsmc": 76, "qpair": 57})},
+    }
+    rows, markdown = table(summary, "smoke", "python benchmarks/reproduce.py --scale smoke")
+    assert rows["small-kd"]["average"] == 66.5 and rows["small-kd"]["retention_percent"] == pytest.approx(95.0)
+    assert "| small-kd | n/a | 14M / 53 MB | 76.0 | 57.0 | 66.5 | 95.0% |" in markdown
+
+
+def test_scaled_presets_keep_proportions_and_validate():
+    shape = scaled_preset("small-lf-v2", width=0.5, layers=4)
+    assert shape["hidden_size"] == 128 and shape["intermediate_size"] == 512 and shape["attention_rank"] == 36
+    assert shape["num_hidden_layers"] == 4 and shape["hidden_size"] % shape["num_attention_heads"] == 0
+    with pytest.raises(ValueError, match="Unknown preset"):
+        scaled_preset("huge")
+    with pytest.raises(ValueError, match="width"):
+        scaled_preset("small-kd", width=2.0)
