@@ -549,6 +549,14 @@ class KRElectraKDForMaskedLM(KRElectraKDPreTrainedModel):
     def get_output_embeddings(self) -> nn.Linear:
         return self.generator_lm_head
 
+    def prediction_logits(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        """Vocabulary logits for the given hidden states (ELECTRA pre-training calls it on masked positions only)."""
+        prediction_scores = self.generator_predictions(hidden_states)
+        embeddings = self.electra.embeddings
+        if hasattr(embeddings, "word_embeddings_up"):
+            prediction_scores = prediction_scores @ embeddings.word_embeddings_up.weight
+        return self.generator_lm_head(prediction_scores)
+
     def set_output_embeddings(self, new_embeddings: nn.Linear) -> None:
         self.generator_lm_head = new_embeddings
 
@@ -576,11 +584,7 @@ class KRElectraKDForMaskedLM(KRElectraKDPreTrainedModel):
             output_hidden_states=output_hidden_states,
             return_dict=True,
         )
-        prediction_scores = self.generator_predictions(outputs.last_hidden_state)
-        embeddings = self.electra.embeddings
-        if hasattr(embeddings, "word_embeddings_up"):
-            prediction_scores = prediction_scores @ embeddings.word_embeddings_up.weight
-        logits = self.generator_lm_head(prediction_scores)
+        logits = self.prediction_logits(outputs.last_hidden_state)
 
         loss = None
         if labels is not None:

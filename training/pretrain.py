@@ -64,21 +64,24 @@ class ElectraPreTrainingModel(nn.Module):
         self.config = discriminator.config
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, labels=None, **kwargs):
-        generated = self.generator(
-            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, labels=labels
-        )
         masked = labels != -100
-        original = torch.where(masked, labels, input_ids)
+        hidden = self.generator.electra(
+            input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+        ).last_hidden_state
+        # Vocabulary logits only where a token was masked: the output layer is most of the generator's cost.
+        logits = self.generator.prediction_logits(hidden[masked])
+        mlm_loss = nn.functional.cross_entropy(logits.float(), labels[masked])
         with torch.no_grad():  # sampling is not differentiable; the discriminator sees the sample as data
-            sampled = torch.distributions.Categorical(logits=generated.logits[masked].float()).sample()
+            sampled = torch.distributions.Categorical(logits=logits.float()).sample()
+        original = torch.where(masked, labels, input_ids)
         corrupted = input_ids.clone()
         corrupted[masked] = sampled
         replaced = (corrupted != original).long()
         judged = self.discriminator(
             input_ids=corrupted, attention_mask=attention_mask, token_type_ids=token_type_ids, labels=replaced
         )
-        loss = generated.loss + self.rtd_weight * judged.loss
-        return ModelOutput(loss=loss, mlm_loss=generated.loss.detach(), rtd_loss=judged.loss.detach())
+        loss = mlm_loss + self.rtd_weight * judged.loss
+        return ModelOutput(loss=loss, mlm_loss=mlm_loss.detach(), rtd_loss=judged.loss.detach())
 
 
 class ElectraPreTrainer(LossPartsMixin, Trainer):
