@@ -34,7 +34,7 @@ from modeling_kr_electra_kd import PRESETS, KRElectraKDConfig, KRElectraKDPreTra
 from training.corpus import read_corpus
 from training.distiller import DistillationConfig, DistillationTrainer, uniform_layer_map
 from training.lowrank import HEADS, convert_to_low_rank, from_pretrained_any
-from training.pretrain import parse_shape, tokenized_corpus
+from training.pretrain import PRETRAINING_DEFAULTS, parse_shape, tokenized_corpus
 from training.tokenizer import check_same_vocabulary, check_tokenizer_matches_config
 
 RANK_FIELDS = ("embedding_rank", "attention_rank", "ffn_rank")
@@ -153,20 +153,8 @@ def _task_datasets(args: DistillArguments, task, tokenizer) -> Dataset:
 def main(argv: list[str] | None = None) -> int:
     parser = HfArgumentParser((DistillArguments, DistillationConfig, TrainingArguments))
     parser.prog = "kr-electra-kd distill"
-    parser.set_defaults(
-        learning_rate=5e-4,
-        warmup_steps=0.1,
-        per_device_train_batch_size=32,
-        save_steps=500,
-        save_total_limit=2,
-        logging_steps=50,
-        report_to="none",
-        max_steps=1000,
-        # Without a GPU, Trainer joins a torchrun / accelerate process group only with use_cpu.
-        use_cpu=not torch.cuda.is_available(),
-        ddp_find_unused_parameters=False,
-        remove_unused_columns=False,
-    )
+    # the teacher needs every input column, which the student wrapper's signature does not list
+    parser.set_defaults(**PRETRAINING_DEFAULTS, remove_unused_columns=False)
     args, distillation, training_args = parser.parse_args_into_dataclasses(args=argv)
     output_dir = Path(training_args.output_dir)
     training_args.output_dir = str(output_dir / "checkpoints")

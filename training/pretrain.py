@@ -152,22 +152,26 @@ def tokenized_corpus(texts: list[str], tokenizer, max_seq_length: int) -> Datase
     )
 
 
+# Trainer options of the pre-training and distillation commands (all still overridable on the command line).
+PRETRAINING_DEFAULTS = {
+    "learning_rate": 5e-4,
+    "warmup_steps": 0.1,
+    "per_device_train_batch_size": 32,
+    "save_steps": 500,
+    "save_total_limit": 2,
+    "logging_steps": 50,
+    "report_to": "none",
+    "max_steps": 1000,
+    # Without a GPU, Trainer joins a torchrun / accelerate process group only with use_cpu.
+    "use_cpu": not torch.cuda.is_available(),
+    "ddp_find_unused_parameters": False,
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = HfArgumentParser((PretrainArguments, TrainingArguments))
     parser.prog = "kr-electra-kd pretrain-teacher"
-    parser.set_defaults(
-        learning_rate=5e-4,
-        warmup_steps=0.1,
-        per_device_train_batch_size=32,
-        save_steps=500,
-        save_total_limit=2,
-        logging_steps=50,
-        report_to="none",
-        max_steps=1000,
-        # Without a GPU, Trainer joins a torchrun / accelerate process group only with use_cpu.
-        use_cpu=not torch.cuda.is_available(),
-        ddp_find_unused_parameters=False,
-    )
+    parser.set_defaults(**PRETRAINING_DEFAULTS)
     args, training_args = parser.parse_args_into_dataclasses(args=argv)
     output_dir = Path(training_args.output_dir)
     training_args.output_dir = str(output_dir / "checkpoints")
