@@ -238,3 +238,27 @@ def test_two_processes_follow_the_one_process_loss_curve(tokenizer_dir, fixtures
     for one, two in zip(curves[1], curves[2]):
         assert abs(one - two) / one < 0.05
     assert curves[2][-1] < curves[2][0]
+
+
+def test_student_initialised_from_teacher_layers(teacher_dir, fixtures_dir, tmp_path):
+    from transformers import AutoTokenizer
+
+    teacher = KRElectraKDForPreTraining.from_pretrained(teacher_dir)
+    args = distill.DistillArguments(
+        teacher=str(teacher_dir), student_preset="tiny", student_shape="num_hidden_layers=1"
+    )
+    args.student_init = "teacher-layers"
+    student, note = distill.build_student(
+        args, teacher, AutoTokenizer.from_pretrained(teacher_dir), "pretraining", None
+    )
+    assert note == {"init": "teacher-layers"}
+    # one student layer <- the teacher's last layer (uniform map), embeddings copied
+    assert torch.equal(
+        student.electra.encoder.layer[0].output.dense.weight, teacher.electra.encoder.layer[1].output.dense.weight
+    )
+    assert torch.equal(
+        student.electra.embeddings.word_embeddings.weight, teacher.electra.embeddings.word_embeddings.weight
+    )
+    args.student_shape = "hidden_size=32"
+    with pytest.raises(ValueError, match="as wide as the teacher"):
+        distill.build_student(args, teacher, AutoTokenizer.from_pretrained(teacher_dir), "pretraining", None)
