@@ -102,6 +102,8 @@ def table(summary: dict, scale: str, command: str) -> tuple[dict, str]:
         header + " | average | retention |",
         "|---|---|---|" + "---|" * len(tasks) + "---|---|",
     ]
+    if scale == "smoke":
+        lines.insert(1, "\nAt `smoke` scale nothing trains for long: these numbers only show that every step runs.")
     for name, row in rows.items():
         size = f"{row['size_mb']:.1f}" if row["size_mb"] else "n/a"
         cells = " | ".join(f"{row['scores'][t]:.1f}" for t in tasks)
