@@ -440,8 +440,11 @@ class KRElectraKDModel(KRElectraKDPreTrainedModel):
         if hasattr(self, "embeddings_project"):
             embedding_output = self.embeddings_project(embedding_output)
 
+        # Without padding no mask is needed, and fused attention runs faster without one. (An exported graph keeps
+        # the mask: its inputs may be padded even when the example used to trace it is not.)
         extended_mask = None
-        if attention_mask is not None:
+        exporting = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
+        if attention_mask is not None and (exporting or not bool(attention_mask.all())):
             extended_mask = _extended_attention_mask(attention_mask, embedding_output.dtype)
 
         outputs = self.encoder(
