@@ -245,7 +245,9 @@ def to_markdown(result: dict) -> str:
             f"| {name} | {size['parameters'] / 1e6:.1f}M | {size['fp32_mb']:.1f} | {size['fp16_mb']:.1f} | {int8} |"
         )
     keys = sorted({key for row in models.values() for key in row["speed"]})
-    lines += ["", "| model | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
+    # A "|" inside a header cell would split the Markdown column, so the key's separators become spaces.
+    headers = [key.replace("|", " ") for key in keys]
+    lines += ["", "| model | " + " | ".join(headers) + " |", "|---|" + "---|" * len(keys)]
     for name, row in models.items():
         cells = []
         for key in keys:
