@@ -70,12 +70,21 @@ def measure(tokenizer, reviews: list[str], morpheme_cuts: list[set[int]]) -> dic
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", nargs="+", default=[str(DATA / "corpus" / "nsmc_unselected_reviews.txt.gz")])
-    parser.add_argument("--corpus-lines", type=int, default=100000)
-    parser.add_argument("--vocab-size", type=int, default=30000)
-    parser.add_argument("--reviews", type=Path, default=DATA / "nsmc" / "ratings_test.txt.gz")
+    parser.add_argument(
+        "--corpus",
+        nargs="+",
+        default=[str(DATA / "corpus" / "nsmc_unselected_reviews.txt.gz")],
+        help="Unlabeled training corpus (text or .gz, one text per line).",
+    )
+    parser.add_argument("--corpus-lines", type=int, default=100000, help="Train on the first N corpus lines.")
+    parser.add_argument("--vocab-size", type=int, default=30000, help="Vocabulary size of both tokenizers.")
+    parser.add_argument(
+        "--reviews", type=Path, default=DATA / "nsmc" / "ratings_test.txt.gz", help="NSMC-format TSV to measure on."
+    )
     parser.add_argument("--max-reviews", type=int, default=None, help="Measure on the first N test reviews.")
-    parser.add_argument("--output-dir", type=Path, default=REPO / "benchmarks" / "results")
+    parser.add_argument(
+        "--output-dir", type=Path, default=REPO / "benchmarks" / "results", help="Where the JSON and .md go."
+    )
     args = parser.parse_args(argv)
 
     texts = read_corpus(args.corpus, max_lines=args.corpus_lines)

@@ -1,14 +1,11 @@
-"""The morpheme-aware Korean tokenizer, the corpus reader and the tokenizer checks."""
+"""The morpheme-aware Korean tokenizer, its CLI and the tokenizer checks."""
 
 from __future__ import annotations
-
-import gzip
 
 import pytest
 from transformers import AutoTokenizer
 
 from modeling_kr_electra_kd import KRElectraKDConfig
-from training.corpus import read_corpus
 from training.tokenizer import check_same_vocabulary, check_tokenizer_matches_config, main, train_tokenizer
 
 REVIEW = "배우들의 연기가 훌륭했습니다!"
@@ -62,31 +59,6 @@ def test_cli_trains_and_reports_bad_corpus(tmp_path, fixtures_dir, capsys):
     assert "Corpus file not found" in capsys.readouterr().err
 
 
-def test_corpus_reader_plain_and_gzip(tmp_path):
-    (tmp_path / "a.txt").write_text("첫째 줄\n\n  둘째 줄  \n", encoding="utf-8")
-    with gzip.open(tmp_path / "b.txt.gz", "wt", encoding="utf-8") as handle:
-        handle.write("셋째 줄\n")
-    assert read_corpus([tmp_path / "a.txt", tmp_path / "b.txt.gz"]) == ["첫째 줄", "둘째 줄", "셋째 줄"]
-    assert read_corpus([tmp_path / "a.txt", tmp_path / "b.txt.gz"], max_lines=2) == ["첫째 줄", "둘째 줄"]
-
-
-@pytest.mark.parametrize(
-    ("content", "message"),
-    [
-        (b"", "contains no text"),
-        (b"\n  \n", "contains no text"),
-        ("좋은 줄\n".encode() + "나쁜 줄\n".encode("euc-kr"), "not UTF-8 text .*line 2"),
-    ],
-)
-def test_corpus_reader_errors_name_the_problem(tmp_path, content, message):
-    path = tmp_path / "corpus.txt"
-    path.write_bytes(content)
-    with pytest.raises(ValueError, match=message):
-        read_corpus([path])
-    with pytest.raises(ValueError, match="not found"):
-        read_corpus([tmp_path / "nope.txt"])
-
-
 def test_tokenizer_must_fit_the_model(tiny_tokenizer):
     check_tokenizer_matches_config(
         tiny_tokenizer, KRElectraKDConfig.from_preset("tiny", vocab_size=len(tiny_tokenizer))
@@ -103,3 +75,13 @@ def test_teacher_and_student_vocabularies_must_match(tiny_tokenizer, morpheme_to
     check_same_vocabulary(tiny_tokenizer, tiny_tokenizer)
     with pytest.raises(ValueError, match="Teacher and student tokenizers differ"):
         check_same_vocabulary(tiny_tokenizer, morpheme_tokenizer)
+
+
+def test_cli_error_is_one_line_for_non_utf8_corpus(tmp_path, capsys):
+    corpus = tmp_path / "euc_kr.txt"
+    corpus.write_bytes("좋은 영화\n".encode("euc-kr"))
+    assert main(["--corpus", str(corpus), "--output_dir", str(tmp_path / "tok")]) == 2
+    # the progress bar may precede it on stderr; the error itself is one line
+    error_lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
+    assert len(error_lines) == 1 and "euc_kr.txt is not UTF-8 text" in error_lines[0] and "line 1" in error_lines[0]
+    assert not (tmp_path / "tok").exists()
