@@ -1,12 +1,19 @@
-"""Does distillation help? A distilled student against the same student trained for the same steps without the
-teacher, both fine-tuned on the same NSMC slices, at CPU scale on ../shared/data.
+"""Does distillation help? Distilled students against the same student trained for the same steps without the
+teacher, all fine-tuned on the same NSMC slices, at CPU scale on ../shared/data.
 
-1. tokenizer on the unlabeled corpus; 2. a small teacher pre-trained (ELECTRA) for a fixed budget;
-3. student A: distilled from the teacher (task-agnostic: RTD soft targets, hidden states, attention) for S steps;
-4. student B: the same shape, ELECTRA-pre-trained on the same corpus for the same S steps with no teacher;
-5. teacher, A and B fine-tuned on an NSMC training slice and scored on an NSMC test slice.
+1. tokenizer on the unlabeled corpus; 2. a small teacher pre-trained (ELECTRA) for a fixed budget, then fine-tuned
+   on an NSMC training slice;
+3. student "no teacher": ELECTRA-pre-trained on the corpus for S steps, then fine-tuned for F steps;
+4. student "distilled": distilled from the teacher (task-agnostic: RTD soft targets, hidden states, attention) for the
+   same S steps, then fine-tuned for the same F steps;
+5. student "distilled twice": the same task-agnostic student, then F steps of task-specific distillation from the
+   fine-tuned teacher on the same training slice plus an unlabeled transfer set of reviews that the teacher labels
+   (TinyBERT's recipe; the texts come from the corpus, beyond the lines used for pre-training).
 
-    python benchmarks/distillation.py            # about 15-20 minutes on 2 cores
+Every student sees S + F steps of batch --batch-size and the same labelled reviews; students are fine-tuned with
+several seeds (each seed draws its own training and test slices, shared by all students: a paired comparison).
+
+    python benchmarks/distillation.py            # about 45 minutes on one core
 
 Writes benchmarks/results/distillation_nsmc.json and .md (with the command). Every step is the `kr-electra-kd`
 sub-command a user would run; finished steps are skipped when the script is run again with the same --work-dir.
@@ -16,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -23,183 +31,205 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from training.corpus import iter_corpus_lines  # noqa: E402
 from training.pipeline import run_step, scaled_preset, shape_string  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
+# name -> (label in the table, what was done)
+STUDENTS = {
+    "student_no_teacher": ("student, no teacher", "ELECTRA pre-training, then fine-tuning"),
+    "student_distilled": ("student, distilled", "distilled from the teacher, then fine-tuning"),
+    "student_distilled_twice": (
+        "student, distilled twice",
+        "distilled from the teacher, then distilled from the fine-tuned teacher on the training slice and a "
+        "teacher-labelled transfer set",
+    ),
+}
+
+
+def write_transfer_set(corpus: str, skip: int, count: int, path: Path) -> Path:
+    """Corpus lines skip+1 .. skip+count (texts the teacher was not pre-trained on) as a plain text file."""
+    if not path.is_file():
+        lines = list(iter_corpus_lines([corpus], max_lines=skip + count))[skip:]
+        if len(lines) < count:
+            raise ValueError(f"{corpus} has only {skip + len(lines)} lines; the transfer set needs {skip + count}.")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def summary(scores: list[float]) -> dict:
+    return {
+        "mean": round(statistics.mean(scores), 2),
+        "stdev": round(statistics.stdev(scores), 2) if len(scores) > 1 else 0.0,
+        "per_seed": scores,
+    }
+
+
+def markdown(result: dict) -> str:
+    settings, accuracy = result["settings"], result["nsmc_accuracy"]
+    seeds = ", ".join(map(str, settings["seeds"]))
+    lines = [
+        f"NSMC accuracy (%) after training on {settings['train_samples']:,} labelled reviews, scored on "
+        f"{settings['eval_samples']:,} test reviews; students: mean ± sd over seeds {seeds} (each seed draws its own "
+        f"training and test slices, the same for every student). CPU scale; command: `{result['command']}`.",
+        "",
+        f"Every student has the shape `{shape_string(result['student_shape'])}` "
+        f"({result['student_parameters']:,} parameters) and trains {settings['student_steps']} steps before the task "
+        f"and {result['task_steps']} steps on it, batch {settings['batch_size']}. Teacher: "
+        f"`{shape_string(result['teacher_shape'])}`, {settings['teacher_steps']} ELECTRA steps, fine-tuned once "
+        f"(seed {settings['seeds'][0]}).",
+        "",
+        "| model | before the task | on the task | NSMC accuracy | per seed |",
+        "|---|---|---|---|---|",
+        f"| teacher | {settings['teacher_steps']} ELECTRA steps | fine-tuning | {accuracy['teacher']:.2f} | |",
+    ]
+    rows = {
+        "student_no_teacher": (f"{settings['student_steps']} ELECTRA steps", "fine-tuning"),
+        "student_distilled": (f"{settings['student_steps']} distillation steps", "fine-tuning"),
+        "student_distilled_twice": (
+            f"{settings['student_steps']} distillation steps",
+            f"distillation from the fine-tuned teacher, + {settings['transfer_samples']:,} teacher-labelled reviews",
+        ),
+    }
+    for name, (before, on_task) in rows.items():
+        score = accuracy[name]
+        per_seed = " / ".join(f"{value:.2f}" for value in score["per_seed"])
+        lines.append(f"| {STUDENTS[name][0]} | {before} | {on_task} | "
+                     f"{score['mean']:.2f} ± {score['stdev']:.2f} | {per_seed} |")  # fmt: skip
+    baseline = accuracy["student_no_teacher"]["mean"]
+    lines.append("")
+    for name in ("student_distilled", "student_distilled_twice"):
+        wins = result["seeds_beating_no_teacher"][name]
+        lines.append(
+            f"- {STUDENTS[name][0]} ({STUDENTS[name][1]}): {accuracy[name]['mean'] - baseline:+.2f} points against "
+            "the student without teacher "
+            f"(better on {wins} of {len(settings['seeds'])} seeds)."
+        )
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", default=str(DATA / "corpus" / "nsmc_unselected_reviews.txt.gz"))
-    parser.add_argument("--corpus-lines", type=int, default=60000)
-    parser.add_argument("--vocab-size", type=int, default=12000)
-    parser.add_argument("--teacher-steps", type=int, default=1500)
-    parser.add_argument("--student-steps", type=int, default=800)
-    parser.add_argument("--train-samples", type=int, default=6000)
-    parser.add_argument("--eval-samples", type=int, default=3000)
+    parser.add_argument("--nsmc-dir", default=str(DATA / "nsmc"), help="NSMC folder (ratings_train/test.txt[.gz]).")
+    parser.add_argument("--corpus-lines", type=int, default=60000, help="Corpus lines for tokenizer and pre-training.")
+    parser.add_argument("--vocab-size", type=int, default=16000)
+    parser.add_argument("--teacher-steps", type=int, default=1500, help="Teacher ELECTRA pre-training steps.")
+    parser.add_argument("--student-steps", type=int, default=800, help="Student steps before the task (S).")
+    parser.add_argument("--train-samples", type=int, default=4000, help="Labelled NSMC reviews for every model.")
+    parser.add_argument("--task-epochs", type=float, default=3.0, help="F = epochs over the training slice.")
+    parser.add_argument(
+        "--transfer-samples", type=int, default=20000, help="Unlabelled reviews the fine-tuned teacher labels."
+    )
+    parser.add_argument("--eval-samples", type=int, default=5000, help="NSMC test reviews scored (seeded subset).")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44], help="Seeds of the student runs.")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--learning-rate", type=float, default=2e-4, help="Learning rate on the task.")
     parser.add_argument("--seq-length", type=int, default=64)
     parser.add_argument("--work-dir", type=Path, default=Path("runs/distillation_benchmark"))
     parser.add_argument("--output-dir", type=Path, default=REPO / "benchmarks" / "results")
-    parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
     started = time.time()
-    work = args.work_dir
-    common = ["--seed", str(args.seed), "--report_to", "none", "--per_device_train_batch_size", "32"]
-    common += ["--logging_steps", "50", "--save_steps", "500", "--save_total_limit", "1", "--disable_tqdm", "true"]
-    corpus = ["--corpus", args.corpus, "--max_corpus_lines", str(args.corpus_lines)]
+    work, seed = args.work_dir, args.seeds[0]
+    task_steps = -(-args.train_samples // args.batch_size) * round(args.task_epochs)
+    batch = ["--per_device_train_batch_size", str(args.batch_size)]
+    quiet = ["--report_to", "none", "--disable_tqdm", "true", "--logging_steps", "50"]
+    pretraining = [*batch, *quiet, "--save_steps", "500", "--save_total_limit", "1", "--seed", str(seed)]
+    pretraining += ["--corpus", args.corpus, "--max_corpus_lines", str(args.corpus_lines)]
+    pretraining += ["--max_seq_length", str(args.seq_length)]
+    on_task = [*batch, *quiet, "--max_seq_length", str(args.seq_length), "--learning_rate", str(args.learning_rate)]
+    on_task += ["--max_steps", str(task_steps), "--max_train_samples", str(args.train_samples)]
+    on_task += ["--task", "nsmc", "--data_dir", args.nsmc_dir]
+    scoring = ["--task", "nsmc", "--data_dir", args.nsmc_dir, "--max_eval_samples", str(args.eval_samples)]
+    scoring += ["--max_seq_length", str(args.seq_length)]
 
     tokenizer = run_step(
         "tokenizer",
         work / "tokenizer",
         "train-tokenizer",
-        [
-            "--corpus",
-            args.corpus,
-            "--max_lines",
-            str(args.corpus_lines),
-            "--vocab_size",
-            str(args.vocab_size),
-            "--output_dir",
-            str(work / "tokenizer"),
-        ],  # fmt: skip
-    )
+        ["--corpus", args.corpus, "--max_lines", str(args.corpus_lines), "--vocab_size", str(args.vocab_size),
+         "--output_dir", str(work / "tokenizer")],
+    )  # fmt: skip
     teacher_shape = scaled_preset("teacher-base", width=1 / 3, layers=4)
     teacher = run_step(
         "teacher",
         work / "teacher",
         "pretrain-teacher",
-        [
-            *corpus,
-            "--tokenizer",
-            str(tokenizer),
-            "--preset",
-            "teacher-base",
-            "--shape",
-            shape_string(teacher_shape),
-            "--max_steps",
-            str(args.teacher_steps),
-            "--max_seq_length",
-            str(args.seq_length),
-            "--output_dir",
-            str(work / "teacher"),
-            *common,
-        ],  # fmt: skip
-    )
+        ["--tokenizer", str(tokenizer), "--preset", "teacher-base", "--shape", shape_string(teacher_shape),
+         "--max_steps", str(args.teacher_steps), "--output_dir", str(work / "teacher"), *pretraining],
+    )  # fmt: skip
     student_shape = scaled_preset("small-kd", width=0.5, layers=4)
+    student = ["--student_preset", "small-kd", "--student_shape", shape_string(student_shape)]
     distilled = run_step(
         "distilled student",
         work / "student_distilled",
         "distill",
-        [
-            "--teacher",
-            str(teacher),
-            "--student_preset",
-            "small-kd",
-            "--student_shape",
-            shape_string(student_shape),
-            *corpus,
-            "--max_steps",
-            str(args.student_steps),
-            "--max_seq_length",
-            str(args.seq_length),
-            "--output_dir",
-            str(work / "student_distilled"),
-            *common,
-        ],  # fmt: skip
-    )
-    baseline = run_step(
+        ["--teacher", str(teacher), *student, "--max_steps", str(args.student_steps),
+         "--output_dir", str(work / "student_distilled"), *pretraining],
+    )  # fmt: skip
+    no_teacher = run_step(
         "student without teacher",
         work / "student_no_teacher",
         "pretrain-teacher",
-        [
-            *corpus,
-            "--tokenizer",
-            str(tokenizer),
-            "--preset",
-            "small-kd",
-            "--shape",
-            shape_string(student_shape),
-            "--max_steps",
-            str(args.student_steps),
-            "--max_seq_length",
-            str(args.seq_length),
-            "--output_dir",
-            str(work / "student_no_teacher"),
-            *common,
-        ],  # fmt: skip
-    )
-    scores = {}
-    for name, model in (("teacher", teacher), ("student_distilled", distilled), ("student_no_teacher", baseline)):
-        output = work / f"finetuned_{name}"
-        run_step(
-            f"finetune {name}",
-            output,
-            "finetune",
-            [
-                "--model",
-                str(model),
-                "--task",
-                "nsmc",
-                "--data_dir",
-                str(DATA / "nsmc"),
-                "--output_dir",
-                str(output),
-                "--max_train_samples",
-                str(args.train_samples),
-                "--max_eval_samples",
-                str(args.eval_samples),
-                "--max_seq_length",
-                str(args.seq_length),
-                "--num_train_epochs",
-                "2",
-                "--learning_rate",
-                "2e-4",
-                "--seed",
-                str(args.seed),
-                "--report_to",
-                "none",
-                "--disable_tqdm",
-                "true",
-            ],  # fmt: skip
-        )
-        scores[name] = json.loads((output / "results.json").read_text(encoding="utf-8"))
+        ["--tokenizer", str(tokenizer), "--preset", "small-kd", "--shape", shape_string(student_shape),
+         "--max_steps", str(args.student_steps), "--output_dir", str(work / "student_no_teacher"), *pretraining],
+    )  # fmt: skip
+    teacher_nsmc = run_step(
+        "finetune teacher",
+        work / "finetuned_teacher",
+        "finetune",
+        ["--model", str(teacher), "--output_dir", str(work / "finetuned_teacher"), "--seed", str(seed), *on_task,
+         "--max_eval_samples", str(args.eval_samples)],
+    )  # fmt: skip
+    transfer = write_transfer_set(args.corpus, args.corpus_lines, args.transfer_samples, work / "transfer_set.txt")
 
-    def params(folder: Path) -> int:
-        return (
-            json.loads((folder / "distillation.json").read_text())["parameters"]
-            if (folder / "distillation.json").is_file()
-            else None
+    scores: dict[str, list[float]] = {name: [] for name in STUDENTS}
+    for run_seed in args.seeds:
+        seeded = ["--seed", str(run_seed)]
+        for name, model in (("student_no_teacher", no_teacher), ("student_distilled", distilled)):
+            output = work / f"finetuned_{name}_seed{run_seed}"
+            run_step(f"finetune {name} seed {run_seed}", output, "finetune",
+                     ["--model", str(model), "--output_dir", str(output), *seeded, *on_task,
+                      "--max_eval_samples", str(args.eval_samples)])  # fmt: skip
+            scores[name].append(json.loads((output / "results.json").read_text("utf-8"))["metrics"]["accuracy"])
+        output = work / f"student_distilled_twice_seed{run_seed}"
+        run_step(f"task distillation seed {run_seed}", output, "distill",
+                 ["--teacher", str(teacher_nsmc), *student, "--student_init", str(distilled),
+                  "--transfer_corpus", str(transfer), "--output_dir", str(output), *seeded, *on_task])  # fmt: skip
+        scored = output / "eval"
+        run_step(f"score task distillation seed {run_seed}", scored, "evaluate",
+                 ["--model", str(output), "--output_file", str(scored / "results.json"), *seeded, *scoring])  # fmt: skip
+        scores["student_distilled_twice"].append(
+            json.loads((scored / "results.json").read_text("utf-8"))["metrics"]["accuracy"]
         )
 
+    teacher_result = json.loads((Path(teacher_nsmc) / "results.json").read_text(encoding="utf-8"))
+    accuracy = {"teacher": teacher_result["metrics"]["accuracy"], **{name: summary(s) for name, s in scores.items()}}
     result = {
         "command": "python benchmarks/distillation.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "settings": {**vars(args), "work_dir": str(args.work_dir), "output_dir": str(args.output_dir)},
         "teacher_shape": teacher_shape,
         "student_shape": student_shape,
-        "nsmc_accuracy": {name: result["metrics"]["accuracy"] for name, result in scores.items()},
-        "num_train_samples": scores["teacher"]["num_train_samples"],
-        "num_eval_samples": scores["teacher"]["num_eval_samples"],
-        "distilled_student_parameters": params(Path(distilled)),
-        "distilled_beats_no_teacher": scores["student_distilled"]["metrics"]["accuracy"]
-        > scores["student_no_teacher"]["metrics"]["accuracy"],
+        "student_parameters": json.loads((Path(distilled) / "distillation.json").read_text())["parameters"],
+        "task_steps": task_steps,
+        "models": {name: description for name, (_, description) in STUDENTS.items()},
+        "nsmc_accuracy": accuracy,
+        "seeds_beating_no_teacher": {
+            name: sum(a > b for a, b in zip(scores[name], scores["student_no_teacher"]))
+            for name in ("student_distilled", "student_distilled_twice")
+        },
+        "distilled_beats_no_teacher": {
+            name: accuracy[name]["mean"] > accuracy["student_no_teacher"]["mean"]
+            for name in ("student_distilled", "student_distilled_twice")
+        },
         "seconds": round(time.time() - started),
     }
-    result["settings"]["corpus"] = args.corpus
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "distillation_nsmc.json").write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
-    accuracy = result["nsmc_accuracy"]
-    lines = [
-        f"NSMC accuracy after fine-tuning on {result['num_train_samples']:,} reviews, scored on "
-        f"{result['num_eval_samples']:,} test reviews (CPU scale; command: `{result['command']}`).",
-        "",
-        "| model | steps before fine-tuning | NSMC accuracy |",
-        "|---|---|---|",
-        f"| teacher ({shape_string(teacher_shape)}) | {args.teacher_steps} ELECTRA | {accuracy['teacher']:.2f} |",
-        f"| student, distilled from the teacher | {args.student_steps} distillation | {accuracy['student_distilled']:.2f} |",
-        f"| same student, no teacher | {args.student_steps} ELECTRA | {accuracy['student_no_teacher']:.2f} |",
-    ]
-    (args.output_dir / "distillation_nsmc.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print("\n".join(lines))
+    table = markdown(result)
+    (args.output_dir / "distillation_nsmc.md").write_text(table, encoding="utf-8")
+    print(table)
     return 0
 
 

@@ -133,10 +133,11 @@ def build_student(
     return student, note
 
 
-def _task_datasets(args: DistillArguments, task, tokenizer) -> Dataset:
+def _task_datasets(args: DistillArguments, task, tokenizer, seed: int) -> Dataset:
     from training.tasks import load_task_data, tokenize_dataset
 
-    data = load_task_data(task, data_dir=args.data_dir, max_train_samples=args.max_train_samples)
+    # the same seeded subset as `kr-electra-kd finetune --seed` draws, so the two can be compared example for example
+    data = load_task_data(task, data_dir=args.data_dir, max_train_samples=args.max_train_samples, seed=seed)
     train = tokenize_dataset(task, data["train"], tokenizer, args.max_seq_length)
     if not args.transfer_corpus:
         return train
@@ -194,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
                 read_corpus(args.corpus, max_lines=args.max_corpus_lines), tokenizer, args.max_seq_length
             )
         else:
-            train = _task_datasets(args, task, tokenizer)
+            train = _task_datasets(args, task, tokenizer, training_args.seed)
         if distillation.cache_teacher_outputs:
             train = train.add_column("example_index", list(range(len(train))))
         collator = None  # QA windows come padded
