@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from benchmarks import report, size_speed
+from benchmarks import distillation, report, size_speed
 from benchmarks.reproduce import table
-from training.pipeline import scaled_preset
+from training.pipeline import PACKAGE_DATA, scaled_preset
 
 
 def test_size_speed_quick_run_writes_json_markdown_and_plot(tmp_path):
@@ -58,3 +58,34 @@ def test_scaled_presets_keep_proportions_and_validate():
         scaled_preset("huge")
     with pytest.raises(ValueError, match="width"):
         scaled_preset("small-kd", width=2.0)
+
+
+def test_distillation_benchmark_runs_every_student_on_paired_seeds(tmp_path):
+    """The whole comparison at toy scale on the package's sample data: every student is scored on every seed, the
+    task-distilled student trains on the seed's own training slice plus the teacher-labelled transfer set."""
+    work, out = tmp_path / "work", tmp_path / "out"
+    argv = ["--corpus", str(PACKAGE_DATA / "sample_corpus.txt"), "--nsmc-dir", str(PACKAGE_DATA / "sample_nsmc"),
+            "--corpus-lines", "1500", "--vocab-size", "2000", "--teacher-steps", "4", "--student-steps", "4",
+            "--train-samples", "64", "--task-epochs", "1", "--transfer-samples", "200", "--eval-samples", "100",
+            "--seeds", "1", "2", "--work-dir", str(work), "--output-dir", str(out)]  # fmt: skip
+    assert distillation.main(argv) == 0
+    result = json.loads((out / "distillation_nsmc.json").read_text())
+    assert result["task_steps"] == 2  # 64 examples / batch 32, one epoch
+    for name in distillation.STUDENTS:
+        assert len(result["nsmc_accuracy"][name]["per_seed"]) == 2
+    assert set(result["seeds_beating_no_teacher"]) == {"student_distilled", "student_distilled_twice"}
+    record = json.loads((work / "student_distilled_twice_seed2" / "distillation.json").read_text())
+    assert (
+        record["mode"] == "task-specific"
+        and record["steps"] == 2
+        and record["student_init"]["init"].endswith("student_distilled")
+    )
+    transfer = (work / "transfer_set.txt").read_text(encoding="utf-8").splitlines()
+    corpus = [line.strip() for line in (PACKAGE_DATA / "sample_corpus.txt").read_text(encoding="utf-8").splitlines()]
+    assert transfer == [line for line in corpus if line][1500:1700]  # the lines after those used for pre-training
+    for seed in (1, 2):  # every student of a seed is scored on the same test slice
+        scored = [json.loads((work / f"finetuned_{name}_seed{seed}" / "results.json").read_text())
+                  for name in ("student_no_teacher", "student_distilled")]  # fmt: skip
+        scored.append(json.loads((work / f"student_distilled_twice_seed{seed}" / "eval" / "results.json").read_text()))
+        assert {r["num_eval_samples"] for r in scored} == {100} and {r["seed"] for r in scored} == {seed}
+    assert "| student, distilled twice |" in (out / "distillation_nsmc.md").read_text()
