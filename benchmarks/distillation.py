@@ -13,7 +13,7 @@ teacher, all fine-tuned on the same NSMC slices, at CPU scale on ../shared/data.
 Every student sees S + F steps of batch --batch-size and the same labelled reviews; students are fine-tuned with
 several seeds (each seed draws its own training and test slices, shared by all students: a paired comparison).
 
-    python benchmarks/distillation.py            # about 45 minutes on one core
+    python benchmarks/distillation.py            # about 90 minutes on one core (5,416 s measured, machine shared)
 
 Writes benchmarks/results/distillation_nsmc.json and .md (with the command). Every step is the `kr-electra-kd`
 sub-command a user would run; finished steps are skipped when the script is run again with the same --work-dir.
