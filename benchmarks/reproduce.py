@@ -23,7 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from training.pipeline import PipelineArguments, run_pipeline  # noqa: E402
+from training.pipeline import PipelineArguments, run_pipeline, step_seconds  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
 TASKS = ["nsmc", "kohate", "kornli", "korsts", "qpair", "paws", "ner", "korquad"]
@@ -107,7 +107,8 @@ def table(summary: dict, scale: str, command: str) -> tuple[dict, str]:
     elif scale == "hour":
         lines.insert(
             1,
-            "\nAt `hour` scale the teacher sees 1,500 steps and each task 2,000 training examples: several tasks stay "
+            f"\nAt `hour` scale the teacher sees {SCALES['hour']['teacher_steps']:,} steps and each task "
+            f"{SCALES['hour']['max_train_samples']:,} training examples: several tasks stay "
             "at the majority-class or chance score for some models, so retention is a rough comparison of the recipes, "
             "not of the paper's models.",
         )
@@ -151,10 +152,9 @@ def main(argv: list[str] | None = None) -> int:
         "tasks": summary["tasks"],
         "models": rows,
         "results": {name: model["results"] for name, model in summary["models"].items()},
-        # This invocation's wall time (short when finished steps were reused), and the time every step took when it
-        # ran (each step's `.done` holds its seconds), which is what the whole pipeline costs.
+        # This invocation's wall time (short when finished steps were reused) and what every step cost when it ran.
         "seconds": round(time.time() - started),
-        "step_seconds": round(sum(float(done.read_text()) for done in Path(pipeline_args.output_dir).rglob(".done"))),
+        "step_seconds": round(step_seconds(pipeline_args.output_dir)),
     }
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "reproduce.json").write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")

@@ -8,7 +8,7 @@ import pytest
 
 from benchmarks import distillation, report, size_speed
 from benchmarks.reproduce import table
-from training.pipeline import PACKAGE_DATA, scaled_preset
+from training.pipeline import PACKAGE_DATA, scaled_preset, step_seconds
 
 
 def test_size_speed_quick_run_writes_json_markdown_and_plot(tmp_path):
@@ -58,6 +58,14 @@ def test_scaled_presets_keep_proportions_and_validate():
         scaled_preset("huge")
     with pytest.raises(ValueError, match="width"):
         scaled_preset("small-kd", width=2.0)
+
+
+def test_step_seconds_adds_up_every_finished_step(tmp_path):
+    for step, seconds in (("teacher", "12.5\n"), ("finetuned/teacher-nsmc", "7.5\n")):
+        (tmp_path / step).mkdir(parents=True)
+        (tmp_path / step / ".done").write_text(seconds)
+    (tmp_path / "unfinished").mkdir()  # a step without its marker has not finished and costs nothing yet
+    assert step_seconds(tmp_path) == 20.0
 
 
 def test_distillation_benchmark_runs_every_student_on_paired_seeds(tmp_path):

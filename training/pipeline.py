@@ -102,6 +102,12 @@ def run_step(step: str, output: Path, command: str, argv: list[str]) -> Path:
     return output
 
 
+def step_seconds(output_dir: str | Path) -> float:
+    """Total time the finished steps under `output_dir` took when they ran (each `.done` written by `run_step` holds
+    its step's seconds): what a pipeline costs, even when this invocation reused every step."""
+    return sum(float(done.read_text()) for done in Path(output_dir).rglob(".done"))
+
+
 def shape_string(shape: dict) -> str:
     return ",".join(f"{key}={value}" for key, value in shape.items())
 
