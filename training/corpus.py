@@ -6,6 +6,8 @@ import gzip
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from datasets import Dataset
+
 
 def _open_binary(path: Path):
     return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
@@ -53,3 +55,13 @@ def iter_corpus_lines(paths: Sequence[str | Path], max_lines: int | None = None)
 def read_corpus(paths: Sequence[str | Path], max_lines: int | None = None) -> list[str]:
     """All texts of `iter_corpus_lines` as a list."""
     return list(iter_corpus_lines(paths, max_lines=max_lines))
+
+
+def tokenized_corpus(texts: list[str], tokenizer, max_seq_length: int) -> Dataset:
+    dataset = Dataset.from_dict({"text": texts})
+    return dataset.map(
+        lambda batch: tokenizer(batch["text"], truncation=True, max_length=max_seq_length),
+        batched=True,
+        remove_columns=["text"],
+        desc="tokenizing corpus",
+    )

@@ -31,11 +31,11 @@ from transformers import AutoTokenizer, DataCollatorWithPadding, HfArgumentParse
 from transformers.trainer_utils import get_last_checkpoint
 
 from modeling_kr_electra_kd import PRESETS, KRElectraKDConfig, KRElectraKDPreTrainedModel
-from training.corpus import read_corpus
+from training.corpus import read_corpus, tokenized_corpus
 from training.distiller import DistillationConfig, DistillationTrainer, uniform_layer_map
 from training.lowrank import HEADS, convert_to_low_rank, from_pretrained_any
-from training.pretrain import PRETRAINING_DEFAULTS, parse_shape, tokenized_corpus
 from training.tokenizer import check_same_vocabulary, check_tokenizer_matches_config
+from training.trainer_common import PRETRAINING_DEFAULTS, parse_shape
 
 RANK_FIELDS = ("embedding_rank", "attention_rank", "ffn_rank")
 

@@ -25,6 +25,8 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedModel, Trainer
 
+from training.trainer_common import LossPartsMixin
+
 LOSS_PARTS = ("kl", "hard", "hidden", "attention", "embedding")
 
 
@@ -175,25 +177,6 @@ def attention_kl(student_attention: torch.Tensor, teacher_attention: torch.Tenso
     kl = (teacher_attention * ((teacher_attention + eps).log() - (student_attention + eps).log())).sum(-1)
     kl = kl.mean(1)  # over heads -> [batch, query]
     return _masked_mean(kl, attention_mask)
-
-
-class LossPartsMixin:
-    """For a `Trainer` whose loss has parts: `record_loss_parts` each training step, and every log line gets each
-    part's mean since the previous log (`loss_<part>`) beside Trainer's total `loss`."""
-
-    def record_loss_parts(self, parts: dict[str, torch.Tensor]) -> None:
-        sums = self.__dict__.setdefault("_loss_part_sums", {})
-        for name, value in parts.items():
-            sums[name] = sums.get(name, 0.0) + float(value.detach())
-        self._loss_part_steps = getattr(self, "_loss_part_steps", 0) + 1
-
-    def log(self, logs: dict[str, float], *args, **kwargs) -> None:
-        steps = getattr(self, "_loss_part_steps", 0)
-        if steps and "loss" in logs:
-            for name, total in self._loss_part_sums.items():
-                logs[f"loss_{name}"] = round(total / steps, 6)
-            self._loss_part_sums, self._loss_part_steps = {}, 0
-        super().log(logs, *args, **kwargs)
 
 
 class DistillationTrainer(LossPartsMixin, Trainer):

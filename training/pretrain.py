@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from datasets import Dataset
 from torch import nn
 from transformers import (
     AutoTokenizer,
@@ -33,9 +32,9 @@ from transformers.modeling_outputs import ModelOutput
 from transformers.trainer_utils import get_last_checkpoint
 
 from modeling_kr_electra_kd import PRESETS, KRElectraKDConfig, KRElectraKDForMaskedLM, KRElectraKDForPreTraining
-from training.corpus import read_corpus
-from training.distiller import LossPartsMixin
+from training.corpus import read_corpus, tokenized_corpus
 from training.tokenizer import check_tokenizer_matches_config
+from training.trainer_common import PRETRAINING_DEFAULTS, LossPartsMixin, parse_shape
 
 
 def generator_config(discriminator: KRElectraKDConfig, size_divisor: int = 4) -> KRElectraKDConfig:
@@ -123,49 +122,6 @@ class PretrainArguments:
     mlm_probability: float = field(default=0.15, metadata={"help": "Share of tokens masked for the generator."})
     rtd_weight: float = field(default=50.0, metadata={"help": "Weight of the discriminator loss (ELECTRA: 50)."})
     generator_size_divisor: int = field(default=4, metadata={"help": "Generator width = teacher width / this."})
-
-
-def parse_shape(shape: str | None) -> dict:
-    """'a=1,b=2' -> {'a': 1, 'b': 2} (ints, floats or None)."""
-    values: dict = {}
-    for item in filter(None, (shape or "").split(",")):
-        if "=" not in item:
-            raise ValueError(f"Shape override {item!r} is not key=value (e.g. hidden_size=128).")
-        key, raw = (part.strip() for part in item.split("=", 1))
-        if raw == "None":
-            values[key] = None
-            continue
-        try:
-            values[key] = int(raw)
-        except ValueError:
-            values[key] = float(raw)
-    return values
-
-
-def tokenized_corpus(texts: list[str], tokenizer, max_seq_length: int) -> Dataset:
-    dataset = Dataset.from_dict({"text": texts})
-    return dataset.map(
-        lambda batch: tokenizer(batch["text"], truncation=True, max_length=max_seq_length),
-        batched=True,
-        remove_columns=["text"],
-        desc="tokenizing corpus",
-    )
-
-
-# Trainer options of the pre-training and distillation commands (all still overridable on the command line).
-PRETRAINING_DEFAULTS = {
-    "learning_rate": 5e-4,
-    "warmup_steps": 0.1,
-    "per_device_train_batch_size": 32,
-    "save_steps": 500,
-    "save_total_limit": 2,
-    "logging_steps": 50,
-    "report_to": "none",
-    "max_steps": 1000,
-    # Without a GPU, Trainer joins a torchrun / accelerate process group only with use_cpu.
-    "use_cpu": not torch.cuda.is_available(),
-    "ddp_find_unused_parameters": False,
-}
 
 
 def main(argv: list[str] | None = None) -> int:

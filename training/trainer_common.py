@@ -1,0 +1,57 @@
+"""What the pre-training and distillation commands share: their Trainer defaults, the loss-part logging mixin and
+the `--shape` override parser. Both commands import from here, not from each other."""
+
+from __future__ import annotations
+
+import torch
+
+# Trainer options of the pre-training and distillation commands (all still overridable on the command line).
+PRETRAINING_DEFAULTS = {
+    "learning_rate": 5e-4,
+    "warmup_steps": 0.1,
+    "per_device_train_batch_size": 32,
+    "save_steps": 500,
+    "save_total_limit": 2,
+    "logging_steps": 50,
+    "report_to": "none",
+    "max_steps": 1000,
+    # Without a GPU, Trainer joins a torchrun / accelerate process group only with use_cpu.
+    "use_cpu": not torch.cuda.is_available(),
+    "ddp_find_unused_parameters": False,
+}
+
+
+def parse_shape(shape: str | None) -> dict:
+    """'a=1,b=2' -> {'a': 1, 'b': 2} (ints, floats or None)."""
+    values: dict = {}
+    for item in filter(None, (shape or "").split(",")):
+        if "=" not in item:
+            raise ValueError(f"Shape override {item!r} is not key=value (e.g. hidden_size=128).")
+        key, raw = (part.strip() for part in item.split("=", 1))
+        if raw == "None":
+            values[key] = None
+            continue
+        try:
+            values[key] = int(raw)
+        except ValueError:
+            values[key] = float(raw)
+    return values
+
+
+class LossPartsMixin:
+    """For a `Trainer` whose loss has parts: `record_loss_parts` each training step, and every log line gets each
+    part's mean since the previous log (`loss_<part>`) beside Trainer's total `loss`."""
+
+    def record_loss_parts(self, parts: dict[str, torch.Tensor]) -> None:
+        sums = self.__dict__.setdefault("_loss_part_sums", {})
+        for name, value in parts.items():
+            sums[name] = sums.get(name, 0.0) + float(value.detach())
+        self._loss_part_steps = getattr(self, "_loss_part_steps", 0) + 1
+
+    def log(self, logs: dict[str, float], *args, **kwargs) -> None:
+        steps = getattr(self, "_loss_part_steps", 0)
+        if steps and "loss" in logs:
+            for name, total in self._loss_part_sums.items():
+                logs[f"loss_{name}"] = round(total / steps, 6)
+            self._loss_part_sums, self._loss_part_steps = {}, 0
+        super().log(logs, *args, **kwargs)
