@@ -66,7 +66,7 @@ def test_pretraining_saves_a_hub_ready_teacher_and_generator(teacher_dir):
 def test_generator_is_narrower_and_shares_the_embeddings(tokenizer_dir):
     config = KRElectraKDConfig.from_preset("tiny", vocab_size=100)
     generator = pretrain.KRElectraKDForMaskedLM(pretrain.generator_config(config))
-    model = pretrain.ElectraPreTrainingModel(KRElectraKDForPreTraining(config), generator)
+    model = pretrain.ElectraGeneratorDiscriminator(KRElectraKDForPreTraining(config), generator)
     assert generator.config.hidden_size == 16
     assert model.generator.electra.embeddings is model.discriminator.electra.embeddings
     assert model.generator.generator_lm_head.weight is model.discriminator.electra.embeddings.word_embeddings.weight

@@ -15,7 +15,7 @@ Student initialisation (`--student_init`): `random`; `teacher-layers` (the teach
 for a student of the teacher's width); or a folder/Hub id of a trained student, converted by SVD to the ranks of
 `--student_preset` when they differ (distil dense, factorize, distil again). The output folder is Hub-ready (code
 files, tokenizer, config) with `distillation.json` describing how it was made; checkpoints in
-`output_dir/checkpoints` are resumed when the command is run again.
+`output_dir/checkpoints` (the student and its projections) are resumed when the command is run again.
 """
 
 from __future__ import annotations
@@ -28,14 +28,13 @@ from pathlib import Path
 import torch
 from datasets import Dataset, concatenate_datasets
 from transformers import AutoTokenizer, DataCollatorWithPadding, HfArgumentParser, TrainingArguments
-from transformers.trainer_utils import get_last_checkpoint
 
 from modeling_kr_electra_kd import PRESETS, KRElectraKDConfig, KRElectraKDPreTrainedModel
 from training.corpus import read_corpus, tokenized_corpus
 from training.distiller import DistillationConfig, DistillationTrainer, uniform_layer_map
 from training.lowrank import HEADS, convert_to_low_rank, from_pretrained_any
 from training.tokenizer import check_same_vocabulary, check_tokenizer_matches_config
-from training.trainer_common import PRETRAINING_DEFAULTS, parse_shape
+from training.trainer_common import PRETRAINING_DEFAULTS, parse_shape, resume_checkpoint
 
 RANK_FIELDS = ("embedding_rank", "attention_rank", "ffn_rank")
 
@@ -214,11 +213,11 @@ def main(argv: list[str] | None = None) -> int:
             data_collator=collator,
             processing_class=tokenizer,
         )
+        last = resume_checkpoint(training_args.output_dir, student.config)
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
-    last = get_last_checkpoint(training_args.output_dir) if Path(training_args.output_dir).is_dir() else None
     trainer.train(resume_from_checkpoint=last)
 
     if trainer.is_world_process_zero():

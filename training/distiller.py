@@ -12,22 +12,33 @@ The loss is any weighted mix of
 Student layer i (1-based) is compared with teacher layer `layer_map[i-1]`; by default the teacher's layers are
 spread uniformly. Each part is logged on its own (`loss_kl`, `loss_hidden`, ...). With `cache_teacher_outputs`, the
 teacher's outputs are computed once per example and reused in later epochs (keyed by the dataset index, so the
-dataset must not be reshuffled into new examples).
+dataset must not be reshuffled into new examples): only what the active losses read, on the CPU, up to
+`teacher_cache_mb`, and moved back to the student's device for each batch.
+
+The loss is a mean over each batch; Trainer divides it by the gradient accumulation steps. Checkpoints hold the
+student and, in `distillation_projections.safetensors`, the projections, so a resumed run continues where it stopped.
 """
 
 from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load_file, load_model, save_model
 from torch import nn
 from transformers import PreTrainedModel, Trainer
+from transformers.utils import logging
 
 from training.trainer_common import LossPartsMixin
 
 LOSS_PARTS = ("kl", "hard", "hidden", "attention", "embedding")
+# Beside the student in each checkpoint: the learned projections, which a resumed run needs.
+PROJECTIONS_FILE = "distillation_projections.safetensors"
+
+logger = logging.get_logger(__name__)
 
 
 @dataclass
@@ -49,6 +60,13 @@ class DistillationConfig:
     )
     cache_teacher_outputs: bool = field(
         default=False, metadata={"help": "Compute the teacher's outputs once per example and reuse them each epoch."}
+    )
+    teacher_cache_mb: float = field(
+        default=2048,
+        metadata={
+            "help": "Most CPU memory (MB) the teacher-output cache may hold; examples past it are recomputed each "
+            "epoch. Only the outputs the active losses read are cached (attention maps are the largest)."
+        },
     )
 
     def weights(self) -> dict[str, float]:
@@ -84,18 +102,28 @@ def check_layer_map(layer_map: list[int], student_layers: int, teacher_layers: i
 
 
 class DistillationProjections(nn.Module):
-    """Learned maps from student width to teacher width, one for the embedding output and one per mapped layer.
-    Trained with the student (they are part of the Trainer's model) and dropped when the student is saved."""
+    """Learned maps from student width to teacher width: `embedding` for the embedding output (built only for the
+    embedding loss) and `layers`, one per student layer (built only for the hidden-state loss). Building only what the
+    active losses use keeps every parameter in the loss, which DDP requires. Identity maps when the widths are equal.
+    Trained with the student, saved in each checkpoint beside it, and dropped from the final model."""
 
-    def __init__(self, student_width: int, teacher_width: int, student_layers: int):
+    def __init__(
+        self, student_width: int, teacher_width: int, student_layers: int, embedding: bool = True, layers: bool = True
+    ):
         super().__init__()
         make = nn.Linear if student_width != teacher_width else (lambda *_: nn.Identity())
-        self.embedding = make(student_width, teacher_width)
-        self.layers = nn.ModuleList([make(student_width, teacher_width) for _ in range(student_layers)])
+        self.embedding = make(student_width, teacher_width) if embedding else None
+        self.layers = (
+            nn.ModuleList([make(student_width, teacher_width) for _ in range(student_layers)]) if layers else None
+        )
 
 
 class StudentWithProjections(nn.Module):
     """The student plus its projections, so one optimizer trains both; `save_pretrained` saves the student alone."""
+
+    # `forward(**inputs)` would make Trainer believe the model divides its loss by `num_items_in_batch` itself and
+    # skip dividing by the gradient accumulation steps; the loss here is `DistillationTrainer.compute_loss`'s batch mean.
+    accepts_loss_kwargs = False
 
     def __init__(self, student: PreTrainedModel, projections: DistillationProjections):
         super().__init__()
@@ -110,14 +138,6 @@ class StudentWithProjections(nn.Module):
         return self.student.save_pretrained(*args, **kwargs)
 
 
-def _soft_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
-    """KL(teacher || student) of temperature-softened distributions over the last axis, times T^2."""
-    student_log_probs = F.log_softmax(student_logits / temperature, dim=-1)
-    teacher_log_probs = F.log_softmax(teacher_logits / temperature, dim=-1)
-    kl = F.kl_div(student_log_probs, teacher_log_probs, log_target=True, reduction="none").sum(-1)
-    return kl.mean() * temperature**2
-
-
 def _masked_mean(values: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     """Mean over tokens where mask is 1 (values: [batch, seq, ...])."""
     if mask is None:
@@ -127,6 +147,15 @@ def _masked_mean(values: torch.Tensor, mask: torch.Tensor | None) -> torch.Tenso
         mask = mask.unsqueeze(-1)
     weight = mask.expand_as(values)
     return (values * weight).sum() / weight.sum().clamp(min=1.0)
+
+
+def _soft_kl(student_logits, teacher_logits, temperature: float, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """KL(teacher || student) of temperature-softened distributions over the last axis, times T^2; averaged over the
+    other axes (only where `mask` is 1, when given). The one soft-target KL every head's loss goes through."""
+    student_log_probs = F.log_softmax(student_logits / temperature, dim=-1)
+    teacher_log_probs = F.log_softmax(teacher_logits / temperature, dim=-1)
+    kl = F.kl_div(student_log_probs, teacher_log_probs, log_target=True, reduction="none").sum(-1)
+    return _masked_mean(kl, mask) * temperature**2
 
 
 def soft_target_kl(student_logits, teacher_logits, temperature: float, attention_mask=None) -> torch.Tensor:
@@ -145,18 +174,9 @@ def soft_target_kl(student_logits, teacher_logits, temperature: float, attention
         # RTD: one logit per token -> the two-outcome distribution [not replaced, replaced]
         student_two = torch.stack([torch.zeros_like(student_logits), student_logits], dim=-1)
         teacher_two = torch.stack([torch.zeros_like(teacher_logits), teacher_logits], dim=-1)
-        kl = F.kl_div(
-            F.log_softmax(student_two / temperature, -1),
-            F.log_softmax(teacher_two / temperature, -1),
-            log_target=True,
-            reduction="none",
-        ).sum(-1)
-        return _masked_mean(kl, attention_mask) * temperature**2
+        return _soft_kl(student_two, teacher_two, temperature, attention_mask)
     if student_logits.dim() == 3 and attention_mask is not None:  # per-token classes
-        student_log_probs = F.log_softmax(student_logits / temperature, dim=-1)
-        teacher_log_probs = F.log_softmax(teacher_logits / temperature, dim=-1)
-        kl = F.kl_div(student_log_probs, teacher_log_probs, log_target=True, reduction="none").sum(-1)
-        return _masked_mean(kl, attention_mask) * temperature**2
+        return _soft_kl(student_logits, teacher_logits, temperature, attention_mask)
     if student_logits.shape[-1] == 1:  # regression: match the teacher's prediction
         return F.mse_loss(student_logits, teacher_logits)
     return _soft_kl(student_logits, teacher_logits, temperature)
@@ -187,6 +207,9 @@ class DistillationTrainer(LossPartsMixin, Trainer):
     text) and task-specific distillation (a fine-tuned teacher's task logits, with or without labels).
     """
 
+    # compute_loss returns a per-batch mean: Trainer must divide it by the gradient accumulation steps.
+    loss_is_scaled_for_ga = False
+
     def __init__(self, *args, teacher: nn.Module, distillation: DistillationConfig | None = None, **kwargs):
         self.distillation = distillation or DistillationConfig()
         self.distillation.validate()
@@ -197,7 +220,19 @@ class DistillationTrainer(LossPartsMixin, Trainer):
         layer_map = self.distillation.layer_map or uniform_layer_map(student_layers, teacher_layers)
         check_layer_map(layer_map, student_layers, teacher_layers)
         self.layer_map = layer_map
-        projections = DistillationProjections(student_config.hidden_size, teacher_config.hidden_size, student_layers)
+        weights = self.distillation.weights()
+        projections = DistillationProjections(
+            student_config.hidden_size,
+            teacher_config.hidden_size,
+            student_layers,
+            embedding=weights["embedding"] > 0,
+            layers=weights["hidden"] > 0,
+        )
+        training_args = kwargs.get("args", args[0] if args else None)
+        if training_args is not None and not weights["kl"]:
+            # Without the soft-target loss the student's head (and, for attention-only losses, its last feed-forward
+            # layer) gets no gradient: under DDP that is an error unless DDP looks for unused parameters.
+            training_args.ddp_find_unused_parameters = True
         super().__init__(StudentWithProjections(student, projections), *args, **kwargs)
         # Trainer keeps the dataset columns the model's forward accepts: the student's, not the wrapper's **inputs.
         self._signature_columns = [
@@ -207,37 +242,71 @@ class DistillationTrainer(LossPartsMixin, Trainer):
             "example_index",
         ]
         self.teacher = teacher.eval().requires_grad_(False).to(self.args.device)
-        self._teacher_cache: dict[int, dict[str, torch.Tensor]] = {}
+        self._teacher_cache: dict[int, dict] = {}
+        self._teacher_cache_bytes = 0
 
     @property
     def student(self) -> PreTrainedModel:
         return self.accelerator.unwrap_model(self.model).student
 
-    def _teacher_outputs(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        needs_internals = any(self.distillation.weights()[p] for p in ("hidden", "attention", "embedding"))
+    def _needed_teacher_layers(self) -> tuple[set[int], set[int]]:
+        """Indices of the teacher's hidden states and attention maps that the active losses read."""
+        weights = self.distillation.weights()
+        hidden = set(self.layer_map) if weights["hidden"] else set()
+        if weights["embedding"]:
+            hidden.add(0)
+        attentions = {t - 1 for t in self.layer_map} if weights["attention"] else set()
+        return hidden, attentions
+
+    def _teacher_outputs(self, inputs: dict[str, torch.Tensor]) -> dict:
+        """The teacher outputs the active losses read (others are None), on the batch's device."""
         model_inputs = {k: v for k, v in inputs.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+        device = model_inputs["input_ids"].device
         indices = inputs.get("example_index")
-        if self.distillation.cache_teacher_outputs and indices is not None:
+        caching = self.distillation.cache_teacher_outputs and indices is not None
+        if caching:
             keys = indices.tolist()
             if all(key in self._teacher_cache for key in keys):
-                return _stack_cached([self._teacher_cache[key] for key in keys], model_inputs["input_ids"].shape[1])
+                rows = [self._teacher_cache[key] for key in keys]
+                return _stack_cached(rows, model_inputs["input_ids"].shape[1], device)
+        hidden, attentions = self._needed_teacher_layers()
         with torch.no_grad():
             outputs = self.teacher(
                 **model_inputs,
-                output_hidden_states=needs_internals,
-                output_attentions=needs_internals,
+                output_hidden_states=bool(hidden),
+                output_attentions=bool(attentions),
                 return_dict=True,
             )
-        result = {"logits": _head_logits(outputs)}
-        if needs_internals:
-            result["hidden_states"] = outputs.hidden_states
-            result["attentions"] = outputs.attentions
-        if self.distillation.cache_teacher_outputs and indices is not None:
-            seq_len = model_inputs["input_ids"].shape[1]
-            lengths = model_inputs["attention_mask"].sum(-1).tolist()
-            for row, (key, length) in enumerate(zip(indices.tolist(), lengths)):
-                self._teacher_cache[key] = _slice_row(result, row, int(length), seq_len)
+        result = {
+            "logits": _head_logits(outputs) if self.distillation.weight_kl else None,
+            "hidden_states": _keep(outputs.hidden_states, hidden),
+            "attentions": _keep(outputs.attentions, attentions),
+        }
+        if caching:
+            self._cache_rows(result, keys, model_inputs)
         return result
+
+    def _cache_rows(self, result: dict, keys: list[int], model_inputs: dict) -> None:
+        """Keep each example's teacher outputs on the CPU, up to `teacher_cache_mb`; past it, later examples are
+        recomputed every epoch (one warning says so)."""
+        limit = self.distillation.teacher_cache_mb * 2**20
+        seq_len = model_inputs["input_ids"].shape[1]
+        lengths = model_inputs["attention_mask"].sum(-1).tolist()
+        for row, (key, length) in enumerate(zip(keys, lengths)):
+            if key in self._teacher_cache or self._teacher_cache_bytes > limit:
+                continue
+            entry = _slice_row(result, row, int(length), seq_len)
+            size = _entry_bytes(entry)
+            if self._teacher_cache_bytes + size > limit:
+                self._teacher_cache_bytes = limit + 1  # full: stop trying
+                logger.warning(
+                    f"The teacher-output cache reached teacher_cache_mb={self.distillation.teacher_cache_mb:g} after "
+                    f"{len(self._teacher_cache)} examples; the others are recomputed each epoch (raise "
+                    "--teacher_cache_mb to cache more)."
+                )
+                return
+            self._teacher_cache[key] = entry
+            self._teacher_cache_bytes += size
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         inputs = dict(inputs)
@@ -258,9 +327,8 @@ class DistillationTrainer(LossPartsMixin, Trainer):
             parts["hard"] = outputs.loss
         if weights["hidden"]:
             losses = [
-                _masked_mean(
-                    (projections.layers[i](outputs.hidden_states[i + 1]) - teacher["hidden_states"][t]).pow(2),
-                    attention_mask,
+                hidden_mse(
+                    projections.layers[i](outputs.hidden_states[i + 1]), teacher["hidden_states"][t], attention_mask
                 )
                 for i, t in enumerate(self.layer_map)
             ]
@@ -272,8 +340,8 @@ class DistillationTrainer(LossPartsMixin, Trainer):
             ]
             parts["attention"] = torch.stack(losses).mean()
         if weights["embedding"]:
-            parts["embedding"] = _masked_mean(
-                (projections.embedding(outputs.hidden_states[0]) - teacher["hidden_states"][0]).pow(2), attention_mask
+            parts["embedding"] = hidden_mse(
+                projections.embedding(outputs.hidden_states[0]), teacher["hidden_states"][0], attention_mask
             )
         if not parts:
             raise ValueError("No loss part applies to this batch (weight_hard needs labels).")
@@ -284,27 +352,64 @@ class DistillationTrainer(LossPartsMixin, Trainer):
         return (loss, outputs) if return_outputs else loss
 
     def _save(self, output_dir: str | None = None, state_dict=None) -> None:
-        # The checkpoint is the student alone (Hub-ready, with its code files); projections are training-only.
+        # The student as a Hub-ready folder (with its code files), and beside it the projections, which a resumed run
+        # needs (the optimizer state in the checkpoint covers them too).
         output_dir = output_dir or self.args.output_dir
         self.student.save_pretrained(output_dir)
         if self.processing_class is not None:
             self.processing_class.save_pretrained(output_dir)
+        projections = self.accelerator.unwrap_model(self.model).projections
+        if any(True for _ in projections.parameters()):
+            save_model(projections, str(Path(output_dir) / PROJECTIONS_FILE))
 
     def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
-        from safetensors.torch import load_file
-
         state = load_file(f"{resume_from_checkpoint}/model.safetensors")
         missing, unexpected = self.student.load_state_dict(state, strict=False)
         missing = [key for key in missing if not key.endswith("generator_lm_head.weight")]
         if missing or unexpected:
             raise ValueError(f"Checkpoint {resume_from_checkpoint} does not match the student: {missing[:3]}")
+        projections = self.accelerator.unwrap_model(self.model).projections
+        projections_file = Path(resume_from_checkpoint) / PROJECTIONS_FILE
+        if any(True for _ in projections.parameters()):
+            if not projections_file.is_file():
+                raise ValueError(
+                    f"Checkpoint {resume_from_checkpoint} has no {PROJECTIONS_FILE} (the hidden-state projections): "
+                    "resuming would restart them; start a new run in another --output_dir."
+                )
+            load_model(projections, str(projections_file))
+
+
+def hidden_mse(student_hidden: torch.Tensor, teacher_hidden: torch.Tensor, attention_mask) -> torch.Tensor:
+    """Mean squared difference over the non-padding tokens (student hidden states already projected)."""
+    return _masked_mean((student_hidden - teacher_hidden).pow(2), attention_mask)
+
+
+def _keep(layers: tuple | None, wanted: set[int]) -> tuple | None:
+    """`layers` with the entries no loss reads replaced by None (nothing else is cached or kept alive)."""
+    if not wanted or layers is None:
+        return None
+    return tuple(layer if index in wanted else None for index, layer in enumerate(layers))
+
+
+def _entry_bytes(entry) -> int:
+    """Bytes held by the tensors in a (nested) cache entry."""
+    if isinstance(entry, torch.Tensor):
+        return entry.numel() * entry.element_size()
+    if isinstance(entry, dict):
+        return sum(_entry_bytes(value) for value in entry.values())
+    if isinstance(entry, (tuple, list)):
+        return sum(_entry_bytes(value) for value in entry)
+    return 0  # None (an output no loss reads) or the token-level flag
 
 
 def _slice_row(result: dict, row: int, length: int, seq_len: int) -> dict:
-    """One example's teacher outputs without padding, on the CPU (for the cache). Token-level tensors (hidden states,
-    per-token logits) are cut to the example's length; attention maps on both axes."""
+    """One example's teacher outputs without padding, on the CPU (for the cache): (tensor, is_token_level) pairs,
+    None where no loss reads the output. Token-level tensors (hidden states, per-token logits) are cut to the
+    example's length; attention maps on both axes."""
 
-    def cut(tensor: torch.Tensor) -> tuple[torch.Tensor, bool]:
+    def cut(tensor: torch.Tensor | None) -> tuple[torch.Tensor, bool] | None:
+        if tensor is None:
+            return None
         if tensor.dim() == 4:  # attention [batch, heads, query, key]
             return tensor[row, :, :length, :length].detach().cpu(), True
         if tensor.dim() >= 2 and tensor.shape[1] == seq_len:
@@ -314,13 +419,14 @@ def _slice_row(result: dict, row: int, length: int, seq_len: int) -> dict:
     logits = result["logits"]
     out: dict = {"logits": tuple(cut(part) for part in logits) if isinstance(logits, tuple) else cut(logits)}
     for key in ("hidden_states", "attentions"):
-        if key in result:
-            out[key] = tuple(cut(layer) for layer in result[key])
+        layers = result[key]
+        out[key] = None if layers is None else tuple(cut(layer) for layer in layers)
     return out
 
 
-def _stack_cached(rows: list[dict], length: int) -> dict:
-    """Re-pad cached rows to this batch's length and stack them (padding positions are masked in every loss)."""
+def _stack_cached(rows: list[dict], length: int, device: torch.device) -> dict:
+    """Re-pad cached rows to this batch's length, stack them and move them to `device` (the student's: the batch's)
+    (padding positions are masked in every loss)."""
 
     def pad(entry: tuple[torch.Tensor, bool]) -> torch.Tensor:
         value, token_level = entry
@@ -332,15 +438,17 @@ def _stack_cached(rows: list[dict], length: int) -> dict:
         return F.pad(value, (0, 0) * (value.dim() - 1) + (0, missing))
 
     def stack(entries):
-        return torch.stack([pad(entry) for entry in entries])
+        if entries[0] is None:
+            return None
+        return torch.stack([pad(entry) for entry in entries]).to(device, non_blocking=True)
 
     first = rows[0]
     out: dict = {}
-    if isinstance(first["logits"], tuple) and isinstance(first["logits"][0], tuple):
+    if first["logits"] is not None and isinstance(first["logits"][0], tuple):  # QA: (start, end)
         out["logits"] = tuple(stack([row["logits"][i] for row in rows]) for i in range(len(first["logits"])))
     else:
         out["logits"] = stack([row["logits"] for row in rows])
     for key in ("hidden_states", "attentions"):
-        if key in first:
-            out[key] = tuple(stack([row[key][i] for row in rows]) for i in range(len(first[key])))
+        layers = first[key]
+        out[key] = None if layers is None else tuple(stack([row[key][i] for row in rows]) for i in range(len(layers)))
     return out

@@ -3,14 +3,17 @@
 A small generator (masked LM) fills masked positions with sampled tokens; the discriminator learns to tell which
 tokens were replaced. Both share the token, position and type embeddings; the loss is
 `mlm_weight * generator loss + rtd_weight * discriminator loss` (ELECTRA: 1 and 50). Masking is dynamic (a new mask
-every time a text is seen). Runs as one process or under `torchrun` / `accelerate launch` (DDP, gloo on CPU).
+every time a text is seen) and, by default, ELECTRA's: of the `mlm_probability` share of tokens chosen, 85% become
+`[MASK]` and 15% stay unchanged (the generator must still predict them). `--masking bert` gives BERT's 80% `[MASK]`,
+10% random token, 10% unchanged. Runs as one process or under `torchrun` / `accelerate launch` (DDP, gloo on CPU).
+The loss is a mean over each batch, divided by the gradient accumulation steps like any Trainer loss.
 
     kr-electra-kd pretrain-teacher --corpus corpus.txt --tokenizer tok --output_dir teacher --preset small-kd \\
         --max_steps 10000
 
 The output folder holds the discriminator (the teacher: config, safetensors, code files, tokenizer) and, in
 `generator/`, the generator. Checkpoints go to `output_dir/checkpoints`; a run restarted with the same output_dir
-resumes from the last one.
+resumes from the newest complete one, which must have the same shape.
 """
 
 from __future__ import annotations
@@ -29,12 +32,11 @@ from transformers import (
     TrainingArguments,
 )
 from transformers.modeling_outputs import ModelOutput
-from transformers.trainer_utils import get_last_checkpoint
 
 from modeling_kr_electra_kd import PRESETS, KRElectraKDConfig, KRElectraKDForMaskedLM, KRElectraKDForPreTraining
 from training.corpus import read_corpus, tokenized_corpus
 from training.tokenizer import check_tokenizer_matches_config
-from training.trainer_common import PRETRAINING_DEFAULTS, LossPartsMixin, parse_shape
+from training.trainer_common import PRETRAINING_DEFAULTS, LossPartsMixin, parse_shape, resume_checkpoint
 
 
 def generator_config(discriminator: KRElectraKDConfig, size_divisor: int = 4) -> KRElectraKDConfig:
@@ -50,8 +52,17 @@ def generator_config(discriminator: KRElectraKDConfig, size_divisor: int = 4) ->
     return KRElectraKDConfig(**values)
 
 
-class ElectraPreTrainingModel(nn.Module):
-    """Generator + discriminator sharing one embedding module; `forward` returns the combined ELECTRA loss."""
+# Share of the masked positions that become [MASK] / a random token (the rest stay unchanged), per --masking scheme.
+MASKING_SCHEMES = {"electra": (0.85, 0.0), "bert": (0.8, 0.1)}
+
+
+class ElectraGeneratorDiscriminator(nn.Module):
+    """The pre-training pair, generator + discriminator, sharing one embedding module; `forward` returns the combined
+    ELECTRA loss. (Not a model of the family: the teacher is its `discriminator`, a `KRElectraKDForPreTraining`.)"""
+
+    # `forward(**kwargs)` would make Trainer believe the model divides its loss by `num_items_in_batch` itself and skip
+    # dividing by the gradient accumulation steps; the loss here is a batch mean.
+    accepts_loss_kwargs = False
 
     def __init__(self, discriminator: KRElectraKDForPreTraining, generator: KRElectraKDForMaskedLM, rtd_weight=50.0):
         super().__init__()
@@ -71,21 +82,38 @@ class ElectraPreTrainingModel(nn.Module):
         logits = self.generator.prediction_logits(hidden[masked])
         mlm_loss = nn.functional.cross_entropy(logits.float(), labels[masked])
         with torch.no_grad():  # sampling is not differentiable; the discriminator sees the sample as data
-            sampled = torch.distributions.Categorical(logits=logits.float()).sample()
-        original = torch.where(masked, labels, input_ids)
-        corrupted = input_ids.clone()
-        corrupted[masked] = sampled
-        replaced = (corrupted != original).long()
+            sampled = self.sample_replacements(logits.float())
+        corrupted, replaced = replaced_token_labels(input_ids, labels, sampled)
         judged = self.discriminator(
             input_ids=corrupted, attention_mask=attention_mask, token_type_ids=token_type_ids, labels=replaced
         )
         loss = mlm_loss + self.rtd_weight * judged.loss
         return ModelOutput(loss=loss, mlm_loss=mlm_loss.detach(), rtd_loss=judged.loss.detach())
 
+    def sample_replacements(self, logits: torch.Tensor) -> torch.Tensor:
+        """One token per masked position, drawn from the generator's distribution."""
+        return torch.distributions.Categorical(logits=logits).sample()
+
+
+def replaced_token_labels(
+    input_ids: torch.Tensor, labels: torch.Tensor, sampled: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The discriminator's input (masked positions filled with `sampled`) and its labels: 1 where a token differs from
+    the original text. A sample equal to the original counts as original (ELECTRA); padding is excluded from the
+    loss by the attention mask."""
+    masked = labels != -100
+    original = torch.where(masked, labels, input_ids)
+    corrupted = input_ids.clone()
+    corrupted[masked] = sampled
+    return corrupted, (corrupted != original).long()
+
 
 class ElectraPreTrainer(LossPartsMixin, Trainer):
     """Logs the generator (`loss_mlm`) and discriminator (`loss_rtd`) losses beside the total, and checkpoints the
     shared-embedding model with safetensors (which refuses duplicated shared tensors unless saved as a module)."""
+
+    # compute_loss returns a per-batch mean: Trainer must divide it by the gradient accumulation steps.
+    loss_is_scaled_for_ga = False
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         outputs = model(**inputs)
@@ -98,14 +126,14 @@ class ElectraPreTrainer(LossPartsMixin, Trainer):
 
         output_dir = Path(output_dir or self.args.output_dir)
         output_dir.mkdir(parents=True, exist_ok=True)
-        save_model(self.accelerator.unwrap_model(self.model), str(output_dir / "model.safetensors"))
+        model = self.accelerator.unwrap_model(self.model)
+        save_model(model, str(output_dir / "model.safetensors"))
+        model.config.save_pretrained(output_dir)  # the teacher's shape, checked before resuming
 
     def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
         from safetensors.torch import load_model
 
-        load_model(
-            self.accelerator.unwrap_model(self.model), f"{resume_from_checkpoint}/model.safetensors", strict=False
-        )
+        load_model(self.accelerator.unwrap_model(self.model), f"{resume_from_checkpoint}/model.safetensors")
 
 
 @dataclass
@@ -120,6 +148,13 @@ class PretrainArguments:
     max_corpus_lines: int | None = field(default=None, metadata={"help": "Use at most this many corpus lines."})
     max_seq_length: int = field(default=128, metadata={"help": "Texts are truncated to this many tokens."})
     mlm_probability: float = field(default=0.15, metadata={"help": "Share of tokens masked for the generator."})
+    masking: str = field(
+        default="electra",
+        metadata={
+            "help": "What masked tokens become: electra (85%% [MASK], 15%% unchanged) or bert (80%% [MASK], 10%% "
+            "random token, 10%% unchanged)."
+        },
+    )
     rtd_weight: float = field(default=50.0, metadata={"help": "Weight of the discriminator loss (ELECTRA: 50)."})
     generator_size_divisor: int = field(default=4, metadata={"help": "Generator width = teacher width / this."})
 
@@ -143,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
         texts = read_corpus(args.corpus, max_lines=args.max_corpus_lines)
         if not 0 < args.mlm_probability < 1:
             raise ValueError(f"mlm_probability must be between 0 and 1, got {args.mlm_probability}.")
+        if args.masking not in MASKING_SCHEMES:
+            raise ValueError(f"Unknown --masking {args.masking!r}; choose one of: {', '.join(MASKING_SCHEMES)}.")
+        last = resume_checkpoint(training_args.output_dir, config)
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -150,15 +188,20 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(training_args.seed)
     discriminator = KRElectraKDForPreTraining(config)
     generator = KRElectraKDForMaskedLM(generator_config(config, args.generator_size_divisor))
-    model = ElectraPreTrainingModel(discriminator, generator, rtd_weight=args.rtd_weight)
-    collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=args.mlm_probability)
+    model = ElectraGeneratorDiscriminator(discriminator, generator, rtd_weight=args.rtd_weight)
+    mask_share, random_share = MASKING_SCHEMES[args.masking]
+    collator = DataCollatorForLanguageModeling(
+        tokenizer,
+        mlm_probability=args.mlm_probability,
+        mask_replace_prob=mask_share,
+        random_replace_prob=random_share,
+    )
     trainer = ElectraPreTrainer(
         model=model,
         args=training_args,
         train_dataset=tokenized_corpus(texts, tokenizer, args.max_seq_length),
         data_collator=collator,
     )
-    last = get_last_checkpoint(training_args.output_dir) if Path(training_args.output_dir).is_dir() else None
     trainer.train(resume_from_checkpoint=last)
 
     if trainer.is_world_process_zero():

@@ -1,9 +1,14 @@
 """What the pre-training and distillation commands share: their Trainer defaults, the loss-part logging mixin and
-the `--shape` override parser. Both commands import from here, not from each other."""
+the `--shape` override parser, and finding the checkpoint a run resumes from. Both commands import from here, not from
+each other."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import torch
+from transformers import PretrainedConfig
 
 # Trainer options of the pre-training and distillation commands (all still overridable on the command line).
 PRETRAINING_DEFAULTS = {
@@ -55,3 +60,59 @@ class LossPartsMixin:
                 logs[f"loss_{name}"] = round(total / steps, 6)
             self._loss_part_sums, self._loss_part_steps = {}, 0
         super().log(logs, *args, **kwargs)
+
+
+# The config fields that decide the model's weight shapes: a checkpoint with other values cannot be resumed.
+SHAPE_FIELDS = (
+    "vocab_size",
+    "hidden_size",
+    "embedding_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+    "embedding_rank",
+    "attention_rank",
+    "ffn_rank",
+)
+CHECKPOINT_FILES = ("trainer_state.json", "model.safetensors")
+
+
+def resume_checkpoint(checkpoints_dir: str | Path, config: PretrainedConfig | None = None) -> str | None:
+    """The newest complete `checkpoint-<step>` folder in `checkpoints_dir` (one holding trainer_state.json and
+    model.safetensors), or None. Partly written checkpoints (a run killed while saving) are skipped. Prints one line
+    naming the checkpoint the run resumes from. With `config`, a checkpoint of another model shape is refused with a
+    ValueError naming both shapes."""
+    folder = Path(checkpoints_dir)
+    checkpoints = [path for path in folder.glob("checkpoint-*") if path.name.split("-")[-1].isdigit()]
+    checkpoints.sort(key=lambda path: int(path.name.split("-")[-1]), reverse=True)
+    incomplete = []
+    for checkpoint in checkpoints:
+        if all((checkpoint / name).is_file() for name in CHECKPOINT_FILES):
+            break
+        incomplete.append(checkpoint.name)
+    else:
+        if incomplete:
+            print(f"No complete checkpoint in {folder} (incomplete: {', '.join(incomplete)}): starting from step 0.")
+        return None
+    if config is not None:
+        check_checkpoint_shape(checkpoint, config)
+    skipped = f", skipping the incomplete {', '.join(incomplete)}" if incomplete else ""
+    print(f"Resuming from {checkpoint}{skipped}.")
+    return str(checkpoint)
+
+
+def check_checkpoint_shape(checkpoint: Path, config: PretrainedConfig) -> None:
+    """Refuse a checkpoint whose config.json describes another model shape than `config`."""
+    config_file = checkpoint / "config.json"
+    if not config_file.is_file():
+        return  # older checkpoints: the strict weight loading still refuses a mismatch
+    saved = json.loads(config_file.read_text(encoding="utf-8"))
+    wanted = config.to_dict()
+    differing = [name for name in SHAPE_FIELDS if name in saved and saved[name] != wanted.get(name)]
+    if differing:
+        before = ",".join(f"{name}={saved[name]}" for name in differing)
+        now = ",".join(f"{name}={wanted.get(name)}" for name in differing)
+        raise ValueError(
+            f"Checkpoint {checkpoint} holds a model of shape {before}, but this run builds {now}: give the same "
+            "--preset/--shape as that run, or another --output_dir."
+        )
