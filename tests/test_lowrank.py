@@ -198,3 +198,79 @@ def test_convert_command(tmp_path, tiny_tokenizer, capsys):
     assert main(["--model", str(source), "--output_dir", str(tmp_path / "bad"), "--ffn_rank", "999"]) == 2
     assert "ffn_rank must be an integer from 1 to 64" in capsys.readouterr().err
     assert main(["--model", str(source), "--output_dir", str(tmp_path / "bad"), "--preset", "nope"]) == 2
+
+
+SOURCES = {
+    "dense": {},
+    "ffn": {"ffn_rank": 16},
+    "ffn+attention": {"ffn_rank": 16, "attention_rank": 16},
+    "all-three": {"ffn_rank": 16, "attention_rank": 16, "embedding_rank": 16},
+}
+TARGETS = {
+    "embedding-8": {"embedding_rank": 8},
+    "attention-8": {"attention_rank": 8},
+    "ffn-8": {"ffn_rank": 8},
+    "all-8": {"embedding_rank": 8, "attention_rank": 8, "ffn_rank": 8},
+    "full-rank": FULL_RANK,
+    "energy-0.9": {"energy": 0.9},
+}
+
+
+def _computed_weights(model) -> dict[str, torch.Tensor]:
+    """The out x in matrix each factorizable layer computes, whatever its storage (dense or low-rank)."""
+    from training.lowrank import _dense_weight
+
+    base = model.base_model
+    layer = base.encoder.layer[1]
+    embeddings = base.embeddings
+    word = embeddings.word_embeddings.weight
+    if hasattr(embeddings, "word_embeddings_up"):
+        word = word @ embeddings.word_embeddings_up.weight.T
+    return {
+        "embedding": word,
+        "attention": _dense_weight(layer.attention.self.value),
+        "ffn": _dense_weight(layer.intermediate.dense),
+    }
+
+
+def _best_rank(weight: torch.Tensor, rank: int) -> torch.Tensor:
+    u, s, vh = torch.linalg.svd(weight.double(), full_matrices=False)
+    return (u[:, :rank] * s[:rank]) @ vh[:rank]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("source", SOURCES)
+def test_every_source_converts_to_every_target(source, target):
+    """Known answer: each converted group computes the best rank-r approximation (truncated SVD) of the matrix the
+    source computes; groups not asked for keep the source's matrix and rank."""
+    torch.manual_seed(0)
+    model = KRElectraKDForPreTraining(KRElectraKDConfig.from_preset("tiny", vocab_size=120, **SOURCES[source]))
+    converted, report = convert_to_low_rank(model, **TARGETS[target])
+    before, after = _computed_weights(model), _computed_weights(converted)
+    for group in ("embedding", "attention", "ffn"):
+        rank = getattr(converted.config, f"{group}_rank")
+        asked = f"{group}_rank" in TARGETS[target] or "energy" in TARGETS[target]
+        assert rank == (getattr(report, f"{group}_rank")), group
+        if not asked:
+            assert rank == SOURCES[source].get(f"{group}_rank"), group
+            assert torch.allclose(after[group], before[group], atol=1e-6), group
+        else:
+            expected = _best_rank(before[group], rank).float()
+            assert torch.allclose(after[group], expected, atol=1e-5), (group, rank)
+    if target == "full-rank":  # every source's function is kept exactly
+        assert (_first_output(converted) - _first_output(model)).abs().max() < 1e-4
+
+
+def test_convert_command_refactorizes_a_low_rank_attention_model(tmp_path, capsys):
+    """The LF-V2 -> LF-V3 path (`distill --student_init <LF-V2> --student_preset small-lf-v3`) through the command."""
+    torch.manual_seed(0)
+    source = tmp_path / "lf-v2"
+    config = KRElectraKDConfig.from_preset("tiny", vocab_size=120, **SOURCES["ffn+attention"])
+    KRElectraKDForPreTraining(config).save_pretrained(source)
+    for ranks in (["--embedding_rank", "8"], ["--attention_rank", "8"], ["--energy", "0.9"]):
+        assert main(["--model", str(source), "--output_dir", str(tmp_path / "out"), *ranks]) == 0, ranks
+    converted = KRElectraKDForPreTraining.from_pretrained(tmp_path / "out")
+    assert converted.config.ffn_rank <= 16 and converted.config.attention_rank <= 16
+    assert main(["--model", str(source), "--output_dir", str(tmp_path / "bad"), "--attention_rank", "65"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert error[-1].startswith("error: ") and "attention_rank" in error[-1]

@@ -281,8 +281,11 @@ def _factor(weight: torch.Tensor, rank: int) -> tuple[torch.Tensor, torch.Tensor
 
 
 def _group_of(name: str, module: nn.Module) -> str | None:
-    """Which rank group a linear layer belongs to, by its place in the encoder."""
+    """Which rank group a linear layer belongs to, by its place in the encoder. The `down` / `up` factors of an
+    already low-rank layer belong to none: the low-rank layer itself is the group's member."""
     if not isinstance(module, (nn.Linear, KRElectraKDLowRankLinear)) or ".encoder.layer." not in f".{name}":
+        return None
+    if name.rsplit(".", 1)[-1] in ("down", "up"):
         return None
     if ".attention." in f".{name}.":
         return "attention"
