@@ -56,6 +56,21 @@ def generator_config(discriminator: KRElectraKDConfig, size_divisor: int = 4) ->
 MASKING_SCHEMES = {"electra": (0.85, 0.0), "bert": (0.8, 0.1)}
 
 
+def masking_collator(
+    tokenizer, mlm_probability: float = 0.15, masking: str = "electra", seed: int | None = None
+) -> DataCollatorForLanguageModeling:
+    """Pads a batch and picks `mlm_probability` of its tokens for the generator to predict (`labels`), replaced as the
+    `masking` scheme says (see MASKING_SCHEMES)."""
+    mask_share, random_share = MASKING_SCHEMES[masking]
+    return DataCollatorForLanguageModeling(
+        tokenizer,
+        mlm_probability=mlm_probability,
+        mask_replace_prob=mask_share,
+        random_replace_prob=random_share,
+        seed=seed,
+    )
+
+
 class ElectraGeneratorDiscriminator(nn.Module):
     """The pre-training pair, generator + discriminator, sharing one embedding module; `forward` returns the combined
     ELECTRA loss. (Not a model of the family: the teacher is its `discriminator`, a `KRElectraKDForPreTraining`.)"""
@@ -189,13 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     discriminator = KRElectraKDForPreTraining(config)
     generator = KRElectraKDForMaskedLM(generator_config(config, args.generator_size_divisor))
     model = ElectraGeneratorDiscriminator(discriminator, generator, rtd_weight=args.rtd_weight)
-    mask_share, random_share = MASKING_SCHEMES[args.masking]
-    collator = DataCollatorForLanguageModeling(
-        tokenizer,
-        mlm_probability=args.mlm_probability,
-        mask_replace_prob=mask_share,
-        random_replace_prob=random_share,
-    )
+    collator = masking_collator(tokenizer, args.mlm_probability, args.masking)
     trainer = ElectraPreTrainer(
         model=model,
         args=training_args,

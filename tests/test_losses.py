@@ -1,0 +1,96 @@
+"""Known-answer tests of each training loss: soft-target KL x T^2, attention KL, hidden-state MSE through a
+projection, replaced-token-detection labels, and the masking scheme of pre-training."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDForPreTraining
+from training.distiller import attention_kl, hidden_mse, soft_target_kl
+from training.pretrain import masking_collator, replaced_token_labels
+
+
+def test_soft_target_kl_is_kl_times_temperature_squared():
+    temperature = 2.0
+    # teacher logits [ln 9, 0] at T=2 -> probabilities [3/4, 1/4]; the student's [0, 0] -> [1/2, 1/2]
+    teacher = torch.tensor([[math.log(9.0), 0.0]])
+    student = torch.zeros(1, 2)
+    expected = (0.75 * math.log(0.75 / 0.5) + 0.25 * math.log(0.25 / 0.5)) * temperature**2
+    assert soft_target_kl(student, teacher, temperature).item() == pytest.approx(expected, rel=1e-6)
+    # two rows: the mean of the rows' KL (the second row matches its teacher: KL 0)
+    both = soft_target_kl(torch.cat([student, teacher]), torch.cat([teacher, teacher]), temperature)
+    assert both.item() == pytest.approx(expected / 2, rel=1e-6)
+
+
+def test_replaced_token_detection_kl_excludes_padding():
+    # one logit per token: [not replaced, replaced] = softmax([0, logit / T]); the padded token's logits are far apart
+    student = torch.tensor([[0.0, 5.0]])
+    teacher = torch.tensor([[math.log(9.0) * 2, -5.0]])
+    mask = torch.tensor([[1, 0]])
+    # token 1: teacher P(replaced) = 9/10 at T=2, student 1/2
+    expected = (0.1 * math.log(0.1 / 0.5) + 0.9 * math.log(0.9 / 0.5)) * 4
+    assert soft_target_kl(student, teacher, 2.0, mask).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_attention_kl_on_a_two_token_example_with_padding():
+    # [batch 1, heads 1, query 2, key 2]; the second token is padding: its query row must not count
+    teacher = torch.tensor([[[[0.75, 0.25], [0.5, 0.5]]]])
+    student = torch.tensor([[[[0.5, 0.5], [0.99, 0.01]]]])
+    mask = torch.tensor([[1, 0]])
+    expected = 0.75 * math.log(0.75 / 0.5) + 0.25 * math.log(0.25 / 0.5)
+    assert attention_kl(student, teacher, mask).item() == pytest.approx(expected, rel=1e-5)
+    # with different head counts the heads are averaged first: two student heads whose mean is the one above
+    two_heads = torch.cat([student, student], dim=1)
+    assert attention_kl(two_heads, teacher.repeat(1, 3, 1, 1), mask).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_hidden_mse_through_a_projection_with_padding():
+    projection = nn.Linear(2, 3, bias=False)
+    with torch.no_grad():
+        projection.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]))
+    student = torch.tensor([[[1.0, 2.0], [100.0, 100.0]]])  # second token: padding
+    teacher = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]]])
+    mask = torch.tensor([[1, 0]])
+    # projected first token [1, 2, 3] vs [1, 0, 0]: squared errors 0, 4, 9 -> mean 13/3
+    assert hidden_mse(projection(student), teacher, mask).item() == pytest.approx(13 / 3, rel=1e-6)
+
+
+def test_replaced_token_labels_count_a_correct_sample_as_original_and_skip_padding():
+    input_ids = torch.tensor([[2, 4, 4, 9, 3, 0]])  # [CLS] [MASK] [MASK] x [SEP] [PAD]; 4 = [MASK]
+    labels = torch.tensor([[-100, 7, 8, -100, -100, -100]])
+    sampled = torch.tensor([7, 5])  # the first masked token is sampled right, the second wrong
+    corrupted, replaced = replaced_token_labels(input_ids, labels, sampled)
+    assert corrupted.tolist() == [[2, 7, 5, 9, 3, 0]]
+    assert replaced.tolist() == [[0, 0, 1, 0, 0, 0]]
+    # the discriminator's loss is over the non-padding tokens only
+    torch.manual_seed(0)
+    discriminator = KRElectraKDForPreTraining(KRElectraKDConfig.from_preset("tiny", vocab_size=16)).eval()
+    attention_mask = torch.tensor([[1, 1, 1, 1, 1, 0]])
+    outputs = discriminator(corrupted, attention_mask=attention_mask, labels=replaced)
+    logits = outputs.logits[0, :5]
+    expected = nn.functional.binary_cross_entropy_with_logits(logits, replaced[0, :5].float())
+    assert outputs.loss.item() == pytest.approx(expected.item(), rel=1e-6)
+    flipped = replaced.clone()
+    flipped[0, 5] = 1  # a label on the padding changes nothing
+    assert discriminator(corrupted, attention_mask=attention_mask, labels=flipped).loss.item() == outputs.loss.item()
+
+
+@pytest.mark.parametrize(("masking", "mask_share", "random_share"), [("electra", 0.85, 0.0), ("bert", 0.8, 0.1)])
+def test_masking_schemes(masking, mask_share, random_share, tiny_tokenizer):
+    """ELECTRA (default): 85% of the chosen tokens become [MASK], 15% stay; BERT: 80% [MASK], 10% random, 10% stay."""
+    collator = masking_collator(tiny_tokenizer, mlm_probability=0.15, masking=masking, seed=0)
+    generator = torch.Generator().manual_seed(0)
+    rows = [{"input_ids": [2, *torch.randint(5, 200, (126,), generator=generator).tolist(), 3]} for _ in range(200)]
+    batch = collator(rows)
+    chosen = batch["labels"] != -100
+    original = torch.tensor([row["input_ids"] for row in rows])
+    as_mask = (batch["input_ids"] == tiny_tokenizer.mask_token_id) & chosen
+    unchanged = (batch["input_ids"] == original) & chosen
+    total = int(chosen.sum())
+    assert total / original.numel() == pytest.approx(0.15, abs=0.01)
+    assert int(as_mask.sum()) / total == pytest.approx(mask_share, abs=0.025)
+    assert int(unchanged.sum()) / total == pytest.approx(1 - mask_share - random_share, abs=0.025)
