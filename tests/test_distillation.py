@@ -262,3 +262,92 @@ def test_student_initialised_from_teacher_layers(teacher_dir, fixtures_dir, tmp_
     args.student_shape = "hidden_size=32"
     with pytest.raises(ValueError, match="as wide as the teacher"):
         distill.build_student(args, teacher, AutoTokenizer.from_pretrained(teacher_dir), "pretraining", None)
+
+
+def _nsmc_teacher(teacher_dir, tokenizer_dir, folder: Path) -> Path:
+    """The pre-trained teacher with an NSMC head, marked as fine-tuned on nsmc."""
+    from transformers import AutoTokenizer
+
+    model = KRElectraKDForSequenceClassification.from_pretrained(teacher_dir, num_labels=2)
+    model.config.finetuning_task = "nsmc"
+    model.save_pretrained(folder)
+    AutoTokenizer.from_pretrained(tokenizer_dir).save_pretrained(folder)
+    return folder
+
+
+@pytest.mark.parametrize("parts", ["defaults", "every-part"])
+def test_two_process_distillation(parts, teacher_dir, tokenizer_dir, fixtures_dir, tmp_path):
+    """torchrun, 2 processes (gloo on CPU), a student narrower than the teacher: with the default loss weights
+    (task-agnostic) and with every part on (task-specific, so the hard loss has labels)."""
+    argv = _student_argv(teacher_dir, fixtures_dir, tmp_path / "student")
+    argv[argv.index("--max_steps") + 1] = "3"
+    argv[argv.index("--logging_steps") + 1] = "1"
+    argv[argv.index("--per_device_train_batch_size") + 1] = "4"
+    argv += ["--save_strategy", "no"]
+    if parts == "every-part":
+        teacher = _nsmc_teacher(teacher_dir, tokenizer_dir, tmp_path / "teacher-nsmc")
+        argv[argv.index("--teacher") + 1] = str(teacher)
+        corpus = argv.index("--corpus")
+        argv[corpus : corpus + 2] = ["--task", "nsmc", "--data_dir", str(fixtures_dir / "tasks" / "nsmc")]
+        argv += ["--weight_hard", "1", "--weight_embedding", "1"]
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531"]
+    command += ["-m", "training.cli", "distill", *argv]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    logged = [json.loads(line.replace("'", '"')) for line in result.stdout.splitlines() if line.startswith("{'loss'")]
+    assert len(logged) == 3
+    expected = {"loss_kl", "loss_hidden", "loss_attention"}
+    if parts == "every-part":
+        expected |= {"loss_hard", "loss_embedding"}
+    assert expected <= set(logged[-1])
+
+
+def test_resumed_distillation_continues_the_uninterrupted_run(teacher_dir, fixtures_dir, tmp_path, capsys):
+    """A run killed while writing its last checkpoint (no trainer_state.json yet) resumes from the newest complete one,
+    projections included, and ends with the uninterrupted run's weights and losses."""
+    import shutil
+
+    from safetensors.torch import load_file
+
+    argv = _student_argv(teacher_dir, fixtures_dir, tmp_path / "full")
+    argv[argv.index("--max_steps") + 1] = "8"
+    argv[argv.index("--save_steps") + 1] = "4"
+    argv[argv.index("--logging_steps") + 1] = "2"
+    argv += ["--learning_rate", "3e-3"]
+    assert distill.main(argv) == 0
+    checkpoints = tmp_path / "full" / "checkpoints"
+    assert (checkpoints / "checkpoint-4" / "distillation_projections.safetensors").is_file()
+
+    resumed = tmp_path / "resumed"
+    shutil.copytree(checkpoints, resumed / "checkpoints")
+    (resumed / "checkpoints" / "checkpoint-8" / "trainer_state.json").unlink()  # killed while saving step 8
+    argv[argv.index("--output_dir") + 1] = str(resumed)
+    capsys.readouterr()
+    assert distill.main(argv) == 0
+    assert "checkpoint-4, skipping the incomplete checkpoint-8" in capsys.readouterr().out
+
+    full_weights, resumed_weights = (
+        load_file(tmp_path / "full" / "model.safetensors"),
+        load_file(resumed / "model.safetensors"),
+    )
+    for name, value in full_weights.items():
+        assert torch.allclose(resumed_weights[name], value, atol=1e-6), name
+    full_record = json.loads((tmp_path / "full" / "distillation.json").read_text())
+    resumed_record = json.loads((resumed / "distillation.json").read_text())
+    assert resumed_record["last_loss"]["loss_hidden"] == pytest.approx(
+        full_record["last_loss"]["loss_hidden"], rel=1e-4
+    )
+
+
+def test_resuming_with_another_shape_is_a_one_line_error(teacher_dir, tokenizer_dir, fixtures_dir, tmp_path, capsys):
+    import shutil
+
+    folder = tmp_path / "teacher"
+    shutil.copytree(teacher_dir / "checkpoints", folder / "checkpoints")
+    argv = ["--corpus", str(fixtures_dir / "corpus.txt"), "--tokenizer", str(tokenizer_dir), "--preset", "tiny"]
+    argv += ["--shape", "hidden_size=32", "--output_dir", str(folder), "--max_steps", "50", *QUIET]
+    assert pretrain.main(argv) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1
+    assert "shape hidden_size=64" in error and "this run builds hidden_size=32" in error
