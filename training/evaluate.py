@@ -105,7 +105,14 @@ class EvaluateArguments:
         },
     )
     batch_size: int = field(default=64, metadata={"help": "Examples per forward pass."})
-    seed: int = field(default=42, metadata={"help": "Seed of the eval subset (--max-eval-samples) and holdout splits."})
+    seed: int | None = field(
+        default=None,
+        metadata={
+            "help": "Seed of the eval subset (--max-eval-samples) and of holdout splits. Default: the seed the model "
+            "was fine-tuned with (its results.json), so a held-out eval split holds no training rows; 42 for other "
+            "models, and required for a holdout task of a model without results.json."
+        },
+    )
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -269,6 +276,32 @@ def _task_of(args: EvaluateArguments) -> Task:
     return task
 
 
+def _eval_seed(args: EvaluateArguments, task: Task, data_dir: str | None) -> int:
+    """The seed that gives the model's own eval split. For a task trained on a held-out part of its evaluation file,
+    another seed than the fine-tuning one would score rows the model trained on: refused."""
+    results_file = Path(args.model) / "results.json"  # written by `kr-electra-kd finetune`
+    record = json.loads(results_file.read_text(encoding="utf-8")) if results_file.is_file() else {}
+    recorded = record.get("seed") if record.get("task") == task.name else None
+    holdout = (
+        data_dir is not None
+        and task.holdout_train_fraction is not None
+        and not any((Path(data_dir) / name).is_file() for name in task.train_files)
+    )
+    if not holdout:
+        return args.seed if args.seed is not None else recorded if recorded is not None else 42
+    if recorded is not None and args.seed is not None and args.seed != recorded:
+        raise ValueError(
+            f"{args.model} was fine-tuned with seed {recorded}, and {task.name} without a train file evaluates on the "
+            f"rows that seed held out; --seed {args.seed} would score rows it trained on. Drop --seed."
+        )
+    if recorded is None and args.seed is None:
+        raise ValueError(
+            f"{task.name} without a train file evaluates on a held-out part of {data_dir}, chosen by the fine-tuning "
+            f"seed, and {args.model} has no results.json saying which: pass the seed it was fine-tuned with (--seed)."
+        )
+    return recorded if recorded is not None else args.seed
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = HfArgumentParser((EvaluateArguments, DataArguments))
     parser.prog = "kr-electra-kd evaluate"
@@ -276,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         task = _task_of(args)
+        args.seed = _eval_seed(args, task, data_args.data_dir)
         data = load_task_data(
             task,
             data_dir=data_args.data_dir,
