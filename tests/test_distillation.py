@@ -351,3 +351,58 @@ def test_resuming_with_another_shape_is_a_one_line_error(teacher_dir, tokenizer_
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1
     assert "shape hidden_size=64" in error and "this run builds hidden_size=32" in error
+
+
+def _cache_trainer(korean_texts, tiny_tokenizer, tmp_path, **weights):
+    torch.manual_seed(0)
+    config = KRElectraKDConfig.from_preset("tiny", vocab_size=len(tiny_tokenizer), num_labels=2)
+    teacher = KRElectraKDForSequenceClassification(config).eval()
+    # one student layer: the uniform map reads only the teacher's last layer
+    student = KRElectraKDForSequenceClassification(
+        KRElectraKDConfig.from_preset("tiny", vocab_size=len(tiny_tokenizer), num_labels=2, num_hidden_layers=1)
+    )
+    dataset = Dataset.from_dict({"text": korean_texts[:8], "label": [0, 1] * 4})
+    dataset = dataset.map(lambda b: tiny_tokenizer(b["text"]), batched=True, remove_columns="text")
+    dataset = dataset.add_column("example_index", list(range(8)))
+    trainer = _trainer(teacher, student, dataset, tiny_tokenizer, tmp_path, **weights)
+    trainer.distillation.cache_teacher_outputs = True
+    return trainer, dataset, DataCollatorWithPadding(tiny_tokenizer)
+
+
+def test_teacher_cache_keeps_only_what_the_losses_read(korean_texts, tiny_tokenizer, tmp_path):
+    trainer, dataset, collate = _cache_trainer(korean_texts, tiny_tokenizer, tmp_path, weight_hidden=1.0)
+    trainer._teacher_outputs(collate([dataset[i] for i in range(4)]))
+    entry = trainer._teacher_cache[0]
+    assert entry["logits"] is None and entry["attentions"] is None  # no KL, no attention loss
+    # hidden states: only the teacher's layer 2 (the student's one layer maps to it), not the embeddings or layer 1
+    assert [layer is not None for layer in entry["hidden_states"]] == [False, False, True]
+
+
+def test_teacher_cache_is_bounded(korean_texts, tiny_tokenizer, tmp_path, caplog):
+    trainer, dataset, collate = _cache_trainer(korean_texts, tiny_tokenizer, tmp_path, weight_kl=1.0, weight_hidden=1.0)
+    trainer._teacher_outputs(collate([dataset[0]]))
+    one_example = trainer._teacher_cache_bytes
+    trainer._teacher_cache.clear()
+    trainer._teacher_cache_bytes = 0
+    trainer.distillation.teacher_cache_mb = 2.5 * one_example / 2**20  # room for about two examples
+    batch = collate([dataset[i] for i in range(8)])
+    fresh = trainer._teacher_outputs(batch)
+    assert 1 <= len(trainer._teacher_cache) <= 3
+    assert trainer._teacher_cache_bytes > trainer.distillation.teacher_cache_mb * 2**20  # marked full
+    assert any("teacher-output cache reached teacher_cache_mb" in record.message for record in caplog.records)
+    again = trainer._teacher_outputs(batch)  # not all cached: computed afresh, the same values
+    assert torch.allclose(again["logits"], fresh["logits"])
+
+
+def test_cached_teacher_outputs_follow_the_student_device(korean_texts, tiny_tokenizer, tmp_path):
+    """Cached rows live on the CPU and come back on the batch's (the student's) device: CUDA when there is one, else
+    the meta device stands in for it."""
+    trainer, dataset, collate = _cache_trainer(korean_texts, tiny_tokenizer, tmp_path, weight_kl=1.0, weight_hidden=1.0)
+    batch = collate([dataset[i] for i in range(4)])
+    trainer._teacher_outputs({key: value.to(trainer.args.device) for key, value in batch.items()})
+    assert trainer._teacher_cache[0]["logits"][0].device.type == "cpu"
+    device = torch.device("cuda") if torch.cuda.is_available() else torch.device("meta")
+    moved = {key: value if key == "example_index" else value.to(device) for key, value in batch.items()}
+    cached = trainer._teacher_outputs(moved)
+    assert cached["logits"].device.type == device.type
+    assert all(layer is None or layer.device.type == device.type for layer in cached["hidden_states"])
