@@ -167,7 +167,8 @@ class PretrainArguments:
         default="electra",
         metadata={
             "help": "What masked tokens become: electra (85%% [MASK], 15%% unchanged) or bert (80%% [MASK], 10%% "
-            "random token, 10%% unchanged)."
+            "random token, 10%% unchanged).",
+            "choices": list(MASKING_SCHEMES),
         },
     )
     rtd_weight: float = field(default=50.0, metadata={"help": "Weight of the discriminator loss (ELECTRA: 50)."})
@@ -193,8 +194,6 @@ def main(argv: list[str] | None = None) -> int:
         texts = read_corpus(args.corpus, max_lines=args.max_corpus_lines)
         if not 0 < args.mlm_probability < 1:
             raise ValueError(f"mlm_probability must be between 0 and 1, got {args.mlm_probability}.")
-        if args.masking not in MASKING_SCHEMES:
-            raise ValueError(f"Unknown --masking {args.masking!r}; choose one of: {', '.join(MASKING_SCHEMES)}.")
         last = resume_checkpoint(training_args.output_dir, config)
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
