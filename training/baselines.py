@@ -7,7 +7,7 @@ Two baselines per task, both scored with the task's own metric functions (traini
   KorSTS: a constant prediction, whose correlation is undefined and counts as 0. NER: "no entity" (every word `O`).
   KorQuAD: the empty answer.
 - classical: character 1-4-gram TF-IDF + logistic regression for classification (a pair as the features
-  [a, b, |a - b|, a * b] of its two TF-IDF vectors); TF-IDF cosine of the two sentences for KorSTS (no labels used);
+  [a, b, abs(a - b), a * b] of its two TF-IDF vectors); TF-IDF cosine of the two sentences for KorSTS (no labels used);
   the most frequent training tag of each word for NER (unseen words `O`); for KorQuAD the context sentence sharing the
   most character bigrams with the question, answered by that sentence without the words the question already has.
 
@@ -53,7 +53,7 @@ TRIVIAL_METHODS = {
     QUESTION_ANSWERING: "the empty answer",
 }
 CLASSICAL_METHODS = {
-    CLASSIFICATION: "char 1-4-gram TF-IDF + logistic regression (pairs: [a, b, |a-b|, a*b])",
+    CLASSIFICATION: "char 1-4-gram TF-IDF + logistic regression (a pair as [a, b, abs(a-b), a*b])",
     REGRESSION: "char 1-4-gram TF-IDF cosine of the two sentences",
     TOKEN_CLASSIFICATION: "each word's most frequent training tag (unseen words O)",
     QUESTION_ANSWERING: "the context sentence sharing most character bigrams with the question, minus the question's "
@@ -83,11 +83,11 @@ def trivial_baseline(task: Task, data: TaskDatasetDict) -> dict:
         majority = Counter(data["train"]["label"]).most_common(1)[0][0]
         by_majority = classification_metrics(np.full_like(labels, majority), labels, task.num_labels)
         by_guessing = _uniform_guess_metrics(labels, task.num_labels)
-        best, method = max(
-            ((by_majority, f"majority class ({task.label_names[majority]})"), (by_guessing, "uniform guessing")),
+        metrics, method = max(
+            ((by_majority, "majority class"), (by_guessing, "uniform guessing")),
             key=lambda candidate: candidate[0][task.primary_metric],
         )
-        metrics = best
+        return {"metrics": _kept(task, metrics), "method": method, "majority_class": task.label_names[majority]}
     elif task.kind == REGRESSION:
         labels = np.asarray(evaluation["label"], dtype=float)
         # Every constant scores alike; zeros keep the variance exactly 0 (a float mean can leave rounding noise).
