@@ -206,6 +206,11 @@ def _kept(task: Task, metrics: dict[str, float]) -> dict[str, float]:
 # --------------------------------------------------------------------------------------------------------------------
 
 
+def data_baselines(task: Task, data: TaskDatasetDict) -> dict:
+    """Both baselines of `task` on already loaded data (what `kr-electra-kd finetune --baselines` adds to results)."""
+    return {"trivial": trivial_baseline(task, data), "classical": classical_baseline(task, data)}
+
+
 def task_baselines(
     task: Task | str,
     data_dir: str | Path | None,
@@ -227,8 +232,7 @@ def task_baselines(
         "num_train_samples": len(data["train"]),
         "num_eval_samples": len(data["eval"]),
         "seed": seed,
-        "trivial": trivial_baseline(task, data),
-        "classical": classical_baseline(task, data),
+        **data_baselines(task, data),
         "seconds": round(time.perf_counter() - started, 1),
     }
 
