@@ -34,17 +34,18 @@ def test_readme_results_show_what_exists_and_say_what_does_not(tmp_path, monkeyp
     assert "Not measured yet: size and CPU speed" in text
 
 
-def test_reproduce_table_computes_averages_and_retention():
-    def model(scores):
-        return {
-            "path": "/nonexistent",
-            "results": {t: {"metrics": {"accuracy": v}, "primary_metric": "accuracy"} for t, v in scores.items()},
-        }
+def _summary(teacher: dict[str, float], small_kd: dict[str, float]) -> dict:
+    """run_pipeline's summary of a teacher and a small-kd student, with accuracy scores."""
 
-    summary = {
-        "tasks": ["nsmc", "qpair"],
-        "models": {"teacher": model({"nsmc": 80, "qpair": 60}), "small-kd": model({"nsmc": 76, "qpair": 57})},
-    }
+    def model(scores: dict[str, float]) -> dict:
+        results = {t: {"metrics": {"accuracy": v}, "primary_metric": "accuracy"} for t, v in scores.items()}
+        return {"path": "/nonexistent", "results": results}
+
+    return {"tasks": list(teacher), "models": {"teacher": model(teacher), "small-kd": model(small_kd)}}
+
+
+def test_reproduce_table_computes_averages_and_retention():
+    summary = _summary({"nsmc": 80, "qpair": 60}, {"nsmc": 76, "qpair": 57})
     rows, markdown = table(summary, "smoke", "python benchmarks/reproduce.py --scale smoke")
     assert rows["small-kd"]["average"] == 66.5 and rows["small-kd"]["retention_percent"] == pytest.approx(95.0)
     assert "| small-kd | n/a | 14M / 53 MB | 76.0 | 57.0 | 66.5 | 95.0% |" in markdown
@@ -56,16 +57,7 @@ def _accuracy_baseline(trivial: float, classical: float) -> dict:
 
 
 def test_reproduce_table_prints_baselines_and_averages_only_learned_tasks():
-    def model(scores):
-        return {
-            "path": "/nonexistent",
-            "results": {t: {"metrics": {"accuracy": v}, "primary_metric": "accuracy"} for t, v in scores.items()},
-        }
-
-    summary = {
-        "tasks": ["nsmc", "paws"],
-        "models": {"teacher": model({"nsmc": 80, "paws": 58}), "small-kd": model({"nsmc": 76, "paws": 56.1})},
-    }
+    summary = _summary({"nsmc": 80, "paws": 58}, {"nsmc": 76, "paws": 56.1})
     # paws: the teacher is 1.9 points above the majority class, under the margin: listed, not averaged.
     table_baselines = {"nsmc": _accuracy_baseline(50.0, 81.0), "paws": _accuracy_baseline(56.1, 55.5)}
     rows, markdown = table(summary, "smoke", "python benchmarks/reproduce.py --scale smoke", table_baselines)
