@@ -89,6 +89,18 @@ def test_baselines_script_adds_baselines_to_saved_results_and_rerenders_them(tmp
     assert not (tmp_path / "distillation_nsmc.md").exists()  # nothing saved, nothing rendered
 
 
+def test_readme_counts_tasks_where_the_classical_baseline_beats_every_model(tmp_path, monkeypatch):
+    monkeypatch.setattr(report, "RESULTS", tmp_path)
+    assert report.baselines_sentence() == ""  # no reproduce.json: nothing to say
+    saved = {"scale": "smoke", "tasks": ["nsmc", "paws"],
+             "models": {"teacher": {"scores": {"nsmc": 80.0, "paws": 57.0}},
+                        "small-kd": {"scores": {"nsmc": 82.0, "paws": 56.0}}},
+             "baselines": {"nsmc": _accuracy_baseline(50.0, 81.0), "paws": _accuracy_baseline(56.1, 60.0)}}  # fmt: skip
+    (tmp_path / "reproduce.json").write_text(json.dumps(saved))
+    sentence = report.baselines_sentence()
+    assert "above every model on 1 of 2 tasks; the teacher learns 1 of the 2" in sentence
+
+
 def test_scaled_presets_keep_proportions_and_validate():
     shape = scaled_preset("small-lf-v2", width=0.5, layers=4)
     assert shape["hidden_size"] == 128 and shape["intermediate_size"] == 512 and shape["attention_rank"] == 36
