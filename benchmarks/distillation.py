@@ -78,7 +78,7 @@ def nsmc_baselines(nsmc_dir: str, train_samples: int, eval_samples: int, seeds: 
 
 # baseline -> (label in the table, what it is)
 BASELINES = {
-    "trivial": ("trivial baseline", "the majority class of the training slice"),
+    "trivial": ("trivial baseline", "the better of the training majority class and guessing"),
     "classical": ("TF-IDF + logistic regression", "char 1-4-gram TF-IDF + logistic regression, same labelled reviews"),
 }
 

@@ -180,7 +180,7 @@ def _baseline_notes(
 ) -> list[str]:
     lines = [
         f"Average and retention count only the tasks where the teacher clears the trivial score by "
-        f"{LEARNED_MARGIN:g} points (about three standard errors of an accuracy on 1,000 test rows): "
+        f"{LEARNED_MARGIN:g} points (about three standard errors of an accuracy measured on 1,000 test rows): "
         f"{', '.join(learned) or 'none'}. Not learned at this scale: {', '.join(not_learned) or 'none'}.",
         "",
         "Baselines (italic rows), on the same training and test rows as the models "
