@@ -9,7 +9,9 @@ alike). LF students are made as in the paper: `small-kd` is distilled, then fact
     python benchmarks/reproduce.py --scale smoke     # minutes: checks the whole path, numbers are not meaningful
     python benchmarks/reproduce.py --scale paper --corpus BIG.txt --data-dir DIR   # the real shapes, on a GPU
 
-Writes benchmarks/results/reproduce.json and .md (with the command); finished steps in --work-dir are reused.
+Writes benchmarks/results/reproduce.json and .md (with the command); finished steps in --work-dir are reused. Beside
+the models the table prints each task's trivial and classical baselines on the same rows (training/baselines.py);
+average and retention count only the tasks the teacher learned.
 """
 
 from __future__ import annotations
@@ -183,8 +185,8 @@ def _baseline_notes(
         f"{LEARNED_MARGIN:g} points (about three standard errors of an accuracy measured on 1,000 test rows): "
         f"{', '.join(learned) or 'none'}. Not learned at this scale: {', '.join(not_learned) or 'none'}.",
         "",
-        "Baselines (italic rows), on the same training and test rows as the models "
-        "(`python benchmarks/baselines.py`, baselines.json):",
+        "Baselines (italic rows), on the same training and test rows as the models (training/baselines.py; "
+        "`python benchmarks/baselines.py` adds them to saved results):",
     ]
     for kind in ("trivial", "classical"):
         tasks_of_method: dict[str, list[str]] = {}
