@@ -89,6 +89,25 @@ def test_baselines_script_adds_baselines_to_saved_results_and_rerenders_them(tmp
     assert not (tmp_path / "distillation_nsmc.md").exists()  # nothing saved, nothing rendered
 
 
+def test_baselines_script_scores_each_distillation_seed_and_all_labels(tmp_path, fixtures_dir):
+    student = {"mean": 60.0, "stdev": 0.0, "per_seed": [60.0, 60.0]}
+    saved = {
+        "command": "python benchmarks/distillation.py", "teacher_shape": {"hidden_size": 8},
+        "student_shape": {"hidden_size": 4}, "student_parameters": 10, "task_steps": 1,
+        "settings": {"nsmc_dir": str(fixtures_dir / "tasks" / "nsmc"), "train_samples": 12, "eval_samples": 6,
+                     "seeds": [1, 2], "student_steps": 1, "teacher_steps": 1, "batch_size": 4, "transfer_samples": 1},
+        "nsmc_accuracy": {"teacher": 70.0, **{name: student for name in distillation.STUDENTS}},
+        "seeds_beating_no_teacher": {"student_distilled": 0, "student_distilled_twice": 0},
+    }  # fmt: skip
+    (tmp_path / "distillation_nsmc.json").write_text(json.dumps(saved))
+    assert baselines.main(["--results-dir", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "baselines.json").read_text())
+    assert [r["num_train_samples"] for r in result["distillation_nsmc"]["per_seed"].values()] == [12, 12]
+    assert result["nsmc_all_labels"]["num_train_samples"] == 16  # the whole fixture training file
+    assert "| *TF-IDF + logistic regression* | none |" in (tmp_path / "distillation_nsmc.md").read_text()
+    assert "trained on all 16 NSMC training reviews" in (tmp_path / "baselines.md").read_text()
+
+
 def test_readme_counts_tasks_where_the_classical_baseline_beats_every_model(tmp_path, monkeypatch):
     monkeypatch.setattr(report, "RESULTS", tmp_path)
     assert report.baselines_sentence() == ""  # no reproduce.json: nothing to say
