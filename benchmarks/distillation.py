@@ -31,6 +31,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from training.baselines import primary_score, task_baselines  # noqa: E402
 from training.corpus import iter_corpus_lines  # noqa: E402
 from training.pipeline import run_step, scaled_preset, shape_string  # noqa: E402
 
@@ -66,6 +67,41 @@ def summary(scores: list[float]) -> dict:
     }
 
 
+def nsmc_baselines(nsmc_dir: str, train_samples: int, eval_samples: int, seeds: list[int]) -> dict:
+    """Trivial and classical baselines on each seed's own training and test slices (the students' rows)."""
+    per_seed = {str(seed): task_baselines("nsmc", nsmc_dir, train_samples, eval_samples, seed) for seed in seeds}
+    return {
+        "per_seed": per_seed,
+        **{kind: summary([primary_score(record, kind) for record in per_seed.values()]) for kind in BASELINES},
+    }
+
+
+# baseline -> (label in the table, what it is)
+BASELINES = {
+    "trivial": ("trivial baseline", "the better of the training majority class and guessing"),
+    "classical": ("TF-IDF + logistic regression", "char 1-4-gram TF-IDF + logistic regression, same labelled reviews"),
+}
+
+
+def _baseline_lines(result: dict) -> tuple[list[str], list[str]]:
+    """Table rows of the baselines, and the distilled student's comparison with the classical one."""
+    baselines, accuracy = result.get("baselines"), result["nsmc_accuracy"]
+    if not baselines:
+        return [], []
+    rows = []
+    for kind, (label, what) in BASELINES.items():
+        score = baselines[kind]
+        per_seed = " / ".join(f"{value:.2f}" for value in score["per_seed"])
+        rows.append(f"| *{label}* | none | {what} | {score['mean']:.2f} ± {score['stdev']:.2f} | {per_seed} |")
+    classical, distilled = baselines["classical"], accuracy["student_distilled"]
+    wins = sum(a > b for a, b in zip(distilled["per_seed"], classical["per_seed"]))
+    comparison = (
+        f"- {STUDENTS['student_distilled'][0]}, against TF-IDF + logistic regression on the same labelled reviews: "
+        f"{distilled['mean'] - classical['mean']:+.2f} points (better on {wins} of {len(classical['per_seed'])} seeds)."
+    )
+    return rows, [comparison]
+
+
 def markdown(result: dict) -> str:
     settings, accuracy = result["settings"], result["nsmc_accuracy"]
     seeds = ", ".join(map(str, settings["seeds"]))
@@ -97,6 +133,8 @@ def markdown(result: dict) -> str:
         per_seed = " / ".join(f"{value:.2f}" for value in score["per_seed"])
         lines.append(f"| {STUDENTS[name][0]} | {before} | {on_task} | "
                      f"{score['mean']:.2f} ± {score['stdev']:.2f} | {per_seed} |")  # fmt: skip
+    baseline_rows, baseline_comparison = _baseline_lines(result)
+    lines += baseline_rows
     baseline = accuracy["student_no_teacher"]["mean"]
     lines.append("")
     for name in ("student_distilled", "student_distilled_twice"):
@@ -106,6 +144,7 @@ def markdown(result: dict) -> str:
             "the student without teacher "
             f"(better on {wins} of {len(settings['seeds'])} seeds)."
         )
+    lines += baseline_comparison
     return "\n".join(lines) + "\n"
 
 
@@ -223,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
             name: accuracy[name]["mean"] > accuracy["student_no_teacher"]["mean"]
             for name in ("student_distilled", "student_distilled_twice")
         },
+        # Computed on every run, on the seeds' own slices, so that the table's baselines never go stale.
+        "baselines": nsmc_baselines(args.nsmc_dir, args.train_samples, args.eval_samples, args.seeds),
         "seconds": round(time.time() - started),
     }
     args.output_dir.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,9 @@ alike). LF students are made as in the paper: `small-kd` is distilled, then fact
     python benchmarks/reproduce.py --scale smoke     # minutes: checks the whole path, numbers are not meaningful
     python benchmarks/reproduce.py --scale paper --corpus BIG.txt --data-dir DIR   # the real shapes, on a GPU
 
-Writes benchmarks/results/reproduce.json and .md (with the command); finished steps in --work-dir are reused.
+Writes benchmarks/results/reproduce.json and .md (with the command); finished steps in --work-dir are reused. Beside
+the models the table prints each task's trivial and classical baselines on the same rows (training/baselines.py);
+average and retention count only the tasks the teacher learned.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from training.pipeline import PipelineArguments, run_pipeline, step_seconds  # noqa: E402
+from training.baselines import LEARNED_MARGIN, learned_tasks, primary_score, task_baselines  # noqa: E402
+from training.pipeline import PipelineArguments, _task_data_dir, run_pipeline, step_seconds  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
 TASKS = ["nsmc", "kohate", "kornli", "korsts", "qpair", "paws", "ner", "korquad"]
@@ -81,19 +84,58 @@ def _size_mb(folder: str) -> float | None:
     return weights.stat().st_size / 1e6 if weights.is_file() else None
 
 
-def table(summary: dict, scale: str, command: str) -> tuple[dict, str]:
-    tasks = summary["tasks"]
-    rows, teacher_average = {}, None
+def model_rows(summary: dict) -> dict[str, dict]:
+    """Each model's primary score per task, its size and shape, from run_pipeline's summary."""
+    rows = {}
     for name, model in summary["models"].items():
-        scores = {task: model["results"][task]["metrics"][model["results"][task]["primary_metric"]] for task in tasks}
-        average = sum(scores.values()) / len(scores)
-        if name == "teacher":
-            teacher_average = average
-        rows[name] = {"scores": scores, "average": average, "size_mb": _size_mb(model["path"]),
-                      "shape": model.get("shape")}  # fmt: skip
+        results = model["results"]
+        scores = {task: results[task]["metrics"][results[task]["primary_metric"]] for task in summary["tasks"]}
+        rows[name] = {"scores": scores, "size_mb": _size_mb(model["path"]), "shape": model.get("shape")}
+    return rows
+
+
+def baselines_for(args: PipelineArguments) -> dict[str, dict]:
+    """Trivial and classical baselines of every task on the rows the pipeline fine-tunes and scores on."""
+    return {
+        task: task_baselines(task, _task_data_dir(args, task), args.max_train_samples, args.max_eval_samples, args.seed)
+        for task in args.tasks
+    }
+
+
+def _average(scores: dict[str, float], tasks: list[str]) -> float | None:
+    return sum(scores[task] for task in tasks) / len(tasks) if tasks else None
+
+
+def _cell(value: float | None, suffix: str = "") -> str:
+    return "n/a" if value is None else f"{value:.1f}{suffix}"
+
+
+def table(summary: dict, scale: str, command: str, baselines: dict[str, dict] | None = None) -> tuple[dict, str]:
+    """The paper-style table of a run; rows are the summary's models."""
+    metrics = {task: summary["models"]["teacher"]["results"][task]["primary_metric"] for task in summary["tasks"]}
+    return render_table(model_rows(summary), metrics, scale, command, baselines or {})
+
+
+def table_from_result(result: dict, baselines: dict[str, dict]) -> tuple[dict, str]:
+    """The table of a saved reproduce.json, with `baselines`: the models are not rerun."""
+    metrics = {task: result["results"]["teacher"][task]["primary_metric"] for task in result["tasks"]}
+    rows = {name: {key: row[key] for key in ("scores", "size_mb", "shape")} for name, row in result["models"].items()}
+    return render_table(rows, metrics, result["scale"], result["command"], baselines)
+
+
+def render_table(
+    rows: dict[str, dict], metrics: dict[str, str], scale: str, command: str, baselines: dict[str, dict]
+) -> tuple[dict, str]:
+    """Models' rows (scores, size_mb) beside each task's trivial and classical baseline. Average and retention count
+    only the tasks the teacher learned (training.baselines.learned_tasks); the others are listed, not averaged."""
+    tasks = list(metrics)
+    learned, not_learned = learned_tasks(rows["teacher"]["scores"], baselines)
+    teacher_average = _average(rows["teacher"]["scores"], learned)
     for row in rows.values():
-        row["retention_percent"] = 100 * row["average"] / teacher_average if teacher_average else None
-    metrics = {task: summary["models"]["teacher"]["results"][task]["primary_metric"] for task in tasks}
+        row["average"] = _average(row["scores"], learned)
+        row["retention_percent"] = (
+            100 * row["average"] / teacher_average if teacher_average and row["average"] is not None else None
+        )
     header = "| model | size (MB, fp32) | paper's size | " + " | ".join(f"{t} ({metrics[t]})" for t in tasks)
     lines = [
         f"Scale `{scale}` (this project, 2 CPU cores; widths scaled down from the paper's shapes, see reproduce.json). "
@@ -109,17 +151,51 @@ def table(summary: dict, scale: str, command: str) -> tuple[dict, str]:
             1,
             f"\nAt `hour` scale the teacher sees {SCALES['hour']['teacher_steps']:,} steps and each task "
             f"{SCALES['hour']['max_train_samples']:,} training examples: several tasks stay "
-            "at the majority-class or chance score for some models, so retention is a rough comparison of the recipes, "
-            "not of the paper's models.",
+            "at their trivial score (the italic rows: what a task scores without a neural model, on the same rows), "
+            "so retention is a rough comparison of the recipes, not of the paper's models.",
         )
     for name, row in rows.items():
         size = f"{row['size_mb']:.1f}" if row["size_mb"] else "n/a"
         cells = " | ".join(f"{row['scores'][t]:.1f}" for t in tasks)
         lines.append(
-            f"| {name} | {size} | {PAPER_SIZES.get(name, '')} | {cells} | {row['average']:.1f} | "
-            f"{row['retention_percent']:.1f}% |"
+            f"| {name} | {size} | {PAPER_SIZES.get(name, '')} | {cells} | {_cell(row['average'])} | "
+            f"{_cell(row['retention_percent'], '%')} |"
         )
+    if baselines:
+        lines += _baseline_rows(baselines, tasks, learned)
+        lines += ["", *_baseline_notes(baselines, tasks, learned, not_learned)]
     return rows, "\n".join(lines)
+
+
+def _baseline_rows(baselines: dict[str, dict], tasks: list[str], learned: list[str]) -> list[str]:
+    lines = []
+    for kind, label in (("trivial", "trivial baseline"), ("classical", "classical baseline")):
+        scores = {task: primary_score(baselines[task], kind) for task in tasks if task in baselines}
+        cells = " | ".join(_cell(scores.get(task)) for task in tasks)
+        average = _average(scores, learned) if all(task in scores for task in learned) else None
+        lines.append(f"| *{label}* | | | {cells} | {_cell(average)} | |")
+    return lines
+
+
+def _baseline_notes(
+    baselines: dict[str, dict], tasks: list[str], learned: list[str], not_learned: list[str]
+) -> list[str]:
+    lines = [
+        f"Average and retention count only the tasks where the teacher clears the trivial score by "
+        f"{LEARNED_MARGIN:g} points (about three standard errors of an accuracy measured on 1,000 test rows): "
+        f"{', '.join(learned) or 'none'}. Not learned at this scale: {', '.join(not_learned) or 'none'}.",
+        "",
+        "Baselines (italic rows), on the same training and test rows as the models (training/baselines.py; "
+        "`python benchmarks/baselines.py` adds them to saved results):",
+    ]
+    for kind in ("trivial", "classical"):
+        tasks_of_method: dict[str, list[str]] = {}
+        for task in tasks:
+            if task in baselines:
+                tasks_of_method.setdefault(baselines[task][kind]["method"], []).append(task)
+        methods = "; ".join(f"{method} ({', '.join(names)})" for method, names in tasks_of_method.items())
+        lines.append(f"- {kind}: {methods}.")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,7 +220,9 @@ def main(argv: list[str] | None = None) -> int:
         **SCALES[args.scale],
     )
     summary = run_pipeline(pipeline_args)
-    rows, markdown = table(summary, args.scale, command)
+    # Computed on every run, from the run's own splits, so that the table's baselines never go stale.
+    baselines = baselines_for(pipeline_args)
+    rows, markdown = table(summary, args.scale, command, baselines)
     result = {
         "command": command,
         "scale": args.scale,
@@ -152,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         "tasks": summary["tasks"],
         "models": rows,
         "results": {name: model["results"] for name, model in summary["models"].items()},
+        "baselines": baselines,
         # This invocation's wall time (short when finished steps were reused) and what every step cost when it ran.
         "seconds": round(time.time() - started),
         "step_seconds": round(step_seconds(pipeline_args.output_dir)),

@@ -147,6 +147,22 @@ def _results_table(results: list[dict], teacher_results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _baselines_text(results: list[dict]) -> str:
+    """What each task scores without a neural model on the same rows, where the results carry it (finetune
+    --baselines): a reader sees whether the model learned the task."""
+    lines = []
+    for result in results:
+        baselines, metric = result.get("baselines"), result["primary_metric"]
+        if baselines:
+            trivial, classical = baselines["trivial"], baselines["classical"]
+            lines.append(
+                f"- {result['task']} ({metric}): this model {result['metrics'][metric]:.2f}; without a neural model "
+                f"{trivial['metrics'][metric]:.2f} ({trivial['method']}) and {classical['metrics'][metric]:.2f} "
+                f"({classical['method']})."
+            )
+    return "Baselines on the same training and evaluation rows:\n\n" + "\n".join(lines) if lines else ""
+
+
 def _distillation_text(record: dict | None, teacher: str | None) -> str:
     if not record:
         return (
@@ -235,6 +251,7 @@ def write_model_card(
         architecture=architecture,
         distillation=_distillation_text(record, teacher),
         results_table=_results_table(results, teacher_results),
+        baselines=_baselines_text(results),
         speed=_speed_text(speed),
         auto_class="AutoModel" + architecture.removeprefix("KRElectraKD").removeprefix("Model"),
         pipeline_tag=pipeline_tag or "feature-extraction",

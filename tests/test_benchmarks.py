@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from benchmarks import distillation, report, size_speed
+from benchmarks import baselines, distillation, report, size_speed
 from benchmarks.reproduce import table
 from training.pipeline import PACKAGE_DATA, scaled_preset, step_seconds
 
@@ -34,20 +34,90 @@ def test_readme_results_show_what_exists_and_say_what_does_not(tmp_path, monkeyp
     assert "Not measured yet: size and CPU speed" in text
 
 
-def test_reproduce_table_computes_averages_and_retention():
-    def model(scores):
-        return {
-            "path": "/nonexistent",
-            "results": {t: {"metrics": {"accuracy": v}, "primary_metric": "accuracy"} for t, v in scores.items()},
-        }
+def _summary(teacher: dict[str, float], small_kd: dict[str, float]) -> dict:
+    """run_pipeline's summary of a teacher and a small-kd student, with accuracy scores."""
 
-    summary = {
-        "tasks": ["nsmc", "qpair"],
-        "models": {"teacher": model({"nsmc": 80, "qpair": 60}), "small-kd": model({"nsmc": 76, "qpair": 57})},
-    }
+    def model(scores: dict[str, float]) -> dict:
+        results = {t: {"metrics": {"accuracy": v}, "primary_metric": "accuracy"} for t, v in scores.items()}
+        return {"path": "/nonexistent", "results": results}
+
+    return {"tasks": list(teacher), "models": {"teacher": model(teacher), "small-kd": model(small_kd)}}
+
+
+def test_reproduce_table_computes_averages_and_retention():
+    summary = _summary({"nsmc": 80, "qpair": 60}, {"nsmc": 76, "qpair": 57})
     rows, markdown = table(summary, "smoke", "python benchmarks/reproduce.py --scale smoke")
     assert rows["small-kd"]["average"] == 66.5 and rows["small-kd"]["retention_percent"] == pytest.approx(95.0)
     assert "| small-kd | n/a | 14M / 53 MB | 76.0 | 57.0 | 66.5 | 95.0% |" in markdown
+
+
+def _accuracy_baseline(trivial: float, classical: float) -> dict:
+    return {"primary_metric": "accuracy", "trivial": {"metrics": {"accuracy": trivial}, "method": "majority class"},
+            "classical": {"metrics": {"accuracy": classical}, "method": "TF-IDF"}}  # fmt: skip
+
+
+def test_reproduce_table_prints_baselines_and_averages_only_learned_tasks():
+    summary = _summary({"nsmc": 80, "paws": 58}, {"nsmc": 76, "paws": 56.1})
+    # paws: the teacher is 1.9 points above the majority class, under the margin: listed, not averaged.
+    table_baselines = {"nsmc": _accuracy_baseline(50.0, 81.0), "paws": _accuracy_baseline(56.1, 55.5)}
+    rows, markdown = table(summary, "smoke", "python benchmarks/reproduce.py --scale smoke", table_baselines)
+    assert rows["small-kd"]["average"] == 76 and rows["small-kd"]["retention_percent"] == pytest.approx(95.0)
+    assert "| small-kd | n/a | 14M / 53 MB | 76.0 | 56.1 | 76.0 | 95.0% |" in markdown
+    assert "| *trivial baseline* | | | 50.0 | 56.1 | 50.0 | |" in markdown
+    assert "| *classical baseline* | | | 81.0 | 55.5 | 81.0 | |" in markdown
+    assert ": nsmc. Not learned at this scale: paws." in markdown
+
+
+def test_baselines_script_adds_baselines_to_saved_results_and_rerenders_them(tmp_path, fixtures_dir):
+    tasks_dir = fixtures_dir / "tasks"
+    teacher = {"nsmc": {"metrics": {"accuracy": 90.0}, "primary_metric": "accuracy"},
+               "qpair": {"metrics": {"accuracy": 10.0}, "primary_metric": "accuracy"}}  # fmt: skip
+    saved = {
+        "command": "python benchmarks/reproduce.py --scale smoke", "scale": "smoke", "tasks": ["nsmc", "qpair"],
+        "settings": {"output_dir": "runs/x", "data_dir": str(tasks_dir), "tasks": ["nsmc", "qpair"], "seed": 42},
+        "models": {"teacher": {"scores": {"nsmc": 90.0, "qpair": 10.0}, "size_mb": 1.0, "shape": None}},
+        "results": {"teacher": teacher},
+    }  # fmt: skip
+    (tmp_path / "reproduce.json").write_text(json.dumps(saved))
+    assert baselines.main(["--results-dir", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "baselines.json").read_text())["reproduce"]["tasks"]
+    # The NSMC fixture's test file: 5 positive of 8, the training majority is negative: guessing (50) is trivial.
+    assert result["nsmc"]["trivial"]["metrics"]["accuracy"] == 50.0 and result["nsmc"]["num_eval_samples"] == 8
+    rendered = (tmp_path / "reproduce.md").read_text()
+    assert "Not learned at this scale: qpair." in rendered and "| *trivial baseline* | | | 50.0 |" in rendered
+    assert json.loads((tmp_path / "reproduce.json").read_text())["models"]["teacher"]["average"] == 90.0
+    assert not (tmp_path / "distillation_nsmc.md").exists()  # nothing saved, nothing rendered
+
+
+def test_baselines_script_scores_each_distillation_seed_and_all_labels(tmp_path, fixtures_dir):
+    student = {"mean": 60.0, "stdev": 0.0, "per_seed": [60.0, 60.0]}
+    saved = {
+        "command": "python benchmarks/distillation.py", "teacher_shape": {"hidden_size": 8},
+        "student_shape": {"hidden_size": 4}, "student_parameters": 10, "task_steps": 1,
+        "settings": {"nsmc_dir": str(fixtures_dir / "tasks" / "nsmc"), "train_samples": 12, "eval_samples": 6,
+                     "seeds": [1, 2], "student_steps": 1, "teacher_steps": 1, "batch_size": 4, "transfer_samples": 1},
+        "nsmc_accuracy": {"teacher": 70.0, **{name: student for name in distillation.STUDENTS}},
+        "seeds_beating_no_teacher": {"student_distilled": 0, "student_distilled_twice": 0},
+    }  # fmt: skip
+    (tmp_path / "distillation_nsmc.json").write_text(json.dumps(saved))
+    assert baselines.main(["--results-dir", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "baselines.json").read_text())
+    assert [r["num_train_samples"] for r in result["distillation_nsmc"]["per_seed"].values()] == [12, 12]
+    assert result["nsmc_all_labels"]["num_train_samples"] == 16  # the whole fixture training file
+    assert "| *TF-IDF + logistic regression* | none |" in (tmp_path / "distillation_nsmc.md").read_text()
+    assert "trained on all 16 NSMC training reviews" in (tmp_path / "baselines.md").read_text()
+
+
+def test_readme_counts_tasks_where_the_classical_baseline_beats_every_model(tmp_path, monkeypatch):
+    monkeypatch.setattr(report, "RESULTS", tmp_path)
+    assert report.baselines_sentence() == ""  # no reproduce.json: nothing to say
+    saved = {"scale": "smoke", "tasks": ["nsmc", "paws"],
+             "models": {"teacher": {"scores": {"nsmc": 80.0, "paws": 57.0}},
+                        "small-kd": {"scores": {"nsmc": 82.0, "paws": 56.0}}},
+             "baselines": {"nsmc": _accuracy_baseline(50.0, 81.0), "paws": _accuracy_baseline(56.1, 60.0)}}  # fmt: skip
+    (tmp_path / "reproduce.json").write_text(json.dumps(saved))
+    sentence = report.baselines_sentence()
+    assert "above every model on 1 of 2 tasks; the teacher learns 1 of the 2" in sentence
 
 
 def test_scaled_presets_keep_proportions_and_validate():
@@ -97,3 +167,7 @@ def test_distillation_benchmark_runs_every_student_on_paired_seeds(tmp_path):
         scored.append(json.loads((work / f"student_distilled_twice_seed{seed}" / "eval" / "results.json").read_text()))
         assert {r["num_eval_samples"] for r in scored} == {100} and {r["seed"] for r in scored} == {seed}
     assert "| student, distilled twice |" in (out / "distillation_nsmc.md").read_text()
+    # Baselines on each seed's own slices (the sample NSMC folder), beside the students.
+    assert list(result["baselines"]["per_seed"]) == ["1", "2"]
+    assert {r["num_eval_samples"] for r in result["baselines"]["per_seed"].values()} == {100}
+    assert "| *TF-IDF + logistic regression* | none |" in (out / "distillation_nsmc.md").read_text()

@@ -206,6 +206,19 @@ def test_interrupted_run_resumes_from_its_checkpoint(capsys, tiny_model, tmp_pat
     assert state["global_step"] == 4
 
 
+def test_baselines_option_adds_the_tasks_baselines_to_the_results(tiny_model, tmp_path, fixtures_dir):
+    output = tmp_path / "out"
+    argv = ["--model", str(tiny_model), "--task", "nsmc", "--data-dir", str(fixtures_dir / "tasks/nsmc")]
+    argv += ["--output-dir", str(output), "--max-steps", "1", "--baselines", "true", *QUIET]
+    assert finetune_command.main(argv) == 0
+    baselines = read_json(output / "results.json")["baselines"]
+    # The NSMC fixture's 8 test reviews: 5 positive, training majority negative (37.5), so guessing's 50 is trivial.
+    assert (
+        baselines["trivial"]["metrics"] == {"accuracy": 50.0} and baselines["trivial"]["method"] == "uniform guessing"
+    )
+    assert set(baselines["classical"]["metrics"]) == {"accuracy"}
+
+
 # --------------------------------------------------------------------------------------------------------------------
 # End to end on real data
 # --------------------------------------------------------------------------------------------------------------------

@@ -77,6 +77,20 @@ def test_card_without_results_says_so(student_dir):
     assert "model-index" not in card.data.to_dict()
 
 
+def test_card_shows_the_baselines_the_results_carry(student_dir):
+    results = _results()
+    results["baselines"] = {
+        "trivial": {"metrics": {"accuracy": 50.0}, "method": "majority class"},
+        "classical": {"metrics": {"accuracy": 80.5}, "method": "char 1-4-gram TF-IDF + logistic regression"},
+    }
+    text = write_model_card(student_dir, [results]).text
+    assert (
+        "- nsmc (accuracy): this model 81.25; without a neural model 50.00 (majority class) and 80.50 "
+        "(char 1-4-gram TF-IDF + logistic regression)." in text
+    )
+    assert "Baselines on the same" not in write_model_card(student_dir, [_results()]).text
+
+
 def test_results_that_do_not_match_the_model_are_refused(student_dir, tmp_path):
     with pytest.raises(ValueError, match="fine-tuned on nsmc"):
         write_model_card(student_dir, [_results(task="kornli")])

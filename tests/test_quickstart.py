@@ -18,6 +18,8 @@ def test_quickstart_runs_the_whole_pipeline_and_resumes(tmp_path, capsys):
     results = json.loads((student / "results.json").read_text())
     assert results["task"] == "nsmc" and results["num_eval_samples"] == 200
     assert "| teacher |" in out and "| small-lf-v3 |" in out
+    assert "| *trivial baseline* |" in out and "| *classical baseline* |" in out
+    assert set(results["baselines"]) == {"trivial", "classical"}  # the pipeline fine-tunes with --baselines
     assert "positive" in out or "negative" in out  # the pipeline() prediction on the saved folder
     config = json.loads((tmp_path / "students" / "small-lf-v3" / "config.json").read_text())
     assert config["ffn_rank"] and config["attention_rank"] and config["embedding_rank"]

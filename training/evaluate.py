@@ -223,8 +223,10 @@ def write_results(
     num_train_samples: int,
     seconds: float,
     seed: int,
+    baselines: dict | None = None,
 ) -> dict[str, Any]:
-    """The results JSON read by the model-card generator (keep the keys stable)."""
+    """The results JSON read by the model-card generator (keep the keys stable). `baselines`: the task's trivial and
+    classical scores on the same rows (training.baselines.data_baselines), shown beside the model's."""
     results = {
         "task": task.name,
         "primary_metric": task.primary_metric,
@@ -242,6 +244,8 @@ def write_results(
         "transformers_version": transformers.__version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    if baselines:
+        results["baselines"] = baselines
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return results

@@ -19,6 +19,7 @@ from pathlib import Path
 from transformers import HfArgumentParser, Trainer, TrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
 
+from training.baselines import data_baselines
 from training.evaluate import (
     DataArguments,
     check_labels,
@@ -71,6 +72,13 @@ class FinetuneArguments:
     )
     keep_checkpoints: bool = field(
         default=False, metadata={"help": "Keep the Trainer checkpoints in --output-dir after a finished run."}
+    )
+    baselines: bool = field(
+        default=False,
+        metadata={
+            "help": "Also score the task's trivial and classical baselines (majority class, TF-IDF + logistic "
+            "regression, ...: training/baselines.py) on the same rows, into results.json and the model card."
+        },
     )
 
 
@@ -146,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         num_train_samples=len(data["train"]),
         seconds=time.perf_counter() - started,
         seed=training_args.seed,
+        baselines=data_baselines(task, data) if args.baselines else None,
     )
     if not args.keep_checkpoints:
         for folder in output_dir.glob("checkpoint-*"):

@@ -184,7 +184,7 @@ def run_pipeline(args: PipelineArguments) -> dict:
                 "--learning_rate",
                 str(args.finetune_learning_rate),
             ]
-            argv += ["--seed", str(args.seed), "--report_to", "none", "--logging_steps", "50"]
+            argv += ["--seed", str(args.seed), "--report_to", "none", "--logging_steps", "50", "--baselines", "true"]
             run_step(f"finetune {name} {task_name}", output, "finetune", argv)
             model["results"][task_name] = json.loads((output / "results.json").read_text(encoding="utf-8"))
             model["results"][task_name]["model_dir"] = str(output)

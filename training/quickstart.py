@@ -54,6 +54,10 @@ def print_summary(summary: dict) -> None:
         teacher_scores = [teacher[task]["metrics"][teacher[task]["primary_metric"]] for task in tasks]
         retention = 100 * sum(scores) / max(sum(teacher_scores), 1e-9)
         print(f"| {name} | " + " | ".join(f"{score:.1f}" for score in scores) + f" | {retention:.1f}% |")
+    # What each task scores without a neural model on the same rows (finetune --baselines, as the pipeline runs it).
+    for kind in ("trivial", "classical") if all("baselines" in teacher[task] for task in tasks) else ():
+        cells = [teacher[task]["baselines"][kind]["metrics"][teacher[task]["primary_metric"]] for task in tasks]
+        print(f"| *{kind} baseline* | " + " | ".join(f"{score:.1f}" for score in cells) + " | |")
 
 
 def main(argv: list[str] | None = None) -> int:
