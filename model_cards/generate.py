@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
-from transformers import AutoConfig, HfArgumentParser
+from transformers import AutoConfig
 
 TEMPLATE = Path(__file__).resolve().parent / "template.md"
 LICENSE = "apache-2.0"
@@ -254,9 +254,9 @@ class CardArguments:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = HfArgumentParser(CardArguments)
-    parser.prog = "kr-electra-kd card"
-    (args,) = parser.parse_args_into_dataclasses(args=argv)
+    from training.arguments import parse_command
+
+    (args,) = parse_command((CardArguments,), argv, "kr-electra-kd card")
     try:
         speed = json.loads(Path(args.speed).read_text(encoding="utf-8")) if args.speed else None
         write_model_card(

@@ -199,6 +199,8 @@ def test_interrupted_run_resumes_from_its_checkpoint(capsys, tiny_model, tmp_pat
     argv += ["--save-steps", "2", "--keep-checkpoints", "true", *QUIET]
     assert finetune_command.main([*argv, "--max-steps", "2"]) == 0
     assert (output / "checkpoint-2").is_dir()
+    for name in ("results.json", "model.safetensors", "config.json"):  # as if interrupted before the end
+        (output / name).unlink()
     capsys.readouterr()
     assert finetune_command.main([*argv, "--max-steps", "4"]) == 0
     assert f"Resuming from {output / 'checkpoint-2'}" in capsys.readouterr().out

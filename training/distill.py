@@ -27,10 +27,11 @@ from pathlib import Path
 
 import torch
 from datasets import Dataset, concatenate_datasets
-from transformers import AutoTokenizer, DataCollatorWithPadding, HfArgumentParser, TrainingArguments
+from transformers import AutoTokenizer, DataCollatorWithPadding, TrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
 
 from modeling_kr_electra_kd import PRESETS, KRElectraKDConfig, KRElectraKDPreTrainedModel
+from training.arguments import check_model_source, check_output_dir, overwrite_field, parse_command
 from training.corpus import read_corpus, tokenized_corpus
 from training.distiller import DistillationConfig, DistillationTrainer, uniform_layer_map
 from training.lowrank import HEADS, convert_to_low_rank, from_pretrained_any
@@ -74,6 +75,7 @@ class DistillArguments:
         },
     )
     max_seq_length: int = field(default=128, metadata={"help": "Inputs are truncated to this many tokens."})
+    overwrite_output_dir: bool = overwrite_field()
 
 
 def _student_config(args: DistillArguments, teacher_config, tokenizer, task) -> KRElectraKDConfig:
@@ -152,14 +154,18 @@ def _task_datasets(args: DistillArguments, task, tokenizer, seed: int) -> Datase
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = HfArgumentParser((DistillArguments, DistillationConfig, TrainingArguments))
-    parser.prog = "kr-electra-kd distill"
     # the teacher needs every input column, which the student wrapper's signature does not list
-    parser.set_defaults(**PRETRAINING_DEFAULTS, remove_unused_columns=False)
-    args, distillation, training_args = parser.parse_args_into_dataclasses(args=argv)
+    defaults = {**PRETRAINING_DEFAULTS, "remove_unused_columns": False}
+    args, distillation, training_args = parse_command(
+        (DistillArguments, DistillationConfig, TrainingArguments), argv, "kr-electra-kd distill", defaults
+    )
     output_dir = Path(training_args.output_dir)
     training_args.output_dir = str(output_dir / "checkpoints")
     try:
+        check_output_dir(output_dir, args.overwrite_output_dir)
+        check_model_source(args.teacher, "--teacher")
+        if args.student_init not in ("random", "teacher-layers"):
+            check_model_source(args.student_init, "--student_init")
         if (args.corpus is None) == (args.task is None):
             raise ValueError("Give exactly one of --corpus (task-agnostic) or --task (task-specific distillation).")
         distillation.validate()

@@ -24,13 +24,13 @@ from transformers import (
     AutoTokenizer,
     DataCollatorForTokenClassification,
     DataCollatorWithPadding,
-    HfArgumentParser,
     PreTrainedModel,
     PreTrainedTokenizerBase,
     Trainer,
     TrainingArguments,
 )
 
+from training.arguments import check_model_source, parse_command
 from training.tasks import (
     CLASSIFICATION,
     ON_BAD_ROWS,
@@ -270,11 +270,10 @@ def _task_of(args: EvaluateArguments) -> Task:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = HfArgumentParser((EvaluateArguments, DataArguments))
-    parser.prog = "kr-electra-kd evaluate"
-    args, data_args = parser.parse_args_into_dataclasses(args=argv)
+    args, data_args = parse_command((EvaluateArguments, DataArguments), argv, "kr-electra-kd evaluate")
     started = time.perf_counter()
     try:
+        check_model_source(args.model)
         task = _task_of(args)
         data = load_task_data(
             task,

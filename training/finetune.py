@@ -16,9 +16,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from transformers import HfArgumentParser, Trainer, TrainingArguments
+from transformers import Trainer, TrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
 
+from training.arguments import check_model_source, check_output_dir, command_parser, overwrite_field
 from training.evaluate import (
     DataArguments,
     check_labels,
@@ -72,16 +73,19 @@ class FinetuneArguments:
     keep_checkpoints: bool = field(
         default=False, metadata={"help": "Keep the Trainer checkpoints in --output-dir after a finished run."}
     )
+    overwrite_output_dir: bool = overwrite_field()
 
 
 def parse_arguments(argv: list[str] | None) -> tuple[FinetuneArguments, DataArguments, TrainingArguments]:
-    parser = HfArgumentParser((FinetuneArguments, DataArguments, TrainingArguments))
-    parser.prog = "kr-electra-kd finetune"
+    parser = command_parser((FinetuneArguments, DataArguments, TrainingArguments), "kr-electra-kd finetune")
     parser.set_defaults(**TRAINING_DEFAULTS)
-    # The default output folder depends on the model and task: read those first.
-    known, _ = parser.parse_known_args(argv)
-    parser.set_defaults(output_dir=str(Path("runs") / f"{Path(known.model).name or 'model'}-{known.task}"))
-    return parser.parse_args_into_dataclasses(args=argv)
+    # The default output folder depends on the model and task.
+    return parser.parse(
+        argv,
+        late_defaults=lambda known: {
+            "output_dir": str(Path("runs") / f"{Path(known.model).name or 'model'}-{known.task}")
+        },
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     output_dir = Path(training_args.output_dir)
     # Everything that can be wrong with the input is checked here, before any training step.
     try:
+        check_output_dir(output_dir, args.overwrite_output_dir)
+        check_model_source(args.model)
         task = get_task(args.task)
         data = load_task_data(
             task,

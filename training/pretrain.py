@@ -24,7 +24,6 @@ from torch import nn
 from transformers import (
     AutoTokenizer,
     DataCollatorForLanguageModeling,
-    HfArgumentParser,
     Trainer,
     TrainingArguments,
 )
@@ -32,6 +31,7 @@ from transformers.modeling_outputs import ModelOutput
 from transformers.trainer_utils import get_last_checkpoint
 
 from modeling_kr_electra_kd import PRESETS, KRElectraKDConfig, KRElectraKDForMaskedLM, KRElectraKDForPreTraining
+from training.arguments import check_output_dir, overwrite_field, parse_command
 from training.corpus import read_corpus, tokenized_corpus
 from training.tokenizer import check_tokenizer_matches_config
 from training.trainer_common import PRETRAINING_DEFAULTS, LossPartsMixin, parse_shape
@@ -122,16 +122,18 @@ class PretrainArguments:
     mlm_probability: float = field(default=0.15, metadata={"help": "Share of tokens masked for the generator."})
     rtd_weight: float = field(default=50.0, metadata={"help": "Weight of the discriminator loss (ELECTRA: 50)."})
     generator_size_divisor: int = field(default=4, metadata={"help": "Generator width = teacher width / this."})
+    overwrite_output_dir: bool = overwrite_field()
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = HfArgumentParser((PretrainArguments, TrainingArguments))
-    parser.prog = "kr-electra-kd pretrain-teacher"
-    parser.set_defaults(**PRETRAINING_DEFAULTS)
-    args, training_args = parser.parse_args_into_dataclasses(args=argv)
+    args, training_args = parse_command(
+        (PretrainArguments, TrainingArguments), argv, "kr-electra-kd pretrain-teacher", PRETRAINING_DEFAULTS
+    )
     output_dir = Path(training_args.output_dir)
     training_args.output_dir = str(output_dir / "checkpoints")
     try:
+        # a finished teacher with its checkpoints is resumed (training continues to a larger --max_steps)
+        check_output_dir(output_dir, args.overwrite_output_dir, checkpoints=training_args.output_dir)
         if args.preset not in PRESETS:
             raise ValueError(f"Unknown preset {args.preset!r}; choose one of: {', '.join(PRESETS)}.")
         tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from tqdm.auto import tqdm
-from transformers import HfArgumentParser, PretrainedConfig, PreTrainedTokenizerBase, PreTrainedTokenizerFast
+from transformers import PretrainedConfig, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 from training.corpus import iter_corpus_lines
 
@@ -189,9 +189,9 @@ class TokenizerArguments:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = HfArgumentParser(TokenizerArguments)
-    parser.prog = "kr-electra-kd train-tokenizer"
-    (args,) = parser.parse_args_into_dataclasses(args=argv)
+    from training.arguments import parse_command
+
+    (args,) = parse_command((TokenizerArguments,), argv, "kr-electra-kd train-tokenizer")
     try:
         tokenizer = train_tokenizer(
             iter_corpus_lines(args.corpus, max_lines=args.max_lines),
