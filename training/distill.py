@@ -35,6 +35,7 @@ from training.arguments import check_model_source, check_output_dir, overwrite_f
 from training.corpus import read_corpus, tokenized_corpus
 from training.distiller import DistillationConfig, DistillationTrainer, uniform_layer_map
 from training.lowrank import HEADS, convert_to_low_rank, from_pretrained_any
+from training.provenance import portable_path
 from training.tokenizer import check_same_vocabulary, check_tokenizer_matches_config
 from training.trainer_common import PRETRAINING_DEFAULTS, parse_shape
 
@@ -153,6 +154,11 @@ def _task_datasets(args: DistillArguments, task, tokenizer, seed: int) -> Datase
     return concatenate_datasets([train.select_columns(keep), transfer.select_columns(keep)])
 
 
+def _portable_init(student_init: str, output_dir: Path) -> str:
+    """--student_init as distillation.json records it: a keyword, a Hub id, or a path relative to the output folder."""
+    return student_init if student_init in ("random", "teacher-layers") else portable_path(student_init, output_dir)
+
+
 def main(argv: list[str] | None = None) -> int:
     # the teacher needs every input column, which the student wrapper's signature does not list
     defaults = {**PRETRAINING_DEFAULTS, "remove_unused_columns": False}
@@ -231,15 +237,16 @@ def main(argv: list[str] | None = None) -> int:
         student.save_pretrained(output_dir)
         tokenizer.save_pretrained(output_dir)
         losses = [entry for entry in trainer.state.log_history if "loss" in entry]
+        # paths relative to the output folder (or Hub ids): the record is published with the student
         record = {
-            "teacher": args.teacher,
+            "teacher": portable_path(args.teacher, output_dir),
             "student_preset": args.student_preset,
             "student_shape": parse_shape(args.student_shape),
-            "student_init": init_note,
+            "student_init": {**init_note, "init": _portable_init(args.student_init, output_dir)},
             "mode": "task-agnostic" if task is None else "task-specific",
-            "corpus": args.corpus,
+            "corpus": [portable_path(path, output_dir) for path in args.corpus or []] or None,
             "task": args.task,
-            "transfer_corpus": args.transfer_corpus,
+            "transfer_corpus": [portable_path(path, output_dir) for path in args.transfer_corpus or []] or None,
             "steps": trainer.state.global_step,
             "loss_weights": distillation.weights(),
             "temperature": distillation.temperature,

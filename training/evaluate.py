@@ -31,6 +31,7 @@ from transformers import (
 )
 
 from training.arguments import check_model_source, parse_command
+from training.provenance import portable_data_source, portable_path
 from training.tasks import (
     CLASSIFICATION,
     ON_BAD_ROWS,
@@ -217,15 +218,16 @@ def write_results(
     seconds: float,
     seed: int,
 ) -> dict[str, Any]:
-    """The results JSON read by the model-card generator (keep the keys stable)."""
+    """The results JSON read by the model-card generator (keep the keys stable). Paths are recorded relative to
+    the JSON's folder, so that nothing in it names this machine's folders (it is published with the model)."""
     results = {
         "task": task.name,
         "primary_metric": task.primary_metric,
         "metrics": {name: round(float(value), 4) for name, value in metrics.items()},
         "model": Path(model_name_or_path).name or model_name_or_path,
-        "model_name_or_path": str(model_name_or_path),
-        "data_source": data.data_source,
-        "data_dir": data_dir,
+        "model_name_or_path": portable_path(model_name_or_path, path.parent),
+        "data_source": portable_data_source(data.data_source, path.parent),
+        "data_dir": portable_path(data_dir, path.parent),
         "splits": data.splits,
         "num_train_samples": num_train_samples,
         "num_eval_samples": len(data["eval"]),

@@ -31,6 +31,7 @@ from training.evaluate import (
     score,
     write_results,
 )
+from training.provenance import portable_path
 from training.tasks import QUESTION_ANSWERING, TASKS, build_compute_metrics, get_task, load_task_data, tokenize_dataset
 
 RESULTS_FILE = "results.json"
@@ -139,7 +140,11 @@ def main(argv: list[str] | None = None) -> int:
     trainer.save_model(str(output_dir))
     # Trainer pickles its arguments beside the model; keep a readable JSON copy instead (no pickles in the folder).
     (output_dir / "training_args.bin").unlink(missing_ok=True)
-    (output_dir / "training_args.json").write_text(training_args.to_json_string(), encoding="utf-8")
+    recorded = training_args.to_dict()
+    for key in ("output_dir", "logging_dir", "resume_from_checkpoint"):  # run-relative, as everything published
+        if isinstance(recorded.get(key), str):
+            recorded[key] = portable_path(recorded[key], output_dir)
+    (output_dir / "training_args.json").write_text(json.dumps(recorded, indent=2), encoding="utf-8")
 
     metrics = score(trainer, task, data["eval"], tokenizer, data_args, max_seq_length)
     results = write_results(
