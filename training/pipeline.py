@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from modeling_kr_electra_kd import PRESETS, KRElectraKDConfig
-
-PACKAGE_DATA = Path(__file__).resolve().parent / "data"
+from training.provenance import PACKAGE_DATA
 
 
 def scaled_preset(name: str, width: float = 1.0, layers: int | None = None) -> dict:

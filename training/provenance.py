@@ -106,3 +106,20 @@ def find_local_paths(data: Any, base_folder: str | Path, where: str = "") -> Ite
 def find_local_paths_in_text(text: str) -> list[str]:
     """Absolute or home paths written in free text (a card's body)."""
     return ABSOLUTE_PATH_IN_TEXT.findall(text)
+
+
+def relative_paths(data: Any, base: str | Path) -> Any:
+    """`data` (parsed JSON) with every absolute path, also after `local:`, made relative to `base` (a benchmark's
+    repository root: `/work/shared/data/nsmc` from `/work/main` becomes `../shared/data/nsmc`)."""
+    if isinstance(data, dict):
+        return {key: relative_paths(value, base) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [relative_paths(value, base) for value in data]
+    if isinstance(data, Path):
+        data = str(data)
+    if isinstance(data, str):
+        prefix = "local:" if data.startswith("local:") else ""
+        value = data.removeprefix(prefix)
+        if value.startswith("/") and "/" in value[1:]:
+            return prefix + Path(os.path.relpath(value, Path(base).resolve())).as_posix()
+    return data
