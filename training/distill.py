@@ -36,7 +36,7 @@ from training.corpus import read_corpus, tokenized_corpus
 from training.distiller import DistillationConfig, DistillationTrainer, uniform_layer_map
 from training.lowrank import HEADS, convert_to_low_rank, from_pretrained_any
 from training.provenance import portable_path
-from training.tokenizer import check_same_vocabulary, check_tokenizer_matches_config
+from training.tokenizer import check_same_vocabulary, check_tokenizer_matches_config, save_tokenizer
 from training.trainer_common import PRETRAINING_DEFAULTS, parse_shape
 
 RANK_FIELDS = ("embedding_rank", "attention_rank", "ffn_rank")
@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if trainer.is_world_process_zero():
         student.save_pretrained(output_dir)
-        tokenizer.save_pretrained(output_dir)
+        save_tokenizer(tokenizer, output_dir)
         losses = [entry for entry in trainer.state.log_history if "loss" in entry]
         # paths relative to the output folder (or Hub ids): the record is published with the student
         record = {

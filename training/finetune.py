@@ -33,6 +33,7 @@ from training.evaluate import (
 )
 from training.provenance import portable_path
 from training.tasks import QUESTION_ANSWERING, TASKS, build_compute_metrics, get_task, load_task_data, tokenize_dataset
+from training.tokenizer import make_tokenizer_config_portable
 
 RESULTS_FILE = "results.json"
 
@@ -138,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Resuming from {checkpoint} (delete it or pass another --output-dir to start over).")
     trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model(str(output_dir))
+    make_tokenizer_config_portable(output_dir)  # loads with transformers 4.x too
     # Trainer pickles its arguments beside the model; keep a readable JSON copy instead (no pickles in the folder).
     (output_dir / "training_args.bin").unlink(missing_ok=True)
     recorded = training_args.to_dict()

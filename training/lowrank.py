@@ -481,7 +481,9 @@ def _copy_tokenizer(model: str, output: Path) -> None:
         tokenizer = AutoTokenizer.from_pretrained(model)
     except (OSError, ValueError):
         return
-    tokenizer.save_pretrained(output)
+    from training.tokenizer import save_tokenizer
+
+    save_tokenizer(tokenizer, output)
 
 
 if __name__ == "__main__":

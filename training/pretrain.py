@@ -33,7 +33,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from modeling_kr_electra_kd import PRESETS, KRElectraKDConfig, KRElectraKDForMaskedLM, KRElectraKDForPreTraining
 from training.arguments import check_output_dir, overwrite_field, parse_command
 from training.corpus import read_corpus, tokenized_corpus
-from training.tokenizer import check_tokenizer_matches_config
+from training.tokenizer import check_tokenizer_matches_config, save_tokenizer
 from training.trainer_common import PRETRAINING_DEFAULTS, LossPartsMixin, parse_shape
 
 
@@ -165,9 +165,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if trainer.is_world_process_zero():
         discriminator.save_pretrained(output_dir)
-        tokenizer.save_pretrained(output_dir)
+        save_tokenizer(tokenizer, output_dir)
         generator.save_pretrained(output_dir / "generator")
-        tokenizer.save_pretrained(output_dir / "generator")
+        save_tokenizer(tokenizer, output_dir / "generator")
         print(f"Saved the teacher (discriminator) to {output_dir} and its generator to {output_dir / 'generator'}.")
     return 0
 
