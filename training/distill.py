@@ -62,7 +62,10 @@ class DistillArguments:
         default=None, metadata={"help": "The student's tokenizer, if not the teacher's; it must equal the teacher's."}
     )
     corpus: list[str] | None = field(
-        default=None, metadata={"help": "Unlabeled text files for task-agnostic distillation (one text per line)."}
+        default=None,
+        metadata={
+            "help": "Unlabeled text files for task-agnostic distillation (one text per line; a folder: its *.txt and *.gz)."
+        },
     )
     max_corpus_lines: int | None = field(default=None, metadata={"help": "Use at most this many corpus lines."})
     task: str | None = field(default=None, metadata={"help": "Task-specific distillation on this task instead."})

@@ -44,7 +44,10 @@ class PipelineArguments:
     output_dir: str = field(default="quickstart_output", metadata={"help": "Where every step writes its folder."})
     corpus: list[str] = field(
         default_factory=lambda: [str(PACKAGE_DATA / "sample_corpus.txt")],
-        metadata={"help": "Unlabeled Korean text (one text a line, .txt or .gz) for tokenizer, teacher, distillation."},
+        metadata={
+            "help": "Unlabeled Korean text (one text a line, .txt or .gz; a folder: every such file in it) for "
+            "tokenizer, teacher, distillation."
+        },
     )
     max_corpus_lines: int | None = field(default=None, metadata={"help": "Use at most this many corpus lines."})
     teacher: str | None = field(

@@ -110,7 +110,9 @@ class ElectraPreTrainer(LossPartsMixin, Trainer):
 
 @dataclass
 class PretrainArguments:
-    corpus: list[str] = field(metadata={"help": "Korean text files (UTF-8, one text per line, .txt or .gz)."})
+    corpus: list[str] = field(
+        metadata={"help": "Korean text files (UTF-8, one text per line, .txt or .gz; a folder: every such file in it)."}
+    )
     tokenizer: str = field(metadata={"help": "Tokenizer folder or Hub id (e.g. from `kr-electra-kd train-tokenizer`)."})
     preset: str = field(default="small-kd", metadata={"help": f"Teacher shape: {', '.join(PRESETS)}."})
     shape: str | None = field(

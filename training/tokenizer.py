@@ -202,7 +202,9 @@ def check_same_vocabulary(
 
 @dataclass
 class TokenizerArguments:
-    corpus: list[str] = field(metadata={"help": "Corpus files: UTF-8 text, one text per line, .txt or .gz."})
+    corpus: list[str] = field(
+        metadata={"help": "Corpus files: UTF-8 text, one text per line, .txt or .gz (a folder: every such file in it)."}
+    )
     output_dir: str = field(metadata={"help": "Folder to save the tokenizer in (loads with AutoTokenizer)."})
     vocab_size: int = field(default=30000, metadata={"help": "Vocabulary size (KR-ELECTRA: 30,000)."})
     no_morphemes: bool = field(
