@@ -5,10 +5,10 @@
     python upload.py --all runs/students --repo-id ORG        # each folder as ORG/<folder name>
 
 Before any network call each folder is checked: a config with `auto_map`, the code files it names, safetensors
-weights, a tokenizer, a model card whose metadata the Hub will accept, and a load with `trust_remote_code=True` in a
-fresh process with the Hub offline, a card whose results are those of the folder's results.json (with a
-`model-index`), and no local path in anything that would be sent. Then the repo is created if needed and the folder is uploaded in one commit, so a
-failure leaves the repo as it was. The token comes from HF_TOKEN or the Hugging Face CLI's login (`hf auth login`
+weights, a tokenizer, a model card whose metadata the Hub will accept, a card whose results are those of the folder's
+results.json (with a `model-index`), no local path in anything that would be sent, and a load with
+`trust_remote_code=True` in a fresh process with the Hub offline. Then the repo is created if needed and the folder is
+uploaded in one commit, so a failure leaves the repo as it was. The token comes from HF_TOKEN or the Hugging Face CLI's login (`hf auth login`
 with huggingface_hub 0.34 on, `huggingface-cli login` before). `--dry-run` runs every check and prints what would be
 sent.
 """
