@@ -192,15 +192,18 @@ def _rebased_record(path: Path, model_dir: Path) -> dict:
     return record
 
 
+def _teacher_text(teacher: str) -> str:
+    return f"`{teacher}`" + (" (a local folder, relative to this one)" if is_local(teacher) else "")
+
+
 def _distillation_text(record: dict | None, teacher: str | None) -> str:
     if not record:
         return (
-            f"Teacher: `{teacher}`. " if teacher else ""
+            f"Teacher: {_teacher_text(teacher)}. " if teacher else ""
         ) + "No distillation record (`distillation.json`) was given."
     weights = ", ".join(f"{name} {value:g}" for name, value in (record.get("loss_weights") or {}).items() if value)
     parts = [
-        f"- Teacher: `{teacher or record.get('teacher', 'unknown')}`"
-        + (" (a local folder, relative to this one)" if is_local(teacher or record.get("teacher") or "x") else ""),
+        f"- Teacher: {_teacher_text(teacher or record.get('teacher') or 'unknown')}",
         f"- Mode: {record.get('mode', 'unknown')}"
         + (f" on `{record['task']}`" if record.get("task") else "")
         + (f", corpus {', '.join(map(str, record['corpus']))}" if record.get("corpus") else ""),
