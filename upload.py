@@ -5,15 +5,18 @@
     python upload.py --all runs/students --repo-id ORG        # each folder as ORG/<folder name>
 
 Before any network call each folder is checked: a config with `auto_map`, the code files it names, safetensors
-weights, a tokenizer, a model card whose metadata the Hub will accept, and a load with `trust_remote_code=True` in a
-fresh process with the Hub offline. Then the repo is created if needed and the folder is uploaded in one commit, so a
-failure leaves the repo as it was. The token comes from HF_TOKEN or `huggingface-cli login`. `--dry-run` runs every
-check and prints what would be sent.
+weights, a tokenizer, a model card whose metadata the Hub will accept, a card whose results are those of the folder's
+results.json (with a `model-index`), no local path in anything that would be sent, and a load with
+`trust_remote_code=True` in a fresh process with the Hub offline. Then the repo is created if needed and the folder is
+uploaded in one commit, so a failure leaves the repo as it was. The token comes from HF_TOKEN or the Hugging Face CLI's login (`hf auth login`
+with huggingface_hub 0.34 on, `huggingface-cli login` before). `--dry-run` runs every check and prints what would be
+sent.
 """
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import os
 import re
@@ -21,6 +24,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+# What upload_folder leaves out of a model folder.
+IGNORE_PATTERNS = ("checkpoint-*", "checkpoints/*", "*.bin", "*.pt", ".done")
 REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 LOAD_CHECK = """
 import sys, transformers
@@ -78,7 +83,87 @@ def check_folder(model_dir: Path) -> dict:
     for key in ("language", "license", "library_name"):
         if not metadata.get(key):
             raise UploadError(f"{card_file} metadata lacks {key!r}; regenerate it with `kr-electra-kd card`.")
+    check_card_results(model_dir, metadata, card.text)
+    check_no_local_paths(model_dir, metadata, card.text)
     return metadata
+
+
+def _claims(eval_results) -> set[tuple]:
+    return {
+        (result.dataset_type, result.dataset_split, result.metric_type, round(float(result.metric_value), 4))
+        for result in eval_results
+    }
+
+
+def check_card_results(model_dir: Path, metadata: dict, card_text: str) -> None:
+    """The card states exactly the scores of the folder's results.json, on the data they were measured on."""
+    from huggingface_hub.repocard_data import model_index_to_eval_results
+
+    from model_cards.generate import RESULTS_TABLE_MARK, _eval_results, _load_results
+
+    results_file = model_dir / "results.json"
+    card_file = model_dir / "README.md"
+    has_index = bool(metadata.get("model-index"))
+    if not has_index:
+        if results_file.is_file() or RESULTS_TABLE_MARK in card_text:
+            raise UploadError(
+                f"{card_file} shows results but has no model-index metadata; regenerate it with `kr-electra-kd card "
+                f"--model_dir {model_dir} --results {results_file}`."
+            )
+        return
+    if not results_file.is_file():
+        raise UploadError(
+            f"{card_file} states results (model-index) but {model_dir} has no results.json to back them; regenerate "
+            "the card without --results, or add the results.json they came from."
+        )
+    try:
+        expected = _claims(_eval_results(_load_results([results_file]), model_dir.name))
+    except (ValueError, KeyError) as error:
+        raise UploadError(f"{results_file} cannot be read ({error}); rerun `kr-electra-kd finetune`.") from None
+    _, stated = model_index_to_eval_results(metadata["model-index"])
+    if _claims(stated) != expected:
+        wrong = sorted(map(str, _claims(stated) ^ expected))[0]
+        raise UploadError(
+            f"{card_file} model-index does not match {results_file} (e.g. {wrong}: dataset, split, metric, value); "
+            f"regenerate the card with `kr-electra-kd card --model_dir {model_dir} --results {results_file}`."
+        )
+
+
+def files_to_send(model_dir: Path) -> list[Path]:
+    """The files `upload_folder` sends (what IGNORE_PATTERNS leaves)."""
+    files = [path for path in sorted(model_dir.rglob("*")) if path.is_file()]
+    # matched as upload_folder matches them: fnmatch on the relative path, where * also spans folders
+    return [
+        path
+        for path in files
+        if not any(fnmatch.fnmatch(path.relative_to(model_dir).as_posix(), pattern) for pattern in IGNORE_PATTERNS)
+    ]
+
+
+def check_no_local_paths(model_dir: Path, metadata: dict, card_text: str) -> None:
+    """No file that would be sent names a path of this machine (absolute, or relative to where a command ran)."""
+    from training.provenance import find_local_paths, find_local_paths_in_text
+
+    found: list[tuple[str, str, str]] = [
+        ("README.md", key, value) for key, value in find_local_paths(metadata, model_dir)
+    ]
+    found += [("README.md", "text", value) for value in find_local_paths_in_text(card_text)]
+    for path in files_to_send(model_dir):
+        if path.suffix != ".json" or path.name == "tokenizer.json":  # the vocabulary is data, not paths
+            continue
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise UploadError(f"{path} is not valid JSON ({error}).") from None
+        name = str(path.relative_to(model_dir))
+        found += [(name, key, value) for key, value in find_local_paths(data, model_dir)]
+    if found:
+        name, key, value = found[0]
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        raise UploadError(
+            f"{model_dir / name} field {key!r} holds the local path {value!r}{more}: it would be published. Record "
+            "it relative to the model folder or as a Hub id (rerun the command that wrote it, or edit the file)."
+        )
 
 
 def check_loads_in_fresh_process(model_dir: Path) -> None:
@@ -110,7 +195,7 @@ def upload(model_dir: Path, repo_id: str, private: bool, revision: str | None, m
             folder_path=str(model_dir),
             commit_message=message,
             revision=revision,
-            ignore_patterns=["checkpoint-*", "checkpoints/*", "*.bin", "*.pt", ".done"],
+            ignore_patterns=list(IGNORE_PATTERNS),
         )
     except Exception as error:  # noqa: BLE001 - network, auth and Hub errors all end in one line
         name = type(error).__name__
@@ -120,12 +205,22 @@ def upload(model_dir: Path, repo_id: str, private: bool, revision: str | None, m
     return getattr(commit, "commit_url", str(commit))
 
 
+def login_command() -> str:
+    """The login command of the installed huggingface_hub: `hf auth login` (its `hf` CLI, 0.34 on), else
+    `huggingface-cli login`."""
+    try:
+        from huggingface_hub.cli import hf  # noqa: F401 - present in the versions that ship the `hf` command
+    except ImportError:
+        return "huggingface-cli login"
+    return "hf auth login"
+
+
 def resolve_token() -> str:
     from huggingface_hub import get_token
 
     token = os.environ.get("HF_TOKEN") or get_token()
     if not token:
-        raise UploadError("no Hugging Face token: set HF_TOKEN or run `huggingface-cli login`.")
+        raise UploadError(f"no Hugging Face token: set HF_TOKEN or run `{login_command()}`.")
     return token
 
 
@@ -170,8 +265,7 @@ def main(argv: list[str] | None = None) -> int:
             checked.append((folder, repo_id, metadata))
         if args.dry_run:
             for folder, repo_id, metadata in checked:
-                files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
-                files = [f for f in files if not f.startswith(("checkpoint", ".done"))]
+                files = [str(path.relative_to(folder)) for path in files_to_send(folder)]
                 print(f"[dry run] {folder} -> {repo_id} ({'private' if args.private else 'public'}"
                       f"{', branch ' + args.revision if args.revision else ''})")  # fmt: skip
                 print("  files: " + ", ".join(files))

@@ -27,6 +27,7 @@ sys.path.insert(0, str(REPO))
 
 from training.baselines import LEARNED_MARGIN, learned_tasks, primary_score, task_baselines  # noqa: E402
 from training.pipeline import PipelineArguments, _task_data_dir, run_pipeline, step_seconds  # noqa: E402
+from training.provenance import relative_paths  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
 TASKS = ["nsmc", "kohate", "kornli", "korsts", "qpair", "paws", "ner", "korquad"]
@@ -236,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
         "step_seconds": round(step_seconds(pipeline_args.output_dir)),
     }
     args.output_dir.mkdir(parents=True, exist_ok=True)
+    # paths relative to the repository (../shared/data/...): the file is committed
+    result = relative_paths(result, REPO)
     (args.output_dir / "reproduce.json").write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
     (args.output_dir / "reproduce.md").write_text(markdown + "\n", encoding="utf-8")
     print(markdown)

@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from training.corpus import read_corpus  # noqa: E402
+from training.provenance import relative_paths  # noqa: E402
 from training.tokenizer import morpheme_pieces, train_tokenizer  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
@@ -118,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         "plain_wordpiece": {**measure(plain, reviews, gold), "train_seconds": round(plain_seconds, 1)},
     }
     args.output_dir.mkdir(parents=True, exist_ok=True)
+    # paths relative to the repository (../shared/data/...): the file is committed
+    result = relative_paths(result, REPO)
     (args.output_dir / "tokenizer_compare.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
     rows = [
         ("[UNK] share of tokens (%)", "unk_token_rate_percent", "{:.3f}"),

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
-from transformers import AutoConfig, HfArgumentParser
+from transformers import AutoConfig
+
+from training.provenance import HUB_ID, is_local, portable_path, rebase
 
 TEMPLATE = Path(__file__).resolve().parent / "template.md"
 LICENSE = "apache-2.0"
@@ -31,6 +33,9 @@ PIPELINE_TAGS = {
     "ForPreTraining": "feature-extraction",
     "Model": "feature-extraction",
 }
+# The results table's first line (upload.py refuses a card showing it without a model-index).
+RESULTS_TABLE_HEADER = "| task | metric | this model | teacher | retention | eval data | eval split | eval examples |"
+RESULTS_TABLE_MARK = "| task | metric | this model |"  # also in cards written before the data columns
 TASK_TYPES = {
     "classification": "text-classification",
     "regression": "text-classification",
@@ -100,19 +105,39 @@ def _parameters(model_dir: Path) -> int | None:
     return total
 
 
+def data_origin(result: dict) -> tuple[str, str, str]:
+    """(model-index dataset type, dataset name, plain words for the results table) of the data a results JSON was
+    measured on, from its `data_source`: a Hub dataset is named by its id; the package's sample data and a local
+    folder are named as such, never as the Hub dataset of the same task."""
+    from training.tasks import get_task
+
+    task = get_task(result["task"])
+    kind, _, where = str(result.get("data_source") or "").partition(":")
+    if kind == "hub":
+        return where, task.name, f"Hub dataset `{where}`"
+    # results written before data_source said "sample:" name the package's data folder
+    if kind == "sample" or (kind == "local" and "training/data/sample_" in where.replace("\\", "/")):
+        name = f"{task.name} sample data packaged with kr-electra-kd (not the {task.name} test set)"
+        return f"kr-electra-kd-sample-{task.name}", name, "**sample data** packaged with kr-electra-kd"
+    if kind == "local":
+        return task.name, f"{task.name} (local copy of the original files)", "local copy of the original files"
+    return task.name, task.name, "source not recorded"
+
+
 def _eval_results(results: list[dict], model_name: str) -> list[EvalResult]:
     from training.tasks import get_task
 
     evals = []
     for result in results:
         task = get_task(result["task"])
+        dataset_type, dataset_name, _ = data_origin(result)
         for metric, value in result["metrics"].items():
             evals.append(
                 EvalResult(
                     task_type=TASK_TYPES.get(task.kind, "text-classification"),
                     task_name=task.description,
-                    dataset_type=task.hf_dataset or task.name,
-                    dataset_name=task.name,
+                    dataset_type=dataset_type,
+                    dataset_name=dataset_name,
                     dataset_split=str((result.get("splits") or {}).get("eval", "eval")),
                     metric_type=metric,
                     metric_name=metric,
@@ -129,10 +154,7 @@ def _results_table(results: list[dict], teacher_results: list[dict]) -> str:
             "Fine-tune it with `kr-electra-kd finetune` and regenerate this card to add them."
         )
     teacher_by_task = {result["task"]: result for result in teacher_results}
-    lines = [
-        "| task | metric | this model | teacher | retention | eval examples |",
-        "|---|---|---|---|---|---|",
-    ]
+    lines = [RESULTS_TABLE_HEADER, "|---|---|---|---|---|---|---|---|"]
     for result in results:
         metric = result["primary_metric"]
         score = result["metrics"][metric]
@@ -140,10 +162,18 @@ def _results_table(results: list[dict], teacher_results: list[dict]) -> str:
         teacher_score = teacher["metrics"].get(metric) if teacher else None
         retention = f"{100 * score / teacher_score:.1f}%" if teacher_score else "n/a"
         teacher_text = f"{teacher_score:.2f}" if teacher_score is not None else "not measured"
+        split = str((result.get("splits") or {}).get("eval", "n/a"))
         lines.append(
-            f"| {result['task']} | {metric} | {score:.2f} | {teacher_text} | {retention} | "
-            f"{result.get('num_eval_samples', 'n/a')} |"
+            f"| {result['task']} | {metric} | {score:.2f} | {teacher_text} | {retention} | {data_origin(result)[2]} | "
+            f"{split} | {result.get('num_eval_samples', 'n/a')} |"
         )
+    if any(data_origin(result)[0].startswith("kr-electra-kd-sample") for result in results):
+        lines += [
+            "",
+            "**These scores were measured on sample data**: the few hundred example rows packaged with kr-electra-kd "
+            "to run the pipeline end to end, not the task's real test set. They say nothing about how well this "
+            "model does the task; fine-tune and evaluate it on the real data for that.",
+        ]
     return "\n".join(lines)
 
 
@@ -163,14 +193,33 @@ def _baselines_text(results: list[dict]) -> str:
     return "Baselines on the same training and evaluation rows:\n\n" + "\n".join(lines) if lines else ""
 
 
+def _rebased_record(path: Path, model_dir: Path) -> dict:
+    """distillation.json with its run-relative paths (relative to its own folder) made relative to `model_dir`."""
+    record = json.loads(path.read_text(encoding="utf-8"))
+    for key in ("teacher", "corpus", "transfer_corpus"):
+        value = record.get(key)
+        if isinstance(value, str):
+            record[key] = rebase(value, path.parent, model_dir)
+        elif isinstance(value, list):
+            record[key] = [rebase(item, path.parent, model_dir) for item in value]
+    init = record.get("student_init")
+    if isinstance(init, dict) and isinstance(init.get("init"), str):
+        record["student_init"] = {**init, "init": rebase(init["init"], path.parent, model_dir)}
+    return record
+
+
+def _teacher_text(teacher: str) -> str:
+    return f"`{teacher}`" + (" (a local folder, relative to this one)" if is_local(teacher) else "")
+
+
 def _distillation_text(record: dict | None, teacher: str | None) -> str:
     if not record:
         return (
-            f"Teacher: `{teacher}`. " if teacher else ""
+            f"Teacher: {_teacher_text(teacher)}. " if teacher else ""
         ) + "No distillation record (`distillation.json`) was given."
     weights = ", ".join(f"{name} {value:g}" for name, value in (record.get("loss_weights") or {}).items() if value)
     parts = [
-        f"- Teacher: `{teacher or record.get('teacher', 'unknown')}`",
+        f"- Teacher: {_teacher_text(teacher or record.get('teacher') or 'unknown')}",
         f"- Mode: {record.get('mode', 'unknown')}"
         + (f" on `{record['task']}`" if record.get("task") else "")
         + (f", corpus {', '.join(map(str, record['corpus']))}" if record.get("corpus") else ""),
@@ -209,17 +258,19 @@ def write_model_card(
     if isinstance(distillation, dict):
         record = distillation
     elif distillation is not None:
-        record = json.loads(Path(distillation).read_text(encoding="utf-8"))
-    teacher = teacher or (record or {}).get("teacher")
+        record = _rebased_record(Path(distillation), model_dir)
+    # A local teacher is named relative to this folder (never by this machine's path); only a Hub id is base_model.
+    teacher = portable_path(teacher, model_dir) if teacher else (record or {}).get("teacher")
 
     architecture = (getattr(config, "architectures", None) or ["Model"])[0]
     pipeline_tag = next((tag for suffix, tag in PIPELINE_TAGS.items() if architecture.endswith(suffix)), None)
     model_name = repo_id.split("/")[-1] if repo_id else model_dir.name
-    from training.tasks import get_task
 
-    datasets = sorted({get_task(r["task"]).hf_dataset for r in results if get_task(r["task"]).hf_dataset})
-    # base_model must be a Hub id: a local teacher path is named in the text only.
-    base_model = teacher if teacher and "/" in teacher and not Path(teacher).exists() else None
+    # only the Hub datasets the scores were measured on (not the task's usual dataset when the data was local)
+    datasets = sorted(
+        {r["data_source"].removeprefix("hub:") for r in results if r.get("data_source", "").startswith("hub:")}
+    )
+    base_model = teacher if teacher and "/" in teacher and HUB_ID.match(teacher) and not is_local(teacher) else None
     data = ModelCardData(
         language="ko",
         license=LICENSE,
@@ -271,9 +322,9 @@ class CardArguments:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = HfArgumentParser(CardArguments)
-    parser.prog = "kr-electra-kd card"
-    (args,) = parser.parse_args_into_dataclasses(args=argv)
+    from training.arguments import parse_command
+
+    (args,) = parse_command((CardArguments,), argv, "kr-electra-kd card")
     try:
         speed = json.loads(Path(args.speed).read_text(encoding="utf-8")) if args.speed else None
         write_model_card(

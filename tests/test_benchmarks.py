@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -171,3 +173,25 @@ def test_distillation_benchmark_runs_every_student_on_paired_seeds(tmp_path):
     assert list(result["baselines"]["per_seed"]) == ["1", "2"]
     assert {r["num_eval_samples"] for r in result["baselines"]["per_seed"].values()} == {100}
     assert "| *TF-IDF + logistic regression* | none |" in (out / "distillation_nsmc.md").read_text()
+
+
+def test_no_committed_result_names_a_path_of_the_machine_that_ran_it():
+    from training.provenance import ABSOLUTE_PATH, relative_paths
+
+    results = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+    found = []
+    for path in sorted(results.rglob("*.json")):
+        text = path.read_text(encoding="utf-8")
+        found += [f"{path.name}: {value}" for value in re.findall(r'"((?:local:)?/[^"]*/[^"]*)"', text)]
+        found += [f"{path.name}: {value}" for value in re.findall(r'"(~/[^"]*)"', text)]
+    assert not found, found
+    # and the writers' conversion: data beside the repository becomes ../shared/..., inside it repo-relative
+    record = {"corpus": [Path("/work/shared/data/c.txt")], "out": "/work/main/benchmarks/results", "n": 1}
+    record["source"] = "local:/work/shared/data/nsmc"
+    assert relative_paths(record, "/work/main") == {
+        "corpus": ["../shared/data/c.txt"],
+        "out": "benchmarks/results",
+        "n": 1,
+        "source": "local:../shared/data/nsmc",
+    }
+    assert ABSOLUTE_PATH.match("/work") and not ABSOLUTE_PATH.match("runs/x")

@@ -46,3 +46,16 @@ def test_reader_is_lazy_and_stops_at_max_lines(tmp_path):
 def test_no_files_given():
     with pytest.raises(ValueError, match="No corpus file given"):
         read_corpus([])
+
+
+def test_a_corpus_folder_means_every_txt_and_gz_file_in_it(tmp_path):
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "b.txt").write_text("둘째 줄\n", encoding="utf-8")
+    with gzip.open(folder / "a.txt.gz", "wt", encoding="utf-8") as handle:
+        handle.write("첫째 줄\n")
+    (folder / "notes.md").write_text("not corpus\n", encoding="utf-8")
+    assert read_corpus([folder]) == ["첫째 줄", "둘째 줄"]  # name order, other files left out
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match=r"Corpus folder .*empty has no \*.txt or \*.gz file"):
+        read_corpus([tmp_path / "empty"])

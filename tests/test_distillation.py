@@ -21,6 +21,7 @@ from modeling_kr_electra_kd import (
 )
 from training import distill, pretrain
 from training.distiller import LOSS_PARTS, DistillationConfig, DistillationTrainer, uniform_layer_map
+from training.provenance import find_local_paths
 
 REPO = Path(__file__).resolve().parents[1]
 QUIET = ["--disable_tqdm", "true", "--report_to", "none"]
@@ -99,6 +100,9 @@ def test_task_agnostic_distillation_loss_falls_and_student_is_hub_ready(teacher_
     assert distill.main(_student_argv(teacher_dir, fixtures_dir, output)) == 0
     record = json.loads((output / "distillation.json").read_text())
     assert record["mode"] == "task-agnostic" and record["steps"] == 40
+    # published with the student: paths relative to its folder, none of this machine's
+    assert record["teacher"].startswith("../") and record["corpus"][0].startswith("../")
+    assert not list(find_local_paths(record, output))
     assert record["last_loss"]["loss"] < record["first_loss"]["loss"]
     for part in ("loss_kl", "loss_hidden", "loss_attention"):
         assert part in record["last_loss"]

@@ -16,6 +16,7 @@ from transformers import pipeline
 from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDForPreTraining
 from training import evaluate as evaluate_command
 from training import finetune as finetune_command
+from training.provenance import find_local_paths
 from training.tasks import TASKS, get_task, load_task_data
 
 RESULT_KEYS = {
@@ -92,6 +93,11 @@ def test_every_task_finetunes_and_evaluates(task_name, finetuned, fixtures_dir):
     # A clean, Hub-ready folder: safetensors weights, no pickles, no leftover checkpoints.
     assert (output / "model.safetensors").is_file() and (output / "tokenizer.json").is_file()
     assert not list(output.glob("*.bin")) and not list(output.glob("*.pt")) and not list(output.glob("checkpoint-*"))
+    # what upload.py publishes names no path of this machine, and a tokenizer class transformers 4.x has
+    for name in ("results.json", "training_args.json"):
+        assert not list(find_local_paths(read_json(output / name), output)), name
+    assert read_json(output / "training_args.json")["output_dir"] == "."
+    assert read_json(output / "tokenizer_config.json")["tokenizer_class"] == "PreTrainedTokenizerFast"
     config = read_json(output / "config.json")
     if task.kind != "question-answering":
         assert config["id2label"] == {str(i): name for i, name in enumerate(task.label_names)}
@@ -153,6 +159,9 @@ def test_bad_rows_fail_or_are_skipped_and_counted(capsys, tiny_model, tmp_path, 
     assert not output.exists()
 
     assert finetune_command.main(argv + ["--on-bad-rows", "skip", "--max-steps", "1", *QUIET]) == 0
+    out = capsys.readouterr().out
+    assert "Skipped 1 malformed row(s)" in out and "line 5: 2 tab-separated fields" in out
+    assert "on_bad_rows skip" not in out and "on-bad-rows skip" not in out  # skipping is what was asked
     results = read_json(output / "results.json")
     assert results["num_bad_rows_skipped"] == 1 and results["num_train_samples"] == len(lines) - 1
 
@@ -199,6 +208,8 @@ def test_interrupted_run_resumes_from_its_checkpoint(capsys, tiny_model, tmp_pat
     argv += ["--save-steps", "2", "--keep-checkpoints", "true", *QUIET]
     assert finetune_command.main([*argv, "--max-steps", "2"]) == 0
     assert (output / "checkpoint-2").is_dir()
+    for name in ("results.json", "model.safetensors", "config.json"):  # as if interrupted before the end
+        (output / name).unlink()
     capsys.readouterr()
     assert finetune_command.main([*argv, "--max-steps", "4"]) == 0
     assert f"Resuming from {output / 'checkpoint-2'}" in capsys.readouterr().out

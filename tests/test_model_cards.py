@@ -18,11 +18,12 @@ from model_cards.generate import write_model_card
 from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDForSequenceClassification
 
 
-def _results(task="nsmc", accuracy=81.25, n=400):
+def _results(task="nsmc", accuracy=81.25, n=400, data_source="hub:e9t/nsmc"):
     return {
         "task": task,
         "primary_metric": "accuracy",
         "metrics": {"accuracy": accuracy},
+        "data_source": data_source,
         "splits": {"eval": "ratings_test.txt"},
         "num_eval_samples": n,
     }
@@ -66,7 +67,8 @@ def test_card_metadata_parses_back_and_matches_the_numbers(student_dir):
     assert model_name == "s" and results[0].metric_type == "accuracy" and results[0].metric_value == 81.25
     assert results[0].dataset_type == "e9t/nsmc"
     text = card.text
-    assert "| nsmc | accuracy | 81.25 | 84.50 | 96.2% | 400 |" in text
+    assert "| nsmc | accuracy | 81.25 | 84.50 | 96.2% | Hub dataset `e9t/nsmc` | ratings_test.txt | 400 |" in text
+    assert "sample data" not in text
     assert "| 2 | 64 | 128 | 32 | dense | dense | 16 |" in text  # architecture from the config
     assert "Steps: 123" in text and "trust_remote_code=True" in text
 
@@ -187,3 +189,117 @@ def test_upload_is_one_commit_or_none(student_dir, tmp_path, capsys, monkeypatch
 def test_card_command_writes_readme(student_dir):
     argv = ["--model_dir", str(student_dir), "--results", str(student_dir / "results.json")]
     assert card_main(argv) == 0 and Path(student_dir / "README.md").is_file()
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Where the numbers came from, and no local path in what is published
+# --------------------------------------------------------------------------------------------------------------------
+
+DATA_SOURCES = [
+    # data_source, model-index dataset type, words in the card, dataset listed in the metadata
+    ("hub:e9t/nsmc", "e9t/nsmc", "Hub dataset `e9t/nsmc`", ["e9t/nsmc"]),
+    ("sample:sample_nsmc", "kr-electra-kd-sample-nsmc", "**sample data** packaged with kr-electra-kd", None),
+    # results.json written before data_source said "sample:"
+    ("local:/x/training/data/sample_nsmc", "kr-electra-kd-sample-nsmc", "**sample data**", None),
+    ("local:../../shared/data/nsmc", "nsmc", "local copy of the original files", None),
+]
+
+
+@pytest.mark.parametrize("data_source, dataset_type, words, datasets", DATA_SOURCES)
+def test_the_card_names_the_data_the_score_came_from(student_dir, data_source, dataset_type, words, datasets):
+    card = write_model_card(student_dir, [_results(accuracy=100.0, n=200, data_source=data_source)])
+    data = card.data.to_dict()
+    _, results = model_index_to_eval_results(data["model-index"])
+    assert results[0].dataset_type == dataset_type and results[0].dataset_split == "ratings_test.txt"
+    assert data.get("datasets") == datasets
+    assert words in card.text
+    assert ("These scores were measured on sample data" in card.text) == ("sample" in dataset_type)
+
+
+def test_a_local_teacher_is_named_relative_to_the_card_and_never_base_model(student_dir, tmp_path, monkeypatch):
+    teacher = tmp_path / "teacher"
+    teacher.mkdir()
+    monkeypatch.chdir(tmp_path)
+    for given in ("teacher", str(teacher)):  # relative to where the command runs, and absolute
+        card = write_model_card(student_dir, [student_dir / "results.json"], teacher=given)
+        assert "base_model" not in card.data.to_dict()
+        assert "Teacher: `../teacher` (a local folder" in card.text and str(tmp_path) not in card.text
+    # distillation.json records paths relative to its own folder: the card re-bases them onto its folder
+    record = {"teacher": "../teacher", "corpus": ["../corpus.txt"], "student_init": {"init": "random"}}
+    (teacher / "distillation.json").write_text(json.dumps(record))
+    card = write_model_card(student_dir, [student_dir / "results.json"], distillation=teacher / "distillation.json")
+    assert "Teacher: `../teacher`" in card.text and "corpus ../corpus.txt" in card.text
+
+
+def _upload_error(student_dir) -> str:
+    with pytest.raises(upload.UploadError) as caught:
+        upload.check_folder(student_dir)
+    return str(caught.value)
+
+
+def test_upload_refuses_a_card_whose_results_are_not_the_folders(student_dir):
+    _ready(student_dir)
+    upload.check_folder(student_dir)  # the generated card matches
+    results = json.loads((student_dir / "results.json").read_text())
+    for change in ({"metrics": {"accuracy": 46.0}}, {"data_source": "sample:sample_nsmc"}):
+        (student_dir / "results.json").write_text(json.dumps({**results, **change}))
+        assert "model-index does not match" in _upload_error(student_dir)
+    (student_dir / "results.json").unlink()
+    assert "has no results.json to back them" in _upload_error(student_dir)
+
+
+def test_upload_refuses_results_without_a_model_index(student_dir):
+    _ready(student_dir)
+    card = ModelCard.load(student_dir / "README.md")
+    card.data.eval_results = None
+    card.data.model_name = None
+    card.save(student_dir / "README.md")
+    assert "model-index" not in ModelCard.load(student_dir / "README.md").data.to_dict()
+    assert "shows results but has no model-index" in _upload_error(student_dir)
+
+
+LOCAL_PATHS = [
+    # file, content change, what the error names
+    ("results.json", {"model_name_or_path": "/work/main/quickstart_output/students/small-lf-v3"}, "model_name_or_path"),
+    ("results.json", {"data_source": "local:/home/me/data/nsmc"}, "data_source"),
+    ("distillation.json", {"teacher": "/work/main/quickstart_output/teacher"}, "teacher"),
+    ("distillation.json", {"corpus": ["~/corpus.txt"]}, "corpus[0]"),
+    ("distillation.json", {"teacher": "student-nsmc"}, "teacher"),  # relative to where the command ran
+    ("lowrank_report.json", {"source": "/tmp/dense-model"}, "source"),
+]
+
+
+@pytest.mark.parametrize("name, change, field", LOCAL_PATHS)
+def test_upload_refuses_a_file_holding_a_local_path(student_dir, monkeypatch, name, change, field):
+    _ready(student_dir)
+    monkeypatch.chdir(student_dir.parent)
+    path = student_dir / name
+    data = json.loads(path.read_text()) if path.is_file() else {}
+    path.write_text(json.dumps({**data, **change}))
+    if name == "results.json":
+        write_model_card(student_dir, [path])  # the card agrees with it: only the path is wrong
+    message = _upload_error(student_dir)
+    assert f"{name} field '{field}' holds the local path" in message
+
+
+def test_upload_refuses_a_local_base_model_and_a_path_in_the_card_text(student_dir, tmp_path, monkeypatch):
+    _ready(student_dir)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "quickstart_output" / "teacher").mkdir(parents=True)
+    card = ModelCard.load(student_dir / "README.md")
+    card.data.base_model = "quickstart_output/teacher"
+    card.save(student_dir / "README.md")
+    assert "README.md field 'base_model' holds the local path" in _upload_error(student_dir)
+    _ready(student_dir)
+    text = (student_dir / "README.md").read_text()
+    (student_dir / "README.md").write_text(text + "\nTrained from `/work/main/runs/teacher`.\n")
+    assert "README.md field 'text' holds the local path '/work/main/runs/teacher'" in _upload_error(student_dir)
+
+
+def test_the_login_command_is_the_installed_hubs(monkeypatch):
+    import huggingface_hub
+
+    expected = "hf auth login" if int(huggingface_hub.__version__.split(".")[0]) >= 1 else None
+    assert upload.login_command() in ("hf auth login", "huggingface-cli login")
+    if expected:
+        assert upload.login_command() == expected

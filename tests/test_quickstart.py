@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import upload
 from training.quickstart import main
 
 
@@ -21,6 +22,11 @@ def test_quickstart_runs_the_whole_pipeline_and_resumes(tmp_path, capsys):
     assert "| *trivial baseline* |" in out and "| *classical baseline* |" in out
     assert set(results["baselines"]) == {"trivial", "classical"}  # the pipeline fine-tunes with --baselines
     assert "positive" in out or "negative" in out  # the pipeline() prediction on the saved folder
+    # the card says the score is on the packaged sample, names no local teacher as base_model, and upload.py's checks
+    # (card matches results.json, no local path in any file sent) pass
+    metadata = upload.check_folder(student)
+    assert results["data_source"] == "sample:sample_nsmc" and "base_model" not in metadata
+    assert "e9t/nsmc" not in json.dumps(metadata) and "measured on sample data" in (student / "README.md").read_text()
     config = json.loads((tmp_path / "students" / "small-lf-v3" / "config.json").read_text())
     assert config["ffn_rank"] and config["attention_rank"] and config["embedding_rank"]
     # a second run finds every step done and only re-reads the results

@@ -294,7 +294,7 @@ def test_bad_row_names_file_and_line_and_skip_counts_it(tmp_path, bad_line, reas
         load_task_data("nsmc", folder)
     assert str(folder / "ratings_train.txt") in str(error.value)
     assert "line 3" in str(error.value) and reason in str(error.value)
-    assert "--on-bad-rows skip" in str(error.value)
+    assert "--on_bad_rows skip" in str(error.value)
 
     data = load_task_data("nsmc", folder, on_bad_rows="skip")
     assert len(data["train"]) == 2 and data.num_bad_rows_skipped == 1

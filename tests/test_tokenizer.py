@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from transformers import AutoTokenizer
 
@@ -85,3 +87,17 @@ def test_cli_error_is_one_line_for_non_utf8_corpus(tmp_path, capsys):
     error_lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
     assert len(error_lines) == 1 and "euc_kr.txt is not UTF-8 text" in error_lines[0] and "line 1" in error_lines[0]
     assert not (tmp_path / "tok").exists()
+
+
+def test_saved_tokenizer_names_a_class_transformers_4_has_and_loads_the_same(tiny_tokenizer, tmp_path):
+    from transformers import AutoTokenizer
+
+    from training.tokenizer import save_tokenizer
+
+    save_tokenizer(tiny_tokenizer, tmp_path)
+    config = json.loads((tmp_path / "tokenizer_config.json").read_text(encoding="utf-8"))
+    # transformers 4.x has no TokenizersBackend ("Tokenizer class TokenizersBackend does not exist")
+    assert config["tokenizer_class"] == "PreTrainedTokenizerFast"
+    loaded = AutoTokenizer.from_pretrained(tmp_path)
+    text = "이 영화 정말 재미있었어요"
+    assert loaded(text)["input_ids"] == tiny_tokenizer(text)["input_ids"]

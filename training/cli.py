@@ -6,6 +6,7 @@ broken optional dependency of one job does not break the others.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import sys
 
@@ -45,7 +46,7 @@ def _usage() -> str:
         "commands:",
     ]
     lines += [f"  {name.ljust(width)}  {help_text}" for name, (_, help_text) in COMMANDS.items()]
-    lines += ["", "Run `kr-electra-kd <command> --help` for the options of one command."]
+    lines += ["", "Run `kr-electra-kd <command> --help` for the options of one command; `--version` for the version."]
     return "\n".join(lines)
 
 
@@ -54,14 +55,24 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(_usage())
         return 0
+    if argv[0] in ("-V", "--version"):
+        from training import __version__
+
+        print(f"kr-electra-kd {__version__}")
+        return 0
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:
-        print(f"kr-electra-kd: unknown command {command!r}.\n\n{_usage()}", file=sys.stderr)
+        close = difflib.get_close_matches(command, COMMANDS, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        print(f"kr-electra-kd: unknown command {command!r}; {hint}`kr-electra-kd --help` lists them.", file=sys.stderr)
         return 2
     target, _ = COMMANDS[command]
     module_name, function_name = target.split(":")
     entry = getattr(importlib.import_module(module_name), function_name)
-    result = entry(rest)
+    try:
+        result = entry(rest)
+    except SystemExit as stop:  # argparse's exit (help, or a one-line usage error) ends only this command
+        return stop.code if isinstance(stop.code, int) else 2
     return int(result or 0)
 
 

@@ -23,6 +23,7 @@ def iter_corpus_lines(paths: Sequence[str | Path], max_lines: int | None = None)
         paths = [paths]
     if not paths:
         raise ValueError("No corpus file given: pass one or more text files (one text per line, .txt or .gz).")
+    paths = expand_corpus_paths(paths)
     for path in map(Path, paths):
         if not path.is_file():
             raise ValueError(f"Corpus file not found: {path}. Pass a UTF-8 text file, one text per line (.txt or .gz).")
@@ -50,6 +51,23 @@ def iter_corpus_lines(paths: Sequence[str | Path], max_lines: int | None = None)
             raise ValueError(f"Cannot read corpus file {path}: {error}") from None
     if yielded == 0:
         raise ValueError(f"The corpus {', '.join(map(str, paths))} contains no text (only empty lines).")
+
+
+def expand_corpus_paths(paths: Sequence[str | Path]) -> list[Path]:
+    """Each path, with a folder standing for every `*.txt` and `*.gz` file directly in it, in name order."""
+    expanded: list[Path] = []
+    for path in map(Path, paths):
+        if not path.is_dir():
+            expanded.append(path)
+            continue
+        files = sorted(p for p in path.iterdir() if p.is_file() and p.name.endswith((".txt", ".gz")))
+        if not files:
+            raise ValueError(
+                f"Corpus folder {path} has no *.txt or *.gz file; a folder given as corpus means every such file in "
+                "it (one text per line)."
+            )
+        expanded += files
+    return expanded
 
 
 def read_corpus(paths: Sequence[str | Path], max_lines: int | None = None) -> list[str]:

@@ -27,13 +27,15 @@ from pathlib import Path
 
 import torch
 from datasets import Dataset, concatenate_datasets
-from transformers import AutoTokenizer, DataCollatorWithPadding, HfArgumentParser, TrainingArguments
+from transformers import AutoTokenizer, DataCollatorWithPadding, TrainingArguments
 
 from modeling_kr_electra_kd import PRESETS, KRElectraKDConfig, KRElectraKDPreTrainedModel
+from training.arguments import check_model_source, check_output_dir, overwrite_field, parse_command
 from training.corpus import read_corpus, tokenized_corpus
 from training.distiller import DistillationConfig, DistillationTrainer, uniform_layer_map
 from training.lowrank import HEADS, convert_to_low_rank, from_pretrained_any
-from training.tokenizer import check_same_vocabulary, check_tokenizer_matches_config
+from training.provenance import portable_path
+from training.tokenizer import check_same_vocabulary, check_tokenizer_matches_config, save_tokenizer
 from training.trainer_common import PRETRAINING_DEFAULTS, parse_shape, resume_checkpoint
 
 RANK_FIELDS = ("embedding_rank", "attention_rank", "ffn_rank")
@@ -59,7 +61,10 @@ class DistillArguments:
         default=None, metadata={"help": "The student's tokenizer, if not the teacher's; it must equal the teacher's."}
     )
     corpus: list[str] | None = field(
-        default=None, metadata={"help": "Unlabeled text files for task-agnostic distillation (one text per line)."}
+        default=None,
+        metadata={
+            "help": "Unlabeled text files for task-agnostic distillation (one text per line; a folder: its *.txt and *.gz)."
+        },
     )
     max_corpus_lines: int | None = field(default=None, metadata={"help": "Use at most this many corpus lines."})
     task: str | None = field(default=None, metadata={"help": "Task-specific distillation on this task instead."})
@@ -73,6 +78,7 @@ class DistillArguments:
         },
     )
     max_seq_length: int = field(default=128, metadata={"help": "Inputs are truncated to this many tokens."})
+    overwrite_output_dir: bool = overwrite_field()
 
 
 def _student_config(args: DistillArguments, teacher_config, tokenizer, task) -> KRElectraKDConfig:
@@ -150,15 +156,24 @@ def _task_datasets(args: DistillArguments, task, tokenizer, seed: int) -> Datase
     return concatenate_datasets([train.select_columns(keep), transfer.select_columns(keep)])
 
 
+def _portable_init(student_init: str, output_dir: Path) -> str:
+    """--student_init as distillation.json records it: a keyword, a Hub id, or a path relative to the output folder."""
+    return student_init if student_init in ("random", "teacher-layers") else portable_path(student_init, output_dir)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = HfArgumentParser((DistillArguments, DistillationConfig, TrainingArguments))
-    parser.prog = "kr-electra-kd distill"
     # the teacher needs every input column, which the student wrapper's signature does not list
-    parser.set_defaults(**PRETRAINING_DEFAULTS, remove_unused_columns=False)
-    args, distillation, training_args = parser.parse_args_into_dataclasses(args=argv)
+    defaults = {**PRETRAINING_DEFAULTS, "remove_unused_columns": False}
+    args, distillation, training_args = parse_command(
+        (DistillArguments, DistillationConfig, TrainingArguments), argv, "kr-electra-kd distill", defaults
+    )
     output_dir = Path(training_args.output_dir)
     training_args.output_dir = str(output_dir / "checkpoints")
     try:
+        check_output_dir(output_dir, args.overwrite_output_dir)
+        check_model_source(args.teacher, "--teacher")
+        if args.student_init not in ("random", "teacher-layers"):
+            check_model_source(args.student_init, "--student_init")
         if (args.corpus is None) == (args.task is None):
             raise ValueError("Give exactly one of --corpus (task-agnostic) or --task (task-specific distillation).")
         distillation.validate()
@@ -222,17 +237,18 @@ def main(argv: list[str] | None = None) -> int:
 
     if trainer.is_world_process_zero():
         student.save_pretrained(output_dir)
-        tokenizer.save_pretrained(output_dir)
+        save_tokenizer(tokenizer, output_dir)
         losses = [entry for entry in trainer.state.log_history if "loss" in entry]
+        # paths relative to the output folder (or Hub ids): the record is published with the student
         record = {
-            "teacher": args.teacher,
+            "teacher": portable_path(args.teacher, output_dir),
             "student_preset": args.student_preset,
             "student_shape": parse_shape(args.student_shape),
-            "student_init": init_note,
+            "student_init": {**init_note, "init": _portable_init(args.student_init, output_dir)},
             "mode": "task-agnostic" if task is None else "task-specific",
-            "corpus": args.corpus,
+            "corpus": [portable_path(path, output_dir) for path in args.corpus or []] or None,
             "task": args.task,
-            "transfer_corpus": args.transfer_corpus,
+            "transfer_corpus": [portable_path(path, output_dir) for path in args.transfer_corpus or []] or None,
             "steps": trainer.state.global_step,
             "loss_weights": distillation.weights(),
             "temperature": distillation.temperature,

@@ -24,13 +24,14 @@ from transformers import (
     AutoTokenizer,
     DataCollatorForTokenClassification,
     DataCollatorWithPadding,
-    HfArgumentParser,
     PreTrainedModel,
     PreTrainedTokenizerBase,
     Trainer,
     TrainingArguments,
 )
 
+from training.arguments import check_model_source, parse_command
+from training.provenance import portable_data_source, portable_path
 from training.tasks import (
     CLASSIFICATION,
     ON_BAD_ROWS,
@@ -226,15 +227,17 @@ def write_results(
     baselines: dict | None = None,
 ) -> dict[str, Any]:
     """The results JSON read by the model-card generator (keep the keys stable). `baselines`: the task's trivial and
-    classical scores on the same rows (training.baselines.data_baselines), shown beside the model's."""
+    classical scores on the same rows (training.baselines.data_baselines), shown beside the model's. Paths are
+    recorded relative to the JSON's folder, so that nothing in it names this machine's folders (it is published with
+    the model)."""
     results = {
         "task": task.name,
         "primary_metric": task.primary_metric,
         "metrics": {name: round(float(value), 4) for name, value in metrics.items()},
         "model": Path(model_name_or_path).name or model_name_or_path,
-        "model_name_or_path": str(model_name_or_path),
-        "data_source": data.data_source,
-        "data_dir": data_dir,
+        "model_name_or_path": portable_path(model_name_or_path, path.parent),
+        "data_source": portable_data_source(data.data_source, path.parent),
+        "data_dir": portable_path(data_dir, path.parent),
         "splits": data.splits,
         "num_train_samples": num_train_samples,
         "num_eval_samples": len(data["eval"]),
@@ -307,11 +310,10 @@ def _eval_seed(args: EvaluateArguments, task: Task, data_dir: str | None) -> int
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = HfArgumentParser((EvaluateArguments, DataArguments))
-    parser.prog = "kr-electra-kd evaluate"
-    args, data_args = parser.parse_args_into_dataclasses(args=argv)
+    args, data_args = parse_command((EvaluateArguments, DataArguments), argv, "kr-electra-kd evaluate")
     started = time.perf_counter()
     try:
+        check_model_source(args.model)
         task = _task_of(args)
         args.seed = _eval_seed(args, task, data_args.data_dir)
         data = load_task_data(

@@ -16,9 +16,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from transformers import HfArgumentParser, Trainer, TrainingArguments
+from transformers import Trainer, TrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
 
+from training.arguments import check_model_source, check_output_dir, command_parser, overwrite_field
 from training.baselines import data_baselines
 from training.evaluate import (
     DataArguments,
@@ -31,7 +32,9 @@ from training.evaluate import (
     score,
     write_results,
 )
+from training.provenance import portable_path
 from training.tasks import QUESTION_ANSWERING, TASKS, build_compute_metrics, get_task, load_task_data, tokenize_dataset
+from training.tokenizer import make_tokenizer_config_portable
 
 RESULTS_FILE = "results.json"
 
@@ -80,16 +83,19 @@ class FinetuneArguments:
             "regression, ...: training/baselines.py) on the same rows, into results.json and the model card."
         },
     )
+    overwrite_output_dir: bool = overwrite_field()
 
 
 def parse_arguments(argv: list[str] | None) -> tuple[FinetuneArguments, DataArguments, TrainingArguments]:
-    parser = HfArgumentParser((FinetuneArguments, DataArguments, TrainingArguments))
-    parser.prog = "kr-electra-kd finetune"
+    parser = command_parser((FinetuneArguments, DataArguments, TrainingArguments), "kr-electra-kd finetune")
     parser.set_defaults(**TRAINING_DEFAULTS)
-    # The default output folder depends on the model and task: read those first.
-    known, _ = parser.parse_known_args(argv)
-    parser.set_defaults(output_dir=str(Path("runs") / f"{Path(known.model).name or 'model'}-{known.task}"))
-    return parser.parse_args_into_dataclasses(args=argv)
+    # The default output folder depends on the model and task.
+    return parser.parse(
+        argv,
+        late_defaults=lambda known: {
+            "output_dir": str(Path("runs") / f"{Path(known.model).name or 'model'}-{known.task}")
+        },
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     output_dir = Path(training_args.output_dir)
     # Everything that can be wrong with the input is checked here, before any training step.
     try:
+        check_output_dir(output_dir, args.overwrite_output_dir)
+        check_model_source(args.model)
         task = get_task(args.task)
         data = load_task_data(
             task,
@@ -139,9 +147,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Resuming from {checkpoint} (delete it or pass another --output-dir to start over).")
     trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model(str(output_dir))
+    make_tokenizer_config_portable(output_dir)  # loads with transformers 4.x too
     # Trainer pickles its arguments beside the model; keep a readable JSON copy instead (no pickles in the folder).
     (output_dir / "training_args.bin").unlink(missing_ok=True)
-    (output_dir / "training_args.json").write_text(training_args.to_json_string(), encoding="utf-8")
+    recorded = training_args.to_dict()
+    for key in ("output_dir", "logging_dir", "resume_from_checkpoint"):  # run-relative, as everything published
+        if isinstance(recorded.get(key), str):
+            recorded[key] = portable_path(recorded[key], output_dir)
+    (output_dir / "training_args.json").write_text(json.dumps(recorded, indent=2), encoding="utf-8")
 
     metrics = score(trainer, task, data["eval"], tokenizer, data_args, max_seq_length)
     results = write_results(

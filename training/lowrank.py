@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from transformers import AutoConfig, HfArgumentParser, PretrainedConfig, PreTrainedModel
+from transformers import AutoConfig, PretrainedConfig, PreTrainedModel
 
 import modeling_kr_electra_kd
 from modeling_kr_electra_kd import (
@@ -31,6 +31,7 @@ from modeling_kr_electra_kd import (
     KRElectraKDLowRankLinear,
     KRElectraKDPreTrainedModel,
 )
+from training.arguments import check_model_source, check_output_dir, overwrite_field, parse_command
 
 # Head name -> the Auto class that loads it; "auto" picks the head from the checkpoint's `architectures`.
 HEAD_AUTO_CLASSES: dict[str, str] = {
@@ -446,14 +447,16 @@ class ConvertArguments:
     head: str = field(
         default="auto", metadata={"help": f"Which head to load: auto (the checkpoint's own), {', '.join(HEADS)}."}
     )
+    overwrite_output_dir: bool = overwrite_field()
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = HfArgumentParser(ConvertArguments)
-    parser.prog = "kr-electra-kd convert"
-    (args,) = parser.parse_args_into_dataclasses(args=argv)
+    (args,) = parse_command((ConvertArguments,), argv, "kr-electra-kd convert")
     ranks = {"embedding_rank": None, "attention_rank": None, "ffn_rank": None}
     try:
+        # a fine-tuned folder's results.json and card would otherwise stay beside the new weights
+        check_output_dir(args.output_dir, args.overwrite_output_dir)
+        check_model_source(args.model)
         if args.preset is not None:
             if args.preset not in PRESETS:
                 raise ValueError(f"Unknown preset {args.preset!r}; choose one of: {', '.join(PRESETS)}.")
@@ -481,7 +484,9 @@ def _copy_tokenizer(model: str, output: Path) -> None:
         tokenizer = AutoTokenizer.from_pretrained(model)
     except (OSError, ValueError):
         return
-    tokenizer.save_pretrained(output)
+    from training.tokenizer import save_tokenizer
+
+    save_tokenizer(tokenizer, output)
 
 
 if __name__ == "__main__":

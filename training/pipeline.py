@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from modeling_kr_electra_kd import PRESETS, KRElectraKDConfig
-
-PACKAGE_DATA = Path(__file__).resolve().parent / "data"
+from training.provenance import PACKAGE_DATA
 
 
 def scaled_preset(name: str, width: float = 1.0, layers: int | None = None) -> dict:
@@ -45,7 +44,10 @@ class PipelineArguments:
     output_dir: str = field(default="quickstart_output", metadata={"help": "Where every step writes its folder."})
     corpus: list[str] = field(
         default_factory=lambda: [str(PACKAGE_DATA / "sample_corpus.txt")],
-        metadata={"help": "Unlabeled Korean text (one text a line, .txt or .gz) for tokenizer, teacher, distillation."},
+        metadata={
+            "help": "Unlabeled Korean text (one text a line, .txt or .gz; a folder: every such file in it) for "
+            "tokenizer, teacher, distillation."
+        },
     )
     max_corpus_lines: int | None = field(default=None, metadata={"help": "Use at most this many corpus lines."})
     teacher: str | None = field(

@@ -27,15 +27,15 @@ from torch import nn
 from transformers import (
     AutoTokenizer,
     DataCollatorForLanguageModeling,
-    HfArgumentParser,
     Trainer,
     TrainingArguments,
 )
 from transformers.modeling_outputs import ModelOutput
 
 from modeling_kr_electra_kd import PRESETS, KRElectraKDConfig, KRElectraKDForMaskedLM, KRElectraKDForPreTraining
+from training.arguments import check_output_dir, overwrite_field, parse_command
 from training.corpus import read_corpus, tokenized_corpus
-from training.tokenizer import check_tokenizer_matches_config
+from training.tokenizer import check_tokenizer_matches_config, save_tokenizer
 from training.trainer_common import PRETRAINING_DEFAULTS, LossPartsMixin, parse_shape, resume_checkpoint
 
 
@@ -153,7 +153,9 @@ class ElectraPreTrainer(LossPartsMixin, Trainer):
 
 @dataclass
 class PretrainArguments:
-    corpus: list[str] = field(metadata={"help": "Korean text files (UTF-8, one text per line, .txt or .gz)."})
+    corpus: list[str] = field(
+        metadata={"help": "Korean text files (UTF-8, one text per line, .txt or .gz; a folder: every such file in it)."}
+    )
     tokenizer: str = field(metadata={"help": "Tokenizer folder or Hub id (e.g. from `kr-electra-kd train-tokenizer`)."})
     preset: str = field(default="small-kd", metadata={"help": f"Teacher shape: {', '.join(PRESETS)}."})
     shape: str | None = field(
@@ -173,16 +175,18 @@ class PretrainArguments:
     )
     rtd_weight: float = field(default=50.0, metadata={"help": "Weight of the discriminator loss (ELECTRA: 50)."})
     generator_size_divisor: int = field(default=4, metadata={"help": "Generator width = teacher width / this."})
+    overwrite_output_dir: bool = overwrite_field()
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = HfArgumentParser((PretrainArguments, TrainingArguments))
-    parser.prog = "kr-electra-kd pretrain-teacher"
-    parser.set_defaults(**PRETRAINING_DEFAULTS)
-    args, training_args = parser.parse_args_into_dataclasses(args=argv)
+    args, training_args = parse_command(
+        (PretrainArguments, TrainingArguments), argv, "kr-electra-kd pretrain-teacher", PRETRAINING_DEFAULTS
+    )
     output_dir = Path(training_args.output_dir)
     training_args.output_dir = str(output_dir / "checkpoints")
     try:
+        # a finished teacher with its checkpoints is resumed (training continues to a larger --max_steps)
+        check_output_dir(output_dir, args.overwrite_output_dir, checkpoints=training_args.output_dir)
         if args.preset not in PRESETS:
             raise ValueError(f"Unknown preset {args.preset!r}; choose one of: {', '.join(PRESETS)}.")
         tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
@@ -214,9 +218,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if trainer.is_world_process_zero():
         discriminator.save_pretrained(output_dir)
-        tokenizer.save_pretrained(output_dir)
+        save_tokenizer(tokenizer, output_dir)
         generator.save_pretrained(output_dir / "generator")
-        tokenizer.save_pretrained(output_dir / "generator")
+        save_tokenizer(tokenizer, output_dir / "generator")
         print(f"Saved the teacher (discriminator) to {output_dir} and its generator to {output_dir / 'generator'}.")
     return 0
 

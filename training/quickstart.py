@@ -15,8 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from transformers import HfArgumentParser
-
+from training.arguments import parse_command
 from training.pipeline import PipelineArguments, run_pipeline
 
 EXAMPLES = ["이 영화 정말 재미있었어요. 배우들 연기가 최고!", "시간 낭비였다. 너무 지루하고 뻔한 전개."]
@@ -61,9 +60,7 @@ def print_summary(summary: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = HfArgumentParser(PipelineArguments)
-    parser.prog = "kr-electra-kd quickstart"
-    (args,) = parser.parse_args_into_dataclasses(args=argv)
+    (args,) = parse_command((PipelineArguments,), argv, "kr-electra-kd quickstart")
     started = time.time()
     try:
         summary = run_pipeline(args)

@@ -13,14 +13,16 @@ analyzer and no custom code, and `AutoTokenizer` / `pipeline()` load it as they 
 
 from __future__ import annotations
 
+import json
 import sys
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from tqdm.auto import tqdm
-from transformers import HfArgumentParser, PretrainedConfig, PreTrainedTokenizerBase, PreTrainedTokenizerFast
+from transformers import PretrainedConfig, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 from training.corpus import iter_corpus_lines
 
@@ -37,6 +39,29 @@ def _backend(vocab: dict[str, int] | None = None) -> Tokenizer:
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tokenizer.decoder = decoders.WordPiece()
     return tokenizer
+
+
+# transformers 5 saves its fast tokenizers as `TokenizersBackend`, a class transformers 4.x lacks (it then fails with
+# "Tokenizer class TokenizersBackend does not exist"). `PreTrainedTokenizerFast` is that same class in 5 and the
+# tokenizer.json reader in 4.x, so a folder that names it loads, unchanged, in both.
+PORTABLE_TOKENIZER_CLASS = "PreTrainedTokenizerFast"
+
+
+def save_tokenizer(tokenizer: PreTrainedTokenizerBase, folder: str | Path) -> None:
+    """`tokenizer.save_pretrained(folder)`, naming a tokenizer class that transformers 4.x and 5 both have."""
+    tokenizer.save_pretrained(folder)
+    make_tokenizer_config_portable(folder)
+
+
+def make_tokenizer_config_portable(folder: str | Path) -> None:
+    """Rename transformers 5's `TokenizersBackend` in a saved folder's tokenizer_config.json (see above)."""
+    config_file = Path(folder) / "tokenizer_config.json"
+    if not config_file.is_file():
+        return
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    if config.get("tokenizer_class") == "TokenizersBackend":
+        config["tokenizer_class"] = PORTABLE_TOKENIZER_CLASS
+        config_file.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def _wrap(tokenizer: Tokenizer, model_max_length: int) -> PreTrainedTokenizerFast:
@@ -177,7 +202,9 @@ def check_same_vocabulary(
 
 @dataclass
 class TokenizerArguments:
-    corpus: list[str] = field(metadata={"help": "Corpus files: UTF-8 text, one text per line, .txt or .gz."})
+    corpus: list[str] = field(
+        metadata={"help": "Corpus files: UTF-8 text, one text per line, .txt or .gz (a folder: every such file in it)."}
+    )
     output_dir: str = field(metadata={"help": "Folder to save the tokenizer in (loads with AutoTokenizer)."})
     vocab_size: int = field(default=30000, metadata={"help": "Vocabulary size (KR-ELECTRA: 30,000)."})
     no_morphemes: bool = field(
@@ -189,9 +216,9 @@ class TokenizerArguments:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = HfArgumentParser(TokenizerArguments)
-    parser.prog = "kr-electra-kd train-tokenizer"
-    (args,) = parser.parse_args_into_dataclasses(args=argv)
+    from training.arguments import parse_command
+
+    (args,) = parse_command((TokenizerArguments,), argv, "kr-electra-kd train-tokenizer")
     try:
         tokenizer = train_tokenizer(
             iter_corpus_lines(args.corpus, max_lines=args.max_lines),
@@ -203,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    tokenizer.save_pretrained(args.output_dir)
+    save_tokenizer(tokenizer, args.output_dir)
     print(f"Saved a {len(tokenizer)}-token tokenizer to {args.output_dir}.")
     return 0
 

@@ -9,23 +9,11 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from dataclasses import dataclass, field
+from typing import Any
 
-from transformers import HfArgumentParser
-
-from .metrics import (
-    build_compute_metrics,
-    classification_metrics,
-    korquad_exact_match,
-    korquad_f1,
-    korquad_metrics,
-    ner_metrics,
-    normalize_korquad_answer,
-    regression_metrics,
-)
-from .preprocess import QA_EVAL_EXTRA_COLUMNS, postprocess_qa_predictions, tokenize_dataset
-from .readers import ON_BAD_ROWS, BadRowError, DataFileError, TaskDatasetDict, features_for, load_task_data
 from .registry import (
     CLASSIFICATION,
     NAVER_NER_LABELS,
@@ -37,6 +25,33 @@ from .registry import (
     Task,
     get_task,
 )
+
+# Names of the submodules that import datasets, transformers and scikit-learn, loaded on first use so that
+# `kr-electra-kd tasks` (and anything needing only the registry) starts in well under two seconds.
+_LAZY = {
+    "metrics": (
+        "build_compute_metrics",
+        "classification_metrics",
+        "korquad_exact_match",
+        "korquad_f1",
+        "korquad_metrics",
+        "ner_metrics",
+        "normalize_korquad_answer",
+        "regression_metrics",
+    ),
+    "preprocess": ("QA_EVAL_EXTRA_COLUMNS", "postprocess_qa_predictions", "tokenize_dataset"),
+    "readers": ("ON_BAD_ROWS", "BadRowError", "DataFileError", "TaskDatasetDict", "features_for", "load_task_data"),
+}
+_LAZY_MODULE_OF = {name: module for module, names in _LAZY.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY_MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_LAZY_MODULE_OF[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "BadRowError",
@@ -75,9 +90,9 @@ class TasksArguments:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = HfArgumentParser(TasksArguments)
-    parser.prog = "kr-electra-kd tasks"
-    (args,) = parser.parse_args_into_dataclasses(args=argv)
+    from training.arguments import parse_command
+
+    (args,) = parse_command((TasksArguments,), argv, "kr-electra-kd tasks")
     if args.task is None:
         for task in TASKS.values():
             print(f"{task.name:<14} {task.primary_metric:<12} {task.description}")

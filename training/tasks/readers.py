@@ -31,9 +31,12 @@ class BadRowError(ValueError):
 
     def __init__(self, source: str, location: str, reason: str):
         self.source, self.location, self.reason = source, location, reason
-        super().__init__(
-            f"{source}, {location}: {reason}. Fix the row, or pass --on-bad-rows skip to leave such rows out."
-        )
+        super().__init__(f"{self.where}. Fix the row, or pass --on_bad_rows skip to leave such rows out.")
+
+    @property
+    def where(self) -> str:
+        """The row and what is wrong with it, without the advice (for the log of rows already skipped)."""
+        return f"{self.source}, {self.location}: {self.reason}"
 
 
 class _RowError(Exception):
@@ -160,7 +163,7 @@ def _lines(path: Path, task: Task) -> Iterator[tuple[int, str]]:
 
 
 class _RowCollector:
-    """Applies the --on-bad-rows policy: raise on the first bad row, or count and skip them."""
+    """Applies the --on_bad_rows policy: raise on the first bad row, or count and skip them."""
 
     def __init__(self, on_bad_rows: str):
         self.on_bad_rows = on_bad_rows
@@ -176,7 +179,7 @@ class _RowCollector:
                 raise bad from None
             self.skipped += 1
             if len(self.examples) < 5:
-                self.examples.append(str(bad))
+                self.examples.append(bad.where)  # skipping is what was asked: no advice to skip
 
 
 def _read_tsv(path: Path, task: Task, collector: _RowCollector) -> list[dict]:

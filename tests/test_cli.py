@@ -1,0 +1,206 @@
+"""The `kr-electra-kd` command line as a new user meets it: bad and surprising input ends in one line that says what
+to do, help is short, and a finished model is never replaced without --overwrite_output_dir."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from training import __version__
+from training.arguments import check_model_source, check_output_dir
+from training.cli import main as cli
+
+COMMANDS_WITH_TRAINER = ("finetune", "distill", "pretrain-teacher")
+
+
+def run(capsys, argv: list[str]) -> tuple[int, str, str]:
+    code = cli(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def one_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    assert len(lines) == 1, text
+    return lines[0]
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Command-line mistakes: one line each
+# --------------------------------------------------------------------------------------------------------------------
+
+BAD_COMMAND_LINES = [
+    # argv, what the one line must say
+    (
+        ["finetune", "--model", "m", "--task", "nsmc", "--lerning_rate", "1e-3"],
+        "--lerning_rate (did you mean --learning_rate?)",
+    ),
+    (["finetune", "--model", "m", "--task", "nsmc", "--max-train-sample", "5x"], "--max-train-sample"),
+    (["distill", "--teacher", "t", "--corpus", "c.txt", "--temprature", "2"], "did you mean --temperature?"),
+    (["convert", "--model", "m", "--output_dir", "o", "--ffn-rnk", "8"], "did you mean --ffn_rank?"),
+    (["evaluate", "--model", "m", "--data_dirr", "d"], "did you mean --data_dir?"),
+    (["pretrain-teacher", "--corpus", "c", "--tokenizer", "t", "--presett", "tiny"], "did you mean --preset?"),
+    (["card", "--model_dir", "m", "--result", "r.json", "--bogus"], "--bogus"),
+    (["finetune", "--task", "nsmc"], "the following arguments are required: --model"),
+    (["convert", "--model", "m"], "the following arguments are required: --output_dir"),
+    (["finetune", "--model", "m", "--task", "nsmc", "--on_bad_rows", "maybe"], "invalid choice: 'maybe'"),
+    (["finetune", "--model", "m", "--task", "nsmc", "--warmup_steps", "-1"], "warmup_steps"),
+    (["finetune", "--model", "m", "--task", "nsmc", "stray"], "unexpected value(s) stray"),
+    (["finetun"], "unknown command 'finetun'; did you mean 'finetune'?"),
+]
+
+
+@pytest.mark.parametrize("argv, expected", BAD_COMMAND_LINES, ids=[" ".join(a) for a, _ in BAD_COMMAND_LINES])
+def test_a_command_line_mistake_is_one_line(capsys, argv, expected):
+    code, out, err = run(capsys, argv)
+    assert code == 2 and not out
+    assert expected in one_line(err)
+    assert "Traceback" not in err and "usage:" not in err
+
+
+def test_version(capsys):
+    code, out, _ = run(capsys, ["--version"])
+    assert code == 0 and one_line(out) == f"kr-electra-kd {__version__}"
+    assert __version__ and __version__[0].isdigit()
+
+
+@pytest.mark.parametrize("command", COMMANDS_WITH_TRAINER)
+def test_short_help_shows_the_commands_options_first_and_hides_most_trainer_options(capsys, command):
+    code, short, _ = run(capsys, [command, "--help"])
+    assert code == 0
+    first_line = short.splitlines()[0]
+    assert first_line.startswith(f"usage: kr-electra-kd {command} ") and first_line.endswith("[options]")
+    heading = short.index("Trainer options")
+    assert short.index("--overwrite_output_dir") < heading and short.index("--seed") > heading
+    assert f"kr-electra-kd {command} --help-all" in short
+    assert "--adam_beta1" not in short and len(short.splitlines()) < 260
+    code, full, _ = run(capsys, [command, "--help-all"])
+    assert code == 0 and "--adam_beta1" in full and len(full.splitlines()) > 2 * len(short.splitlines())
+
+
+def test_help_and_tasks_do_not_import_torch():
+    # what made `kr-electra-kd tasks` and `--help` take 7-9 s (a startup-time check, so run in a fresh process)
+    code = (
+        "import sys; from training.cli import main; main(['tasks']); main(['--help']); main(['--version']);"
+        "assert 'torch' not in sys.modules, 'torch was imported'"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "nsmc" in result.stdout
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# --model naming a local folder
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def test_a_missing_or_empty_model_folder_is_named(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "file.txt").write_text("x")
+    cases = [
+        ("./no_such_dir", "--model ./no_such_dir: no such folder"),
+        (str(tmp_path / "gone"), "no such folder"),
+        ("a/b/c", "no such folder"),
+        (str(tmp_path / "empty"), "has no config.json, so it is not a saved model"),
+        (str(tmp_path / "file.txt"), "is a file"),
+    ]
+    for value, expected in cases:
+        with pytest.raises(ValueError, match=expected):
+            check_model_source(value)
+    check_model_source("org/some-model")  # a Hub id is left to the Hub
+    check_model_source("bert-base-multilingual-cased")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["finetune", "--model", "./no_such_dir", "--task", "nsmc"],
+        ["evaluate", "--model", "./no_such_dir"],
+        ["convert", "--model", "./no_such_dir", "--output_dir", "OUT", "--ffn_rank", "8"],
+        ["distill", "--teacher", "./no_such_dir", "--corpus", "c.txt", "--output_dir", "OUT"],
+    ],
+)
+def test_commands_name_a_missing_model_folder(capsys, tmp_path, argv):
+    argv = [str(tmp_path / "out") if item == "OUT" else item for item in argv]
+    code, _, err = run(capsys, argv)
+    assert code == 2 and "./no_such_dir: no such folder" in one_line(err)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# A finished model is not silently replaced
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def finished_folder(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("config.json", "results.json", "training_args.json"):
+        (folder / name).write_text("{}", encoding="utf-8")
+    (folder / "model.safetensors").write_bytes(b"old weights")
+    (folder / "README.md").write_text("---\n---\nold card", encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["finetune", "--model", "org/m", "--task", "nsmc", "--output_dir", "OUT"],
+        ["distill", "--teacher", "org/t", "--corpus", "c.txt", "--output_dir", "OUT"],
+        ["pretrain-teacher", "--corpus", "c.txt", "--tokenizer", "tok", "--output_dir", "OUT"],
+        ["convert", "--model", "org/m", "--output_dir", "OUT", "--ffn_rank", "8"],
+    ],
+    ids=lambda argv: argv[0],
+)
+def test_every_command_refuses_a_folder_with_a_finished_model(capsys, tmp_path, argv):
+    output = finished_folder(tmp_path / "done")
+    code, _, err = run(capsys, [str(output) if item == "OUT" else item for item in argv])
+    assert code == 2
+    line = one_line(err)
+    assert str(output) in line and "--overwrite_output_dir" in line and "already holds a finished model" in line
+    assert (output / "model.safetensors").read_bytes() == b"old weights" and (output / "results.json").is_file()
+
+
+def test_an_unfinished_or_empty_folder_is_accepted_and_overwrite_removes_what_described_the_old_model(tmp_path):
+    check_output_dir(tmp_path / "new", overwrite=False)
+    (tmp_path / "interrupted" / "checkpoint-2").mkdir(parents=True)
+    check_output_dir(tmp_path / "interrupted", overwrite=False)  # finetune resumes from its checkpoint
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(ValueError, match="is a file"):
+        check_output_dir(tmp_path / "a-file", overwrite=False)
+
+    output = finished_folder(tmp_path / "done")
+    (output / "checkpoint-4").mkdir()
+    (output / "eval_results_nsmc.json").write_text("{}")
+    check_output_dir(output, overwrite=True)
+    left = sorted(path.name for path in output.iterdir())
+    assert left == ["config.json", "model.safetensors"]  # replaced by the new run's own
+
+
+def test_pretraining_resumes_its_own_checkpoints_but_refuses_a_finished_folder_without_them(tmp_path):
+    output = finished_folder(tmp_path / "teacher")
+    with pytest.raises(ValueError, match="already holds a finished model"):
+        check_output_dir(output, overwrite=False, checkpoints=output / "checkpoints")
+    (output / "checkpoints" / "checkpoint-500").mkdir(parents=True)
+    check_output_dir(output, overwrite=False, checkpoints=output / "checkpoints")  # a resume: allowed
+
+
+def test_convert_into_a_finetuned_folder_leaves_no_stale_results(capsys, tmp_path, tiny_tokenizer):
+    from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDForSequenceClassification
+
+    source = tmp_path / "dense"
+    KRElectraKDForSequenceClassification(
+        KRElectraKDConfig.from_preset("tiny", vocab_size=len(tiny_tokenizer))
+    ).save_pretrained(source)
+    tiny_tokenizer.save_pretrained(source)
+    output = finished_folder(tmp_path / "finetuned")
+    argv = ["convert", "--model", str(source), "--output_dir", str(output), "--ffn_rank", "8"]
+    assert cli(argv) == 2 and (output / "results.json").is_file()
+    capsys.readouterr()
+    assert cli([*argv, "--overwrite_output_dir"]) == 0
+    assert "removed results.json" in capsys.readouterr().out
+    assert not (output / "results.json").exists() and not (output / "training_args.json").exists()
+    assert not (output / "README.md").exists()
+    assert json.loads((output / "config.json").read_text())["ffn_rank"] == 8

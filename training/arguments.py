@@ -1,0 +1,243 @@
+"""What every `kr-electra-kd` command shares about its command line and its output folder.
+
+- `CommandParser`: `HfArgumentParser` whose mistakes end in one line: an unknown flag names the closest known one, a
+  missing required option says which and points at `--help`. `--help` shows the command's own options, grouped, and
+  only the most used Trainer options after a heading; `--help-all` shows every Trainer option.
+- `check_output_dir`: the check at the top of each command's `main()` that a finished model is never silently
+  replaced (`--overwrite_output_dir` allows it, the Trainer convention), and that overwriting leaves no stale results.
+- `check_model_source`: a `--model` that looks like a local folder but is not one is named as such, instead of
+  transformers' "Repo id must use alphanumeric chars".
+
+transformers is imported only when a parser is built, so importing this module costs nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import difflib
+import shutil
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, NoReturn
+
+# A folder holding any of these holds a finished model (or its scores): it is not replaced without the flag.
+FINISHED_MODEL_FILES = ("config.json", "model.safetensors", "results.json")
+# What describes a previous model in a folder: removed when that folder is overwritten, so that no old score or card
+# is left beside new weights (upload.py would publish them together).
+STALE_FILES = (
+    "results.json",
+    "eval_results_*.json",
+    "training_args.json",
+    "distillation.json",
+    "lowrank_report.json",
+    "README.md",
+)
+STALE_FOLDERS = ("checkpoint-*", "checkpoints")
+# Trainer options shown by a short --help; --help-all shows the other ~150.
+COMMON_TRAINER_OPTIONS = (
+    "output_dir",
+    "num_train_epochs",
+    "max_steps",
+    "learning_rate",
+    "per_device_train_batch_size",
+    "per_device_eval_batch_size",
+    "gradient_accumulation_steps",
+    "warmup_steps",
+    "weight_decay",
+    "save_steps",
+    "save_total_limit",
+    "logging_steps",
+    "eval_strategy",
+    "seed",
+    "bf16",
+    "use_cpu",
+    "resume_from_checkpoint",
+    "report_to",
+)
+TRAINER_GROUP = "Trainer options (transformers.TrainingArguments)"
+
+
+def overwrite_field() -> Any:
+    """The `--overwrite_output_dir` field of a command's arguments dataclass (one definition for every command)."""
+    return dataclasses.field(
+        default=False,
+        metadata={
+            "help": "Replace a finished model already in the output folder (its weights, results, card and "
+            "checkpoints). Without it the command refuses such a folder."
+        },
+    )
+
+
+def _is_trainer_arguments(dtype: type) -> bool:
+    return any(base.__name__ == "TrainingArguments" for base in dtype.__mro__)
+
+
+def _group_title(dtype: type) -> str:
+    if _is_trainer_arguments(dtype):
+        return TRAINER_GROUP
+    name = dtype.__name__.removesuffix("Arguments").removesuffix("Config")
+    return f"{name.lower() or 'command'} options"
+
+
+def command_parser(dataclass_types: tuple[type, ...], prog: str, description: str | None = None) -> Any:
+    """A `CommandParser` for `dataclass_types`, each in its own help group (Trainer's last)."""
+    from transformers import HfArgumentParser
+
+    class CommandParser(HfArgumentParser):
+        """`HfArgumentParser` with one-line errors, closest-flag suggestions and a short --help."""
+
+        def _add_dataclass_arguments(self, dtype):
+            # Each dataclass becomes a titled help group: the command's options first, Trainer's after a heading.
+            if not hasattr(dtype, "_argument_group_name"):
+                dtype = type(dtype.__name__, (dtype,), {"_argument_group_name": _group_title(dtype)})
+            super()._add_dataclass_arguments(dtype)
+
+        def error(self, message: str) -> NoReturn:
+            fail(f"{self.prog}: {message} (see `{self.prog} --help`)")
+
+        def option_names(self) -> list[str]:
+            return [option for action in self._actions for option in action.option_strings]
+
+        def unknown_options_message(self, remaining: list[str]) -> str:
+            """One line naming each unknown flag with the closest known one."""
+            known = [option for option in self.option_names() if option.startswith("--") and "-" not in option[2:]]
+            parts = []
+            for item in remaining:
+                if not item.startswith("-"):
+                    continue
+                flag = item.split("=", 1)[0]
+                close = difflib.get_close_matches(flag.replace("-", "_").replace("__", "--", 1), known, n=1)
+                parts.append(f"{flag} (did you mean {close[0]}?)" if close else flag)
+            if not parts:
+                return f"{self.prog}: unexpected value(s) {' '.join(remaining)}; options take the form --name value."
+            return f"{self.prog}: unknown option {', '.join(parts)}; `{self.prog} --help` lists the options."
+
+        def print_short_help(self) -> None:
+            hidden = []
+            for group in self._action_groups:
+                if group.title != TRAINER_GROUP:
+                    continue
+                for action in group._group_actions:
+                    if action.dest not in COMMON_TRAINER_OPTIONS and action.help != argparse.SUPPRESS:
+                        hidden.append((action, action.help))
+                        action.help = argparse.SUPPRESS
+                group.title = f"{TRAINER_GROUP}, the most used ({len(hidden)} more: `{self.prog} --help-all`)"
+            try:
+                self.print_help()
+            finally:
+                for action, text in hidden:
+                    action.help = text
+                for group in self._action_groups:
+                    if group.title.startswith(TRAINER_GROUP):
+                        group.title = TRAINER_GROUP
+
+        def parse(self, argv: list[str] | None, late_defaults: Callable[[Any], dict] | None = None) -> tuple:
+            """The dataclasses of `argv`; exits with one line on any mistake, or after printing the help.
+
+            `late_defaults(namespace)`: defaults that depend on other options (e.g. an output folder named after the
+            model), set once those are known.
+            """
+            argv = list(sys.argv[1:] if argv is None else argv)
+            if "--help-all" in argv:
+                self.print_help()
+                raise SystemExit(0)
+            if "-h" in argv or "--help" in argv:
+                self.print_short_help()
+                raise SystemExit(0)
+            namespace, remaining = self.parse_known_args(argv)
+            if remaining:
+                fail(self.unknown_options_message(remaining))
+            if late_defaults is not None:
+                self.set_defaults(**late_defaults(namespace))
+            try:
+                return self.parse_args_into_dataclasses(args=argv, look_for_args_file=False)
+            except ValueError as error:  # a dataclass's own validation (e.g. TrainingArguments.__post_init__)
+                fail(f"{self.prog}: {str(error).strip().splitlines()[0]}")
+
+    # --help-all is read before argparse sees the arguments (as an argparse option it would land in the results).
+    epilog = f"`{prog} --help-all` shows every option." if any(map(_is_trainer_arguments, dataclass_types)) else None
+    parser = CommandParser(dataclass_types, prog=prog, description=description, epilog=epilog)
+    # A one-line usage (argparse's lists all ~170 options): the required ones, then the rest as [options].
+    required = [f"{action.option_strings[0]} {action.metavar or action.dest.upper()}" for action in parser._actions]
+    required = [text for text, action in zip(required, parser._actions) if action.required]
+    parser.usage = " ".join([prog, *required, "[options]"])
+    return parser
+
+
+def parse_command(
+    dataclass_types: Iterable[type],
+    argv: list[str] | None,
+    prog: str,
+    defaults: dict[str, Any] | None = None,
+) -> tuple:
+    """Parse `argv` into `dataclass_types` with `CommandParser` (and `defaults` for fields of any of them)."""
+    dataclass_types = tuple(dataclass_types)
+    parser = command_parser(dataclass_types, prog)
+    if defaults:
+        parser.set_defaults(**defaults)
+    return parser.parse(argv)
+
+
+def fail(message: str) -> NoReturn:
+    """A command-line mistake: one line on stderr, exit code 2 (argparse's)."""
+    print(message, file=sys.stderr)
+    raise SystemExit(2)
+
+
+def check_output_dir(output_dir: str | Path, overwrite: bool, checkpoints: str | Path | None = None) -> None:
+    """Refuse (ValueError) an output folder that already holds a finished model, unless `overwrite`.
+
+    `checkpoints`: a folder of this command's own `checkpoint-*` folders; when it holds one the run resumes from it
+    (pretrain-teacher continues training that way). With `overwrite`, whatever described the previous model (results,
+    card, training arguments, checkpoints) is removed first, so none of it is left beside the new weights.
+    """
+    folder = Path(output_dir)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"--output_dir {folder} is a file, not a folder; pass a folder path.")
+    finished = [name for name in FINISHED_MODEL_FILES if (folder / name).is_file()]
+    resumable = checkpoints is not None and any(Path(checkpoints).glob("checkpoint-*"))
+    if overwrite and (finished or resumable):
+        removed = _remove_stale(folder)
+        if removed:
+            print(f"Overwriting {folder}: removed {', '.join(removed)} (they described the previous model).")
+        return
+    if finished and not resumable:
+        raise ValueError(
+            f"{folder} already holds a finished model ({', '.join(finished)}); pass --overwrite_output_dir to "
+            "replace it, or choose another --output_dir."
+        )
+
+
+def _remove_stale(folder: Path) -> list[str]:
+    removed = []
+    for pattern in STALE_FILES + STALE_FOLDERS:
+        for path in sorted(folder.glob(pattern)):
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+            removed.append(path.name)
+    return removed
+
+
+def check_model_source(model: str, flag: str = "--model") -> None:
+    """Raise ValueError for a `model` that names a local folder which is missing or not a saved model.
+
+    A value is taken as a local path when it exists, starts with `.`, `/` or `~`, or has more than one `/` (a Hub id
+    is `name` or `org/name`); anything else is left to the Hub.
+    """
+    path = Path(model).expanduser()
+    looks_local = path.exists() or model.startswith((".", "/", "~")) or model.count("/") > 1
+    if not looks_local:
+        return
+    if not path.exists():
+        raise ValueError(f"{flag} {model}: no such folder (a Hub id has the form org/name).")
+    if not path.is_dir():
+        raise ValueError(f"{flag} {model} is a file; pass the model's folder (the one holding config.json).")
+    if not (path / "config.json").is_file():
+        raise ValueError(
+            f"{flag} {model} has no config.json, so it is not a saved model; pass a folder written by save_pretrained "
+            "(e.g. by `kr-electra-kd distill` or `finetune`)."
+        )
