@@ -343,6 +343,18 @@ def test_resumed_distillation_continues_the_uninterrupted_run(teacher_dir, fixtu
         full_record["last_loss"]["loss_hidden"], rel=1e-4
     )
 
+    # A checkpoint without the projections (written before checkpoints carried them) is refused before training.
+    old_format = tmp_path / "old_format"
+    shutil.copytree(checkpoints, old_format / "checkpoints")
+    for checkpoint in (old_format / "checkpoints").glob("checkpoint-*"):
+        (checkpoint / "distillation_projections.safetensors").unlink()
+    argv[argv.index("--output_dir") + 1] = str(old_format)
+    capsys.readouterr()
+    assert distill.main(argv) == 2
+    stderr = capsys.readouterr().err  # progress bars of the loading share stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert "Traceback" not in stderr and len(errors) == 1 and "has no distillation_projections.safetensors" in errors[0]
+
 
 def test_resuming_with_another_shape_is_a_one_line_error(teacher_dir, tokenizer_dir, fixtures_dir, tmp_path, capsys):
     import shutil

@@ -229,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
             processing_class=tokenizer,
         )
         last = resume_checkpoint(training_args.output_dir, student.config)
+        trainer.check_resumable(last)
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -368,15 +368,21 @@ class DistillationTrainer(LossPartsMixin, Trainer):
         missing = [key for key in missing if not key.endswith("generator_lm_head.weight")]
         if missing or unexpected:
             raise ValueError(f"Checkpoint {resume_from_checkpoint} does not match the student: {missing[:3]}")
+        self.check_resumable(resume_from_checkpoint)
         projections = self.accelerator.unwrap_model(self.model).projections
-        projections_file = Path(resume_from_checkpoint) / PROJECTIONS_FILE
         if any(True for _ in projections.parameters()):
-            if not projections_file.is_file():
-                raise ValueError(
-                    f"Checkpoint {resume_from_checkpoint} has no {PROJECTIONS_FILE} (the hidden-state projections): "
-                    "resuming would restart them; start a new run in another --output_dir."
-                )
-            load_model(projections, str(projections_file))
+            load_model(projections, str(Path(resume_from_checkpoint) / PROJECTIONS_FILE))
+
+    def check_resumable(self, checkpoint: str | None) -> None:
+        """Refuse, before training starts, a checkpoint without the projections this run trains (one written before
+        checkpoints carried them): resuming would restart them while the optimizer kept their state."""
+        projections = self.accelerator.unwrap_model(self.model).projections
+        needed = any(True for _ in projections.parameters())
+        if checkpoint is not None and needed and not (Path(checkpoint) / PROJECTIONS_FILE).is_file():
+            raise ValueError(
+                f"Checkpoint {checkpoint} has no {PROJECTIONS_FILE} (the hidden-state projections): resuming would "
+                "restart them; start a new run in another --output_dir (or pass --overwrite_output_dir)."
+            )
 
 
 def hidden_mse(student_hidden: torch.Tensor, teacher_hidden: torch.Tensor, attention_mask) -> torch.Tensor:

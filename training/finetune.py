@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from transformers import Trainer, TrainingArguments
-from transformers.trainer_utils import get_last_checkpoint
 
 from training.arguments import check_model_source, check_output_dir, command_parser, overwrite_field
 from training.baselines import data_baselines
@@ -35,6 +34,7 @@ from training.evaluate import (
 from training.provenance import portable_path
 from training.tasks import QUESTION_ANSWERING, TASKS, build_compute_metrics, get_task, load_task_data, tokenize_dataset
 from training.tokenizer import make_tokenizer_config_portable
+from training.trainer_common import resume_checkpoint
 
 RESULTS_FILE = "results.json"
 
@@ -142,9 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     checkpoint = training_args.resume_from_checkpoint
     if checkpoint is None and output_dir.is_dir():
-        checkpoint = get_last_checkpoint(str(output_dir))
-        if checkpoint is not None:
-            print(f"Resuming from {checkpoint} (delete it or pass another --output-dir to start over).")
+        # the newest complete checkpoint: one a kill left half-written is skipped, and the line says which
+        checkpoint = resume_checkpoint(output_dir)
     trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model(str(output_dir))
     make_tokenizer_config_portable(output_dir)  # loads with transformers 4.x too
