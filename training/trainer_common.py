@@ -18,6 +18,9 @@ PRETRAINING_DEFAULTS = {
     # Without a GPU, Trainer joins a torchrun / accelerate process group only with use_cpu.
     "use_cpu": not torch.cuda.is_available(),
     "ddp_find_unused_parameters": False,
+    # Each process reads its own part of the streamed corpus (by default accelerate has process 0 read, tokenize and
+    # pack every batch and send the others theirs).
+    "accelerator_config": {"dispatch_batches": False},
 }
 
 
