@@ -22,6 +22,10 @@ PRETRAINING_DEFAULTS = {
     # pack every batch and send the others theirs).
     "accelerator_config": {"dispatch_batches": False},
 }
+if torch.cuda.is_available():
+    PRETRAINING_DEFAULTS["optim"] = "adamw_torch_fused"  # one kernel for all parameters
+    if torch.cuda.get_device_capability()[0] >= 8:  # Ampere and newer: bf16 autocast and TF32 matmuls
+        PRETRAINING_DEFAULTS.update(bf16=True, tf32=True)
 
 
 def parse_shape(shape: str | None) -> dict:

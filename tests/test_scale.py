@@ -1,0 +1,50 @@
+"""Training at scale: bf16 autocast through every loss (on the CPU here), the scale benchmark's helpers, and the
+one-GPU reproduction profile's settings."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from transformers import TrainerState
+
+from training import distill, pretrain
+from training.distiller import LOSS_PARTS
+
+QUIET = ["--disable_tqdm", "true", "--report_to", "none", "--use_cpu", "true", "--seed", "0"]
+
+
+def _logged(folder, key="loss") -> list[float]:
+    state = TrainerState.load_from_json(str(next(folder.glob("checkpoints/checkpoint-*")) / "trainer_state.json"))
+    return [entry[key] for entry in state.log_history if key in entry and "train_runtime" not in entry]
+
+
+def test_bf16_autocast_pretraining_and_every_distillation_loss(tmp_path, tiny_tokenizer, fixtures_dir):
+    tiny_tokenizer.save_pretrained(tmp_path / "tok")
+    corpus = str(fixtures_dir / "corpus.txt")
+    common = ["--bf16", "true", "--max_steps", "3", "--logging_steps", "1", "--save_steps", "3", *QUIET]
+    teacher = tmp_path / "teacher"
+    argv = ["--corpus", corpus, "--tokenizer", str(tmp_path / "tok"), "--preset", "tiny", "--output_dir", str(teacher)]
+    assert pretrain.main([*argv, *common, "--max_seq_length", "32"]) == 0
+    for key in ("loss", "loss_mlm", "loss_rtd"):
+        assert len(_logged(teacher, key)) == 3 and all(map(math.isfinite, _logged(teacher, key))), key
+    student = tmp_path / "student"
+    argv = ["--teacher", str(teacher), "--student_preset", "tiny", "--corpus", corpus, "--output_dir", str(student)]
+    argv += ["--student_shape", "hidden_size=32,num_attention_heads=2", "--weight_embedding", "1", "--weight_hard", "1"]
+    assert distill.main([*argv, *common, "--max_seq_length", "32"]) == 0
+    record = json.loads((student / "distillation.json").read_text())
+    parts = [part for part in LOSS_PARTS if part != "hard"]  # unlabeled text has no labels
+    for key in ("loss", *(f"loss_{part}" for part in parts)):
+        assert len(_logged(student, key)) == 3 and all(map(math.isfinite, _logged(student, key))), key
+    assert record["steps"] == 3
+
+
+@pytest.mark.parametrize("packing", [True, False])
+def test_padding_share_of_the_scale_benchmark(tmp_path, tiny_tokenizer, korean_texts, packing):
+    from benchmarks.scale import padding_share
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(korean_texts * 5), encoding="utf-8")
+    share = padding_share(corpus, tiny_tokenizer, packing=packing, batches=2)
+    assert (share < 0.02) if packing else (0.2 < share < 0.9)
