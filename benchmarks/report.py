@@ -62,6 +62,17 @@ def reproduce_section() -> str:
     return "### The paper's table at CPU scale (this project, measured)\n\n" + table
 
 
+def scale_section() -> str:
+    table = _markdown("scale.md")
+    if table is None:
+        return _missing("scaling with the corpus size", "python benchmarks/scale.py")
+    return (
+        "### Scaling with the corpus: lists before, streamed and packed after (this project, measured)\n\n"
+        + table
+        + "\n\n![peak memory and wall time against corpus lines](benchmarks/results/scale.png)"
+    )
+
+
 def readme_results() -> str:
     paper = "\n".join(
         [
@@ -76,5 +87,12 @@ def readme_results() -> str:
             "not the paper's absolute scores.",
         ]
     )
-    sections = [paper, reproduce_section(), distillation_section(), size_speed_section(), tokenizer_section()]
+    sections = [
+        paper,
+        reproduce_section(),
+        distillation_section(),
+        size_speed_section(),
+        tokenizer_section(),
+        scale_section(),
+    ]
     return "\n\n".join(sections)
