@@ -6,7 +6,15 @@ import gzip
 
 import pytest
 
-from training.corpus import CorpusError, iter_corpus_lines, pack_token_ids, read_corpus, streamed_corpus
+from training.corpus import (
+    CorpusError,
+    _file_texts,
+    corpus_shards,
+    iter_corpus_lines,
+    pack_token_ids,
+    read_corpus,
+    streamed_corpus,
+)
 
 
 def test_corpus_reader_plain_and_gzip(tmp_path):
@@ -124,3 +132,23 @@ def test_a_bad_line_met_mid_training_is_a_one_line_error(tmp_path, tiny_tokenize
     assert (
         last_line.startswith("error: ") and "corpus.txt is not UTF-8 text (undecodable bytes at line 121)" in last_line
     )
+
+
+def test_a_plain_file_cut_into_byte_ranges_reads_every_line_once(tmp_path, tiny_tokenizer, korean_texts):
+    path = tmp_path / "big.txt"
+    path.write_bytes(("\n".join(korean_texts) + "\n\n").encode() + "나쁜 줄\n".encode("euc-kr"))
+    shards = corpus_shards([path], shard_bytes=100)
+    assert len(shards) > 5 and shards[0] == (str(path), 0, 100)
+    texts = []
+    # the error in the last range still names the file's line number (counted from the start of the file)
+    with pytest.raises(CorpusError, match=rf"line {len(korean_texts) + 2}\)"):
+        for _, start, end in shards:
+            texts.extend(_file_texts(path, start, end))
+    assert texts == korean_texts  # every line once, in order, none cut at a range boundary
+    # a range boundary exactly at a line start: that line belongs to the range it starts
+    lines = [f"line {number:04d}" for number in range(10)]  # 10 bytes each with the newline
+    (tmp_path / "even.txt").write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    shards = corpus_shards([tmp_path / "even.txt"], shard_bytes=20)
+    assert [text for _, start, end in shards for text in _file_texts(tmp_path / "even.txt", start, end)] == lines
+    dataset = streamed_corpus([path], tiny_tokenizer, 128, packing=False, shuffle_seed=None, shard_bytes=100)
+    assert dataset.n_shards == len(corpus_shards([path], shard_bytes=100))

@@ -3,10 +3,10 @@
 `iter_corpus_lines` reads texts in order (tokenizer training, small transfer sets). `streamed_corpus` is what
 pre-training and task-agnostic distillation train on: a `datasets.IterableDataset` that reads, shuffles (in a
 bounded buffer), tokenizes and packs lazily, so memory and time to the first step do not grow with the corpus. Every
-file is one shard: under several processes (`torchrun`, `accelerate launch`) each process reads only its own files
-when there are at least as many files as processes (otherwise each reads the stream and keeps its share of every
-batch). Errors name the file and line; a bad line deep in a large corpus is found when training reaches it, and the
-commands turn the `CorpusError` into a one-line error then.
+gzip file and every 256 MB of a plain text file is one shard: under several processes (`torchrun`, `accelerate
+launch`) each process reads only its own shards when there are at least as many shards as processes (otherwise each
+reads the stream and keeps its share of every batch). Errors name the file and line; a bad line deep in a large
+corpus is found when training reaches it, and the commands turn the `CorpusError` into a one-line error then.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from datasets import Dataset, IterableDataset
 CORPUS_SUFFIXES = (".txt", ".gz")
 SHUFFLE_BUFFER_TEXTS = 10_000  # texts held for the streaming shuffle (a few MB whatever the corpus size)
 TOKENIZE_BATCH_TEXTS = 1_000  # texts tokenized (and packed) together
+SHARD_BYTES = 256 * 2**20  # plain text files are split into shards of this size
 
 
 class CorpusError(ValueError):
@@ -53,23 +54,59 @@ def corpus_files(paths: Sequence[str | Path] | str | Path) -> list[Path]:
     return files
 
 
-def _file_texts(path: Path) -> Iterator[str]:
-    """The stripped, non-empty lines of one file, decoded strictly (a wrong encoding stops with its line number
-    instead of turning into replacement characters)."""
+def _file_texts(path: Path, start: int = 0, end: int | None = None) -> Iterator[str]:
+    """The stripped, non-empty lines of one file, or of the lines starting in bytes [start, end) of a plain file,
+    decoded strictly (a wrong encoding stops with its line number instead of turning into replacement characters)."""
     try:
         with _open_binary(path) as handle:
-            for line_number, raw in enumerate(handle, start=1):
+            if start:
+                handle.seek(start - 1)
+                handle.readline()  # the line holding byte start - 1 belongs to the previous range
+            position, line_number = handle.tell(), 1 if start == 0 else None
+            while end is None or position < end:
+                raw = handle.readline()
+                if not raw:
+                    break
                 try:
                     text = raw.decode("utf-8").strip()
                 except UnicodeDecodeError:
+                    line_number = line_number or _line_number_at(path, position)
                     raise CorpusError(
                         f"{path} is not UTF-8 text (undecodable bytes at line {line_number}); convert it with "
                         "`iconv -f <encoding> -t utf-8`."
                     ) from None
+                position += len(raw)
+                if line_number is not None:
+                    line_number += 1
                 if text:
                     yield text
     except (OSError, EOFError) as error:
         raise CorpusError(f"Cannot read corpus file {path}: {error}") from None
+
+
+def _line_number_at(path: Path, offset: int) -> int:
+    """The line number of the line starting at byte `offset` of a plain file (counted only for an error message)."""
+    with path.open("rb") as handle:
+        newlines = 0
+        while offset > 0:
+            chunk = handle.read(min(offset, 1 << 24))
+            newlines += chunk.count(b"\n")
+            offset -= len(chunk)
+    return newlines + 1
+
+
+def corpus_shards(files: Sequence[Path], shard_bytes: int) -> list[tuple[str, int, int | None]]:
+    """(file, first byte, end byte) ranges: each gzip file whole, plain files cut into ranges of about `shard_bytes`
+    (a line belongs to the range its first byte is in), so that processes can split even a single large file."""
+    shards = []
+    for path in files:
+        size = path.stat().st_size
+        if path.suffix == ".gz" or size <= shard_bytes:
+            shards.append((str(path), 0, None))
+            continue
+        starts = range(0, size, shard_bytes)
+        shards += [(str(path), start, min(start + shard_bytes, size)) for start in starts]
+    return shards
 
 
 def iter_corpus_lines(paths: Sequence[str | Path], max_lines: int | None = None) -> Iterator[str]:
@@ -146,12 +183,12 @@ def _tokenize_function(tokenizer, max_seq_length: int, packing: bool):
     return tokenize
 
 
-def _shard_texts(shards: list[list[str]], max_lines: int | None) -> Iterator[dict]:
-    # `shards` holds this shard's files (datasets splits the list of shards between processes and workers).
+def _shard_texts(shards: list[list[tuple[str, int, int | None]]], max_lines: int | None) -> Iterator[dict]:
+    # `shards` holds this shard's byte ranges (datasets splits the list of shards between processes and workers).
     yielded = 0
-    for files in shards:
-        for path in files:
-            for text in _file_texts(Path(path)):
+    for ranges in shards:
+        for path, start, end in ranges:
+            for text in _file_texts(Path(path), start, end):
                 yield {"text": text}
                 yielded += 1
                 if max_lines is not None and yielded >= max_lines:
@@ -165,6 +202,7 @@ def streamed_corpus(
     max_lines: int | None = None,
     packing: bool = True,
     shuffle_seed: int | None = 0,
+    shard_bytes: int = SHARD_BYTES,
 ) -> IterableDataset:
     """The corpus as a lazily read, shuffled, tokenized and (by default) packed `IterableDataset` for `Trainer`
     (which then needs `max_steps`). Checked up front: the files exist and the first text decodes; a bad line later on
@@ -174,7 +212,10 @@ def streamed_corpus(
         raise ValueError("Packing needs a tokenizer with [CLS] and [SEP] tokens; pass --no_packing.")
     files = [str(path) for path in corpus_files(paths)]
     next(iter_corpus_lines(files, max_lines=1))  # raises for an empty corpus or a bad first line, before training
-    shards = [files] if max_lines is not None else [[path] for path in files]
+    if max_lines is not None:  # the first texts in order: one shard reading the files whole
+        shards = [[(path, 0, None) for path in files]]
+    else:
+        shards = [[shard] for shard in corpus_shards(list(map(Path, files)), shard_bytes)]
     dataset = IterableDataset.from_generator(_shard_texts, gen_kwargs={"shards": shards, "max_lines": max_lines})
     if shuffle_seed is not None:
         dataset = dataset.shuffle(seed=shuffle_seed, buffer_size=SHUFFLE_BUFFER_TEXTS)
