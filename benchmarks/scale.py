@@ -110,6 +110,15 @@ def measure(lines: int, corpus: Path, tokenizer_dir: Path, work_dir: Path, args,
         + ["--max_steps", "2", "--output_dir", str(teacher), *common],
         args.code_dir,
     )
+    row = {
+        "lines": lines,
+        "corpus_mb": round(corpus.stat().st_size / 1e6, 1),
+        "peak_memory_gb": bar["peak_memory_gb"],
+        "wall_seconds": bar["wall_seconds"],
+        "padding_share": round(share, 4),
+    }
+    if args.bar_only:
+        return row
     speed = ["--max_steps", str(args.speed_steps), "--logging_steps", "1", "--include_num_input_tokens_seen", "true"]
     pretrain = run_timed(
         ["pretrain-teacher", "--corpus", str(corpus), "--tokenizer", str(tokenizer_dir), "--preset", "tiny"]
@@ -122,19 +131,18 @@ def measure(lines: int, corpus: Path, tokenizer_dir: Path, work_dir: Path, args,
         + ["--output_dir", str(work_dir / f"{args.label}_student_{lines}"), *speed, *common],
         args.code_dir,
     )
-    return {
-        "lines": lines,
-        "corpus_mb": round(corpus.stat().st_size / 1e6, 1),
-        "peak_memory_gb": bar["peak_memory_gb"],
-        "wall_seconds": bar["wall_seconds"],
+    return row | {
         "pretrain_first_step_seconds": round(pretrain["steps"][0][0], 1),
         "distill_first_step_seconds": round(distill["steps"][0][0], 1),
         "pretrain_peak_memory_gb": pretrain["peak_memory_gb"],
         "distill_peak_memory_gb": distill["peak_memory_gb"],
         "pretrain_tokens_per_second": tokens_per_second(pretrain["steps"], share),
         "distill_tokens_per_second": tokens_per_second(distill["steps"], share),
-        "padding_share": round(share, 4),
     }
+
+
+def _cell(row: dict, *keys: str, digits: str = ".0f") -> str:
+    return " / ".join("n/a" if row.get(key) is None else format(row[key], digits) for key in keys)
 
 
 def markdown(results: dict) -> str:
@@ -147,18 +155,19 @@ def markdown(results: dict) -> str:
         for row in run["rows"]:
             lines.append(
                 f"| {label} | {row['lines']:,} | {row['corpus_mb']} | {row['peak_memory_gb']:.2f} | "
-                f"{row['wall_seconds']:.0f} | {row['pretrain_first_step_seconds']:.0f} / "
-                f"{row['distill_first_step_seconds']:.0f} | {row['pretrain_tokens_per_second']:,} / "
-                f"{row['distill_tokens_per_second']:,} | {100 * row['padding_share']:.1f}% |"
+                f"{row['wall_seconds']:.0f} | {_cell(row, 'pretrain_first_step_seconds', 'distill_first_step_seconds')} "
+                f"| {_cell(row, 'pretrain_tokens_per_second', 'distill_tokens_per_second', digits=',')} | "
+                f"{100 * row['padding_share']:.1f}% |"
             )
     for label, run in results.items():
         rows = run["rows"]
         if len(rows) > 1:
             memory = rows[-1]["peak_memory_gb"] / rows[0]["peak_memory_gb"]
             wall = rows[-1]["wall_seconds"] / rows[0]["wall_seconds"]
+            commands = "; ".join(f"`{command}`" for command in dict.fromkeys(row["command"] for row in rows))
             lines.append(
                 f"\n`{label}`: {rows[-1]['lines'] / rows[0]['lines']:.0f}x the corpus costs {memory:.2f}x the peak "
-                f"memory and {wall:.2f}x the wall time (bar: at most 1.3x and 1.5x). Command: `{run['command']}`"
+                f"memory and {wall:.2f}x the wall time (bar: at most 1.3x and 1.5x). Command: {commands}"
             )
     return "\n".join(lines)
 
@@ -190,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=SIZES, help="Corpus sizes in lines.")
     parser.add_argument("--speed_steps", type=int, default=20, help="Steps of the tokens-per-second runs.")
     parser.add_argument(
+        "--bar_only", action="store_true", help="Only the 2-step runs (peak memory, wall time): no speed runs."
+    )
+    parser.add_argument(
         "--no_packing_share",
         action="store_true",
         help="Report the padding share without packing (the code measured has none).",
@@ -214,20 +226,21 @@ def main(argv: list[str] | None = None) -> int:
             REPO,
         )
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
-    rows = []
+    json_path = args.output_dir / "scale.json"
     for lines in args.sizes:
         corpus = build_corpus(lines, args.work_dir)
         share = padding_share(corpus, tokenizer, packing=not args.no_packing_share)
-        rows.append(measure(lines, corpus, tokenizer_dir, args.work_dir, args, share))
-        print(json.dumps(rows[-1]), flush=True)
-
-    args.output_dir.mkdir(parents=True, exist_ok=True)
-    json_path = args.output_dir / "scale.json"
-    results = json.loads(json_path.read_text(encoding="utf-8")) if json_path.is_file() else {}
-    results[args.label] = {"command": command, "rows": rows, "padding_share_packing": not args.no_packing_share}
-    json_path.write_text(json.dumps(results, indent=2), encoding="utf-8")
-    (args.output_dir / "scale.md").write_text(markdown(results) + "\n", encoding="utf-8")
-    plot(results, args.output_dir / "scale.png")
+        row = measure(lines, corpus, tokenizer_dir, args.work_dir, args, share) | {"command": command}
+        print(json.dumps(row), flush=True)
+        # saved after every size, replacing this label's row of the same size (a long run can be resumed by size)
+        results = json.loads(json_path.read_text(encoding="utf-8")) if json_path.is_file() else {}
+        run = results.setdefault(args.label, {"rows": []})
+        run["rows"] = sorted([*(old for old in run["rows"] if old["lines"] != lines), row], key=lambda r: r["lines"])
+        run["padding_share_packing"] = not args.no_packing_share
+        args.output_dir.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(results, indent=2), encoding="utf-8")
+        (args.output_dir / "scale.md").write_text(markdown(results) + "\n", encoding="utf-8")
+        plot(results, args.output_dir / "scale.png")
     print(markdown(results))
     return 0
 
