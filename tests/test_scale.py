@@ -72,3 +72,17 @@ def test_gpu_profile_keeps_the_paper_shapes_within_its_budget_and_runs_at_micro_
     assert result["results"]["small-lf-v1"]["nsmc"]["num_eval_samples"] == 200  # the whole sample test split
     lf = json.loads((tmp_path / "work" / "students" / "small-lf-v1" / "distillation.json").read_text())
     assert lf["student_init"]["svd"]["ranks"] == {"ffn_rank": 7}  # factorized from small-kd, as in the paper
+
+
+def test_trainer_defaults_let_each_process_read_its_shards_and_use_the_gpu_kernels(tmp_path):
+    import torch
+    from transformers import HfArgumentParser, TrainingArguments
+
+    from training.trainer_common import PRETRAINING_DEFAULTS
+
+    parser = HfArgumentParser(TrainingArguments)
+    parser.set_defaults(**PRETRAINING_DEFAULTS)
+    (args,) = parser.parse_args_into_dataclasses(args=["--output_dir", str(tmp_path)])
+    assert args.accelerator_config.dispatch_batches is False  # not process 0 reading every batch for all
+    assert (PRETRAINING_DEFAULTS.get("optim") == "adamw_torch_fused") == torch.cuda.is_available()
+    assert ("tf32" in PRETRAINING_DEFAULTS) == ("bf16" in PRETRAINING_DEFAULTS)
