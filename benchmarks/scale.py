@@ -26,6 +26,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -78,18 +79,21 @@ def run_timed(argv: list[str], code_dir: Path) -> dict:
     """Run `python -m training.cli ARGV` with `code_dir` first on the path under `/usr/bin/time -v`: peak memory,
     wall time, and when each logged step's line appeared (seconds from the start)."""
     env = {**os.environ, "PYTHONPATH": str(code_dir), "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
+    env["HF_DATASETS_DISABLE_PROGRESS_BARS"] = "1"
     command = ["/usr/bin/time", "-v", sys.executable, "-m", "training.cli", *argv]
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        command, cwd=code_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    steps = []
-    for line in process.stdout:
-        if line.startswith("{'loss'"):
-            steps.append((time.perf_counter() - started, json.loads(line.replace("'", '"'))))
-    stderr = process.stderr.read()
-    wall = time.perf_counter() - started
-    if process.wait():
+    # stderr to a file: a pipe nobody reads until the end fills up and stalls the child
+    with tempfile.TemporaryFile("w+") as errors:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, cwd=code_dir, env=env, stdout=subprocess.PIPE, stderr=errors, text=True)
+        steps = []
+        for line in process.stdout:
+            if line.startswith("{'loss'"):
+                steps.append((time.perf_counter() - started, json.loads(line.replace("'", '"'))))
+        code = process.wait()
+        wall = time.perf_counter() - started
+        errors.seek(0)
+        stderr = errors.read()
+    if code:
         raise RuntimeError(f"{' '.join(argv[:1])} failed:\n{stderr[-3000:]}")
     peak_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", stderr).group(1))
     return {"peak_memory_gb": round(peak_kb / 1e6, 3), "wall_seconds": round(wall, 1), "steps": steps}
