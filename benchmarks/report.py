@@ -82,6 +82,21 @@ def baselines_sentence() -> str:
     )
 
 
+def scale_section() -> str:
+    table = _markdown("scale.md")
+    if table is None:
+        return _missing("scaling with the corpus size", "python benchmarks/scale.py")
+    return (
+        "### Scaling with the corpus: lists before, streamed and packed after (this project, measured)\n\n"
+        "`before-2c48e42` is the code before streaming (the whole corpus read into a list and tokenized before step "
+        "1, one padded text per example); only its 2-step runs were timed. Padding share: padding positions in the "
+        "first 200 batches of 32, each padded to its longest example. Tokens per second count real tokens on 2 shared "
+        "CPU cores, so they vary from run to run by about 2x; memory and wall time are the bar's figures.\n\n"
+        + table
+        + "\n\n![peak memory and wall time against corpus lines](benchmarks/results/scale.png)"
+    )
+
+
 def readme_results() -> str:
     paper = "\n".join(
         [
@@ -96,5 +111,12 @@ def readme_results() -> str:
             "not the paper's absolute scores." + baselines_sentence(),
         ]
     )
-    sections = [paper, reproduce_section(), distillation_section(), size_speed_section(), tokenizer_section()]
+    sections = [
+        paper,
+        reproduce_section(),
+        distillation_section(),
+        size_speed_section(),
+        tokenizer_section(),
+        scale_section(),
+    ]
     return "\n\n".join(sections)

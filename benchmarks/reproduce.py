@@ -7,7 +7,25 @@ alike). LF students are made as in the paper: `small-kd` is distilled, then fact
 
     python benchmarks/reproduce.py                   # --scale hour: 2-3 hours on 2 cores (3.4 h of step time measured)
     python benchmarks/reproduce.py --scale smoke     # minutes: checks the whole path, numbers are not meaningful
-    python benchmarks/reproduce.py --scale paper --corpus BIG.txt --data-dir DIR   # the real shapes, on a GPU
+    python benchmarks/reproduce.py --scale gpu       # one H100-class GPU, at most 40 minutes (budget below)
+    python benchmarks/reproduce.py --scale gpu --teacher PUBLIC_TEACHER_DIR   # a public ELECTRA/BERT teacher instead
+    python benchmarks/reproduce.py --scale paper --corpus BIG.txt --data-dir DIR   # the paper's steps, days of GPU
+
+Scale `gpu`: the paper's shapes (teacher-base, small-kd, small-lf-v1/v2/v3 at full width and 12 layers), the shared
+corpus (512k reviews, packed into 128-token blocks), fine-tuning on every task with all its training data. Budget per
+stage on one H100 (bf16, fused AdamW, TF32 by default there), written before any GPU run (estimates from the models'
+FLOPs, not measurements; `GPU_BUDGET_MINUTES`):
+
+| stage | work | minutes |
+|---|---|---|
+| tokenizer | morpheme-aware WordPiece, 30,000 pieces, 512k lines (CPU) | 3 |
+| teacher | teacher-base pre-training, 5,000 steps x 128 blocks of 128 tokens (about 8 epochs) | 10 |
+| small-kd | task-agnostic distillation, 2,500 steps x 128 blocks | 3 |
+| LF-V1/V2/V3 | SVD of small-kd, then 2,500 distillation steps each | 7 |
+| fine-tuning | 5 models x 8 tasks, full training data, 2 epochs, evaluation on the full test split | 15 |
+| total | | 38 |
+
+With `--teacher DIR` the tokenizer and teacher stages are skipped (the teacher's own tokenizer is used).
 
 Writes benchmarks/results/reproduce.json and .md (with the command); finished steps in --work-dir are reused. Beside
 the models the table prints each task's trivial and classical baselines on the same rows (training/baselines.py);
@@ -63,6 +81,21 @@ SCALES = {
         finetune_epochs=2.0,
         max_seq_length=64,
     ),  # fmt: skip
+    "gpu": dict(
+        max_corpus_lines=None,
+        vocab_size=30000,
+        teacher_width=1.0,
+        teacher_layers=None,
+        teacher_steps=5000,
+        student_width=1.0,
+        student_layers=None,
+        distill_steps=2500,
+        batch_size=128,
+        max_train_samples=None,
+        max_eval_samples=None,
+        finetune_epochs=2.0,
+        max_seq_length=128,
+    ),  # fmt: skip
     "paper": dict(
         max_corpus_lines=None,
         vocab_size=30000,
@@ -78,6 +111,9 @@ SCALES = {
         max_seq_length=128,
     ),  # fmt: skip
 }
+
+# The one-GPU profile's written budget (minutes on one H100; see the docstring's table).
+GPU_BUDGET_MINUTES = {"tokenizer": 3, "teacher": 10, "small-kd": 3, "small-lf-v1/v2/v3": 7, "fine-tuning": 15}
 
 
 def _size_mb(folder: str) -> float | None:
@@ -206,6 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--students", nargs="+", default=STUDENTS)
     parser.add_argument("--corpus", nargs="+", default=[str(DATA / "corpus" / "nsmc_unselected_reviews.txt.gz")])
     parser.add_argument("--data-dir", default=str(DATA), help="A folder with one folder per task (../shared/data).")
+    parser.add_argument(
+        "--teacher", default=None, help="A public teacher folder or Hub id (ELECTRA/BERT): skips tokenizer and teacher."
+    )
     parser.add_argument("--work-dir", type=Path, default=None, help="Default: runs/reproduce_<scale>.")
     parser.add_argument("--output-dir", type=Path, default=REPO / "benchmarks" / "results")
     args = parser.parse_args(argv)
@@ -214,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     pipeline_args = PipelineArguments(
         output_dir=str(args.work_dir or Path("runs") / f"reproduce_{args.scale}"),
         corpus=args.corpus,
+        teacher=args.teacher,
         student_presets=args.students,
         tasks=args.tasks,
         data_dir=args.data_dir,

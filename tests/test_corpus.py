@@ -6,7 +6,15 @@ import gzip
 
 import pytest
 
-from training.corpus import iter_corpus_lines, read_corpus
+from training.corpus import (
+    CorpusError,
+    _file_texts,
+    corpus_shards,
+    iter_corpus_lines,
+    pack_token_ids,
+    read_corpus,
+    streamed_corpus,
+)
 
 
 def test_corpus_reader_plain_and_gzip(tmp_path):
@@ -59,3 +67,91 @@ def test_a_corpus_folder_means_every_txt_and_gz_file_in_it(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match=r"Corpus folder .*empty has no \*.txt or \*.gz file"):
         read_corpus([tmp_path / "empty"])
+
+
+def test_packing_fills_blocks_and_splits_long_texts():
+    blocks = pack_token_ids([[5, 6], [7, 8, 9], [10] * 9, [11]], cls_id=1, sep_id=2, max_seq_length=8)
+    assert blocks[0] == [1, 5, 6, 2, 7, 8, 9, 2]  # [CLS] a [SEP] b [SEP]
+    assert all(len(block) <= 8 and block[0] == 1 and block[-1] == 2 for block in blocks)
+    tokens = [token for block in blocks for token in block if token > 2]
+    assert tokens == [5, 6, 7, 8, 9, *[10] * 9, 11]  # nothing lost, order kept
+    assert blocks[1:] == [[1, *[10] * 6, 2], [1, 10, 10, 10, 2, 11, 2]]  # the long text goes on in the next block
+
+
+def test_streamed_corpus_packs_and_keeps_max_lines(tiny_tokenizer, fixtures_dir):
+    corpus = [fixtures_dir / "corpus.txt"]
+    packed = list(streamed_corpus(corpus, tiny_tokenizer, 64))
+    unpacked = list(streamed_corpus(corpus, tiny_tokenizer, 64, packing=False))
+    assert len(unpacked) == 40 and len(packed) < len(unpacked) / 2
+    assert all(len(row["input_ids"]) == 64 and sum(row["attention_mask"]) == 64 for row in packed[:-1])
+    assert list(streamed_corpus(corpus, tiny_tokenizer, 32, max_lines=3, packing=False, shuffle_seed=None)) == [
+        tiny_tokenizer(text, truncation=True, max_length=32) for text in read_corpus(corpus, max_lines=3)
+    ]
+
+
+def test_streamed_corpus_checks_up_front_and_finds_a_late_bad_line_lazily(tmp_path, tiny_tokenizer):
+    with pytest.raises(ValueError, match="not found"):
+        streamed_corpus([tmp_path / "nope.txt"], tiny_tokenizer, 32)
+    (tmp_path / "empty.txt").write_bytes(b"\n\n")
+    with pytest.raises(ValueError, match="contains no text"):
+        streamed_corpus([tmp_path / "empty.txt"], tiny_tokenizer, 32)
+    bad = tmp_path / "late.txt"
+    bad.write_bytes("좋은 줄\n".encode() * 5 + "나쁜 줄\n".encode("euc-kr"))
+    dataset = streamed_corpus([bad], tiny_tokenizer, 32)  # the first line decodes: accepted without reading on
+    with pytest.raises(CorpusError, match=r"late.txt is not UTF-8 text .*line 6"):
+        list(dataset)
+
+
+def test_each_process_reads_only_its_own_files(tmp_path, tiny_tokenizer, korean_texts):
+    """What `accelerate` does with the streamed corpus under 2 processes (the commands' dispatch_batches=False)."""
+    from accelerate.data_loader import prepare_data_loader
+    from torch.utils.data import DataLoader
+
+    halves = {"a": korean_texts[:6], "b": korean_texts[6:12]}
+    for name, texts in halves.items():
+        (tmp_path / f"{name}.txt").write_text("\n".join(texts), encoding="utf-8")
+    dataset = streamed_corpus([tmp_path], tiny_tokenizer, 128, packing=False, shuffle_seed=None)
+    seen = []
+    for rank in range(2):
+        loader = DataLoader(dataset, batch_size=2, collate_fn=lambda rows: [tuple(row["input_ids"]) for row in rows])
+        prepared = prepare_data_loader(
+            loader, num_processes=2, process_index=rank, dispatch_batches=False, put_on_device=False
+        )
+        seen.append({ids for batch in prepared for ids in batch})
+    expected = [{tuple(tiny_tokenizer(text)["input_ids"]) for text in halves[name]} for name in "ab"]
+    assert seen == expected
+
+
+def test_a_bad_line_met_mid_training_is_a_one_line_error(tmp_path, tiny_tokenizer, korean_texts, capsys):
+    from training import pretrain
+
+    tiny_tokenizer.save_pretrained(tmp_path / "tok")
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_bytes("\n".join(korean_texts * 3).encode() + "\n나쁜 줄\n".encode("euc-kr"))
+    argv = ["--corpus", str(corpus), "--tokenizer", str(tmp_path / "tok"), "--preset", "tiny", "--max_steps", "2"]
+    argv += ["--output_dir", str(tmp_path / "out"), "--disable_tqdm", "true", "--save_strategy", "no"]
+    assert pretrain.main(argv) == 2
+    last_line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert (
+        last_line.startswith("error: ") and "corpus.txt is not UTF-8 text (undecodable bytes at line 121)" in last_line
+    )
+
+
+def test_a_plain_file_cut_into_byte_ranges_reads_every_line_once(tmp_path, tiny_tokenizer, korean_texts):
+    path = tmp_path / "big.txt"
+    path.write_bytes(("\n".join(korean_texts) + "\n\n").encode() + "나쁜 줄\n".encode("euc-kr"))
+    shards = corpus_shards([path], shard_bytes=100)
+    assert len(shards) > 5 and shards[0] == (str(path), 0, 100)
+    texts = []
+    # the error in the last range still names the file's line number (counted from the start of the file)
+    with pytest.raises(CorpusError, match=rf"line {len(korean_texts) + 2}\)"):
+        for _, start, end in shards:
+            texts.extend(_file_texts(path, start, end))
+    assert texts == korean_texts  # every line once, in order, none cut at a range boundary
+    # a range boundary exactly at a line start: that line belongs to the range it starts
+    lines = [f"line {number:04d}" for number in range(10)]  # 10 bytes each with the newline
+    (tmp_path / "even.txt").write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    shards = corpus_shards([tmp_path / "even.txt"], shard_bytes=20)
+    assert [text for _, start, end in shards for text in _file_texts(tmp_path / "even.txt", start, end)] == lines
+    dataset = streamed_corpus([path], tiny_tokenizer, 128, packing=False, shuffle_seed=None, shard_bytes=100)
+    assert dataset.n_shards == len(corpus_shards([path], shard_bytes=100))

@@ -219,7 +219,8 @@ def test_task_specific_distillation_with_transfer_set_and_svd_student(
 
 
 def test_two_processes_follow_the_one_process_loss_curve(tokenizer_dir, fixtures_dir, tmp_path):
-    """DDP through torchrun (gloo on CPU): 2 processes x batch 4 vs 1 process x batch 8, same seed and steps."""
+    """DDP through torchrun (gloo on CPU): 2 processes x batch 4 vs 1 process x batch 8, same seed and steps. (That
+    the processes split the streamed corpus is checked in test_corpus.py.)"""
     common = ["--corpus", str(fixtures_dir / "corpus.txt"), "--tokenizer", str(tokenizer_dir), "--preset", "tiny"]
     common += ["--max_steps", "8", "--logging_steps", "1", "--save_strategy", "no", "--seed", "0", *QUIET]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
@@ -235,8 +236,6 @@ def test_two_processes_follow_the_one_process_loss_curve(tokenizer_dir, fixtures
             json.loads(line.replace("'", '"')) for line in result.stdout.splitlines() if line.startswith("{'loss'")
         ]
         curves[processes] = [float(entry["loss"]) for entry in lines]
-        if processes == 2:
-            assert "epoch': '0.2'" in result.stdout  # 8 of 40 texts per step: the two processes split the data
     assert len(curves[1]) == len(curves[2]) == 8
     # different data order per process count: the same curve within noise, not bit-identical
     for one, two in zip(curves[1], curves[2]):

@@ -31,7 +31,7 @@ from transformers import AutoTokenizer, DataCollatorWithPadding, TrainingArgumen
 
 from modeling_kr_electra_kd import PRESETS, KRElectraKDConfig, KRElectraKDPreTrainedModel
 from training.arguments import check_model_source, check_output_dir, overwrite_field, parse_command
-from training.corpus import read_corpus, tokenized_corpus
+from training.corpus import CorpusError, read_corpus, streamed_corpus, tokenized_corpus
 from training.distiller import DistillationConfig, DistillationTrainer, uniform_layer_map
 from training.lowrank import HEADS, convert_to_low_rank, from_pretrained_any
 from training.provenance import portable_path
@@ -63,7 +63,8 @@ class DistillArguments:
     corpus: list[str] | None = field(
         default=None,
         metadata={
-            "help": "Unlabeled text files for task-agnostic distillation (one text per line; a folder: its *.txt and *.gz)."
+            "help": "Unlabeled text files (one text per line, .txt or .gz) or folders of them for task-agnostic "
+            "distillation; streamed, never loaded whole."
         },
     )
     max_corpus_lines: int | None = field(default=None, metadata={"help": "Use at most this many corpus lines."})
@@ -77,7 +78,16 @@ class DistillArguments:
             "kohate*, ner)."
         },
     )
-    max_seq_length: int = field(default=128, metadata={"help": "Inputs are truncated to this many tokens."})
+    max_seq_length: int = field(
+        default=128,
+        metadata={"help": "Inputs are truncated to this many tokens (the length of the packed corpus blocks)."},
+    )
+    packing: bool = field(
+        default=True,
+        metadata={
+            "help": "Task-agnostic: join consecutive corpus texts into full blocks; --no_packing: one text each."
+        },
+    )
     overwrite_output_dir: bool = overwrite_field()
 
 
@@ -205,13 +215,17 @@ def main(argv: list[str] | None = None) -> int:
             if student_tokenizer is not None:
                 check_same_vocabulary(tokenizer, student_tokenizer)
         if task is None:
-            train = tokenized_corpus(
-                read_corpus(args.corpus, max_lines=args.max_corpus_lines), tokenizer, args.max_seq_length
+            # Unshuffled with the teacher cache: it is keyed by position, which must hold the same block each epoch.
+            seed = None if distillation.cache_teacher_outputs else training_args.seed
+            train = streamed_corpus(
+                args.corpus, tokenizer, args.max_seq_length, args.max_corpus_lines, args.packing, seed
             )
+            if distillation.cache_teacher_outputs:
+                train = train.map(lambda _, indices: {"example_index": indices}, with_indices=True, batched=True)
         else:
             train = _task_datasets(args, task, tokenizer, training_args.seed)
-        if distillation.cache_teacher_outputs:
-            train = train.add_column("example_index", list(range(len(train))))
+            if distillation.cache_teacher_outputs:
+                train = train.add_column("example_index", list(range(len(train))))
         collator = None  # QA windows come padded
         if task is None:
             collator = DataCollatorWithPadding(tokenizer)
@@ -234,7 +248,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
-    trainer.train(resume_from_checkpoint=last)
+    try:
+        trainer.train(resume_from_checkpoint=last)
+    except CorpusError as error:  # a bad line deep in the streamed corpus is met only when training reaches it
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
     if trainer.is_world_process_zero():
         student.save_pretrained(output_dir)

@@ -34,7 +34,7 @@ from transformers.modeling_outputs import ModelOutput
 
 from modeling_kr_electra_kd import PRESETS, KRElectraKDConfig, KRElectraKDForMaskedLM, KRElectraKDForPreTraining
 from training.arguments import check_output_dir, overwrite_field, parse_command
-from training.corpus import read_corpus, tokenized_corpus
+from training.corpus import CorpusError, streamed_corpus
 from training.tokenizer import check_tokenizer_matches_config, save_tokenizer
 from training.trainer_common import PRETRAINING_DEFAULTS, LossPartsMixin, parse_shape, resume_checkpoint
 
@@ -154,7 +154,10 @@ class ElectraPreTrainer(LossPartsMixin, Trainer):
 @dataclass
 class PretrainArguments:
     corpus: list[str] = field(
-        metadata={"help": "Korean text files (UTF-8, one text per line, .txt or .gz; a folder: every such file in it)."}
+        metadata={
+            "help": "Korean text files (UTF-8, one text per line, .txt or .gz) or folders of them (every *.txt and "
+            "*.gz file); streamed, never loaded whole."
+        }
     )
     tokenizer: str = field(metadata={"help": "Tokenizer folder or Hub id (e.g. from `kr-electra-kd train-tokenizer`)."})
     preset: str = field(default="small-kd", metadata={"help": f"Teacher shape: {', '.join(PRESETS)}."})
@@ -163,7 +166,16 @@ class PretrainArguments:
         metadata={"help": "Overrides of the preset as key=value pairs, e.g. 'hidden_size=128,num_hidden_layers=4'."},
     )
     max_corpus_lines: int | None = field(default=None, metadata={"help": "Use at most this many corpus lines."})
-    max_seq_length: int = field(default=128, metadata={"help": "Texts are truncated to this many tokens."})
+    max_seq_length: int = field(
+        default=128, metadata={"help": "Length of the packed blocks (with --no_packing: texts are truncated to it)."}
+    )
+    packing: bool = field(
+        default=True,
+        metadata={
+            "help": "Join consecutive texts into full blocks ([CLS] a [SEP] b [SEP] ...); --no_packing: one "
+            "padded text per example."
+        },
+    )
     mlm_probability: float = field(default=0.15, metadata={"help": "Share of tokens masked for the generator."})
     masking: str = field(
         default="electra",
@@ -195,7 +207,9 @@ def main(argv: list[str] | None = None) -> int:
             **{"vocab_size": len(tokenizer), "pad_token_id": tokenizer.pad_token_id, **parse_shape(args.shape)},
         )
         check_tokenizer_matches_config(tokenizer, config)
-        texts = read_corpus(args.corpus, max_lines=args.max_corpus_lines)
+        train_dataset = streamed_corpus(
+            args.corpus, tokenizer, args.max_seq_length, args.max_corpus_lines, args.packing, training_args.seed
+        )
         if not 0 < args.mlm_probability < 1:
             raise ValueError(f"mlm_probability must be between 0 and 1, got {args.mlm_probability}.")
         last = resume_checkpoint(training_args.output_dir, config)
@@ -211,10 +225,14 @@ def main(argv: list[str] | None = None) -> int:
     trainer = ElectraPreTrainer(
         model=model,
         args=training_args,
-        train_dataset=tokenized_corpus(texts, tokenizer, args.max_seq_length),
+        train_dataset=train_dataset,
         data_collator=collator,
     )
-    trainer.train(resume_from_checkpoint=last)
+    try:
+        trainer.train(resume_from_checkpoint=last)
+    except CorpusError as error:  # a bad line deep in the streamed corpus is met only when training reaches it
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
     if trainer.is_world_process_zero():
         discriminator.save_pretrained(output_dir)

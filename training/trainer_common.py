@@ -23,7 +23,14 @@ PRETRAINING_DEFAULTS = {
     # Without a GPU, Trainer joins a torchrun / accelerate process group only with use_cpu.
     "use_cpu": not torch.cuda.is_available(),
     "ddp_find_unused_parameters": False,
+    # Each process reads its own part of the streamed corpus (by default accelerate has process 0 read, tokenize and
+    # pack every batch and send the others theirs).
+    "accelerator_config": {"dispatch_batches": False},
 }
+if torch.cuda.is_available():
+    PRETRAINING_DEFAULTS["optim"] = "adamw_torch_fused"  # one kernel for all parameters
+    if torch.cuda.get_device_capability()[0] >= 8:  # Ampere and newer: bf16 autocast and TF32 matmuls
+        PRETRAINING_DEFAULTS.update(bf16=True, tf32=True)
 
 
 def parse_shape(shape: str | None) -> dict:
