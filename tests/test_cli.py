@@ -12,6 +12,7 @@ import pytest
 
 from training import __version__
 from training.arguments import check_model_source, check_output_dir
+from training.cli import COMMANDS, HELP_DIR, render_help
 from training.cli import main as cli
 
 COMMANDS_WITH_TRAINER = ("finetune", "distill", "pretrain-teacher")
@@ -82,15 +83,30 @@ def test_short_help_shows_the_commands_options_first_and_hides_most_trainer_opti
     assert code == 0 and "--adam_beta1" in full and len(full.splitlines()) > 2 * len(short.splitlines())
 
 
+@pytest.mark.parametrize("command", COMMANDS)
+def test_stored_short_help_is_current(command):
+    # `<command> --help` prints training/help/<command>.txt; it must be what the command's parser prints now
+    stored = HELP_DIR / f"{command}.txt"
+    assert stored.is_file(), f"{command}: no {stored.name} in training/help; run `python scripts/update_help.py`"
+    assert stored.read_text(encoding="utf-8") == render_help(command), (
+        f"{command}: training/help/{stored.name} is stale; run `python scripts/update_help.py`"
+    )
+
+
 def test_help_and_tasks_do_not_import_torch():
-    # what made `kr-electra-kd tasks` and `--help` take 7-9 s (a startup-time check, so run in a fresh process)
+    # what made `kr-electra-kd tasks`, `--help` and `<command> --help` take 5-11 s (a startup-time check, so run in a
+    # fresh process)
     code = (
-        "import sys; from training.cli import main; main(['tasks']); main(['--help']); main(['--version']);"
+        "import sys; from training.cli import COMMANDS, main\n"
+        "for command in COMMANDS: assert main([command, '--help']) == 0\n"
+        "heavy = sorted({'torch', 'transformers'} & set(sys.modules))\n"
+        "assert not heavy, f'<command> --help imported {heavy}'\n"
+        "main(['tasks']); main(['--help']); main(['--version'])\n"
         "assert 'torch' not in sys.modules, 'torch was imported'"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert "nsmc" in result.stdout
+    assert "nsmc" in result.stdout and "usage: kr-electra-kd finetune" in result.stdout
 
 
 # --------------------------------------------------------------------------------------------------------------------

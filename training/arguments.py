@@ -2,7 +2,8 @@
 
 - `CommandParser`: `HfArgumentParser` whose mistakes end in one line: an unknown flag names the closest known one, a
   missing required option says which and points at `--help`. `--help` shows the command's own options, grouped, and
-  only the most used Trainer options after a heading; `--help-all` shows every Trainer option.
+  only the most used Trainer options after a heading; `--help-all` shows every Trainer option. Help reads the
+  same on every Python and install (`HelpFormatter`, `shown_default`), so the CLI can print a stored copy.
 - `check_output_dir`: the check at the top of each command's `main()` that a finished model is never silently
   replaced (`--overwrite_output_dir` allows it, the Trainer convention), and that overwriting leaves no stale results.
 - `check_model_source`: a `--model` that looks like a local folder but is not one is named as such, instead of
@@ -21,6 +22,8 @@ import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, NoReturn
+
+from training.provenance import ABSOLUTE_PATH, portable_path
 
 # A folder holding any of these holds a finished model (or its scores): it is not replaced without the flag.
 FINISHED_MODEL_FILES = ("config.json", "model.safetensors", "results.json")
@@ -81,6 +84,28 @@ def _group_title(dtype: type) -> str:
     return f"{name.lower() or 'command'} options"
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Help in one form on every Python: an option's names, then its metavar once (Python 3.13's form; older ones
+    repeat it after each alias). The stored short help (training/help/) then matches a live one on any Python."""
+
+    def _format_action_invocation(self, action: argparse.Action) -> str:
+        if not action.option_strings or action.nargs == 0:
+            return super()._format_action_invocation(action)
+        metavar = self._format_args(action, self._get_default_metavar_for_optional(action))
+        return f"{', '.join(action.option_strings)} {metavar}"
+
+
+def shown_default(value: Any) -> Any:
+    """`value` as help shows it: the package's sample data as `sample:NAME` (as run files record it), not as this
+    machine's path, so help reads the same on every install."""
+    if isinstance(value, list):
+        return [shown_default(item) for item in value]
+    if isinstance(value, str) and ABSOLUTE_PATH.match(value):
+        portable = portable_path(value, ".")
+        return portable if portable and portable.startswith("sample:") else value
+    return value
+
+
 def command_parser(dataclass_types: tuple[type, ...], prog: str, description: str | None = None) -> Any:
     """A `CommandParser` for `dataclass_types`, each in its own help group (Trainer's last)."""
     from transformers import HfArgumentParser
@@ -113,6 +138,16 @@ def command_parser(dataclass_types: tuple[type, ...], prog: str, description: st
             if not parts:
                 return f"{self.prog}: unexpected value(s) {' '.join(remaining)}; options take the form --name value."
             return f"{self.prog}: unknown option {', '.join(parts)}; `{self.prog} --help` lists the options."
+
+        def format_help(self) -> str:
+            shown = [(action, action.default) for action in self._actions]
+            for action, default in shown:
+                action.default = shown_default(default)
+            try:
+                return super().format_help()
+            finally:
+                for action, default in shown:
+                    action.default = default
 
         def print_short_help(self) -> None:
             hidden = []
@@ -158,7 +193,9 @@ def command_parser(dataclass_types: tuple[type, ...], prog: str, description: st
 
     # --help-all is read before argparse sees the arguments (as an argparse option it would land in the results).
     epilog = f"`{prog} --help-all` shows every option." if any(map(_is_trainer_arguments, dataclass_types)) else None
-    parser = CommandParser(dataclass_types, prog=prog, description=description, epilog=epilog)
+    parser = CommandParser(
+        dataclass_types, prog=prog, description=description, epilog=epilog, formatter_class=HelpFormatter
+    )
     # A one-line usage (argparse's lists all ~170 options): the required ones, then the rest as [options].
     required = [f"{action.option_strings[0]} {action.metavar or action.dest.upper()}" for action in parser._actions]
     required = [text for text, action in zip(required, parser._actions) if action.required]

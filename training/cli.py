@@ -1,14 +1,19 @@
 """The `kr-electra-kd` command: one sub-command per job, each implemented by a module's `main(argv)`.
 
 Modules are imported only when their sub-command runs, so `kr-electra-kd --help` is instant and a
-broken optional dependency of one job does not break the others.
+broken optional dependency of one job does not break the others. `kr-electra-kd <command> --help` prints the
+command's short help stored in training/help/ (building the parser imports transformers and torch: 5-10 s);
+`python scripts/update_help.py` regenerates those files and a test checks they are current.
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib
+import os
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
 # sub-command -> ("module:function", one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -34,6 +39,38 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tasks": ("training.tasks:main", "list the Korean tasks, their data sources and metrics"),
     "card": ("model_cards.generate:main", "write a model card (README.md) for a student folder from its results"),
 }
+
+
+# training/help/<command>.txt: each command's short --help, rendered at HELP_COLUMNS wide.
+HELP_DIR = Path(__file__).resolve().parent / "help"
+HELP_COLUMNS = 100
+
+
+def _entry(command: str) -> Callable[[list[str]], int | None]:
+    module_name, function_name = COMMANDS[command][0].split(":")
+    return getattr(importlib.import_module(module_name), function_name)
+
+
+def _run(command: str, argv: list[str]) -> int:
+    try:
+        result = _entry(command)(argv)
+    except SystemExit as stop:  # argparse's exit (help, or a one-line usage error) ends only this command
+        return stop.code if isinstance(stop.code, int) else 2
+    return int(result or 0)
+
+
+def render_help(command: str) -> str:
+    """`command`'s short --help as its parser prints it now, HELP_COLUMNS wide: what HELP_DIR stores."""
+    import contextlib
+    import io
+    from unittest import mock
+
+    buffer = io.StringIO()
+    # argparse wraps to $COLUMNS; NO_COLOR keeps Python 3.14's colours out of the stored text
+    with mock.patch.dict(os.environ, {"COLUMNS": str(HELP_COLUMNS), "NO_COLOR": "1"}):
+        with contextlib.redirect_stdout(buffer):
+            _run(command, ["--help"])
+    return buffer.getvalue()
 
 
 def _usage() -> str:
@@ -66,14 +103,11 @@ def main(argv: list[str] | None = None) -> int:
         hint = f"did you mean {close[0]!r}? " if close else ""
         print(f"kr-electra-kd: unknown command {command!r}; {hint}`kr-electra-kd --help` lists them.", file=sys.stderr)
         return 2
-    target, _ = COMMANDS[command]
-    module_name, function_name = target.split(":")
-    entry = getattr(importlib.import_module(module_name), function_name)
-    try:
-        result = entry(rest)
-    except SystemExit as stop:  # argparse's exit (help, or a one-line usage error) ends only this command
-        return stop.code if isinstance(stop.code, int) else 2
-    return int(result or 0)
+    stored = HELP_DIR / f"{command}.txt"
+    if rest in (["--help"], ["-h"]) and stored.is_file():  # without a stored file (a new command) help is built live
+        sys.stdout.write(stored.read_text(encoding="utf-8"))
+        return 0
+    return _run(command, rest)
 
 
 if __name__ == "__main__":
