@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 
 import pytest
 
@@ -155,3 +156,12 @@ def test_a_plain_file_cut_into_byte_ranges_reads_every_line_once(tmp_path, tiny_
     assert [text for _, start, end in shards for text in _file_texts(tmp_path / "even.txt", start, end)] == lines
     dataset = streamed_corpus([path], tiny_tokenizer, 128, packing=False, shuffle_seed=None, shard_bytes=100)
     assert dataset.n_shards == len(corpus_shards([path], shard_bytes=100))
+
+
+def test_an_endless_stream_reads_the_corpus_again_and_again(tiny_tokenizer, fixtures_dir):
+    """What the commands train on: one epoch to max_steps, so a resumed run skips exactly what it trained on."""
+    corpus = [fixtures_dir / "corpus.txt"]
+    one_pass = list(streamed_corpus(corpus, tiny_tokenizer, 32, packing=False, shuffle_seed=None))
+    endless = streamed_corpus(corpus, tiny_tokenizer, 32, packing=False, shuffle_seed=None, endless=True)
+    rows = list(itertools.islice(iter(endless), 2 * len(one_pass) + 3))
+    assert rows == one_pass + one_pass + one_pass[:3]

@@ -12,6 +12,7 @@ corpus is found when training reaches it, and the commands turn the `CorpusError
 from __future__ import annotations
 
 import gzip
+import itertools
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -203,16 +204,20 @@ def _tokenize_function(tokenizer, max_seq_length: int, packing: bool):
     return tokenize
 
 
-def _shard_texts(shards: list[list[tuple[str, int, int | None]]], max_lines: int | None) -> Iterator[dict]:
+def _shard_texts(
+    shards: list[list[tuple[str, int, int | None]]], max_lines: int | None, endless: bool = False
+) -> Iterator[dict]:
     # `shards` holds this shard's byte ranges (datasets splits the list of shards between processes and workers).
-    yielded = 0
-    for ranges in shards:
-        for path, start, end in ranges:
-            for text in _file_texts(Path(path), start, end):
-                yield {"text": text}
-                yielded += 1
-                if max_lines is not None and yielded >= max_lines:
-                    return
+    while True:
+        one_pass = (
+            text for ranges in shards for path, start, end in ranges for text in _file_texts(Path(path), start, end)
+        )
+        yielded = 0
+        for text in itertools.islice(one_pass, max_lines):
+            yield {"text": text}
+            yielded += 1
+        if not endless or yielded == 0:  # a shard without text would otherwise loop forever
+            return
 
 
 def streamed_corpus(
@@ -223,11 +228,16 @@ def streamed_corpus(
     packing: bool = True,
     shuffle_seed: int | None = 0,
     shard_bytes: int = SHARD_BYTES,
+    endless: bool = False,
 ) -> IterableDataset:
     """The corpus as a lazily read, shuffled, tokenized and (by default) packed `IterableDataset` for `Trainer`
     (which then needs `max_steps`). Checked up front: the files exist and the first text decodes; a bad line later on
     raises `CorpusError` when it is reached. `max_lines` keeps the first texts of the corpus in order (one shard);
-    `shuffle_seed=None` keeps the corpus order (the same examples at the same positions every epoch)."""
+    `shuffle_seed=None` keeps the corpus order (the same examples at the same positions every epoch).
+
+    `endless`: each process reads its shards again and again, so that Trainer sees one epoch that ends only at
+    `max_steps`. A resumed run then skips exactly the batches it trained on, also past the first pass over a small
+    corpus (Trainer's epoch count restarts for an iterable dataset), and no process runs out of data before another."""
     if packing and (tokenizer.cls_token_id is None or tokenizer.sep_token_id is None):
         raise ValueError("Packing needs a tokenizer with [CLS] and [SEP] tokens; pass --no_packing.")
     files = [str(path) for path in corpus_files(paths)]
@@ -236,7 +246,9 @@ def streamed_corpus(
         shards = [[(path, 0, None) for path in files]]
     else:
         shards = [[shard] for shard in corpus_shards(list(map(Path, files)), shard_bytes)]
-    dataset = IterableDataset.from_generator(_shard_texts, gen_kwargs={"shards": shards, "max_lines": max_lines})
+    dataset = IterableDataset.from_generator(
+        _shard_texts, gen_kwargs={"shards": shards, "max_lines": max_lines, "endless": endless}
+    )
     if shuffle_seed is not None:
         dataset = dataset.shuffle(seed=shuffle_seed, buffer_size=SHUFFLE_BUFFER_TEXTS)
     return dataset.map(

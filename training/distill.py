@@ -217,8 +217,15 @@ def main(argv: list[str] | None = None) -> int:
         if task is None:
             # Unshuffled with the teacher cache: it is keyed by position, which must hold the same block each epoch.
             seed = None if distillation.cache_teacher_outputs else training_args.seed
+            # Endless (one epoch to max_steps, exact resume) except with the cache, whose keys must recur each pass.
             train = streamed_corpus(
-                args.corpus, tokenizer, args.max_seq_length, args.max_corpus_lines, args.packing, seed
+                args.corpus,
+                tokenizer,
+                args.max_seq_length,
+                args.max_corpus_lines,
+                args.packing,
+                seed,
+                endless=not distillation.cache_teacher_outputs,
             )
             if distillation.cache_teacher_outputs:
                 train = train.map(lambda _, indices: {"example_index": indices}, with_indices=True, batched=True)

@@ -208,7 +208,13 @@ def main(argv: list[str] | None = None) -> int:
         )
         check_tokenizer_matches_config(tokenizer, config)
         train_dataset = streamed_corpus(
-            args.corpus, tokenizer, args.max_seq_length, args.max_corpus_lines, args.packing, training_args.seed
+            args.corpus,
+            tokenizer,
+            args.max_seq_length,
+            args.max_corpus_lines,
+            args.packing,
+            training_args.seed,
+            endless=True,
         )
         if not 0 < args.mlm_probability < 1:
             raise ValueError(f"mlm_probability must be between 0 and 1, got {args.mlm_probability}.")
