@@ -290,7 +290,7 @@ class KRElectraKDLayer(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         attention_output, attention_probs = self.attention(hidden_states, attention_mask, output_attentions)
         tokens = attention_output.view(-1, attention_output.shape[-1])
-        if tokens.shape[0] <= FEED_FORWARD_CHUNK_TOKENS or torch.is_grad_enabled() or is_building_graph():
+        if is_building_graph() or torch.is_grad_enabled() or tokens.shape[0] <= FEED_FORWARD_CHUNK_TOKENS:
             return self.feed_forward(attention_output), attention_probs
         blocks = [self.feed_forward(block) for block in tokens.split(FEED_FORWARD_CHUNK_TOKENS)]
         return torch.cat(blocks).view_as(attention_output), attention_probs
