@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from modeling_kr_electra_kd import (
+    CODE_FILES,
     KRElectraKDConfig,
     KRElectraKDForMaskedLM,
     KRElectraKDForPreTraining,
@@ -44,7 +45,7 @@ def test_every_head_exports_with_parity_and_the_hub_layout(head, tiny_tokenizer,
     assert cli_main(argv) == 0
     printed = capsys.readouterr().out
     assert "onnx/model.onnx:" in printed and "MB; max |PyTorch - ONNX|" in printed
-    for name in ("onnx/model.onnx", "onnx/model_quantized.onnx", "config.json", "tokenizer.json"):
+    for name in ("onnx/model.onnx", "onnx/model_quantized.onnx", "config.json", "tokenizer.json", *CODE_FILES):
         assert (out / name).is_file(), name
     assert json.loads((out / "config.json").read_text())["architectures"] == [head.__name__]
     assert (out / "onnx/model_quantized.onnx").stat().st_size < (out / "onnx/model.onnx").stat().st_size

@@ -11,6 +11,8 @@ one (`dynamo=False`), which needs no extra package.
 
 from __future__ import annotations
 
+import importlib.util
+import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +22,7 @@ import torch
 from transformers import AutoConfig, AutoTokenizer, HfArgumentParser, PreTrainedModel
 
 import modeling_kr_electra_kd
-from modeling_kr_electra_kd import KRElectraKDConfig
+from modeling_kr_electra_kd import CODE_FILES, KRElectraKDConfig
 
 # Sentences the parity check runs through both runtimes: different lengths, so the batch is padded.
 PARITY_SENTENCES = [
@@ -168,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"--quantize {args.quantize}: choose one of {', '.join(QUANTIZATIONS)}.")
         if args.opset < 14:
             raise ValueError(f"--opset {args.opset}: use 14 or later (attention needs it).")
+        missing = [name for name in ("onnx", "onnxruntime") if importlib.util.find_spec(name) is None]
+        if missing:
+            raise ValueError(f"export needs {' and '.join(missing)}: pip install 'kr-electra-kd[onnx]'.")
         model = load_model(args.model)
         tokenizer = AutoTokenizer.from_pretrained(args.model, trust_remote_code=True)
     except (ValueError, OSError) as error:
@@ -179,6 +184,11 @@ def main(argv: list[str] | None = None) -> int:
     output_names = export_onnx(model, onnx_path, args.opset)
     model.config.save_pretrained(output_dir)
     tokenizer.save_pretrained(output_dir)
+    # The config's auto_map names these files: with them the folder's config and tokenizer load with
+    # trust_remote_code=True, as the model folder's do.
+    code_dir = Path(modeling_kr_electra_kd.__file__).parent
+    for name in CODE_FILES:
+        shutil.copyfile(code_dir / name, output_dir / name)
     files = [onnx_path]
     if args.quantize == "int8":
         files.append(output_dir / "onnx" / QUANTIZED_FILE)
