@@ -103,6 +103,7 @@ def run(args: argparse.Namespace) -> dict:
         "max_length": args.max_length,
         "threads": args.threads,
         "torch": torch.__version__,
+        "note": args.note,
         "results": rows,
     }
 
@@ -113,12 +114,13 @@ def to_markdown(result: dict) -> str:
         f"`{result['model']}` ({result['architecture']}, {result['config']}); {result['threads']} threads, torch "
         f"{result['torch']}. Command: `{result['command']}`",
         "",
+        *([result["note"], ""] if result.get("note") else []),
         "| runtime | accuracy | points lost vs fp32 | agrees with fp32 | seconds |",
         "|---|---|---|---|---|",
     ]
     for name, row in result["results"].items():
         lines.append(
-            f"| {name} | {row['accuracy']:.2f} | {row['points_lost_vs_fp32']:.2f} | {row['agreement_with_fp32']:.2f}% "
+            f"| {name} | {row['accuracy']:.2f} | {round(row['points_lost_vs_fp32'], 2) + 0.0:+.2f} | {row['agreement_with_fp32']:.2f}% "
             f"| {row['seconds']:.1f} |"
         )
     return "\n".join(lines)
@@ -132,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2, help="torch and ONNX Runtime intra-op threads.")
+    parser.add_argument("--note", default="", help="How the model was made, written beside the results.")
     parser.add_argument("--output-dir", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     try:

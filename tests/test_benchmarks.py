@@ -27,6 +27,23 @@ def test_size_speed_quick_run_writes_json_markdown_and_plot(tmp_path):
     assert (tmp_path / "size_speed.png").stat().st_size > 0
 
 
+def test_int8_accuracy_scores_every_runtime_on_the_same_sentences(tiny_tokenizer, tmp_path):
+    from benchmarks import int8_accuracy
+    from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDForSequenceClassification
+
+    config = KRElectraKDConfig.from_preset("tiny", vocab_size=len(tiny_tokenizer), num_labels=2, attention_rank=16)
+    KRElectraKDForSequenceClassification(config).save_pretrained(tmp_path / "model")
+    tiny_tokenizer.save_pretrained(tmp_path / "model")
+    argv = ["--model", str(tmp_path / "model"), "--data-dir", str(PACKAGE_DATA / "sample_nsmc"), "--samples", "40",
+            "--max-length", "32", "--output-dir", str(tmp_path / "out")]  # fmt: skip
+    assert int8_accuracy.main(argv) == 0
+    result = json.loads((tmp_path / "out" / "int8_accuracy.json").read_text())
+    assert result["test_sentences"] == 40
+    assert set(result["results"]) == {"pytorch fp32", "pytorch int8", "onnxruntime fp32", "onnxruntime int8"}
+    assert result["results"]["onnxruntime fp32"]["agreement_with_fp32"] == 100.0  # same model, same predictions
+    assert int8_accuracy.main([*argv[:2], "--data-dir", str(tmp_path / "missing")]) == 2
+
+
 def test_flop_ratios_of_the_presets():
     """Multiply-adds per token at 128 tokens: the teacher does 8.5x small-kd's work and 20.3x LF-V2's (20.2x LF-V3's:
     its embedding factor adds a little)."""
