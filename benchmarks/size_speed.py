@@ -1,12 +1,16 @@
 """Size and CPU speed of the teacher and every student preset, as ratios to the teacher measured in the same run.
 
 For each preset (random weights: speed and size do not depend on training): parameters; size on disk in fp32 and
-fp16 (safetensors written by save_pretrained) and int8 (the ONNX Runtime dynamically quantized model file); CPU
-latency at batch 1 and throughput at batch 32, at each sequence length, for PyTorch eager, PyTorch dynamic int8
-quantization and ONNX Runtime. Models are interleaved in every repeat round so machine noise hits all of them alike;
-medians are reported. `small-kd` is also compared with a stock transformers `ElectraModel` of the same shape.
+fp16 (safetensors written by save_pretrained) and int8 (the ONNX Runtime dynamically quantized model file); CPU time
+per batch at batch 1 and 32, at each sequence length, for PyTorch eager, PyTorch dynamic int8 quantization and ONNX
+Runtime (fp32 and int8). Inputs are padded like real batches: the first half of the batch has its second half masked.
+The thread count is set explicitly (`--threads`, default 2). Each measurement is `torch.utils.benchmark.Timer`'s
+`blocked_autorange` (which warms up first); models are interleaved in every round so machine noise hits all of them
+alike, and the blocks of all rounds give the median and interquartile range. Beside each measured speed-up stands the
+FLOP ratio to the teacher (multiply-adds per token: the "physical limit" of the speed-up). `small-kd` is also compared
+with a stock transformers `ElectraModel` of the same shape.
 
-    python benchmarks/size_speed.py                       # full run (about 15 minutes on 2 cores)
+    python benchmarks/size_speed.py                       # full run (about 20 minutes on 2 quiet cores)
     python benchmarks/size_speed.py --quick --presets tiny # smoke run
 
 Writes benchmarks/results/size_speed.json and .md (and a PNG plot of size against latency).
@@ -20,27 +24,46 @@ import platform
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
+from torch.utils.benchmark import Timer
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDModel  # noqa: E402
+from training.export import export_onnx, onnx_session, quantize_int8, run_onnx  # noqa: E402
 
 PRESETS = ["teacher-base", "small-kd", "small-lf-v1", "small-lf-v2", "small-lf-v3"]
 RESULTS = REPO / "benchmarks" / "results"
+STOCK = "stock-electra(small-kd shape)"
 
 
 def _inputs(batch: int, length: int, vocab: int) -> dict[str, torch.Tensor]:
+    """Random token ids; the first half of the batch (none at batch 1) is padded over its second half."""
     generator = torch.Generator().manual_seed(0)
-    return {
-        "input_ids": torch.randint(5, vocab, (batch, length), generator=generator),
-        "attention_mask": torch.ones(batch, length, dtype=torch.long),
-        "token_type_ids": torch.zeros(batch, length, dtype=torch.long),
-    }
+    input_ids = torch.randint(5, vocab, (batch, length), generator=generator)
+    attention_mask = torch.ones(batch, length, dtype=torch.long)
+    attention_mask[: batch // 2, length // 2 :] = 0
+    input_ids[attention_mask == 0] = 0  # the pad id
+    return {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": torch.zeros_like(input_ids)}
+
+
+def macs_per_token(config: KRElectraKDConfig, seq_length: int) -> int:
+    """Multiply-adds per token of the encoder: embedding factors and projection, Q/K/V/output projections,
+    attention scores and context, feed-forward. Their ratio to the teacher's is the speed-up the arithmetic allows."""
+
+    def linear(rows: int, cols: int, rank: int | None) -> int:
+        return rows * cols if rank is None else rank * (rows + cols)
+
+    hidden, ffn = config.hidden_size, config.intermediate_size
+    layer = 4 * linear(hidden, hidden, config.attention_rank) + 2 * linear(hidden, ffn, config.ffn_rank)
+    layer += 2 * seq_length * hidden  # scores (q . k) and context (p . v)
+    embeddings = config.embedding_rank * config.embedding_size if config.embedding_rank else 0
+    if config.embedding_size != hidden:
+        embeddings += config.embedding_size * hidden
+    return config.num_hidden_layers * layer + embeddings
 
 
 def _cpu_model() -> str:
@@ -64,87 +87,59 @@ def _sizes(model: torch.nn.Module, folder: Path) -> dict[str, float]:
     }
 
 
-def _export_onnx(model: torch.nn.Module, folder: Path, vocab: int) -> tuple[Path, Path | None]:
-    """The encoder as ONNX (dynamic batch and sequence axes), and its ONNX Runtime int8 dynamic quantization."""
+def _export_onnx(model: torch.nn.Module, folder: Path) -> tuple[Path, Path | None]:
+    """The encoder as ONNX (`kr-electra-kd export`'s exporter), and its ONNX Runtime int8 dynamic quantization."""
     path = folder / "model.onnx"
-    sample = _inputs(2, 16, vocab)
-    axes = {name: {0: "batch", 1: "sequence"} for name in sample}
-    torch.onnx.export(
-        model,
-        (sample["input_ids"], sample["attention_mask"], sample["token_type_ids"]),
-        str(path),
-        input_names=list(sample),
-        output_names=["last_hidden_state"],
-        dynamic_axes={**axes, "last_hidden_state": {0: "batch", 1: "sequence"}},
-        opset_version=17,
-        dynamo=False,
-    )
+    export_onnx(model, path)
     quantized = folder / "model.int8.onnx"
     try:
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        quantize_dynamic(str(path), str(quantized), weight_type=QuantType.QInt8)
+        quantize_int8(path, quantized)
     except Exception as error:  # noqa: BLE001 - the int8 column is optional
         print(f"  onnx int8 quantization failed: {error}", file=sys.stderr)
         quantized = None
     return path, quantized
 
 
-class Runner:
-    """One way of running one model: `__call__(inputs)` runs a forward pass."""
-
-    def __init__(self, name: str, fn):
-        self.name, self.fn = name, fn
-
-    def __call__(self, inputs):
-        return self.fn(inputs)
-
-
-def _runners(model, folder: Path, vocab: int, onnx: bool) -> tuple[dict[str, Runner], dict[str, float]]:
-    runners = {}
+def _runners(model, folder: Path, vocab: int, onnx: bool, threads: int) -> tuple[dict, dict[str, float]]:
+    """The ways of running one model, each a function of the inputs, and the extras (int8 size, ONNX parity)."""
+    quantized = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    runners = {"eager": torch.no_grad()(lambda x: model(**x)), "torch-int8": torch.no_grad()(lambda x: quantized(**x))}
     extra = {}
-    with torch.no_grad():
-        runners["eager"] = Runner("eager", lambda x: model(**x))
-        quantized = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-        runners["torch-int8"] = Runner("torch-int8", lambda x: quantized(**x))
     if onnx:
         import numpy as np
-        import onnxruntime as ort
 
-        path, int8_path = _export_onnx(model, folder, vocab)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = torch.get_num_threads()
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        runners["onnxruntime"] = Runner(
-            "onnxruntime", lambda x: session.run(None, {k: v.numpy() for k, v in x.items()})
-        )
+        path, int8_path = _export_onnx(model, folder)
+        session = onnx_session(path, threads)
+        runners["onnxruntime"] = lambda x: run_onnx(session, x)
         check = _inputs(2, 24, vocab)
         with torch.no_grad():
             reference = model(**check).last_hidden_state.numpy()
-        extra["onnx_max_abs_diff"] = float(
-            np.abs(session.run(None, {k: v.numpy() for k, v in check.items()})[0] - reference).max()
-        )
+        extra["onnx_max_abs_diff"] = float(np.abs(run_onnx(session, check)[0] - reference).max())
         if int8_path is not None:
             extra["int8_mb"] = int8_path.stat().st_size / 1e6
-            int8 = ort.InferenceSession(str(int8_path), options, providers=["CPUExecutionProvider"])
-            runners["onnxruntime-int8"] = Runner(
-                "onnxruntime-int8", lambda x: int8.run(None, {k: v.numpy() for k, v in x.items()})
-            )
+            int8 = onnx_session(int8_path, threads)
+            runners["onnxruntime-int8"] = lambda x: run_onnx(int8, x)
     return runners, extra
 
 
-def _time(runner: Runner, inputs, repeats_inner: int) -> float:
-    start = time.perf_counter()
-    with torch.no_grad():
-        for _ in range(repeats_inner):
-            runner(inputs)
-    return (time.perf_counter() - start) / repeats_inner
+def _measure(runner, inputs, threads: int, min_run_time: float) -> list[float]:
+    """Seconds per call of each timed block (`blocked_autorange` warms up and sizes the blocks first)."""
+    timer = Timer(stmt="runner(inputs)", globals={"runner": runner, "inputs": inputs}, num_threads=threads)
+    return list(timer.blocked_autorange(min_run_time=min_run_time).times)
+
+
+def _quartiles(values: list[float]) -> tuple[float, float, float]:
+    if len(values) == 1:
+        return values[0], values[0], values[0]
+    first, median, third = statistics.quantiles(values, n=4, method="inclusive")
+    return first, median, third
 
 
 def run(args: argparse.Namespace) -> dict:
     torch.manual_seed(0)
+    torch.set_num_threads(args.threads)
     vocab = args.vocab_size
-    models, sizes, runners, extras = {}, {}, {}, {}
+    models, sizes, runners, extras, macs = {}, {}, {}, {}, {}
     workdir = Path(tempfile.mkdtemp(prefix="kr-electra-kd-bench-"))
     names = list(args.presets)
     for name in names:
@@ -153,8 +148,9 @@ def run(args: argparse.Namespace) -> dict:
         models[name] = model
         folder = workdir / name
         sizes[name] = {"parameters": sum(p.numel() for p in model.parameters()), **_sizes(model, folder)}
-        runners[name], extras[name] = _runners(model, folder, vocab, not args.skip_onnx)
+        runners[name], extras[name] = _runners(model, folder, vocab, not args.skip_onnx, args.threads)
         sizes[name].update({k: v for k, v in extras[name].items() if k.endswith("_mb")})
+        macs[name] = {length: macs_per_token(model.config, length) for length in args.seq_lengths}
     if "small-kd" in names and not args.skip_stock:
         from transformers import ElectraConfig, ElectraModel
 
@@ -169,8 +165,9 @@ def run(args: argparse.Namespace) -> dict:
                 intermediate_size=shape.intermediate_size,
             )  # fmt: skip
         ).eval()
-        runners["stock-electra(small-kd shape)"] = {"eager": Runner("eager", lambda x: stock(**x))}
-        names.append("stock-electra(small-kd shape)")
+        runners[STOCK] = {"eager": torch.no_grad()(lambda x: stock(**x))}
+        macs[STOCK] = macs["small-kd"]
+        names.append(STOCK)
 
     settings = [(batch, length) for length in args.seq_lengths for batch in args.batch_sizes]
     timings: dict = {name: {} for name in names}
@@ -180,11 +177,8 @@ def run(args: argparse.Namespace) -> dict:
             inputs = _inputs(batch, length, vocab)
             for name in names:  # interleaved: drift hits every model alike
                 for mode, runner in runners[name].items():
-                    if round_index == 0:
-                        _time(runner, inputs, 1)  # warm-up
-                    inner = max(1, args.inner_repeats // batch)
-                    key = f"{mode}|b{batch}|s{length}"
-                    timings[name].setdefault(key, []).append(_time(runner, inputs, inner))
+                    blocks = _measure(runner, inputs, args.threads, args.min_run_time)
+                    timings[name].setdefault(f"{mode}|b{batch}|s{length}", []).extend(blocks)
 
     rows = {}
     teacher_name = names[0]
@@ -192,22 +186,27 @@ def run(args: argparse.Namespace) -> dict:
         rows[name] = {"size": sizes.get(name, {}), "speed": {}}
         for key, values in timings[name].items():
             mode, batch, length = key.split("|")
-            median = statistics.median(values)
-            teacher_median = statistics.median(timings[teacher_name].get(key, values))
-            batch_size = int(batch[1:])
+            first, median, third = _quartiles(values)
+            teacher = timings[teacher_name]
+            teacher_median = _quartiles(teacher.get(key, values))[1]
+            teacher_eager = _quartiles(teacher.get(f"eager|{batch}|{length}", values))[1]
+            batch_size, seq_length = int(batch[1:]), int(length[1:])
             rows[name]["speed"][key] = {
                 "mode": mode,
                 "batch": batch_size,
-                "seq_length": int(length[1:]),
+                "seq_length": seq_length,
                 "median_s": median,
-                "spread_s": [min(values), max(values)],
+                "iqr_s": [first, third],
+                "blocks": len(values),
                 "throughput_per_s": batch_size / median,
                 "speedup_vs_teacher": teacher_median / median,
+                "speedup_vs_teacher_fp32_eager": teacher_eager / median,
+                "flop_ratio_vs_teacher": macs[teacher_name][seq_length] / macs[name][seq_length],
             }
         rows[name].update({k: v for k, v in extras.get(name, {}).items() if not k.endswith("_mb")})
-    if "stock-electra(small-kd shape)" in rows:
+    if STOCK in rows:
         ratios = []
-        for key, value in rows["stock-electra(small-kd shape)"]["speed"].items():
+        for key, value in rows[STOCK]["speed"].items():
             ours = rows["small-kd"]["speed"][key]
             ratios.append({"setting": key, "ours_over_stock_time": ours["median_s"] / value["median_s"]})
         rows["comparison_small_kd_vs_stock"] = ratios
@@ -215,22 +214,25 @@ def run(args: argparse.Namespace) -> dict:
         "command": "python benchmarks/size_speed.py " + " ".join(sys.argv[1:]),
         "machine": {
             "cpu": _cpu_model(),
-            "threads": torch.get_num_threads(),
+            "threads": args.threads,
             "torch": torch.__version__,
             "python": platform.python_version(),
         },  # fmt: skip
         "repeats": args.repeats,
         "vocab_size": vocab,
-        "note": "random weights; median over repeat rounds, models interleaved in each round; int8 size is the ONNX "
-        "Runtime dynamically quantized file",
+        "note": "random weights; inputs padded in the first half of the batch; blocks of torch.utils.benchmark.Timer."
+        "blocked_autorange from interleaved rounds give median and interquartile range; int8 size is the ONNX Runtime "
+        "dynamically quantized file; flop_ratio_vs_teacher counts multiply-adds per token",
         "models": rows,
     }
 
 
 def to_markdown(result: dict) -> str:
+    machine = result["machine"]
     lines = [
-        f"Machine: {result['machine']['cpu']}, {result['machine']['threads']} threads, torch {result['machine']['torch']}; "
-        f"median of {result['repeats']} rounds. Command: `{result['command']}`",
+        f"Machine: {machine['cpu']}, {machine['threads']} threads, torch {machine['torch']}; median and interquartile "
+        f"range of timed blocks from {result['repeats']} interleaved rounds; the first half of each batch is padded. "
+        f"Command: `{result['command']}`",
         "",
         "| model | parameters | fp32 MB | fp16 MB | int8 MB |",
         "|---|---|---|---|---|",
@@ -244,22 +246,46 @@ def to_markdown(result: dict) -> str:
         lines.append(
             f"| {name} | {size['parameters'] / 1e6:.1f}M | {size['fp32_mb']:.1f} | {size['fp16_mb']:.1f} | {int8} |"
         )
-    keys = sorted({key for row in models.values() for key in row["speed"]})
-    # A "|" inside a header cell would split the Markdown column, so the key's separators become spaces.
-    headers = [key.replace("|", " ") for key in keys]
-    lines += ["", "| model | " + " | ".join(headers) + " |", "|---|" + "---|" * len(keys)]
-    for name, row in models.items():
-        cells = []
-        for key in keys:
-            cell = row["speed"].get(key)
-            cells.append(f"{cell['median_s'] * 1000:.1f} ms (x{cell['speedup_vs_teacher']:.1f})" if cell else "")
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    cells = [cell for row in models.values() for cell in row["speed"].values()]
+    modes = list(dict.fromkeys(cell["mode"] for cell in cells))
+    settings = sorted({(cell["seq_length"], cell["batch"]) for cell in cells}, reverse=True)
+    lengths = sorted({length for length, _ in settings}, reverse=True)
+    for mode in modes:
+        headers = [f"b{batch} x {length}" for length, batch in settings] + [f"FLOP limit x {n}" for n in lengths]
+        lines += ["", f"**{mode}**", "", "| model | " + " | ".join(headers) + " |", "|---|" + "---|" * len(headers)]
+        for name, row in models.items():
+            by_setting = {(c["seq_length"], c["batch"]): c for c in row["speed"].values() if c["mode"] == mode}
+            if not by_setting:
+                continue
+            line = []
+            for setting in settings:
+                cell = by_setting.get(setting)
+                if cell is None:
+                    line.append("")
+                    continue
+                spread = (cell["iqr_s"][1] - cell["iqr_s"][0]) * 1000
+                line.append(f"{cell['median_s'] * 1000:.1f} ms ±{spread:.1f} (x{cell['speedup_vs_teacher']:.1f})")
+            limits = {c["seq_length"]: c["flop_ratio_vs_teacher"] for c in by_setting.values()}
+            line += [f"x{limits[n]:.1f}" if n in limits else "" for n in lengths]
+            lines.append(f"| {name} | " + " | ".join(line) + " |")
     lines.append("")
-    lines.append("Cells: median time per batch (speed-up over the teacher in the same run).")
+    lines.append(
+        "Cells: median time per batch ± interquartile range (speed-up over the teacher in the same mode and run); "
+        "FLOP limit: the teacher's multiply-adds per token over the model's, the speed-up the arithmetic allows."
+    )
+    int8 = [
+        (name, cell)
+        for name, row in models.items()
+        for cell in row["speed"].values()
+        if "int8" in cell["mode"] and cell["batch"] == max(b for _, b in settings) and cell["seq_length"] == lengths[0]
+    ]
+    if int8:
+        shown = "; ".join(f"{name} {cell['mode']} x{cell['speedup_vs_teacher_fp32_eager']:.1f}" for name, cell in int8)
+        lines.append(f"Against the teacher in fp32 eager at b{max(b for _, b in settings)} x {lengths[0]}: {shown}.")
     if "comparison_small_kd_vs_stock" in result["models"]:
         worst = max(r["ours_over_stock_time"] for r in result["models"]["comparison_small_kd_vs_stock"])
-        lines.append(f"small-kd vs stock transformers ElectraModel (same shape): our time / stock time, worst setting "
-                     f"{worst:.2f}.")  # fmt: skip
+        lines.append(f"small-kd vs stock transformers ElectraModel (same shape, same padded inputs): our time / stock "
+                     f"time, worst setting {worst:.2f}.")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -290,16 +316,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--presets", nargs="+", default=PRESETS, help="Presets; the first is the reference (teacher).")
     parser.add_argument("--seq-lengths", nargs="+", type=int, default=[128, 64])
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[1, 32])
-    parser.add_argument("--repeats", type=int, default=5, help="Interleaved rounds; the median is reported.")
-    parser.add_argument("--inner-repeats", type=int, default=8, help="Forward passes per timing (divided by batch).")
+    parser.add_argument("--repeats", type=int, default=5, help="Interleaved rounds; their blocks give median and IQR.")
+    parser.add_argument("--threads", type=int, default=2, help="torch and ONNX Runtime intra-op threads.")
+    parser.add_argument("--min-run-time", type=float, default=0.5, help="Seconds each blocked_autorange measures.")
     parser.add_argument("--vocab-size", type=int, default=30000)
     parser.add_argument("--skip-onnx", action="store_true", help="Leave out the ONNX Runtime columns.")
     parser.add_argument("--skip-stock", action="store_true", help="Leave out the stock ElectraModel comparison.")
-    parser.add_argument("--quick", action="store_true", help="Smoke run: 1 round, sequence 16, batches 1 and 2.")
+    parser.add_argument(
+        "--quick", action="store_true", help="Short run: 1 round, sequence 16, batches 1 and 2, 0.01 s per timing."
+    )
     parser.add_argument("--output-dir", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     if args.quick:
-        args.repeats, args.seq_lengths, args.batch_sizes, args.inner_repeats = 1, [16], [1, 2], 1
+        args.repeats, args.seq_lengths, args.batch_sizes, args.min_run_time = 1, [16], [1, 2], 0.01
     result = run(args)
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "size_speed.json").write_text(json.dumps(result, indent=2), encoding="utf-8")

@@ -53,6 +53,17 @@ AUTO_MAP = {
     "AutoModelForQuestionAnswering": "modeling_kr_electra_kd.KRElectraKDForQuestionAnswering",
 }
 CODE_FILES = ("configuration_kr_electra_kd.py", "modeling_kr_electra_kd.py", "pipeline_kr_electra_kd.py")
+# At inference the feed-forward block runs on this many tokens at a time: its `intermediate_size`-wide activation then
+# stays in cache instead of streaming a (batch * seq, intermediate) tensor through memory, which costs a thin low-rank
+# FFN more time than its multiplications do.
+FEED_FORWARD_CHUNK_TOKENS = 512
+
+
+def is_building_graph() -> bool:
+    """True while torch.compile, tracing or ONNX export records a graph: shape-dependent Python choices (how many
+    chunks) would be frozen into it, so graph-building runs take the plain path."""
+    compiling = getattr(torch.compiler, "is_compiling", lambda: False)()
+    return compiling or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
 
 
 def mark_as_factor(module: nn.Module, rank: int) -> None:
@@ -159,6 +170,25 @@ class KRElectraKDSelfAttention(nn.Module):
         self.value = linear_or_low_rank(config.hidden_size, config.hidden_size, config.attention_rank)
         self.dropout = nn.Dropout(config.attention_probs_dropout_prob)
 
+    def project_qkv(self, hidden_states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Query, key and value, each `(batch, seq, hidden)`.
+
+        Low-rank Q, K and V run as two operations instead of six: one GEMM through their three down factors stacked
+        into a `(3 * rank) x hidden` matrix, then one batched GEMM through the three up factors. The stacked matrices
+        are built per call from the saved factors, so the state dict keeps its keys and gradients reach each factor.
+        Dense projections, and wrapped ones (LoRA, quantization), run one by one."""
+        projections = (self.query, self.key, self.value)
+        if not all(
+            type(p) is KRElectraKDLowRankLinear and type(p.down) is nn.Linear and type(p.up) is nn.Linear
+            for p in projections
+        ):
+            return tuple(p(hidden_states) for p in projections)
+        down_weight = torch.cat([p.down.weight for p in projections])  # (3 * rank, hidden)
+        up_weight = torch.stack([p.up.weight for p in projections]).transpose(1, 2)  # (3, rank, hidden)
+        up_bias = torch.stack([p.up.bias for p in projections]).unsqueeze(1)  # (3, 1, hidden)
+        low_rank = nn.functional.linear(hidden_states, down_weight).view(-1, 3, self.query.rank).transpose(0, 1)
+        return torch.baddbmm(up_bias, low_rank, up_weight).view(3, *hidden_states.shape[:-1], -1).unbind(0)
+
     def forward(
         self,
         hidden_states: torch.Tensor,
@@ -167,9 +197,7 @@ class KRElectraKDSelfAttention(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         batch_size, seq_length, _ = hidden_states.shape
         head_shape = (batch_size, seq_length, self.num_attention_heads, self.attention_head_size)
-        query = self.query(hidden_states).view(head_shape).transpose(1, 2)
-        key = self.key(hidden_states).view(head_shape).transpose(1, 2)
-        value = self.value(hidden_states).view(head_shape).transpose(1, 2)
+        query, key, value = (state.view(head_shape).transpose(1, 2) for state in self.project_qkv(hidden_states))
 
         if output_attentions:
             scores = torch.matmul(query, key.transpose(-1, -2)) * self.scaling
@@ -261,8 +289,14 @@ class KRElectraKDLayer(nn.Module):
         output_attentions: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         attention_output, attention_probs = self.attention(hidden_states, attention_mask, output_attentions)
-        layer_output = self.output(self.intermediate(attention_output), attention_output)
-        return layer_output, attention_probs
+        tokens = attention_output.view(-1, attention_output.shape[-1])
+        if is_building_graph() or torch.is_grad_enabled() or tokens.shape[0] <= FEED_FORWARD_CHUNK_TOKENS:
+            return self.feed_forward(attention_output), attention_probs
+        blocks = [self.feed_forward(block) for block in tokens.split(FEED_FORWARD_CHUNK_TOKENS)]
+        return torch.cat(blocks).view_as(attention_output), attention_probs
+
+    def feed_forward(self, attention_output: torch.Tensor) -> torch.Tensor:
+        return self.output(self.intermediate(attention_output), attention_output)
 
 
 class KRElectraKDEncoder(nn.Module):
@@ -440,11 +474,10 @@ class KRElectraKDModel(KRElectraKDPreTrainedModel):
         if hasattr(self, "embeddings_project"):
             embedding_output = self.embeddings_project(embedding_output)
 
-        # Without padding no mask is needed, and fused attention runs faster without one. (An exported graph keeps
-        # the mask: its inputs may be padded even when the example used to trace it is not.)
+        # The mask is applied whenever given: checking whether it pads anything would read a value on the host,
+        # which breaks torch.compile graphs and costs as much as the masking it could skip.
         extended_mask = None
-        exporting = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
-        if attention_mask is not None and (exporting or not bool(attention_mask.all())):
+        if attention_mask is not None:
             extended_mask = _extended_attention_mask(attention_mask, embedding_output.dtype)
 
         outputs = self.encoder(

@@ -22,9 +22,44 @@ def test_size_speed_quick_run_writes_json_markdown_and_plot(tmp_path):
     assert tiny["onnx_max_abs_diff"] < 1e-3  # the ONNX export computes what PyTorch computes
     modes = {cell["mode"] for cell in tiny["speed"].values()}
     assert modes == {"eager", "torch-int8", "onnxruntime", "onnxruntime-int8"}
-    assert result["machine"]["threads"] >= 1
+    assert result["machine"]["threads"] == 2  # set explicitly, the default
+    cell = tiny["speed"]["eager|b2|s16"]
+    assert cell["iqr_s"][0] <= cell["median_s"] <= cell["iqr_s"][1] and cell["flop_ratio_vs_teacher"] == 1.0
     assert "| tiny |" in (tmp_path / "size_speed.md").read_text()
     assert (tmp_path / "size_speed.png").stat().st_size > 0
+
+
+def test_int8_accuracy_scores_every_runtime_on_the_same_sentences(tiny_tokenizer, tmp_path):
+    from benchmarks import int8_accuracy
+    from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDForSequenceClassification
+
+    config = KRElectraKDConfig.from_preset("tiny", vocab_size=len(tiny_tokenizer), num_labels=2, attention_rank=16)
+    KRElectraKDForSequenceClassification(config).save_pretrained(tmp_path / "model")
+    tiny_tokenizer.save_pretrained(tmp_path / "model")
+    argv = ["--model", str(tmp_path / "model"), "--data-dir", str(PACKAGE_DATA / "sample_nsmc"), "--samples", "40",
+            "--max-length", "32", "--output-dir", str(tmp_path / "out")]  # fmt: skip
+    assert int8_accuracy.main(argv) == 0
+    result = json.loads((tmp_path / "out" / "int8_accuracy.json").read_text())
+    assert result["test_sentences"] == 40
+    assert set(result["results"]) == {"pytorch fp32", "pytorch int8", "onnxruntime fp32", "onnxruntime int8"}
+    assert result["results"]["onnxruntime fp32"]["agreement_with_fp32"] == 100.0  # same model, same predictions
+    assert int8_accuracy.main([*argv[:2], "--data-dir", str(tmp_path / "missing")]) == 2
+
+
+def test_flop_ratios_of_the_presets():
+    """Multiply-adds per token at 128 tokens: the teacher does 8.5x small-kd's work and 20.3x LF-V2's (20.2x LF-V3's:
+    its embedding factor adds a little)."""
+    from modeling_kr_electra_kd import KRElectraKDConfig
+
+    macs = {name: size_speed.macs_per_token(KRElectraKDConfig.from_preset(name), 128) for name in size_speed.PRESETS}
+    ratios = {name: round(macs["teacher-base"] / value, 1) for name, value in macs.items()}
+    assert ratios == {
+        "teacher-base": 1.0,
+        "small-kd": 8.5,
+        "small-lf-v1": 15.4,
+        "small-lf-v2": 20.3,
+        "small-lf-v3": 20.2,
+    }
 
 
 def test_readme_results_show_what_exists_and_say_what_does_not(tmp_path, monkeypatch):

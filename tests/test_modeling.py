@@ -18,6 +18,7 @@ from modeling_kr_electra_kd import (
     KRElectraKDLowRankLinear,
     KRElectraKDModel,
 )
+from modeling_kr_electra_kd import modeling_kr_electra_kd as modeling
 
 ALL_HEADS = [
     KRElectraKDModel,
@@ -119,6 +120,47 @@ def test_sdpa_and_eager_attention_agree(head, low_rank):
     assert probabilities.shape == (2, config.num_attention_heads, 12, 12)
     assert torch.allclose(probabilities.sum(-1), torch.ones(()), atol=1e-5)
     assert probabilities[0, :, :, -4:].abs().max() < 1e-6  # padded keys get no attention
+
+
+@pytest.mark.parametrize("low_rank", [False, True], ids=["dense", "low-rank"])
+def test_inference_fast_paths_compute_what_the_layers_compute(low_rank, monkeypatch):
+    """Stacked low-rank Q/K/V and the token-chunked feed-forward give the outputs of the module-by-module path."""
+    torch.manual_seed(0)
+    config = KRElectraKDConfig.from_preset("tiny", vocab_size=100, **(LOW_RANK if low_rank else {}))
+    model = KRElectraKDModel(config).eval()
+    input_ids, attention_mask = _inputs(batch=3)
+    monkeypatch.setattr(modeling, "FEED_FORWARD_CHUNK_TOKENS", 5)  # 36 tokens: 8 chunks, the last one short
+    with torch.no_grad():
+        fast = model(input_ids, attention_mask=attention_mask).last_hidden_state
+    monkeypatch.setattr(modeling, "FEED_FORWARD_CHUNK_TOKENS", 10**9)
+    monkeypatch.setattr(
+        modeling.KRElectraKDSelfAttention, "project_qkv", lambda self, h: (self.query(h), self.key(h), self.value(h))
+    )
+    with torch.no_grad():
+        one_by_one = model(input_ids, attention_mask=attention_mask).last_hidden_state
+    assert torch.allclose(fast, one_by_one, atol=1e-5)
+    assert sorted(model.state_dict()) == sorted(KRElectraKDModel(config).state_dict())  # nothing stacked is saved
+
+
+def test_stacked_qkv_trains_each_factor():
+    torch.manual_seed(0)
+    model = KRElectraKDModel(KRElectraKDConfig.from_preset("tiny", vocab_size=100, **LOW_RANK)).train()
+    input_ids, attention_mask = _inputs()
+    model(input_ids, attention_mask=attention_mask).last_hidden_state.sum().backward()
+    attention = model.encoder.layer[0].attention.self
+    for projection in (attention.query, attention.key, attention.value):
+        assert projection.down.weight.grad.abs().sum() > 0 and projection.up.bias.grad.abs().sum() > 0
+
+
+def test_compiles_as_one_graph_with_a_padding_mask():
+    """No data-dependent branch on the mask: torch.compile captures the whole forward (fullgraph raises otherwise)."""
+    model = KRElectraKDForSequenceClassification(KRElectraKDConfig.from_preset("tiny", vocab_size=100, **LOW_RANK))
+    model.eval()
+    input_ids, attention_mask = _inputs()
+    compiled = torch.compile(model, fullgraph=True, backend="eager")
+    with torch.no_grad():
+        expected = model(input_ids, attention_mask=attention_mask).logits
+        assert torch.allclose(compiled(input_ids, attention_mask=attention_mask).logits, expected, atol=1e-5)
 
 
 def test_return_dict_false_gives_tuples():

@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("training.evaluate:main", "evaluate a fine-tuned model on a Korean task and write a results JSON"),
     "tasks": ("training.tasks:main", "list the Korean tasks, their data sources and metrics"),
     "card": ("model_cards.generate:main", "write a model card (README.md) for a student folder from its results"),
+    "export": ("training.export:main", "export a model as ONNX (optionally int8) for onnxruntime, transformers.js"),
 }
 
 

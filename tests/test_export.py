@@ -1,0 +1,80 @@
+"""`kr-electra-kd export`: every head as ONNX in the transformers.js / optimum layout, parity with PyTorch, errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from modeling_kr_electra_kd import (
+    CODE_FILES,
+    KRElectraKDConfig,
+    KRElectraKDForMaskedLM,
+    KRElectraKDForPreTraining,
+    KRElectraKDForQuestionAnswering,
+    KRElectraKDForSequenceClassification,
+    KRElectraKDForTokenClassification,
+    KRElectraKDModel,
+)
+from training import export
+from training.cli import main as cli_main
+
+HEADS = [
+    KRElectraKDModel,
+    KRElectraKDForPreTraining,
+    KRElectraKDForMaskedLM,
+    KRElectraKDForSequenceClassification,
+    KRElectraKDForTokenClassification,
+    KRElectraKDForQuestionAnswering,
+]
+
+
+def _save(head, tokenizer, folder, **ranks):
+    torch.manual_seed(0)
+    config = KRElectraKDConfig.from_preset("tiny", vocab_size=len(tokenizer), num_labels=3, **ranks)
+    head(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+
+
+@pytest.mark.parametrize("head", HEADS, ids=lambda cls: cls.__name__)
+def test_every_head_exports_with_parity_and_the_hub_layout(head, tiny_tokenizer, korean_texts, tmp_path, capsys):
+    _save(head, tiny_tokenizer, tmp_path / "model", embedding_rank=8, attention_rank=16, ffn_rank=16)
+    out = tmp_path / "onnx-folder"
+    argv = ["export", "--model", str(tmp_path / "model"), "--output_dir", str(out), "--quantize", "int8"]
+    assert cli_main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "onnx/model.onnx:" in printed and "MB; max |PyTorch - ONNX|" in printed
+    for name in ("onnx/model.onnx", "onnx/model_quantized.onnx", "config.json", "tokenizer.json", *CODE_FILES):
+        assert (out / name).is_file(), name
+    assert json.loads((out / "config.json").read_text())["architectures"] == [head.__name__]
+    assert (out / "onnx/model_quantized.onnx").stat().st_size < (out / "onnx/model.onnx").stat().st_size
+
+    # Parity on other sentences, another batch size and length than the export and its own check used.
+    model = head.from_pretrained(tmp_path / "model").eval()
+    inputs = dict(tiny_tokenizer(korean_texts[:5], padding=True, truncation=True, max_length=40, return_tensors="pt"))
+    output_names = export.OUTPUT_NAMES[head.__name__]
+    differences = export.max_differences(model, export.onnx_session(out / "onnx/model.onnx"), inputs, output_names)
+    assert set(differences) == set(output_names) and max(differences.values()) < 1e-4, differences
+    quantized = export.max_differences(
+        model, export.onnx_session(out / "onnx/model_quantized.onnx"), inputs, output_names
+    )
+    assert max(quantized.values()) < 0.5, quantized  # int8 is close, not exact
+
+
+def test_dense_model_exports(tiny_tokenizer, tmp_path):
+    _save(KRElectraKDForSequenceClassification, tiny_tokenizer, tmp_path / "model")
+    assert export.main(["--model", str(tmp_path / "model"), "--output_dir", str(tmp_path / "out")]) == 0
+    assert not (tmp_path / "out/onnx/model_quantized.onnx").exists()
+
+
+def test_bad_input_is_a_one_line_error(tiny_tokenizer, tmp_path, capsys):
+    assert export.main(["--model", str(tmp_path / "missing"), "--output_dir", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: --model") and "no such folder" in error and "\n" not in error
+    _save(KRElectraKDModel, tiny_tokenizer, tmp_path / "model")
+    argv = ["--model", str(tmp_path / "model"), "--output_dir", str(tmp_path / "out")]
+    assert export.main([*argv, "--quantize", "int4"]) == 2
+    assert "--quantize int4" in capsys.readouterr().err
+    assert export.main([*argv, "--opset", "11"]) == 2
+    assert not (tmp_path / "out").exists()  # nothing written before the checks pass

@@ -1,0 +1,215 @@
+"""`kr-electra-kd export`: a model of this family as ONNX, in the folder layout transformers.js and optimum read.
+
+    kr-electra-kd export --model lf3-nsmc --output_dir lf3-nsmc-onnx --quantize int8
+
+writes `O/onnx/model.onnx` (and, with `--quantize int8`, `O/onnx/model_quantized.onnx`: ONNX Runtime dynamic int8),
+with `config.json` and the tokenizer files beside them. It then runs a few Korean sentences through PyTorch and ONNX
+Runtime and prints the largest difference of every output and the file sizes; a float export that does not match
+PyTorch is an error. Every head of the family exports, from a folder or a Hub id. The exporter is torch's TorchScript
+one (`dynamo=False`), which needs no extra package.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import AutoConfig, AutoTokenizer, HfArgumentParser, PreTrainedModel
+
+import modeling_kr_electra_kd
+from modeling_kr_electra_kd import CODE_FILES, KRElectraKDConfig
+
+# Sentences the parity check runs through both runtimes: different lengths, so the batch is padded.
+PARITY_SENTENCES = [
+    "이 영화 정말 재미있었어요",
+    "배우들의 연기는 좋았지만 줄거리가 너무 뻔해서 중간부터 지루했다.",
+    "최악이다",
+    "서울에서 부산까지 KTX로 두 시간 반 정도 걸립니다.",
+]
+INPUT_NAMES = ["input_ids", "attention_mask", "token_type_ids"]
+# The outputs each head exports, named as transformers.js and optimum name them.
+OUTPUT_NAMES = {
+    "KRElectraKDModel": ["last_hidden_state"],
+    "KRElectraKDForPreTraining": ["logits"],
+    "KRElectraKDForMaskedLM": ["logits"],
+    "KRElectraKDForSequenceClassification": ["logits"],
+    "KRElectraKDForTokenClassification": ["logits"],
+    "KRElectraKDForQuestionAnswering": ["start_logits", "end_logits"],
+}
+QUANTIZATIONS = ("int8",)
+ONNX_FILE = "model.onnx"
+QUANTIZED_FILE = "model_quantized.onnx"
+
+
+@dataclass
+class ExportArguments:
+    model: str = field(metadata={"help": "Model folder or Hub id of this family (any head)."})
+    output_dir: str = field(metadata={"help": "Folder to write: onnx/model.onnx, config.json, tokenizer files."})
+    quantize: str | None = field(
+        default=None, metadata={"help": "Also write onnx/model_quantized.onnx: 'int8' (ONNX Runtime dynamic int8)."}
+    )
+    opset: int = field(default=17, metadata={"help": "ONNX opset version (14 or later: scaled dot-product attention)."})
+    tolerance: float = field(
+        default=1e-4, metadata={"help": "Largest allowed difference between PyTorch and the float ONNX model."}
+    )
+
+
+class ExportWrapper(torch.nn.Module):
+    """The model with positional inputs and a tuple of named outputs, as the exporter traces it."""
+
+    def __init__(self, model: PreTrainedModel, output_names: list[str]):
+        super().__init__()
+        self.model = model
+        self.output_names = output_names
+
+    def forward(self, input_ids, attention_mask, token_type_ids):
+        outputs = self.model(
+            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, return_dict=True
+        )
+        return tuple(outputs[name] for name in self.output_names)
+
+
+def output_names_for(model: PreTrainedModel) -> list[str]:
+    name = type(model).__name__
+    if name not in OUTPUT_NAMES:
+        raise ValueError(f"{name} is not a head of this family; export one of: {', '.join(OUTPUT_NAMES)}.")
+    return OUTPUT_NAMES[name]
+
+
+def export_onnx(model: PreTrainedModel, path: Path, opset: int = 17) -> list[str]:
+    """Write `model` (eval mode, fp32) as ONNX with dynamic batch and sequence axes; returns its output names."""
+    output_names = output_names_for(model)
+    model = model.eval()
+    # A padded example, so the traced graph is the general one (it is in any case: the mask is always applied).
+    sample_ids = torch.full((2, 8), 5, dtype=torch.long)
+    sample_mask = torch.ones_like(sample_ids)
+    sample_mask[1, 5:] = 0
+    sample = (sample_ids, sample_mask, torch.zeros_like(sample_ids))
+    per_token = {0: "batch_size", 1: "sequence_length"}
+    # Sentence classification has one row of logits per sentence; every other output has one per token.
+    per_sentence = isinstance(model, modeling_kr_electra_kd.KRElectraKDForSequenceClassification)
+    axes = {name: per_token for name in INPUT_NAMES}
+    axes.update({name: {0: "batch_size"} if per_sentence else per_token for name in output_names})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with torch.no_grad():
+        torch.onnx.export(
+            ExportWrapper(model, output_names).eval(),  # the exporter restores the wrapper's mode on the model
+            sample,
+            str(path),
+            input_names=INPUT_NAMES,
+            output_names=output_names,
+            dynamic_axes=axes,
+            opset_version=opset,
+            do_constant_folding=True,
+            dynamo=False,
+        )
+    return output_names
+
+
+def quantize_int8(source: Path, target: Path) -> None:
+    """ONNX Runtime dynamic quantization: int8 weights, activations quantized per call."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+
+
+def onnx_session(path: Path, threads: int | None = None):
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def run_onnx(session, inputs: dict[str, torch.Tensor]) -> list[np.ndarray]:
+    """Run a session on PyTorch inputs (only the inputs the graph declares)."""
+    wanted = {i.name for i in session.get_inputs()}
+    return session.run(None, {name: value.numpy() for name, value in inputs.items() if name in wanted})
+
+
+def max_differences(model: PreTrainedModel, session, inputs: dict, output_names: list[str]) -> dict[str, float]:
+    """Largest absolute difference between PyTorch and ONNX Runtime, per output."""
+    with torch.no_grad():
+        reference = model(**inputs, return_dict=True)
+    return {
+        name: float(np.abs(value - reference[name].numpy()).max())
+        for name, value in zip(output_names, run_onnx(session, inputs))
+    }
+
+
+def load_model(name: str) -> PreTrainedModel:
+    """The head named in the config's `architectures` (the bare encoder when none is named)."""
+    if not Path(name).is_dir() and (Path(name).exists() or name.count("/") != 1 or name.startswith((".", "/"))):
+        raise ValueError(f"--model {name}: no such folder, and not a Hub id (org/name).")
+    config = AutoConfig.from_pretrained(name, trust_remote_code=True)
+    if config.model_type != KRElectraKDConfig.model_type:
+        raise ValueError(
+            f"--model {name} is a {config.model_type!r} model; export handles this family only "
+            "(convert it first: kr-electra-kd convert)."
+        )
+    architecture = (config.architectures or ["KRElectraKDModel"])[0]
+    if architecture not in OUTPUT_NAMES:
+        raise ValueError(
+            f"--model {name}: unknown architecture {architecture!r}; expected one of {list(OUTPUT_NAMES)}."
+        )
+    return getattr(modeling_kr_electra_kd, architecture).from_pretrained(name).eval()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = HfArgumentParser(ExportArguments)
+    parser.prog = "kr-electra-kd export"
+    (args,) = parser.parse_args_into_dataclasses(args=argv)
+    try:
+        if args.quantize is not None and args.quantize not in QUANTIZATIONS:
+            raise ValueError(f"--quantize {args.quantize}: choose one of {', '.join(QUANTIZATIONS)}.")
+        if args.opset < 14:
+            raise ValueError(f"--opset {args.opset}: use 14 or later (attention needs it).")
+        missing = [name for name in ("onnx", "onnxruntime") if importlib.util.find_spec(name) is None]
+        if missing:
+            raise ValueError(f"export needs {' and '.join(missing)}: pip install 'kr-electra-kd[onnx]'.")
+        model = load_model(args.model)
+        tokenizer = AutoTokenizer.from_pretrained(args.model, trust_remote_code=True)
+    except (ValueError, OSError) as error:
+        print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
+        return 2
+
+    output_dir = Path(args.output_dir)
+    onnx_path = output_dir / "onnx" / ONNX_FILE
+    output_names = export_onnx(model, onnx_path, args.opset)
+    model.config.save_pretrained(output_dir)
+    tokenizer.save_pretrained(output_dir)
+    # The config's auto_map names these files: with them the folder's config and tokenizer load with
+    # trust_remote_code=True, as the model folder's do.
+    code_dir = Path(modeling_kr_electra_kd.__file__).parent
+    for name in CODE_FILES:
+        shutil.copyfile(code_dir / name, output_dir / name)
+    files = [onnx_path]
+    if args.quantize == "int8":
+        files.append(output_dir / "onnx" / QUANTIZED_FILE)
+        quantize_int8(onnx_path, files[-1])
+
+    inputs = dict(tokenizer(PARITY_SENTENCES, padding=True, truncation=True, max_length=128, return_tensors="pt"))
+    parity_ok = True
+    for path in files:
+        differences = max_differences(model, onnx_session(path), inputs, output_names)
+        shown = ", ".join(f"{name} {value:.2e}" for name, value in differences.items())
+        print(f"{path.relative_to(output_dir)}: {path.stat().st_size / 1e6:.1f} MB; max |PyTorch - ONNX|: {shown}")
+        if path.name == ONNX_FILE and max(differences.values()) > args.tolerance:
+            parity_ok = False
+    if not parity_ok:
+        print(f"error: the ONNX model differs from PyTorch by more than --tolerance {args.tolerance}", file=sys.stderr)
+        return 1
+    print(
+        f"ONNX export of {type(model).__name__} in {output_dir} (parity checked on {len(PARITY_SENTENCES)} sentences)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
