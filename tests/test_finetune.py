@@ -109,7 +109,8 @@ def test_every_task_finetunes_and_evaluates(task_name, finetuned, fixtures_dir):
     evaluation = read_json(eval_file)
     assert set(evaluation) == RESULT_KEYS and evaluation["num_eval_samples"] == results["num_eval_samples"]
     for name, value in results["metrics"].items():
-        assert evaluation["metrics"][name] == pytest.approx(value, abs=1e-3)
+        # the same rows, batched differently: float noise only (scores are on a 0-100 scale)
+        assert evaluation["metrics"][name] == pytest.approx(value, abs=1e-2)
 
 
 def test_finetuned_folders_load_with_pipeline(finetuned):

@@ -268,7 +268,10 @@ def test_convert_command_refactorizes_a_low_rank_attention_model(tmp_path, capsy
     config = KRElectraKDConfig.from_preset("tiny", vocab_size=120, **SOURCES["ffn+attention"])
     KRElectraKDForPreTraining(config).save_pretrained(source)
     for ranks in (["--embedding_rank", "8"], ["--attention_rank", "8"], ["--energy", "0.9"]):
-        assert main(["--model", str(source), "--output_dir", str(tmp_path / "out"), *ranks]) == 0, ranks
+        # each conversion replaces the previous one's folder, as the user asked
+        assert (
+            main(["--model", str(source), "--output_dir", str(tmp_path / "out"), *ranks, "--overwrite_output_dir"]) == 0
+        )
     converted = KRElectraKDForPreTraining.from_pretrained(tmp_path / "out")
     assert converted.config.ffn_rank <= 16 and converted.config.attention_rank <= 16
     assert main(["--model", str(source), "--output_dir", str(tmp_path / "bad"), "--attention_rank", "65"]) == 2
