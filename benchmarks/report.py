@@ -34,25 +34,48 @@ def _missing(what: str, command: str) -> str:
     return f"Not measured yet: {what} (run `{command}`)."
 
 
-def size_speed_section() -> str:
-    table = _markdown("size_speed.md")
+def _table_section(file: str, title: str, what: str, command: str) -> str:
+    """A results file's Markdown under its heading, or the line saying it has not been measured yet."""
+    table = _markdown(file)
     if table is None:
-        return _missing("size and CPU speed", "python benchmarks/size_speed.py")
-    return "### Size and CPU speed (this project, measured)\n\n" + table
+        return _missing(what, command)
+    return f"### {title}\n\n{table}"
+
+
+def size_speed_section() -> str:
+    return _table_section(
+        "size_speed.md",
+        "Size and CPU speed (this project, measured)",
+        "size and CPU speed",
+        "python benchmarks/size_speed.py",
+    )
+
+
+def int8_accuracy_section() -> str:
+    return _table_section(
+        "int8_accuracy.md",
+        "Dynamic int8: accuracy kept on NSMC (this project, measured)",
+        "int8 accuracy",
+        "python benchmarks/int8_accuracy.py --model MODEL --data-dir ../shared/data/nsmc",
+    )
 
 
 def tokenizer_section() -> str:
-    table = _markdown("tokenizer_compare.md")
-    if table is None:
-        return _missing("tokenizer comparison", "python benchmarks/tokenizer_compare.py")
-    return "### Tokenizer: morpheme-aware vs plain WordPiece (this project, measured)\n\n" + table
+    return _table_section(
+        "tokenizer_compare.md",
+        "Tokenizer: morpheme-aware vs plain WordPiece (this project, measured)",
+        "tokenizer comparison",
+        "python benchmarks/tokenizer_compare.py",
+    )
 
 
 def distillation_section() -> str:
-    table = _markdown("distillation_nsmc.md")
-    if table is None:
-        return _missing("distillation vs. no teacher", "python benchmarks/distillation.py")
-    return "### Distilled student vs. the same student without a teacher (this project, CPU scale)\n\n" + table
+    return _table_section(
+        "distillation_nsmc.md",
+        "Distilled student vs. the same student without a teacher (this project, CPU scale)",
+        "distillation vs. no teacher",
+        "python benchmarks/distillation.py",
+    )
 
 
 def reproduce_section() -> str:
@@ -116,6 +139,7 @@ def readme_results() -> str:
         reproduce_section(),
         distillation_section(),
         size_speed_section(),
+        int8_accuracy_section(),
         tokenizer_section(),
         scale_section(),
     ]
