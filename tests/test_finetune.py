@@ -256,3 +256,21 @@ def test_tiny_model_beats_the_majority_class_on_real_nsmc(shared_data, tmp_path)
     majority = 100.0 * Counter(eval_labels).most_common(1)[0][1] / len(eval_labels)
     print(f"NSMC tiny model: accuracy {results['metrics']['accuracy']:.1f} vs majority class {majority:.1f}")
     assert results["metrics"]["accuracy"] > majority + 5
+
+
+def test_the_seed_alone_decides_the_new_head(tiny_model, tmp_path, fixtures_dir):
+    """The pipeline runs every step in one process: the head a fine-tune adds must not depend on what ran before."""
+    import torch
+    from safetensors.torch import load_file
+
+    weights = []
+    for run in range(2):
+        output = tmp_path / f"out{run}"
+        argv = ["--model", str(tiny_model), "--task", "nsmc", "--data-dir", str(fixtures_dir / "tasks/nsmc")]
+        argv += ["--output-dir", str(output), "--max-steps", "1", "--seed", "3", *QUIET]
+        torch.rand(1000 * (run + 1))  # other work in the same process moves the global generator
+        assert finetune_command.main(argv) == 0
+        weights.append(load_file(output / "model.safetensors"))
+    assert weights[0].keys() == weights[1].keys()
+    for name, value in weights[0].items():
+        assert torch.equal(value, weights[1][name]), name

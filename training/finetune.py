@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from transformers import Trainer, TrainingArguments
+from transformers import Trainer, TrainingArguments, set_seed
 
 from training.arguments import check_model_source, check_output_dir, command_parser, overwrite_field
 from training.baselines import data_baselines
@@ -116,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             seed=training_args.seed,
         )
         check_labels(task, data)
+        set_seed(training_args.seed)  # the new head's initialisation follows the seed, not what ran before it
         model = load_model(args.model, task)
         tokenizer = load_tokenizer(args.model, args.tokenizer)
         check_tokenizer(tokenizer, model)

@@ -72,6 +72,13 @@ class PipelineArguments:
     student_width: float = field(default=0.25, metadata={"help": "Width multiplier of the student presets."})
     student_layers: int | None = field(default=4, metadata={"help": "Student layers (None: the preset's)."})
     distill_steps: int = field(default=600, metadata={"help": "Task-agnostic distillation steps per student."})
+    distill_packing: bool = field(
+        default=True,
+        metadata={
+            "help": "Task-agnostic distillation on packed blocks of corpus texts (the commands' default); "
+            "--no_distill_packing: one text per example."
+        },
+    )
     batch_size: int = field(default=32, metadata={"help": "Batch size of pre-training and distillation."})
     max_seq_length: int = field(default=64, metadata={"help": "Sequence length of pre-training and distillation."})
     tasks: list[str] = field(default_factory=lambda: ["nsmc"], metadata={"help": "Tasks to fine-tune and evaluate."})
@@ -83,6 +90,10 @@ class PipelineArguments:
     max_eval_samples: int | None = field(default=None, metadata={"help": "Cap on evaluation examples per task."})
     finetune_epochs: float = field(default=3.0, metadata={"help": "Fine-tuning epochs per task."})
     finetune_learning_rate: float = field(default=1e-3, metadata={"help": "Fine-tuning learning rate."})
+    finetune_warmup: float = field(
+        default=0.1,
+        metadata={"help": "Share of the fine-tuning steps spent warming the learning rate up (small models need it)."},
+    )
     seed: int = field(default=42, metadata={"help": "Seed of every step."})
 
 
@@ -162,6 +173,8 @@ def run_pipeline(args: PipelineArguments) -> dict:
         argv = ["--teacher", teacher, "--student_preset", preset, "--student_shape", shape_string(shape)]
         argv += [*corpus_options, "--output_dir", str(student_dir), "--max_seq_length", str(args.max_seq_length)]
         argv += ["--max_steps", str(args.distill_steps), *common]
+        if not args.distill_packing:
+            argv += ["--no_packing"]
         if preset != "small-kd" and "small-kd" in args.student_presets:
             argv += ["--student_init", str(dense_dir)]
         run_step(f"distill {preset}", student_dir, "distill", argv)
@@ -185,6 +198,8 @@ def run_pipeline(args: PipelineArguments) -> dict:
                 str(args.finetune_epochs),
                 "--learning_rate",
                 str(args.finetune_learning_rate),
+                "--warmup_steps",
+                str(args.finetune_warmup),
             ]
             argv += ["--seed", str(args.seed), "--report_to", "none", "--logging_steps", "50", "--baselines", "true"]
             run_step(f"finetune {name} {task_name}", output, "finetune", argv)

@@ -60,7 +60,10 @@ def print_summary(summary: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    (args,) = parse_command((PipelineArguments,), argv, "kr-electra-kd quickstart")
+    # Measured on the sample (fine-tuning seeds 42, 1 and 7, warmup 10%): the student distilled one review per example
+    # learned the task with 3 of 3 seeds; distilled on packed blocks of the short reviews, with 2 of 3 (seed 42 stayed
+    # at chance). At real scale packing stays on (the commands' default).
+    (args,) = parse_command((PipelineArguments,), argv, "kr-electra-kd quickstart", defaults={"distill_packing": False})
     started = time.time()
     try:
         summary = run_pipeline(args)
