@@ -72,11 +72,11 @@ class PipelineArguments:
     student_width: float = field(default=0.25, metadata={"help": "Width multiplier of the student presets."})
     student_layers: int | None = field(default=4, metadata={"help": "Student layers (None: the preset's)."})
     distill_steps: int = field(default=600, metadata={"help": "Task-agnostic distillation steps per student."})
-    distill_packing: bool = field(
+    packing: bool = field(
         default=True,
         metadata={
-            "help": "Task-agnostic distillation on packed blocks of corpus texts (the commands' default); "
-            "--no_distill_packing: one text per example."
+            "help": "Teacher pre-training and task-agnostic distillation on packed blocks of corpus texts (the "
+            "commands' default); --no_packing: one text per example."
         },
     )
     batch_size: int = field(default=32, metadata={"help": "Batch size of pre-training and distillation."})
@@ -158,6 +158,8 @@ def run_pipeline(args: PipelineArguments) -> dict:
         teacher_argv = [*corpus_options, "--tokenizer", str(tokenizer_dir), "--preset", args.teacher_preset]
         teacher_argv += ["--shape", shape_string(teacher_shape), "--output_dir", str(teacher_dir)]
         teacher_argv += ["--max_steps", str(args.teacher_steps), "--max_seq_length", str(args.max_seq_length), *common]
+        if not args.packing:
+            teacher_argv += ["--no_packing"]
         run_step("teacher", teacher_dir, "pretrain-teacher", teacher_argv)
         teacher = str(teacher_dir)
     else:
@@ -173,7 +175,7 @@ def run_pipeline(args: PipelineArguments) -> dict:
         argv = ["--teacher", teacher, "--student_preset", preset, "--student_shape", shape_string(shape)]
         argv += [*corpus_options, "--output_dir", str(student_dir), "--max_seq_length", str(args.max_seq_length)]
         argv += ["--max_steps", str(args.distill_steps), *common]
-        if not args.distill_packing:
+        if not args.packing:
             argv += ["--no_packing"]
         if preset != "small-kd" and "small-kd" in args.student_presets:
             argv += ["--student_init", str(dense_dir)]
