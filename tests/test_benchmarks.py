@@ -221,12 +221,12 @@ def test_no_committed_result_names_a_path_of_the_machine_that_ran_it():
         found += [f"{path.name}: {value}" for value in re.findall(r'"(~/[^"]*)"', text)]
     assert not found, found
     # and the writers' conversion: data beside the repository becomes ../shared/..., inside it repo-relative
-    record = {"corpus": [Path("/work/shared/data/c.txt")], "out": "/work/main/benchmarks/results", "n": 1}
-    record["source"] = "local:/work/shared/data/nsmc"
-    assert relative_paths(record, "/work/main") == {
+    record = {"corpus": [Path("/srv/kr/shared/data/c.txt")], "out": "/srv/kr/main/benchmarks/results", "n": 1}
+    record["source"] = "local:/srv/kr/shared/data/nsmc"
+    assert relative_paths(record, "/srv/kr/main") == {
         "corpus": ["../shared/data/c.txt"],
         "out": "benchmarks/results",
         "n": 1,
         "source": "local:../shared/data/nsmc",
     }
-    assert ABSOLUTE_PATH.match("/work") and not ABSOLUTE_PATH.match("runs/x")
+    assert ABSOLUTE_PATH.match("/srv") and not ABSOLUTE_PATH.match("runs/x")

@@ -260,9 +260,13 @@ def test_upload_refuses_results_without_a_model_index(student_dir):
 
 LOCAL_PATHS = [
     # file, content change, what the error names
-    ("results.json", {"model_name_or_path": "/work/main/quickstart_output/students/small-lf-v3"}, "model_name_or_path"),
+    (
+        "results.json",
+        {"model_name_or_path": "/home/user/kr/quickstart_output/students/small-lf-v3"},
+        "model_name_or_path",
+    ),
     ("results.json", {"data_source": "local:/home/me/data/nsmc"}, "data_source"),
-    ("distillation.json", {"teacher": "/work/main/quickstart_output/teacher"}, "teacher"),
+    ("distillation.json", {"teacher": "/home/user/kr/quickstart_output/teacher"}, "teacher"),
     ("distillation.json", {"corpus": ["~/corpus.txt"]}, "corpus[0]"),
     ("distillation.json", {"teacher": "student-nsmc"}, "teacher"),  # relative to where the command ran
     ("lowrank_report.json", {"source": "/tmp/dense-model"}, "source"),
@@ -292,8 +296,8 @@ def test_upload_refuses_a_local_base_model_and_a_path_in_the_card_text(student_d
     assert "README.md field 'base_model' holds the local path" in _upload_error(student_dir)
     _ready(student_dir)
     text = (student_dir / "README.md").read_text()
-    (student_dir / "README.md").write_text(text + "\nTrained from `/work/main/runs/teacher`.\n")
-    assert "README.md field 'text' holds the local path '/work/main/runs/teacher'" in _upload_error(student_dir)
+    (student_dir / "README.md").write_text(text + "\nTrained from `/home/user/kr/runs/teacher`.\n")
+    assert "README.md field 'text' holds the local path '/home/user/kr/runs/teacher'" in _upload_error(student_dir)
 
 
 def test_the_login_command_is_the_installed_hubs(monkeypatch):

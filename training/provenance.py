@@ -110,7 +110,7 @@ def find_local_paths_in_text(text: str) -> list[str]:
 
 def relative_paths(data: Any, base: str | Path) -> Any:
     """`data` (parsed JSON) with every absolute path, also after `local:`, made relative to `base` (a benchmark's
-    repository root: `/work/shared/data/nsmc` from `/work/main` becomes `../shared/data/nsmc`)."""
+    repository root: `/srv/kr/shared/data/nsmc` from `/srv/kr/main` becomes `../shared/data/nsmc`)."""
     if isinstance(data, dict):
         return {key: relative_paths(value, base) for key, value in data.items()}
     if isinstance(data, (list, tuple)):
