@@ -131,23 +131,6 @@ def iter_corpus_lines(paths: Sequence[str | Path], max_lines: int | None = None)
         raise CorpusError(f"The corpus {', '.join(map(str, files))} contains no text (only empty lines).")
 
 
-def expand_corpus_paths(paths: Sequence[str | Path]) -> list[Path]:
-    """Each path, with a folder standing for every `*.txt` and `*.gz` file directly in it, in name order."""
-    expanded: list[Path] = []
-    for path in map(Path, paths):
-        if not path.is_dir():
-            expanded.append(path)
-            continue
-        files = sorted(p for p in path.iterdir() if p.is_file() and p.name.endswith((".txt", ".gz")))
-        if not files:
-            raise ValueError(
-                f"Corpus folder {path} has no *.txt or *.gz file; a folder given as corpus means every such file in "
-                "it (one text per line)."
-            )
-        expanded += files
-    return expanded
-
-
 def read_corpus(paths: Sequence[str | Path], max_lines: int | None = None) -> list[str]:
     """All texts of `iter_corpus_lines` as a list (small corpora only: a transfer set, a benchmark sample)."""
     return list(iter_corpus_lines(paths, max_lines=max_lines))
