@@ -46,6 +46,7 @@ BAD_COMMAND_LINES = [
     (["evaluate", "--model", "m", "--data_dirr", "d"], "did you mean --data_dir?"),
     (["pretrain-teacher", "--corpus", "c", "--tokenizer", "t", "--presett", "tiny"], "did you mean --preset?"),
     (["card", "--model_dir", "m", "--result", "r.json", "--bogus"], "--bogus"),
+    (["export", "--model", "m", "--output_dir", "o", "--quantise", "int8"], "did you mean --quantize?"),
     (["finetune", "--task", "nsmc"], "the following arguments are required: --model"),
     (["convert", "--model", "m"], "the following arguments are required: --output_dir"),
     (["finetune", "--model", "m", "--task", "nsmc", "--on_bad_rows", "maybe"], "invalid choice: 'maybe'"),

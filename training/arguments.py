@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, NoReturn
 
-from training.provenance import ABSOLUTE_PATH, portable_path
+from training.provenance import ABSOLUTE_PATH, is_local, portable_path
 
 # A folder holding any of these holds a finished model (or its scores): it is not replaced without the flag.
 FINISHED_MODEL_FILES = ("config.json", "model.safetensors", "results.json")
@@ -262,11 +262,11 @@ def _remove_stale(folder: Path) -> list[str]:
 def check_model_source(model: str, flag: str = "--model") -> None:
     """Raise ValueError for a `model` that names a local folder which is missing or not a saved model.
 
-    A value is taken as a local path when it exists, starts with `.`, `/` or `~`, or has more than one `/` (a Hub id
-    is `name` or `org/name`); anything else is left to the Hub.
+    A value is taken as a local path when `is_local` says so (it exists, or starts with `.`, `/`, `~` or a drive
+    letter) or when it has more than one `/` (a Hub id is `name` or `org/name`); anything else is left to the Hub.
     """
     path = Path(model).expanduser()
-    looks_local = path.exists() or model.startswith((".", "/", "~")) or model.count("/") > 1
+    looks_local = is_local(model) or model.count("/") > 1
     if not looks_local:
         return
     if not path.exists():

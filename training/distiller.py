@@ -32,6 +32,7 @@ from torch import nn
 from transformers import PreTrainedModel, Trainer
 from transformers.utils import logging
 
+from training.tokenizer import save_tokenizer
 from training.trainer_common import LossPartsMixin
 
 LOSS_PARTS = ("kl", "hard", "hidden", "attention", "embedding")
@@ -357,7 +358,7 @@ class DistillationTrainer(LossPartsMixin, Trainer):
         output_dir = output_dir or self.args.output_dir
         self.student.save_pretrained(output_dir)
         if self.processing_class is not None:
-            self.processing_class.save_pretrained(output_dir)
+            save_tokenizer(self.processing_class, output_dir)
         projections = self.accelerator.unwrap_model(self.model).projections
         if any(True for _ in projections.parameters()):
             save_model(projections, str(Path(output_dir) / PROJECTIONS_FILE))

@@ -19,10 +19,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import AutoConfig, AutoTokenizer, HfArgumentParser, PreTrainedModel
+from transformers import AutoConfig, AutoTokenizer, PreTrainedModel
 
 import modeling_kr_electra_kd
 from modeling_kr_electra_kd import CODE_FILES, KRElectraKDConfig
+from training.arguments import check_model_source, parse_command
+from training.tokenizer import save_tokenizer
 
 # Sentences the parity check runs through both runtimes: different lengths, so the batch is padded.
 PARITY_SENTENCES = [
@@ -145,8 +147,7 @@ def max_differences(model: PreTrainedModel, session, inputs: dict, output_names:
 
 def load_model(name: str) -> PreTrainedModel:
     """The head named in the config's `architectures` (the bare encoder when none is named)."""
-    if not Path(name).is_dir() and (Path(name).exists() or name.count("/") != 1 or name.startswith((".", "/"))):
-        raise ValueError(f"--model {name}: no such folder, and not a Hub id (org/name).")
+    check_model_source(name)
     config = AutoConfig.from_pretrained(name, trust_remote_code=True)
     if config.model_type != KRElectraKDConfig.model_type:
         raise ValueError(
@@ -162,9 +163,7 @@ def load_model(name: str) -> PreTrainedModel:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = HfArgumentParser(ExportArguments)
-    parser.prog = "kr-electra-kd export"
-    (args,) = parser.parse_args_into_dataclasses(args=argv)
+    (args,) = parse_command((ExportArguments,), argv, "kr-electra-kd export")
     try:
         if args.quantize is not None and args.quantize not in QUANTIZATIONS:
             raise ValueError(f"--quantize {args.quantize}: choose one of {', '.join(QUANTIZATIONS)}.")
@@ -183,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     onnx_path = output_dir / "onnx" / ONNX_FILE
     output_names = export_onnx(model, onnx_path, args.opset)
     model.config.save_pretrained(output_dir)
-    tokenizer.save_pretrained(output_dir)
+    save_tokenizer(tokenizer, output_dir)
     # The config's auto_map names these files: with them the folder's config and tokenizer load with
     # trust_remote_code=True, as the model folder's do.
     code_dir = Path(modeling_kr_electra_kd.__file__).parent
