@@ -221,3 +221,18 @@ def test_convert_into_a_finetuned_folder_leaves_no_stale_results(capsys, tmp_pat
     assert not (output / "results.json").exists() and not (output / "training_args.json").exists()
     assert not (output / "README.md").exists()
     assert json.loads((output / "config.json").read_text())["ffn_rank"] == 8
+
+
+def test_a_command_destroys_the_process_group_it_ran_under(tmp_path, monkeypatch):
+    """Under torchrun a command leaves torch.distributed cleanly: left to interpreter exit, a finished gloo rank
+    sometimes aborted ("terminate called without an active exception") and failed the launch."""
+    import torch.distributed as dist
+
+    monkeypatch.setitem(COMMANDS, "noop", ("builtins:len", "a command that does nothing"))
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'rendezvous'}", rank=0, world_size=1)
+    try:
+        assert cli(["noop"]) == 0
+        assert not dist.is_initialized()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
