@@ -168,6 +168,7 @@ def finished_folder(folder: Path) -> Path:
         ["distill", "--teacher", "org/t", "--corpus", "c.txt", "--output_dir", "OUT"],
         ["pretrain-teacher", "--corpus", "c.txt", "--tokenizer", "tok", "--output_dir", "OUT"],
         ["convert", "--model", "org/m", "--output_dir", "OUT", "--ffn_rank", "8"],
+        ["export", "--model", "org/m", "--output_dir", "OUT"],
     ],
     ids=lambda argv: argv[0],
 )
@@ -236,3 +237,14 @@ def test_a_command_destroys_the_process_group_it_ran_under(tmp_path, monkeypatch
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
+
+
+def test_an_onnx_export_is_a_finished_model_and_overwriting_drops_its_old_files(tmp_path):
+    onnx = tmp_path / "exported" / "onnx"
+    onnx.mkdir(parents=True)
+    (onnx / "model.onnx").write_bytes(b"old graph")
+    (onnx / "model_quantized.onnx").write_bytes(b"old int8 graph")
+    with pytest.raises(ValueError, match="already holds a finished model \\(onnx/model.onnx\\)"):
+        check_output_dir(tmp_path / "exported", overwrite=False)
+    check_output_dir(tmp_path / "exported", overwrite=True)
+    assert not onnx.exists()  # a new export without --quantize leaves no int8 file of the old model beside it

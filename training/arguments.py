@@ -26,7 +26,7 @@ from typing import Any, NoReturn
 from training.provenance import ABSOLUTE_PATH, is_local, portable_path
 
 # A folder holding any of these holds a finished model (or its scores): it is not replaced without the flag.
-FINISHED_MODEL_FILES = ("config.json", "model.safetensors", "results.json")
+FINISHED_MODEL_FILES = ("config.json", "model.safetensors", "results.json", "onnx/model.onnx")
 # What describes a previous model in a folder: removed when that folder is overwritten, so that no old score or card
 # is left beside new weights (upload.py would publish them together).
 STALE_FILES = (
@@ -37,7 +37,7 @@ STALE_FILES = (
     "lowrank_report.json",
     "README.md",
 )
-STALE_FOLDERS = ("checkpoint-*", "checkpoints")
+STALE_FOLDERS = ("checkpoint-*", "checkpoints", "onnx")
 # Trainer options shown by a short --help; --help-all shows the other ~150.
 COMMON_TRAINER_OPTIONS = (
     "output_dir",

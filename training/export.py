@@ -23,7 +23,7 @@ from transformers import AutoConfig, AutoTokenizer, PreTrainedModel
 
 import modeling_kr_electra_kd
 from modeling_kr_electra_kd import CODE_FILES, KRElectraKDConfig
-from training.arguments import check_model_source, parse_command
+from training.arguments import check_model_source, check_output_dir, parse_command
 from training.tokenizer import save_tokenizer
 
 # Sentences the parity check runs through both runtimes: different lengths, so the batch is padded.
@@ -58,6 +58,9 @@ class ExportArguments:
     opset: int = field(default=17, metadata={"help": "ONNX opset version (14 or later: scaled dot-product attention)."})
     tolerance: float = field(
         default=1e-4, metadata={"help": "Largest allowed difference between PyTorch and the float ONNX model."}
+    )
+    overwrite_output_dir: bool = field(
+        default=False, metadata={"help": "Replace a model or export already in --output_dir (refused otherwise)."}
     )
 
 
@@ -165,6 +168,7 @@ def load_model(name: str) -> PreTrainedModel:
 def main(argv: list[str] | None = None) -> int:
     (args,) = parse_command((ExportArguments,), argv, "kr-electra-kd export")
     try:
+        check_output_dir(args.output_dir, args.overwrite_output_dir)
         if args.quantize is not None and args.quantize not in QUANTIZATIONS:
             raise ValueError(f"--quantize {args.quantize}: choose one of {', '.join(QUANTIZATIONS)}.")
         if args.opset < 14:
