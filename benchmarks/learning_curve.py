@@ -107,7 +107,8 @@ def markdown(result: dict) -> str:
         "",
         f"Teacher `{shape_string(result['teacher_shape'])}`, pre-trained (ELECTRA) once for {max(settings['steps']):,} "
         f"steps of batch {settings['batch_size']} on {corpus}; every checkpoint "
-        f"listed is fine-tuned for {result['task_steps']} steps and scored. Accuracy (%): mean ± sd over seeds.",
+        f"listed is fine-tuned for {result['task_steps']} steps and scored (a point at N steps is that run's checkpoint, "
+        "its learning rate not yet decayed: not a run that stops at N). Accuracy (%): mean ± sd over seeds.",
         "",
         "| pre-training steps | teacher NSMC accuracy | per seed |",
         "|---|---|---|",
