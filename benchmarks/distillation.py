@@ -60,6 +60,65 @@ def write_transfer_set(corpus: str, skip: int, count: int, path: Path) -> Path:
     return path
 
 
+def add_scale_arguments(parser: argparse.ArgumentParser) -> None:
+    """The CPU-scale settings every NSMC benchmark of a pre-trained teacher shares (data, tokenizer, task)."""
+    parser.add_argument("--corpus", default=str(DATA / "corpus" / "nsmc_unselected_reviews.txt.gz"))
+    parser.add_argument("--nsmc-dir", default=str(DATA / "nsmc"), help="NSMC folder (ratings_train/test.txt[.gz]).")
+    parser.add_argument("--corpus-lines", type=int, default=60000, help="Corpus lines for tokenizer and pre-training.")
+    parser.add_argument("--vocab-size", type=int, default=16000)
+    parser.add_argument("--train-samples", type=int, default=4000, help="Labelled NSMC reviews for every model.")
+    parser.add_argument("--task-epochs", type=float, default=3.0, help="F = epochs over the training slice.")
+    parser.add_argument("--eval-samples", type=int, default=5000, help="NSMC test reviews scored (seeded subset).")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--learning-rate", type=float, default=2e-4, help="Learning rate on the task.")
+    parser.add_argument("--seq-length", type=int, default=64)
+
+
+def teacher_preset() -> dict:
+    """The CPU-scale teacher: teacher-base at a third of its width, 4 layers."""
+    return scaled_preset("teacher-base", width=1 / 3, layers=4)
+
+
+def task_step_count(args: argparse.Namespace) -> int:
+    """F: --task-epochs over the training slice, in whole batches."""
+    return -(-args.train_samples // args.batch_size) * round(args.task_epochs)
+
+
+QUIET = ["--report_to", "none", "--disable_tqdm", "true", "--logging_steps", "50"]
+
+
+def pretraining_options(
+    args: argparse.Namespace, seed: int, save_steps: int = 500, save_total_limit: int = 1, corpus_lines: int = -1
+) -> list[str]:
+    """Trainer and corpus options of a pre-training or task-agnostic distillation step. `corpus_lines`: -1 for
+    --corpus-lines, 0 for the whole corpus."""
+    options = ["--per_device_train_batch_size", str(args.batch_size), *QUIET, "--save_steps", str(save_steps)]
+    options += ["--save_total_limit", str(save_total_limit), "--seed", str(seed), "--corpus", args.corpus]
+    lines = args.corpus_lines if corpus_lines == -1 else corpus_lines
+    if lines:
+        options += ["--max_corpus_lines", str(lines)]
+    return options + ["--max_seq_length", str(args.seq_length)]
+
+
+def task_options(args: argparse.Namespace) -> list[str]:
+    """Options of a fine-tuning (or task distillation) step on the NSMC training slice, seed excluded."""
+    options = ["--per_device_train_batch_size", str(args.batch_size), *QUIET]
+    options += ["--max_seq_length", str(args.seq_length), "--learning_rate", str(args.learning_rate)]
+    options += ["--max_steps", str(task_step_count(args)), "--max_train_samples", str(args.train_samples)]
+    return options + ["--task", "nsmc", "--data_dir", args.nsmc_dir]
+
+
+def train_tokenizer(args: argparse.Namespace, work: Path) -> Path:
+    """The WordPiece tokenizer on the first --corpus-lines corpus lines (a finished one is reused)."""
+    return run_step(
+        "tokenizer",
+        work / "tokenizer",
+        "train-tokenizer",
+        ["--corpus", args.corpus, "--max_lines", str(args.corpus_lines), "--vocab_size", str(args.vocab_size),
+         "--output_dir", str(work / "tokenizer")],
+    )  # fmt: skip
+
+
 def summary(scores: list[float]) -> dict:
     return {
         "mean": round(statistics.mean(scores), 2),
@@ -151,47 +210,26 @@ def markdown(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", default=str(DATA / "corpus" / "nsmc_unselected_reviews.txt.gz"))
-    parser.add_argument("--nsmc-dir", default=str(DATA / "nsmc"), help="NSMC folder (ratings_train/test.txt[.gz]).")
-    parser.add_argument("--corpus-lines", type=int, default=60000, help="Corpus lines for tokenizer and pre-training.")
-    parser.add_argument("--vocab-size", type=int, default=16000)
+    add_scale_arguments(parser)
     parser.add_argument("--teacher-steps", type=int, default=1500, help="Teacher ELECTRA pre-training steps.")
     parser.add_argument("--student-steps", type=int, default=800, help="Student steps before the task (S).")
-    parser.add_argument("--train-samples", type=int, default=4000, help="Labelled NSMC reviews for every model.")
-    parser.add_argument("--task-epochs", type=float, default=3.0, help="F = epochs over the training slice.")
     parser.add_argument(
         "--transfer-samples", type=int, default=20000, help="Unlabelled reviews the fine-tuned teacher labels."
     )
-    parser.add_argument("--eval-samples", type=int, default=5000, help="NSMC test reviews scored (seeded subset).")
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44], help="Seeds of the student runs.")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--learning-rate", type=float, default=2e-4, help="Learning rate on the task.")
-    parser.add_argument("--seq-length", type=int, default=64)
     parser.add_argument("--work-dir", type=Path, default=Path("runs/distillation_benchmark"))
     parser.add_argument("--output-dir", type=Path, default=REPO / "benchmarks" / "results")
     args = parser.parse_args(argv)
     started = time.time()
     work, seed = args.work_dir, args.seeds[0]
-    task_steps = -(-args.train_samples // args.batch_size) * round(args.task_epochs)
-    batch = ["--per_device_train_batch_size", str(args.batch_size)]
-    quiet = ["--report_to", "none", "--disable_tqdm", "true", "--logging_steps", "50"]
-    pretraining = [*batch, *quiet, "--save_steps", "500", "--save_total_limit", "1", "--seed", str(seed)]
-    pretraining += ["--corpus", args.corpus, "--max_corpus_lines", str(args.corpus_lines)]
-    pretraining += ["--max_seq_length", str(args.seq_length)]
-    on_task = [*batch, *quiet, "--max_seq_length", str(args.seq_length), "--learning_rate", str(args.learning_rate)]
-    on_task += ["--max_steps", str(task_steps), "--max_train_samples", str(args.train_samples)]
-    on_task += ["--task", "nsmc", "--data_dir", args.nsmc_dir]
+    task_steps = task_step_count(args)
+    pretraining = pretraining_options(args, seed)
+    on_task = task_options(args)
     scoring = ["--task", "nsmc", "--data_dir", args.nsmc_dir, "--max_eval_samples", str(args.eval_samples)]
     scoring += ["--max_seq_length", str(args.seq_length)]
 
-    tokenizer = run_step(
-        "tokenizer",
-        work / "tokenizer",
-        "train-tokenizer",
-        ["--corpus", args.corpus, "--max_lines", str(args.corpus_lines), "--vocab_size", str(args.vocab_size),
-         "--output_dir", str(work / "tokenizer")],
-    )  # fmt: skip
-    teacher_shape = scaled_preset("teacher-base", width=1 / 3, layers=4)
+    tokenizer = train_tokenizer(args, work)
+    teacher_shape = teacher_preset()
     teacher = run_step(
         "teacher",
         work / "teacher",

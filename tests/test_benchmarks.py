@@ -230,3 +230,65 @@ def test_no_committed_result_names_a_path_of_the_machine_that_ran_it():
         "source": "local:../shared/data/nsmc",
     }
     assert ABSOLUTE_PATH.match("/srv") and not ABSOLUTE_PATH.match("runs/x")
+
+
+def test_teacher_from_checkpoint_keeps_the_discriminator_of_a_pretraining_checkpoint(tiny_tokenizer, tmp_path):
+    """A checkpoint of the generator + discriminator pair becomes a teacher folder that loads like a finished run's."""
+    import torch
+    from safetensors.torch import save_model
+
+    from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDForMaskedLM, KRElectraKDForPreTraining
+    from training.pretrain import ElectraGeneratorDiscriminator, generator_config, teacher_from_checkpoint
+
+    config = KRElectraKDConfig.from_preset("tiny", vocab_size=len(tiny_tokenizer))
+    torch.manual_seed(0)
+    pair = ElectraGeneratorDiscriminator(
+        KRElectraKDForPreTraining(config), KRElectraKDForMaskedLM(generator_config(config))
+    )
+    checkpoint = tmp_path / "checkpoints" / "checkpoint-4"
+    checkpoint.mkdir(parents=True)
+    save_model(pair, str(checkpoint / "model.safetensors"))  # as ElectraPreTrainer._save writes it
+    config.save_pretrained(checkpoint)
+    tiny_tokenizer.save_pretrained(tmp_path / "tokenizer")
+
+    teacher = teacher_from_checkpoint(checkpoint, tmp_path / "teacher", tmp_path / "tokenizer")
+    assert (teacher / "model.safetensors").is_file() and (teacher / "tokenizer.json").is_file()
+    loaded = KRElectraKDForPreTraining.from_pretrained(teacher)
+    for name, tensor in pair.discriminator.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], tensor), name
+
+
+def test_learning_curve_fit_reports_a_measured_or_an_extrapolated_crossing():
+    from benchmarks.learning_curve import crossing
+
+    measured = crossing([100, 1000], [70.0, 82.0], 81.1)
+    assert measured["status"] == "measured" and measured["first_step_above"] == 1000
+    # 70 + 5 ln(steps / 100) / ln(10) per decade... a = 70 - b ln(100), b = 10 / ln(10): 81.1 at 10^3.11 steps
+    extrapolated = crossing([100, 1000], [70.0, 80.0], 81.1)
+    assert extrapolated["status"] == "extrapolated" and extrapolated["crossing_steps"] == round(10**3.11)
+    assert "not a measurement" in extrapolated["text"]
+    assert crossing([100, 1000], [75.0, 74.0], 81.1)["status"] == "not approaching"
+
+
+def test_learning_curve_scores_each_checkpoint_of_one_pretraining_run(tmp_path, capsys):
+    """Toy scale on the package's sample data: one pre-training run, a teacher per listed step, baselines, the fit."""
+    from benchmarks import learning_curve
+
+    work, out = tmp_path / "work", tmp_path / "out"
+    argv = ["--corpus", str(PACKAGE_DATA / "sample_corpus.txt"), "--nsmc-dir", str(PACKAGE_DATA / "sample_nsmc"),
+            "--corpus-lines", "1500", "--vocab-size", "2000", "--steps", "4", "2", "--train-samples", "32",
+            "--task-epochs", "1", "--eval-samples", "50", "--work-dir", str(work), "--output-dir", str(out)]  # fmt: skip
+    assert learning_curve.main(argv) == 0
+    result = json.loads((out / "learning_curve.json").read_text())
+    assert list(result["nsmc_accuracy"]) == ["2", "4"] and result["checkpoint_every"] == 2
+    run = work / "electra_4steps"
+    assert sorted(p.name for p in (run / "pretrained" / "checkpoints").iterdir()) == ["checkpoint-2", "checkpoint-4"]
+    assert json.loads((run / "finetuned_step2_seed42" / "results.json").read_text())["num_eval_samples"] == 50
+    assert result["crossing"]["fit"] is not None and "TF-IDF baseline" in result["crossing"]["text"]
+    table = (out / "learning_curve.md").read_text()
+    assert table.startswith("Data: NSMC ratings_train 32 labels / ratings_test 50 reviews, seeds 42")
+    assert "| *trivial baseline* |" in table and "| *TF-IDF + logistic regression* |" in table
+    assert (out / "learning_curve.png").stat().st_size > 0
+    capsys.readouterr()
+    assert learning_curve.main(argv) == 0  # every step finished: nothing is trained again
+    assert capsys.readouterr().out.count("already done") == 4  # tokenizer, pre-training, two fine-tunings

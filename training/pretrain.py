@@ -151,6 +151,29 @@ class ElectraPreTrainer(LossPartsMixin, Trainer):
         load_model(self.accelerator.unwrap_model(self.model), f"{resume_from_checkpoint}/model.safetensors")
 
 
+def teacher_from_checkpoint(checkpoint: str | Path, output_dir: str | Path, tokenizer: str | Path) -> Path:
+    """Save the discriminator of a pre-training checkpoint (`checkpoint-N`, holding the generator + discriminator pair's
+    model.safetensors and the discriminator's config.json) as a teacher folder, like a finished run's output: config,
+    safetensors, code files and `tokenizer` beside them. Read with safetensors only; returns `output_dir`."""
+    from safetensors.torch import load_file
+
+    checkpoint, output_dir = Path(checkpoint), Path(output_dir)
+    config = KRElectraKDConfig.from_pretrained(checkpoint)
+    saved = load_file(checkpoint / "model.safetensors")
+    state = {
+        key.removeprefix("discriminator."): value for key, value in saved.items() if key.startswith("discriminator.")
+    }
+    # The embeddings are shared with the generator: safetensors keeps one copy, under either name.
+    for key, value in saved.items():
+        if key.startswith("generator.electra.embeddings."):
+            state.setdefault(key.removeprefix("generator."), value)
+    discriminator = KRElectraKDForPreTraining(config)
+    discriminator.load_state_dict(state, strict=True)
+    discriminator.save_pretrained(output_dir)
+    save_tokenizer(AutoTokenizer.from_pretrained(tokenizer), output_dir)
+    return output_dir
+
+
 @dataclass
 class PretrainArguments:
     corpus: list[str] = field(
