@@ -78,6 +78,17 @@ def distillation_section() -> str:
     )
 
 
+def learning_curve_section() -> str:
+    table = _markdown("learning_curve.md")
+    if table is None:
+        return _missing("NSMC accuracy against teacher pre-training steps", "python benchmarks/learning_curve.py")
+    return (
+        "### Does longer pre-training beat TF-IDF on NSMC? Teacher learning curve (this project, CPU scale)\n\n"
+        + table
+        + "\n\n![NSMC accuracy against pre-training steps](benchmarks/results/learning_curve.png)"
+    )
+
+
 def reproduce_section() -> str:
     table = _markdown("reproduce.md")
     if table is None:
@@ -138,6 +149,7 @@ def readme_results() -> str:
         paper,
         reproduce_section(),
         distillation_section(),
+        learning_curve_section(),
         size_speed_section(),
         int8_accuracy_section(),
         tokenizer_section(),

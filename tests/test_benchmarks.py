@@ -292,3 +292,29 @@ def test_learning_curve_scores_each_checkpoint_of_one_pretraining_run(tmp_path, 
     capsys.readouterr()
     assert learning_curve.main(argv) == 0  # every step finished: nothing is trained again
     assert capsys.readouterr().out.count("already done") == 4  # tokenizer, pre-training, two fine-tunings
+
+
+def test_ablation_compares_two_students_that_differ_by_one_change_on_paired_seeds(tmp_path, capsys):
+    """Toy scale: a 2-step teacher (with its generator), then students with and without --corrupt_inputs."""
+    from benchmarks import ablation, learning_curve
+
+    scale = ["--corpus", str(PACKAGE_DATA / "sample_corpus.txt"), "--nsmc-dir", str(PACKAGE_DATA / "sample_nsmc"),
+             "--corpus-lines", "1500", "--vocab-size", "2000", "--train-samples", "32", "--task-epochs", "1",
+             "--eval-samples", "50"]  # fmt: skip
+    assert learning_curve.main([*scale, "--steps", "2", "--work-dir", str(tmp_path / "curve"),
+                                "--output-dir", str(tmp_path / "curve-out")]) == 0  # fmt: skip
+    teacher = tmp_path / "curve" / "electra_2steps" / "pretrained"
+    out = tmp_path / "out"
+    argv = [*scale, "--teacher", str(teacher), "--student-steps", "2", "--seeds", "1", "2",
+            "--work-dir", str(tmp_path / "work"), "--output-dir", str(out), "--change", "--corrupt_inputs"]  # fmt: skip
+    assert ablation.main(argv) == 0
+    result = json.loads((out / "ablation_corrupt_inputs.json").read_text())
+    changed = json.loads((tmp_path / "work" / "corrupt_inputs" / "student_changed" / "distillation.json").read_text())
+    baseline = json.loads((tmp_path / "work" / "corrupt_inputs" / "student_baseline" / "distillation.json").read_text())
+    assert changed["corrupted_inputs"] is True and baseline["corrupted_inputs"] is False
+    accuracy = result["nsmc_accuracy"]
+    expected = [round(b - a, 2) for a, b in zip(accuracy["baseline"]["per_seed"], accuracy["changed"]["per_seed"])]
+    assert result["difference"]["per_seed"] == expected
+    table = (out / "ablation_corrupt_inputs.md").read_text()
+    assert "| *TF-IDF + logistic regression* |" in table and "differ only by `--corrupt_inputs`" in table
+    assert result["settings"]["corpus"] == "training/data/sample_corpus.txt"  # committed: repository-relative

@@ -421,3 +421,72 @@ def test_cached_teacher_outputs_follow_the_student_device(korean_texts, tiny_tok
     cached = trainer._teacher_outputs(moved)
     assert cached["logits"].device.type == device.type
     assert all(layer is None or layer.device.type == device.type for layer in cached["hidden_states"])
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Distillation on ELECTRA-corrupted text (--corrupt_inputs)
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def test_corrupt_replaces_exactly_the_masked_tokens_with_the_generators_choice(teacher_dir, tmp_path, monkeypatch):
+    """Known answer: with the generator's argmax as its sample, masked positions hold the generator's top token for
+    that position, every other position keeps its token, and the labels are gone."""
+    from modeling_kr_electra_kd import KRElectraKDForMaskedLM
+    from training import distiller
+
+    monkeypatch.setattr(distiller, "sample_replacements", lambda logits: logits.argmax(-1))
+    teacher = KRElectraKDForPreTraining.from_pretrained(teacher_dir)
+    generator = KRElectraKDForMaskedLM.from_pretrained(teacher_dir / "generator").eval()
+    trainer = _trainer(teacher, KRElectraKDForPreTraining(teacher.config), None, None, tmp_path, weight_kl=1.0)
+    trainer.generator = generator
+    input_ids = torch.tensor([[2, 40, 41, 4, 43, 3], [2, 4, 51, 52, 3, 0]])  # 4 = [MASK]
+    labels = torch.tensor([[-100, -100, -100, 42, -100, -100], [-100, 50, -100, -100, -100, -100]])
+    attention_mask = torch.tensor([[1] * 6, [1] * 5 + [0]])
+    corrupted = trainer.corrupt({"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels})
+    assert "labels" not in corrupted
+    with torch.no_grad():
+        expected = generator(input_ids=input_ids, attention_mask=attention_mask).logits.argmax(-1)
+    masked = labels != -100
+    assert torch.equal(corrupted["input_ids"][masked], expected[masked])
+    assert torch.equal(corrupted["input_ids"][~masked], input_ids[~masked])
+
+
+def test_task_agnostic_distillation_on_corrupted_text(teacher_dir, fixtures_dir, tmp_path):
+    output = tmp_path / "student"
+    argv = _student_argv(teacher_dir, fixtures_dir, output, "--corrupt_inputs")
+    argv[argv.index("--max_steps") + 1] = "4"
+    assert distill.main(argv) == 0  # the generator comes from the teacher folder's generator/
+    record = json.loads((output / "distillation.json").read_text())
+    assert record["corrupted_inputs"] is True and record["steps"] == 4
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--generator", "MISSING"], "--generator"),
+        (["--mlm_probability", "1.5"], "--mlm_probability must be between 0 and 1"),
+        (["--cache_teacher_outputs"], "cannot be cached"),
+    ],
+)
+def test_corrupted_inputs_refuse_bad_settings_in_one_line(teacher_dir, fixtures_dir, tmp_path, capsys, extra, message):
+    extra = [str(tmp_path / "nowhere") if item == "MISSING" else item for item in extra]
+    argv = _student_argv(teacher_dir, fixtures_dir, tmp_path / "student", "--corrupt_inputs", *extra)
+    assert distill.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_corrupted_inputs_need_a_generator_of_the_teachers_vocabulary(teacher_dir, fixtures_dir, tmp_path, capsys):
+    import shutil
+
+    from modeling_kr_electra_kd import KRElectraKDForMaskedLM
+
+    bare = tmp_path / "bare-teacher"  # a teacher folder without generator/
+    shutil.copytree(teacher_dir, bare, ignore=shutil.ignore_patterns("generator", "checkpoints"))
+    assert distill.main(_student_argv(bare, fixtures_dir, tmp_path / "a", "--corrupt_inputs")) == 2
+    assert "pass --generator" in capsys.readouterr().err
+    other = KRElectraKDForMaskedLM(KRElectraKDConfig.from_preset("tiny", vocab_size=77))
+    other.save_pretrained(tmp_path / "other-generator")
+    argv = _student_argv(teacher_dir, fixtures_dir, tmp_path / "b", "--corrupt_inputs", "--generator")
+    assert distill.main([*argv, str(tmp_path / "other-generator")]) == 2
+    assert "77-token vocabulary" in capsys.readouterr().err

@@ -5,6 +5,9 @@ attention maps on unlabeled text teach a student of the same head.
 
     kr-electra-kd distill --teacher teacher --student_preset small-lf-v3 --corpus corpus.txt --output_dir student
 
+With `--corrupt_inputs` both read ELECTRA-corrupted text (the teacher's generator resamples 15% of the tokens), the
+only text on which the teacher's replaced-token head has something to say.
+
 Task-specific: a teacher fine-tuned on `--task` teaches a student with that task's head, on the task's training
 data plus, optionally, an unlabeled transfer set of the same kind of text that the teacher labels (small students
 need it most on span and token tasks).
@@ -34,6 +37,7 @@ from training.arguments import check_model_source, check_output_dir, overwrite_f
 from training.corpus import CorpusError, read_corpus, streamed_corpus, tokenized_corpus
 from training.distiller import DistillationConfig, DistillationTrainer, uniform_layer_map
 from training.lowrank import HEADS, convert_to_low_rank, from_pretrained_any
+from training.pretrain import masking_collator
 from training.provenance import portable_path
 from training.tokenizer import check_same_vocabulary, check_tokenizer_matches_config, save_tokenizer
 from training.trainer_common import PRETRAINING_DEFAULTS, parse_shape, resume_checkpoint
@@ -88,7 +92,53 @@ class DistillArguments:
             "help": "Task-agnostic: join consecutive corpus texts into full blocks; --no_packing: one text each."
         },
     )
+    corrupt_inputs: bool = field(
+        default=False,
+        metadata={
+            "help": "Task-agnostic: teacher and student read ELECTRA-corrupted text (an ELECTRA generator resamples "
+            "--mlm_probability of the tokens), where the teacher's replaced-token head has something to teach; on "
+            "clean text its soft-target KL is about 1e-3."
+        },
+    )
+    generator: str | None = field(
+        default=None,
+        metadata={
+            "help": "The ELECTRA generator (masked LM) for --corrupt_inputs: folder or Hub id. Default: the "
+            "teacher folder's generator/ (written by pretrain-teacher)."
+        },
+    )
+    mlm_probability: float = field(default=0.15, metadata={"help": "Share of tokens --corrupt_inputs resamples."})
     overwrite_output_dir: bool = overwrite_field()
+
+
+def generator_source(args: DistillArguments) -> str:
+    """The folder or Hub id --corrupt_inputs samples from, checked before anything is loaded."""
+    if args.task is not None:
+        raise ValueError("--corrupt_inputs is for task-agnostic distillation (--corpus), not --task.")
+    if not 0 < args.mlm_probability < 1:
+        raise ValueError(f"--mlm_probability must be between 0 and 1, got {args.mlm_probability}.")
+    source = args.generator
+    if source is None:
+        beside = Path(args.teacher) / "generator"
+        if not (beside / "config.json").is_file():
+            raise ValueError(
+                f"--corrupt_inputs needs a generator and the teacher has none at {beside}: pass --generator (a folder "
+                "or Hub id, e.g. the ELECTRA generator released with the teacher)."
+            )
+        source = str(beside)
+    check_model_source(source, "--generator")
+    return source
+
+
+def load_generator(source: str, teacher_config) -> KRElectraKDPreTrainedModel:
+    """The generator, as a masked LM of this family, checked against the teacher's vocabulary."""
+    generator = from_pretrained_any(source, head="masked-lm")
+    if generator.config.vocab_size != teacher_config.vocab_size:
+        raise ValueError(
+            f"--generator {source} has a {generator.config.vocab_size}-token vocabulary and the teacher "
+            f"{teacher_config.vocab_size}: it must be the teacher's own generator (same tokenizer)."
+        )
+    return generator
 
 
 def _student_config(args: DistillArguments, teacher_config, tokenizer, task) -> KRElectraKDConfig:
@@ -186,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
             check_model_source(args.student_init, "--student_init")
         if (args.corpus is None) == (args.task is None):
             raise ValueError("Give exactly one of --corpus (task-agnostic) or --task (task-specific distillation).")
-        distillation.validate()
+        distillation.validate(corrupted_inputs=args.corrupt_inputs)
+        generator_from = generator_source(args) if args.corrupt_inputs else None
         task = None
         if args.task is not None:
             from training.tasks import get_task
@@ -205,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{task.name} first (`kr-electra-kd finetune --task {task.name}`)."
             )
         check_tokenizer_matches_config(tokenizer, teacher.config)
+        generator = load_generator(generator_from, teacher.config) if generator_from else None
         torch.manual_seed(training_args.seed)
         student, init_note = build_student(args, teacher, tokenizer, head, task)
         if args.student_init not in ("random", "teacher-layers"):
@@ -234,7 +286,9 @@ def main(argv: list[str] | None = None) -> int:
             if distillation.cache_teacher_outputs:
                 train = train.add_column("example_index", list(range(len(train))))
         collator = None  # QA windows come padded
-        if task is None:
+        if task is None and generator is not None:
+            collator = masking_collator(tokenizer, args.mlm_probability)
+        elif task is None:
             collator = DataCollatorWithPadding(tokenizer)
         elif task.kind != "question-answering":
             from training.evaluate import data_collator_for
@@ -248,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
             train_dataset=train,
             data_collator=collator,
             processing_class=tokenizer,
+            generator=generator,
         )
         last = resume_checkpoint(training_args.output_dir, student.config)
         trainer.check_resumable(last)
@@ -272,6 +327,7 @@ def main(argv: list[str] | None = None) -> int:
             "student_shape": parse_shape(args.student_shape),
             "student_init": {**init_note, "init": _portable_init(args.student_init, output_dir)},
             "mode": "task-agnostic" if task is None else "task-specific",
+            "corrupted_inputs": generator is not None,
             "corpus": [portable_path(path, output_dir) for path in args.corpus or []] or None,
             "task": args.task,
             "transfer_corpus": [portable_path(path, output_dir) for path in args.transfer_corpus or []] or None,

@@ -9,6 +9,11 @@ The loss is any weighted mix of
 - `attention`: KL divergence between mapped student and teacher attention distributions (MiniLM / TinyBERT);
 - `embedding`: MSE between the embedding outputs (hidden state 0), projected likewise.
 
+With a `generator` (an ELECTRA generator, masked LM), teacher and student read ELECTRA's corrupted text instead of
+the clean batch: the collator masks tokens (`labels`), the generator samples a replacement for each, and both models
+see the result. Only there does a replaced-token-detection teacher's head say something: on clean text it calls
+every token original, and its soft-target KL is about 1e-3.
+
 Student layer i (1-based) is compared with teacher layer `layer_map[i-1]`; by default the teacher's layers are
 spread uniformly. Each part is logged on its own (`loss_kl`, `loss_hidden`, ...). With `cache_teacher_outputs`, the
 teacher's outputs are computed once per example and reused in later epochs (keyed by the dataset index, so the
@@ -32,6 +37,7 @@ from torch import nn
 from transformers import PreTrainedModel, Trainer
 from transformers.utils import logging
 
+from training.pretrain import replaced_token_labels, sample_replacements
 from training.tokenizer import save_tokenizer
 from training.trainer_common import LossPartsMixin
 
@@ -73,7 +79,12 @@ class DistillationConfig:
     def weights(self) -> dict[str, float]:
         return {part: getattr(self, f"weight_{part}") for part in LOSS_PARTS}
 
-    def validate(self) -> None:
+    def validate(self, corrupted_inputs: bool = False) -> None:
+        if corrupted_inputs and self.cache_teacher_outputs:
+            raise ValueError(
+                "Corrupted inputs differ at every step, so the teacher's outputs cannot be cached: drop "
+                "--cache_teacher_outputs or --corrupt_inputs."
+            )
         if not self.temperature > 0:
             raise ValueError(f"temperature must be > 0, got {self.temperature}.")
         for part, weight in self.weights().items():
@@ -211,9 +222,16 @@ class DistillationTrainer(LossPartsMixin, Trainer):
     # compute_loss returns a per-batch mean: Trainer must divide it by the gradient accumulation steps.
     loss_is_scaled_for_ga = False
 
-    def __init__(self, *args, teacher: nn.Module, distillation: DistillationConfig | None = None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        teacher: nn.Module,
+        distillation: DistillationConfig | None = None,
+        generator: nn.Module | None = None,
+        **kwargs,
+    ):
         self.distillation = distillation or DistillationConfig()
-        self.distillation.validate()
+        self.distillation.validate(corrupted_inputs=generator is not None)
         student = kwargs.pop("model", None) if "model" in kwargs else args[0]
         args = args[1:] if "model" not in kwargs and args else args
         student_config, teacher_config = student.config, teacher.config
@@ -243,6 +261,7 @@ class DistillationTrainer(LossPartsMixin, Trainer):
             "example_index",
         ]
         self.teacher = teacher.eval().requires_grad_(False).to(self.args.device)
+        self.generator = None if generator is None else generator.eval().requires_grad_(False).to(self.args.device)
         self._teacher_cache: dict[int, dict] = {}
         self._teacher_cache_bytes = 0
 
@@ -309,8 +328,25 @@ class DistillationTrainer(LossPartsMixin, Trainer):
             self._teacher_cache[key] = entry
             self._teacher_cache_bytes += size
 
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+    def corrupt(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """ELECTRA's corruption of a masked batch: each masked position (`labels` != -100) gets a token sampled from
+        the generator; the labels are dropped (the student learns from the teacher, not from them)."""
         inputs = dict(inputs)
+        labels = inputs.pop("labels")
+        masked = labels != -100
+        with torch.no_grad():
+            hidden = self.generator.electra(
+                inputs["input_ids"],
+                attention_mask=inputs.get("attention_mask"),
+                token_type_ids=inputs.get("token_type_ids"),
+            ).last_hidden_state
+            # vocabulary logits only where a token was masked, as in pre-training
+            sampled = sample_replacements(self.generator.prediction_logits(hidden[masked]).float())
+        inputs["input_ids"], _ = replaced_token_labels(inputs["input_ids"], labels, sampled)
+        return inputs
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        inputs = self.corrupt(inputs) if self.generator is not None else dict(inputs)
         teacher = self._teacher_outputs(inputs)
         inputs.pop("example_index", None)
         has_labels = any(key in inputs for key in ("labels", "start_positions"))

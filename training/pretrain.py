@@ -106,8 +106,12 @@ class ElectraGeneratorDiscriminator(nn.Module):
         return ModelOutput(loss=loss, mlm_loss=mlm_loss.detach(), rtd_loss=judged.loss.detach())
 
     def sample_replacements(self, logits: torch.Tensor) -> torch.Tensor:
-        """One token per masked position, drawn from the generator's distribution."""
-        return torch.distributions.Categorical(logits=logits).sample()
+        return sample_replacements(logits)
+
+
+def sample_replacements(logits: torch.Tensor) -> torch.Tensor:
+    """One token per masked position, drawn from the generator's distribution."""
+    return torch.distributions.Categorical(logits=logits).sample()
 
 
 def replaced_token_labels(

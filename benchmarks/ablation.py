@@ -1,0 +1,133 @@
+"""One change to task-agnostic distillation, measured on paired seeds: does it help the student on NSMC?
+
+Two students of the same shape are distilled from the same teacher for the same steps on the same corpus; they
+differ only by `--change` (extra `kr-electra-kd distill` options, e.g. `--corrupt_inputs`). Each is fine-tuned on
+the NSMC training slice and scored on the test reviews with every seed (each seed draws its own slices, the same
+for both students), so the difference per seed is a paired comparison. The trivial and TF-IDF + logistic-regression
+baselines of those slices are printed beside them. Settings are benchmarks/distillation.py's CPU scale.
+
+    python benchmarks/ablation.py --teacher runs/learning_curve/electra_6000steps/pretrained --change --corrupt_inputs
+
+(about 25 minutes on 2 cores with the defaults). Writes benchmarks/results/ablation_<name>.json and .md; finished
+steps are skipped when the script is run again with the same --work-dir.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from benchmarks.distillation import (  # noqa: E402
+    BASELINES,
+    add_scale_arguments,
+    nsmc_baselines,
+    pretraining_options,
+    summary,
+    task_options,
+    task_step_count,
+)
+from training.pipeline import run_step, scaled_preset, shape_string, step_seconds  # noqa: E402
+from training.provenance import relative_paths  # noqa: E402
+
+
+def markdown(result: dict) -> str:
+    settings, accuracy = result["settings"], result["nsmc_accuracy"]
+    change = " ".join(settings["change"])
+    lines = [
+        f"Data: NSMC ratings_train {settings['train_samples']:,} labels / ratings_test {settings['eval_samples']:,} "
+        f"reviews, seeds {', '.join(map(str, settings['seeds']))} (each seed its own slices, the same for both "
+        f"students); CPU scale; command: `{result['command']}`; {result['step_seconds']:,} s in all.",
+        "",
+        f"Both students: `{shape_string(result['student_shape'])}`, {settings['student_steps']} task-agnostic "
+        f"distillation steps from the teacher `{settings['teacher']}`, then {result['task_steps']} fine-tuning steps. "
+        f"They differ only by `{change}`. Accuracy (%): mean ± sd over seeds.",
+        "",
+        "| student | NSMC accuracy | per seed |",
+        "|---|---|---|",
+    ]
+    rows = [("distilled (baseline)", accuracy["baseline"]), (f"distilled with `{change}`", accuracy["changed"])]
+    rows += [(f"*{label}*", result["baselines"][kind]) for kind, (label, _) in BASELINES.items()]
+    for label, score in rows:
+        per_seed = " / ".join(f"{value:.2f}" for value in score["per_seed"])
+        lines.append(f"| {label} | {score['mean']:.2f} ± {score['stdev']:.2f} | {per_seed} |")
+    difference = result["difference"]
+    lines += [
+        "",
+        f"`{change}`: {difference['mean']:+.2f} points (paired, per seed "
+        f"{' / '.join(f'{value:+.2f}' for value in difference['per_seed'])}; better on {difference['wins']} of "
+        f"{len(difference['per_seed'])} seeds).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_scale_arguments(parser)
+    parser.add_argument("--teacher", required=True, help="Teacher folder (pre-trained, not fine-tuned).")
+    parser.add_argument(
+        "--change", nargs=argparse.REMAINDER, required=True, help="The distill options of the changed student (last)."
+    )
+    parser.add_argument("--name", default=None, help="Results name (default: from --change).")
+    parser.add_argument("--student-steps", type=int, default=800, help="Distillation steps of each student.")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44], help="Fine-tuning seeds (paired).")
+    parser.add_argument("--work-dir", type=Path, default=Path("runs/ablation"))
+    parser.add_argument("--output-dir", type=Path, default=REPO / "benchmarks" / "results")
+    args = parser.parse_args(argv)
+    if not args.change:
+        parser.error("--change needs at least one distill option, e.g. --change --corrupt_inputs")
+    if not (Path(args.teacher) / "config.json").is_file():
+        parser.error(f"--teacher {args.teacher}: no config.json there; pass a pre-trained teacher folder")
+    name = args.name or "_".join(option.lstrip("-") for option in args.change).replace("/", "_")
+    started = time.time()
+    work = args.work_dir / name
+    student_shape = scaled_preset("small-kd", width=0.5, layers=4)  # distillation.py's student
+    distilling = [
+        "--teacher",
+        args.teacher,
+        "--student_preset",
+        "small-kd",
+        "--student_shape",
+        shape_string(student_shape),
+    ]
+    distilling += ["--max_steps", str(args.student_steps), *pretraining_options(args, args.seeds[0])]
+
+    scores: dict[str, list[float]] = {"baseline": [], "changed": []}
+    for variant, extra in (("baseline", []), ("changed", args.change)):
+        student = work / f"student_{variant}"
+        run_step(f"distil {variant}", student, "distill", [*distilling, *extra, "--output_dir", str(student)])
+        for seed in args.seeds:
+            output = work / f"finetuned_{variant}_seed{seed}"
+            run_step(f"finetune {variant} seed {seed}", output, "finetune",
+                     ["--model", str(student), "--output_dir", str(output), "--seed", str(seed), *task_options(args),
+                      "--max_eval_samples", str(args.eval_samples)])  # fmt: skip
+            scores[variant].append(json.loads((output / "results.json").read_text("utf-8"))["metrics"]["accuracy"])
+
+    per_seed = [round(b - a, 2) for a, b in zip(scores["baseline"], scores["changed"])]
+    result = {
+        "command": "python benchmarks/ablation.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "settings": {**vars(args), "work_dir": str(args.work_dir), "output_dir": str(args.output_dir)},
+        "student_shape": student_shape,
+        "task_steps": task_step_count(args),
+        "nsmc_accuracy": {variant: summary(values) for variant, values in scores.items()},
+        "difference": {**summary(per_seed), "wins": sum(value > 0 for value in per_seed)},
+        "baselines": nsmc_baselines(args.nsmc_dir, args.train_samples, args.eval_samples, args.seeds),
+        "seconds": round(time.time() - started),
+        "step_seconds": round(step_seconds(work)),
+    }
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    result = relative_paths(result, REPO)  # the file is committed: no paths of this machine
+    (args.output_dir / f"ablation_{name}.json").write_text(json.dumps(result, indent=2, default=str), "utf-8")
+    table = markdown(result)
+    (args.output_dir / f"ablation_{name}.md").write_text(table, encoding="utf-8")
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
