@@ -8,7 +8,8 @@ test reviews).
    every listed step count (so a point at step N is step N of that run, learning-rate schedule included: the
    earlier points are not annealed like a run that stops at N);
 3. each listed checkpoint's discriminator saved as a teacher folder, fine-tuned on the NSMC training slice (per seed)
-   and scored on the test reviews;
+   and scored on the test reviews; step 0 is the same shape randomly initialised and fine-tuned alike (the control:
+   what the labels alone teach, which pre-training must beat to be worth its cost);
 4. baselines on each seed's own slices; a least-squares fit accuracy = a + b ln(steps) says where the curve would
    cross the classical baseline if it has not yet (an extrapolation, not a measurement).
 
@@ -45,7 +46,8 @@ from benchmarks.distillation import (  # noqa: E402
 from training.pipeline import run_step, shape_string, step_seconds  # noqa: E402
 from training.provenance import relative_paths  # noqa: E402
 
-DEFAULT_STEPS = [750, 1500, 3000, 6000]
+# 0: the same shape randomly initialised, fine-tuned alike: what the task's labels alone teach (the control).
+DEFAULT_STEPS = [0, 750, 1500, 3000, 6000]
 # Measured on the 2-core machine (shared): seconds per teacher pre-training step (80 steps: 44 s with start-up),
 # per fine-tuning (375 task steps and 5,000 test reviews: 131 s) and for the tokenizer; for the --help estimate only.
 SECONDS_PER_PRETRAINING_STEP = 0.5
@@ -96,6 +98,31 @@ def crossing(steps: list[int], accuracy: list[float], baseline: float) -> dict:
     }
 
 
+def pretraining_losses(checkpoint: Path) -> dict | None:
+    """The discriminator's and generator's losses last logged up to `checkpoint` (its trainer_state.json), None before
+    the first log: beside a fine-tuned score they show whether the teacher still learns its own task."""
+    history = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))["log_history"]
+    logged = [entry for entry in history if "loss_rtd" in entry]
+    if not logged:
+        return None
+    last = logged[-1]
+    return {"step": last["step"], "loss_rtd": round(last["loss_rtd"], 4), "loss_mlm": round(last["loss_mlm"], 3)}
+
+
+def random_teacher(pretrained: Path, output_dir: Path, tokenizer: Path, seed: int) -> Path:
+    """The pre-trained teacher's shape with fresh weights (seeded), saved like a teacher: the step-0 control."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDForPreTraining
+    from training.tokenizer import save_tokenizer
+
+    torch.manual_seed(seed)
+    KRElectraKDForPreTraining(KRElectraKDConfig.from_pretrained(pretrained)).save_pretrained(output_dir)
+    save_tokenizer(AutoTokenizer.from_pretrained(tokenizer), output_dir)
+    return output_dir
+
+
 def markdown(result: dict) -> str:
     settings = result["settings"]
     seeds = ", ".join(map(str, settings["seeds"]))
@@ -110,17 +137,29 @@ def markdown(result: dict) -> str:
         f"listed is fine-tuned for {result['task_steps']} steps and scored (a point at N steps is that run's checkpoint, "
         "its learning rate not yet decayed: not a run that stops at N). Accuracy (%): mean ± sd over seeds.",
         "",
-        "| pre-training steps | teacher NSMC accuracy | per seed |",
-        "|---|---|---|",
+        "| pre-training steps | teacher NSMC accuracy | per seed | pre-training loss: RTD / MLM |",
+        "|---|---|---|---|",
     ]
     for step, score in result["nsmc_accuracy"].items():
         per_seed = " / ".join(f"{value:.2f}" for value in score["per_seed"])
-        lines.append(f"| {int(step):,} | {score['mean']:.2f} ± {score['stdev']:.2f} | {per_seed} |")
+        losses = result["pretraining_losses"][step]
+        logged = f"{losses['loss_rtd']:.3f} / {losses['loss_mlm']:.2f}" if losses else "not logged yet"
+        label = f"{int(step):,}" if int(step) else "0 (random initialisation: no pre-training)"
+        logged = logged if int(step) else ""
+        lines.append(f"| {label} | {score['mean']:.2f} ± {score['stdev']:.2f} | {per_seed} | {logged} |")
     for kind, (label, _) in BASELINES.items():
         score = result["baselines"][kind]
         per_seed = " / ".join(f"{value:.2f}" for value in score["per_seed"])
-        lines.append(f"| *{label}* | {score['mean']:.2f} ± {score['stdev']:.2f} | {per_seed} |")
+        lines.append(f"| *{label}* | {score['mean']:.2f} ± {score['stdev']:.2f} | {per_seed} | |")
     lines += ["", result["crossing"]["text"]]
+    pretrained = {step: score["mean"] for step, score in result["nsmc_accuracy"].items() if int(step)}
+    if "0" in result["nsmc_accuracy"]:
+        control = result["nsmc_accuracy"]["0"]["mean"]
+        best = max(pretrained, key=pretrained.get)
+        lines.append(
+            f"Against the same shape without pre-training ({control:.2f}): the best pre-trained checkpoint "
+            f"({int(best):,} steps) is {pretrained[best] - control:+.2f} points."
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -130,10 +169,12 @@ def plot(result: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    steps = [int(step) for step in result["nsmc_accuracy"]]
-    means = [score["mean"] for score in result["nsmc_accuracy"].values()]
+    points = {int(step): score["mean"] for step, score in result["nsmc_accuracy"].items()}
+    steps, means = [step for step in points if step], [points[step] for step in points if step]
     figure, axis = plt.subplots(figsize=(6, 4))
     axis.plot(steps, means, marker="o", label="fine-tuned teacher")
+    if 0 in points:  # a log axis has no 0: the control is a line
+        axis.axhline(points[0], linestyle="-.", color="tab:red", label="same shape, no pre-training")
     for (kind, (label, _)), style in zip(BASELINES.items(), (":", "--")):
         axis.axhline(result["baselines"][kind]["mean"], linestyle=style, color="grey", label=label)
     fit = result["crossing"]["fit"]
@@ -170,13 +211,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work-dir", type=Path, default=Path("runs/learning_curve"))
     parser.add_argument("--output-dir", type=Path, default=REPO / "benchmarks" / "results")
     args = parser.parse_args(argv)
-    if min(args.steps) < 1:
-        parser.error("--steps must be positive")
+    if min(args.steps) < 0 or max(args.steps) < 1:
+        parser.error("--steps: give positive step counts (and 0 for the randomly initialised control)")
     args.steps = sorted(set(args.steps))
+    pretrained_steps = [step for step in args.steps if step]
     started = time.time()
     work, seed = args.work_dir, args.seeds[0]
     # Checkpoints land exactly on every listed step and all are kept (Trainer deletes the oldest beyond the limit).
-    every = reduce(math.gcd, args.steps)
+    every = reduce(math.gcd, pretrained_steps)
     longest = max(args.steps)
     pretraining = pretraining_options(args, seed, every, longest // every, corpus_lines=args.pretraining_lines)
 
@@ -195,10 +237,16 @@ def main(argv: list[str] | None = None) -> int:
     from training.pretrain import teacher_from_checkpoint
 
     scores: dict[str, list[float]] = {}
+    losses: dict[str, dict | None] = {}
     for step in args.steps:
+        checkpoint = run / "pretrained" / "checkpoints" / f"checkpoint-{step}"
+        losses[str(step)] = pretraining_losses(checkpoint) if step else None
         teacher = run / f"teacher_step{step}"
         if not (teacher / "tokenizer_config.json").is_file():  # written last
-            teacher_from_checkpoint(run / "pretrained" / "checkpoints" / f"checkpoint-{step}", teacher, tokenizer)
+            if step:
+                teacher_from_checkpoint(checkpoint, teacher, tokenizer)
+            else:
+                random_teacher(run / "pretrained", teacher, tokenizer, seed)
         scores[str(step)] = []
         for run_seed in args.seeds:
             output = run / f"finetuned_step{step}_seed{run_seed}"
@@ -216,9 +264,10 @@ def main(argv: list[str] | None = None) -> int:
         "task_steps": task_step_count(args),
         "checkpoint_every": every,
         "nsmc_accuracy": accuracy,
+        "pretraining_losses": losses,
         "baselines": baselines,
         "crossing": crossing(
-            args.steps, [score["mean"] for score in accuracy.values()], baselines["classical"]["mean"]
+            pretrained_steps, [accuracy[str(step)]["mean"] for step in pretrained_steps], baselines["classical"]["mean"]
         ),
         "seconds": round(time.time() - started),
         # what the curve costs from scratch, even when this invocation reused finished steps

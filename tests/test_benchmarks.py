@@ -276,22 +276,25 @@ def test_learning_curve_scores_each_checkpoint_of_one_pretraining_run(tmp_path, 
 
     work, out = tmp_path / "work", tmp_path / "out"
     argv = ["--corpus", str(PACKAGE_DATA / "sample_corpus.txt"), "--nsmc-dir", str(PACKAGE_DATA / "sample_nsmc"),
-            "--corpus-lines", "1500", "--vocab-size", "2000", "--steps", "4", "2", "--train-samples", "32",
+            "--corpus-lines", "1500", "--vocab-size", "2000", "--steps", "4", "2", "0", "--train-samples", "32",
             "--task-epochs", "1", "--eval-samples", "50", "--work-dir", str(work), "--output-dir", str(out)]  # fmt: skip
     assert learning_curve.main(argv) == 0
     result = json.loads((out / "learning_curve.json").read_text())
-    assert list(result["nsmc_accuracy"]) == ["2", "4"] and result["checkpoint_every"] == 2
+    assert list(result["nsmc_accuracy"]) == ["0", "2", "4"] and result["checkpoint_every"] == 2
     run = work / "electra_4steps"
     assert sorted(p.name for p in (run / "pretrained" / "checkpoints").iterdir()) == ["checkpoint-2", "checkpoint-4"]
     assert json.loads((run / "finetuned_step2_seed42" / "results.json").read_text())["num_eval_samples"] == 50
     assert result["crossing"]["fit"] is not None and "TF-IDF baseline" in result["crossing"]["text"]
+    assert result["pretraining_losses"] == {"0": None, "2": None, "4": None}  # logging every 50 steps: none yet
+    assert result["crossing"]["points"] == 2  # the random-initialisation control is not on the pre-training curve
     table = (out / "learning_curve.md").read_text()
     assert table.startswith("Data: NSMC ratings_train 32 labels / ratings_test 50 reviews, seeds 42")
     assert "| *trivial baseline* |" in table and "| *TF-IDF + logistic regression* |" in table
+    assert "| 0 (random initialisation: no pre-training) |" in table and "Against the same shape without" in table
     assert (out / "learning_curve.png").stat().st_size > 0
     capsys.readouterr()
     assert learning_curve.main(argv) == 0  # every step finished: nothing is trained again
-    assert capsys.readouterr().out.count("already done") == 4  # tokenizer, pre-training, two fine-tunings
+    assert capsys.readouterr().out.count("already done") == 5  # tokenizer, pre-training, three fine-tunings
 
 
 def test_ablation_compares_two_students_that_differ_by_one_change_on_paired_seeds(tmp_path, capsys):
@@ -318,3 +321,15 @@ def test_ablation_compares_two_students_that_differ_by_one_change_on_paired_seed
     table = (out / "ablation_corrupt_inputs.md").read_text()
     assert "| *TF-IDF + logistic regression* |" in table and "differ only by `--corrupt_inputs`" in table
     assert result["settings"]["corpus"] == "training/data/sample_corpus.txt"  # committed: repository-relative
+
+
+def test_learning_curve_reads_the_pretraining_losses_last_logged_before_a_checkpoint(tmp_path):
+    from benchmarks.learning_curve import pretraining_losses
+
+    history = [{"step": 50, "loss": 30.0, "loss_rtd": 0.5, "loss_mlm": 8.0},
+               {"step": 100, "loss": 25.0, "loss_rtd": 0.41234, "loss_mlm": 6.1234},
+               {"step": 100, "train_runtime": 9.0}]  # fmt: skip
+    (tmp_path / "trainer_state.json").write_text(json.dumps({"log_history": history}))
+    assert pretraining_losses(tmp_path) == {"step": 100, "loss_rtd": 0.4123, "loss_mlm": 6.123}
+    (tmp_path / "trainer_state.json").write_text(json.dumps({"log_history": []}))
+    assert pretraining_losses(tmp_path) is None
