@@ -256,6 +256,9 @@ def test_teacher_from_checkpoint_keeps_the_discriminator_of_a_pretraining_checkp
     loaded = KRElectraKDForPreTraining.from_pretrained(teacher)
     for name, tensor in pair.discriminator.state_dict().items():
         assert torch.equal(loaded.state_dict()[name], tensor), name
+    generator = KRElectraKDForMaskedLM.from_pretrained(teacher / "generator")  # what --corrupt_inputs samples from
+    for name, tensor in pair.generator.state_dict().items():
+        assert torch.equal(generator.state_dict()[name], tensor), name
 
 
 def test_learning_curve_fit_reports_a_measured_or_an_extrapolated_crossing():

@@ -156,24 +156,35 @@ class ElectraPreTrainer(LossPartsMixin, Trainer):
 
 
 def teacher_from_checkpoint(checkpoint: str | Path, output_dir: str | Path, tokenizer: str | Path) -> Path:
-    """Save the discriminator of a pre-training checkpoint (`checkpoint-N`, holding the generator + discriminator pair's
-    model.safetensors and the discriminator's config.json) as a teacher folder, like a finished run's output: config,
-    safetensors, code files and `tokenizer` beside them. Read with safetensors only; returns `output_dir`."""
+    """Save a pre-training checkpoint (`checkpoint-N`, holding the generator + discriminator pair's model.safetensors
+    and the discriminator's config.json) as a teacher folder, like a finished run's output: the discriminator (config,
+    safetensors, code files, `tokenizer` beside them) and its generator in `generator/` (`distill --corrupt_inputs`
+    samples from it). Read with safetensors only; returns `output_dir`."""
     from safetensors.torch import load_file
 
     checkpoint, output_dir = Path(checkpoint), Path(output_dir)
     config = KRElectraKDConfig.from_pretrained(checkpoint)
     saved = load_file(checkpoint / "model.safetensors")
-    state = {
-        key.removeprefix("discriminator."): value for key, value in saved.items() if key.startswith("discriminator.")
+    parts = {
+        name: {key.removeprefix(f"{name}."): value for key, value in saved.items() if key.startswith(f"{name}.")}
+        for name in ("discriminator", "generator")
     }
-    # The embeddings are shared with the generator: safetensors keeps one copy, under either name.
-    for key, value in saved.items():
-        if key.startswith("generator.electra.embeddings."):
-            state.setdefault(key.removeprefix("generator."), value)
+    # The embeddings are shared: safetensors keeps one copy, under either model's name.
+    for name, other in (("discriminator", "generator"), ("generator", "discriminator")):
+        for key, value in parts[other].items():
+            if key.startswith("electra.embeddings."):
+                parts[name].setdefault(key, value)
     discriminator = KRElectraKDForPreTraining(config)
-    discriminator.load_state_dict(state, strict=True)
+    discriminator.load_state_dict(parts["discriminator"], strict=True)
     discriminator.save_pretrained(output_dir)
+    # the generator's width is not in the checkpoint's config: read it from its weights
+    width = parts["generator"]["electra.encoder.layer.0.output.LayerNorm.weight"].shape[0]
+    generator = KRElectraKDForMaskedLM(generator_config(config, config.hidden_size // width))
+    missing, unexpected = generator.load_state_dict(parts["generator"], strict=False)
+    if unexpected or set(missing) - {"generator_lm_head.weight"}:  # the output layer is tied to the embeddings
+        raise ValueError(f"{checkpoint}: generator weights do not fit ({sorted(missing)} missing, {unexpected} extra).")
+    generator.tie_weights()
+    generator.save_pretrained(output_dir / "generator")
     save_tokenizer(AutoTokenizer.from_pretrained(tokenizer), output_dir)
     return output_dir
 
