@@ -32,8 +32,8 @@ from benchmarks.distillation import (  # noqa: E402
     task_options,
     task_step_count,
 )
+from benchmarks.report import save_results  # noqa: E402
 from training.pipeline import run_step, scaled_preset, shape_string, step_seconds  # noqa: E402
-from training.provenance import relative_paths  # noqa: E402
 
 
 def markdown(result: dict) -> str:
@@ -120,12 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": round(time.time() - started),
         "step_seconds": round(step_seconds(work)),
     }
-    args.output_dir.mkdir(parents=True, exist_ok=True)
-    result = relative_paths(result, REPO)  # the file is committed: no paths of this machine
-    (args.output_dir / f"ablation_{name}.json").write_text(json.dumps(result, indent=2, default=str), "utf-8")
-    table = markdown(result)
-    (args.output_dir / f"ablation_{name}.md").write_text(table, encoding="utf-8")
-    print(table)
+    save_results(result, args.output_dir, f"ablation_{name}", markdown)
     return 0
 
 

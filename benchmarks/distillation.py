@@ -31,10 +31,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.report import save_results  # noqa: E402
 from training.baselines import primary_score, task_baselines  # noqa: E402
 from training.corpus import iter_corpus_lines  # noqa: E402
 from training.pipeline import run_step, scaled_preset, shape_string  # noqa: E402
-from training.provenance import relative_paths  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
 # name -> (label in the table, what was done)
@@ -305,13 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         "baselines": nsmc_baselines(args.nsmc_dir, args.train_samples, args.eval_samples, args.seeds),
         "seconds": round(time.time() - started),
     }
-    args.output_dir.mkdir(parents=True, exist_ok=True)
-    # paths relative to the repository (../shared/data/...): the file is committed
-    result = relative_paths(result, REPO)
-    (args.output_dir / "distillation_nsmc.json").write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
-    table = markdown(result)
-    (args.output_dir / "distillation_nsmc.md").write_text(table, encoding="utf-8")
-    print(table)
+    save_results(result, args.output_dir, "distillation_nsmc", markdown)
     return 0
 
 

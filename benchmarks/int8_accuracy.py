@@ -15,7 +15,6 @@ Writes benchmarks/results/int8_accuracy.json and .md.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -27,8 +26,8 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.report import save_results  # noqa: E402
 from training.export import export_onnx, load_model, onnx_session, quantize_int8, run_onnx  # noqa: E402
-from training.provenance import relative_paths  # noqa: E402
 from training.tasks import get_task, load_task_data  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
@@ -143,12 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as error:
         print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
         return 2
-    args.output_dir.mkdir(parents=True, exist_ok=True)
-    # paths relative to the repository (../shared/data/...), never this machine's folders
-    result = relative_paths(result, REPO)
-    (args.output_dir / "int8_accuracy.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
-    (args.output_dir / "int8_accuracy.md").write_text(to_markdown(result) + "\n", encoding="utf-8")
-    print(to_markdown(result))
+    save_results(result, args.output_dir, "int8_accuracy", to_markdown)
     return 0
 
 

@@ -43,8 +43,8 @@ from benchmarks.distillation import (  # noqa: E402
     teacher_preset,
     train_tokenizer,
 )
+from benchmarks.report import save_results  # noqa: E402
 from training.pipeline import run_step, shape_string, step_seconds  # noqa: E402
-from training.provenance import relative_paths  # noqa: E402
 
 # 0: the same shape randomly initialised, fine-tuned alike: what the task's labels alone teach (the control).
 DEFAULT_STEPS = [0, 750, 1500, 3000, 6000]
@@ -143,9 +143,11 @@ def markdown(result: dict) -> str:
     for step, score in result["nsmc_accuracy"].items():
         per_seed = " / ".join(f"{value:.2f}" for value in score["per_seed"])
         losses = result["pretraining_losses"][step]
-        logged = f"{losses['loss_rtd']:.3f} / {losses['loss_mlm']:.2f}" if losses else "not logged yet"
-        label = f"{int(step):,}" if int(step) else "0 (random initialisation: no pre-training)"
-        logged = logged if int(step) else ""
+        if int(step):
+            label = f"{int(step):,}"
+            logged = f"{losses['loss_rtd']:.3f} / {losses['loss_mlm']:.2f}" if losses else "not logged yet"
+        else:
+            label, logged = "0 (random initialisation: no pre-training)", ""
         lines.append(f"| {label} | {score['mean']:.2f} ± {score['stdev']:.2f} | {per_seed} | {logged} |")
     for kind, (label, _) in BASELINES.items():
         score = result["baselines"][kind]
@@ -273,13 +275,8 @@ def main(argv: list[str] | None = None) -> int:
         # what the curve costs from scratch, even when this invocation reused finished steps
         "step_seconds": round(step_seconds(run) + step_seconds(work / "tokenizer")),
     }
-    args.output_dir.mkdir(parents=True, exist_ok=True)
-    result = relative_paths(result, REPO)  # the file is committed: no paths of this machine
-    (args.output_dir / "learning_curve.json").write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
-    table = markdown(result)
-    (args.output_dir / "learning_curve.md").write_text(table, encoding="utf-8")
+    result = save_results(result, args.output_dir, "learning_curve", markdown)
     plot(result, args.output_dir / "learning_curve.png")
-    print(table)
     return 0
 
 

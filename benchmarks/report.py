@@ -7,9 +7,11 @@ labelled as the paper's. A result file that does not exist yet gives a plain "no
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
 
 # Published in Kim & Choi (Entropy 2025), as given in this project's brief.
 PAPER = {
@@ -18,6 +20,21 @@ PAPER = {
     "retention": "the 53 MB student keeps 97.4% of the teacher's average score and reaches 89.72% on NSMC, above the "
     "teacher there",
 }
+
+
+def save_results(result: dict, output_dir: Path, name: str, markdown: Callable[[dict], str]) -> dict:
+    """Write a benchmark's committed results, `name`.json and its table `name`.md, and print the table. Paths in the
+    result are made relative to the repository (../shared/data/...), never this machine's folders; returns that
+    result."""
+    from training.provenance import relative_paths
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    result = relative_paths(result, REPO)
+    (output_dir / f"{name}.json").write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
+    table = markdown(result).rstrip("\n") + "\n"
+    (output_dir / f"{name}.md").write_text(table, encoding="utf-8")
+    print(table, end="")
+    return result
 
 
 def _load(name: str) -> dict | None:
