@@ -106,7 +106,10 @@ def pretraining_losses(checkpoint: Path) -> dict | None:
     if not logged:
         return None
     last = logged[-1]
-    return {"step": last["step"], "loss_rtd": round(last["loss_rtd"], 4), "loss_mlm": round(last["loss_mlm"], 3)}
+    losses = {"step": last["step"], "loss_rtd": round(last["loss_rtd"], 4), "loss_mlm": round(last["loss_mlm"], 3)}
+    if "loss_rtd_constant" in last:  # logged since the constant prediction's loss was added
+        losses["loss_rtd_constant"] = round(last["loss_rtd_constant"], 4)
+    return losses
 
 
 def random_teacher(pretrained: Path, output_dir: Path, tokenizer: Path, seed: int) -> Path:
@@ -137,7 +140,7 @@ def markdown(result: dict) -> str:
         f"listed is fine-tuned for {result['task_steps']} steps and scored (a point at N steps is that run's checkpoint, "
         "its learning rate not yet decayed: not a run that stops at N). Accuracy (%): mean ± sd over seeds.",
         "",
-        "| pre-training steps | teacher NSMC accuracy | per seed | pre-training loss: RTD / MLM |",
+        "| pre-training steps | teacher NSMC accuracy | per seed | pre-training loss: RTD (constant prediction) / MLM |",
         "|---|---|---|---|",
     ]
     for step, score in result["nsmc_accuracy"].items():
@@ -145,7 +148,8 @@ def markdown(result: dict) -> str:
         losses = result["pretraining_losses"][step]
         if int(step):
             label = f"{int(step):,}"
-            logged = f"{losses['loss_rtd']:.3f} / {losses['loss_mlm']:.2f}" if losses else "not logged yet"
+            constant = f" ({losses['loss_rtd_constant']:.3f})" if losses and "loss_rtd_constant" in losses else ""
+            logged = f"{losses['loss_rtd']:.3f}{constant} / {losses['loss_mlm']:.2f}" if losses else "not logged yet"
         else:
             label, logged = "0 (random initialisation: no pre-training)", ""
         lines.append(f"| {label} | {score['mean']:.2f} ± {score['stdev']:.2f} | {per_seed} | {logged} |")

@@ -60,8 +60,21 @@ def test_pretraining_saves_a_hub_ready_teacher_and_generator(teacher_dir):
     )
     rtd = _losses(state["log_history"], "loss_rtd")
     mlm = _losses(state["log_history"], "loss_mlm")
-    assert len(rtd) == len(mlm) == 8  # each part logged separately
+    constant = _losses(state["log_history"], "loss_rtd_constant")
+    assert len(rtd) == len(mlm) == len(constant) == 8  # each part logged separately
     assert rtd[-1] < rtd[0]
+    assert all(0.2 < value < 0.6 for value in constant)  # about 13% of the tokens replaced: about 0.39
+
+
+def test_pretraining_warns_when_the_discriminator_has_not_beaten_a_constant_prediction(
+    tokenizer_dir, fixtures_dir, tmp_path, capsys
+):
+    argv = ["--corpus", str(fixtures_dir / "corpus.txt"), "--tokenizer", str(tokenizer_dir), "--preset", "tiny"]
+    argv += ["--output_dir", str(tmp_path / "teacher"), "--max_steps", "2", "--logging_steps", "1", *QUIET]
+    assert pretrain.main(argv) == 0  # a warning, not an error: the teacher is saved
+    error = capsys.readouterr().err
+    assert "has not learned to detect replaced tokens" in error and "--max_steps" in error
+    assert (tmp_path / "teacher" / "model.safetensors").is_file()
 
 
 def test_generator_is_narrower_and_shares_the_embeddings(tokenizer_dir):

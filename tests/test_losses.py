@@ -11,7 +11,12 @@ from torch import nn
 
 from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDForPreTraining
 from training.distiller import attention_kl, hidden_mse, soft_target_kl
-from training.pretrain import masking_collator, replaced_token_labels
+from training.pretrain import (
+    constant_prediction_loss,
+    discriminator_check,
+    masking_collator,
+    replaced_token_labels,
+)
 
 
 def test_soft_target_kl_is_kl_times_temperature_squared():
@@ -94,3 +99,22 @@ def test_masking_schemes(masking, mask_share, random_share, tiny_tokenizer):
     assert total / original.numel() == pytest.approx(0.15, abs=0.01)
     assert int(as_mask.sum()) / total == pytest.approx(mask_share, abs=0.025)
     assert int(unchanged.sum()) / total == pytest.approx(1 - mask_share - random_share, abs=0.025)
+
+
+def test_constant_prediction_loss_is_the_binary_entropy_of_the_replaced_share_over_real_tokens():
+    replaced = torch.tensor([[1, 0, 0, 0], [1, 0, 1, 1]])
+    attention_mask = torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0]])  # 2 of the 6 real tokens replaced: r = 1/3
+    expected = -(1 / 3 * math.log(1 / 3) + 2 / 3 * math.log(2 / 3))  # 0.6365
+    assert constant_prediction_loss(replaced, attention_mask).item() == pytest.approx(expected, abs=1e-6)
+    assert constant_prediction_loss(replaced).item() == pytest.approx(math.log(2), abs=1e-6)  # 4 of 8: r = 1/2
+    assert constant_prediction_loss(torch.zeros(2, 3, dtype=torch.long)).item() == pytest.approx(0.0, abs=1e-5)
+
+
+def test_discriminator_check_warns_only_within_the_margin_of_the_constant_prediction():
+    def history(rtd, constant):
+        return [{"step": 5, "loss": 1.0}, {"step": 10, "loss": 1.0, "loss_rtd": rtd, "loss_rtd_constant": constant}]
+
+    assert "0.354" in discriminator_check(history(0.354, 0.369))  # the learning curve's 6,000-step teacher
+    assert discriminator_check(history(0.34, 0.37)) is not None  # 8% below: still within the 10% margin
+    assert discriminator_check(history(0.30, 0.37)) is None  # 19% below: learned
+    assert discriminator_check([{"step": 5, "loss": 1.0}]) is None  # nothing logged

@@ -6,7 +6,10 @@ tokens were replaced. Both share the token, position and type embeddings; the lo
 every time a text is seen) and, by default, ELECTRA's: of the `mlm_probability` share of tokens chosen, 85% become
 `[MASK]` and 15% stay unchanged (the generator must still predict them). `--masking bert` gives BERT's 80% `[MASK]`,
 10% random token, 10% unchanged. Runs as one process or under `torchrun` / `accelerate launch` (DDP, gloo on CPU).
-The loss is a mean over each batch, divided by the gradient accumulation steps like any Trainer loss.
+The loss is a mean over each batch, divided by the gradient accumulation steps like any Trainer loss. The logs show
+`loss_rtd` beside `loss_rtd_constant`, what predicting the replaced share everywhere would cost; a run whose
+discriminator ends within 10% of it gets a warning (it has not learned yet, and such a teacher fine-tunes worse than
+a random one).
 
     kr-electra-kd pretrain-teacher --corpus corpus.txt --tokenizer tok --output_dir teacher --preset small-kd \\
         --max_steps 10000
@@ -103,7 +106,12 @@ class ElectraGeneratorDiscriminator(nn.Module):
             input_ids=corrupted, attention_mask=attention_mask, token_type_ids=token_type_ids, labels=replaced
         )
         loss = mlm_loss + self.rtd_weight * judged.loss
-        return ModelOutput(loss=loss, mlm_loss=mlm_loss.detach(), rtd_loss=judged.loss.detach())
+        return ModelOutput(
+            loss=loss,
+            mlm_loss=mlm_loss.detach(),
+            rtd_loss=judged.loss.detach(),
+            rtd_constant_loss=constant_prediction_loss(replaced, attention_mask),
+        )
 
     def sample_replacements(self, logits: torch.Tensor) -> torch.Tensor:
         return sample_replacements(logits)
@@ -127,9 +135,41 @@ def replaced_token_labels(
     return corrupted, (corrupted != original).long()
 
 
+def constant_prediction_loss(replaced: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """The RTD loss of a discriminator that ignores its input and predicts the batch's replaced share `r` for every
+    token: the binary entropy -r ln r - (1 - r) ln(1 - r), over the tokens the attention mask keeps. A discriminator
+    learns only what takes its loss below this (ELECTRA replaces about 13% of tokens: about 0.39)."""
+    active = replaced.bool() if attention_mask is None else replaced.bool()[attention_mask.bool()]
+    share = active.float().mean().clamp(1e-7, 1 - 1e-7)
+    return -(share * share.log() + (1 - share) * (1 - share).log())
+
+
+# The discriminator has learned its task when its RTD loss falls this far below the constant prediction's.
+RTD_LEARNED_MARGIN = 0.1
+
+
+def discriminator_check(log_history: list[dict]) -> str | None:
+    """A warning when the last logged RTD loss is within RTD_LEARNED_MARGIN (relative) of the constant prediction's
+    (`constant_prediction_loss`): such a discriminator has learned nearly nothing, and its encoder tends to collapse
+    (benchmarks/results/learning_curve.md: a teacher fine-tuned from it scores below the same shape randomly
+    initialised). None when it learned, or when nothing was logged."""
+    logged = [entry for entry in log_history if "loss_rtd" in entry and "loss_rtd_constant" in entry]
+    if not logged:
+        return None
+    rtd, constant = logged[-1]["loss_rtd"], logged[-1]["loss_rtd_constant"]
+    if rtd < (1 - RTD_LEARNED_MARGIN) * constant:
+        return None
+    return (
+        f"warning: at step {logged[-1]['step']} the discriminator's RTD loss ({rtd:.3f}) is not {RTD_LEARNED_MARGIN:.0%} "
+        f"below a constant prediction's ({constant:.3f}): it has not learned to detect replaced tokens, and a teacher "
+        "like this one fine-tunes no better than random initialisation. Pre-train longer (--max_steps, more data per "
+        "step), e.g. on a GPU (benchmarks/reproduce.py --scale gpu); see benchmarks/results/learning_curve.md."
+    )
+
+
 class ElectraPreTrainer(LossPartsMixin, Trainer):
-    """Logs the generator (`loss_mlm`) and discriminator (`loss_rtd`) losses beside the total, and checkpoints the
-    shared-embedding model with safetensors (which refuses duplicated shared tensors unless saved as a module)."""
+    """Logs the generator (`loss_mlm`) and discriminator (`loss_rtd`) losses beside the total, with the RTD loss of a
+    constant prediction (`loss_rtd_constant`) that the discriminator must beat, and checkpoints the shared-embedding model with safetensors (which refuses duplicated shared tensors unless saved as a module)."""
 
     # compute_loss returns a per-batch mean: Trainer must divide it by the gradient accumulation steps.
     loss_is_scaled_for_ga = False
@@ -137,7 +177,9 @@ class ElectraPreTrainer(LossPartsMixin, Trainer):
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         outputs = model(**inputs)
         if model.training:
-            self.record_loss_parts({"mlm": outputs["mlm_loss"], "rtd": outputs["rtd_loss"]})
+            self.record_loss_parts(
+                {"mlm": outputs["mlm_loss"], "rtd": outputs["rtd_loss"], "rtd_constant": outputs["rtd_constant_loss"]}
+            )
         return (outputs["loss"], outputs) if return_outputs else outputs["loss"]
 
     def _save(self, output_dir: str | None = None, state_dict=None) -> None:
@@ -279,6 +321,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     if trainer.is_world_process_zero():
+        warning = discriminator_check(trainer.state.log_history)
+        if warning:
+            print(warning, file=sys.stderr)
         discriminator.save_pretrained(output_dir)
         save_tokenizer(tokenizer, output_dir)
         generator.save_pretrained(output_dir / "generator")
