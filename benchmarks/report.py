@@ -95,6 +95,15 @@ def distillation_section() -> str:
     )
 
 
+def corrupt_inputs_section() -> str:
+    return _table_section(
+        "ablation_corrupt_inputs.md",
+        "Distillation on generator-corrupted text vs. clean text (this project, CPU scale)",
+        "distillation with --corrupt_inputs against clean inputs",
+        "python benchmarks/ablation.py --teacher T --name corrupt_inputs --change --corrupt_inputs",
+    )
+
+
 def learning_curve_section() -> str:
     table = _markdown("learning_curve.md")
     if table is None:
@@ -172,6 +181,7 @@ def readme_results() -> str:
         paper,
         reproduce_section(),
         distillation_section(),
+        corrupt_inputs_section(),
         learning_curve_section(),
         size_speed_section(),
         int8_accuracy_section(),
