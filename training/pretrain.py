@@ -169,7 +169,8 @@ def discriminator_check(log_history: list[dict]) -> str | None:
 
 class ElectraPreTrainer(LossPartsMixin, Trainer):
     """Logs the generator (`loss_mlm`) and discriminator (`loss_rtd`) losses beside the total, with the RTD loss of a
-    constant prediction (`loss_rtd_constant`) that the discriminator must beat, and checkpoints the shared-embedding model with safetensors (which refuses duplicated shared tensors unless saved as a module)."""
+    constant prediction (`loss_rtd_constant`) that the discriminator must beat, and checkpoints the shared-embedding
+    model with safetensors (which refuses duplicated shared tensors unless saved as a module)."""
 
     # compute_loss returns a per-batch mean: Trainer must divide it by the gradient accumulation steps.
     loss_is_scaled_for_ga = False
