@@ -101,11 +101,12 @@ def crossing(steps: list[int], accuracy: list[float], baseline: float) -> dict:
 def pretraining_losses(checkpoint: Path) -> dict | None:
     """The discriminator's and generator's losses last logged up to `checkpoint` (its trainer_state.json), None before
     the first log: beside a fine-tuned score they show whether the teacher still learns its own task."""
+    from training.pretrain import last_pretraining_log
+
     history = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))["log_history"]
-    logged = [entry for entry in history if "loss_rtd" in entry]
-    if not logged:
+    last = last_pretraining_log(history)
+    if last is None:
         return None
-    last = logged[-1]
     losses = {"step": last["step"], "loss_rtd": round(last["loss_rtd"], 4), "loss_mlm": round(last["loss_mlm"], 3)}
     if "loss_rtd_constant" in last:  # logged since the constant prediction's loss was added
         losses["loss_rtd_constant"] = round(last["loss_rtd_constant"], 4)
@@ -118,12 +119,11 @@ def random_teacher(pretrained: Path, output_dir: Path, tokenizer: Path, seed: in
     from transformers import AutoTokenizer
 
     from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDForPreTraining
-    from training.tokenizer import save_tokenizer
+    from training.pretrain import save_teacher
 
     torch.manual_seed(seed)
-    KRElectraKDForPreTraining(KRElectraKDConfig.from_pretrained(pretrained)).save_pretrained(output_dir)
-    save_tokenizer(AutoTokenizer.from_pretrained(tokenizer), output_dir)
-    return output_dir
+    discriminator = KRElectraKDForPreTraining(KRElectraKDConfig.from_pretrained(pretrained))
+    return save_teacher(output_dir, discriminator, AutoTokenizer.from_pretrained(tokenizer))
 
 
 def markdown(result: dict) -> str:

@@ -148,19 +148,25 @@ def constant_prediction_loss(replaced: torch.Tensor, attention_mask: torch.Tenso
 RTD_LEARNED_MARGIN = 0.1
 
 
+def last_pretraining_log(log_history: list[dict]) -> dict | None:
+    """The last entry of a pre-training run's Trainer log history that holds its loss parts (`loss_rtd`, `loss_mlm`
+    and, in runs since it was added, `loss_rtd_constant`), or None before the first log."""
+    return next((entry for entry in reversed(log_history) if "loss_rtd" in entry), None)
+
+
 def discriminator_check(log_history: list[dict]) -> str | None:
     """A warning when the last logged RTD loss is within RTD_LEARNED_MARGIN (relative) of the constant prediction's
     (`constant_prediction_loss`): such a discriminator has learned nearly nothing, and its encoder tends to collapse
     (benchmarks/results/learning_curve.md: a teacher fine-tuned from it scores below the same shape randomly
     initialised). None when it learned, or when nothing was logged."""
-    logged = [entry for entry in log_history if "loss_rtd" in entry and "loss_rtd_constant" in entry]
-    if not logged:
+    last = last_pretraining_log(log_history)
+    if last is None or "loss_rtd_constant" not in last:
         return None
-    rtd, constant = logged[-1]["loss_rtd"], logged[-1]["loss_rtd_constant"]
+    rtd, constant = last["loss_rtd"], last["loss_rtd_constant"]
     if rtd < (1 - RTD_LEARNED_MARGIN) * constant:
         return None
     return (
-        f"warning: at step {logged[-1]['step']} the discriminator's RTD loss ({rtd:.3f}) is not {RTD_LEARNED_MARGIN:.0%} "
+        f"warning: at step {last['step']} the discriminator's RTD loss ({rtd:.3f}) is not {RTD_LEARNED_MARGIN:.0%} "
         f"below a constant prediction's ({constant:.3f}): it has not learned to detect replaced tokens, and a teacher "
         "like this one fine-tunes no better than random initialisation. Pre-train longer (--max_steps, more data per "
         "step), e.g. on a GPU (benchmarks/reproduce.py --scale gpu); see benchmarks/results/learning_curve.md."
@@ -198,6 +204,18 @@ class ElectraPreTrainer(LossPartsMixin, Trainer):
         load_model(self.accelerator.unwrap_model(self.model), f"{resume_from_checkpoint}/model.safetensors")
 
 
+def save_teacher(output_dir: str | Path, discriminator: KRElectraKDForPreTraining, tokenizer, generator=None) -> Path:
+    """Write a teacher folder: the discriminator (config, safetensors, code files) with `tokenizer` beside it and, when
+    given, its generator with the same tokenizer in `generator/` (what `distill --corrupt_inputs` samples from)."""
+    output_dir = Path(output_dir)
+    discriminator.save_pretrained(output_dir)
+    save_tokenizer(tokenizer, output_dir)
+    if generator is not None:
+        generator.save_pretrained(output_dir / "generator")
+        save_tokenizer(tokenizer, output_dir / "generator")
+    return output_dir
+
+
 def teacher_from_checkpoint(checkpoint: str | Path, output_dir: str | Path, tokenizer: str | Path) -> Path:
     """Save a pre-training checkpoint (`checkpoint-N`, holding the generator + discriminator pair's model.safetensors
     and the discriminator's config.json) as a teacher folder, like a finished run's output: the discriminator (config,
@@ -219,7 +237,6 @@ def teacher_from_checkpoint(checkpoint: str | Path, output_dir: str | Path, toke
                 parts[name].setdefault(key, value)
     discriminator = KRElectraKDForPreTraining(config)
     discriminator.load_state_dict(parts["discriminator"], strict=True)
-    discriminator.save_pretrained(output_dir)
     # the generator's width is not in the checkpoint's config: read it from its weights
     width = parts["generator"]["electra.encoder.layer.0.output.LayerNorm.weight"].shape[0]
     generator = KRElectraKDForMaskedLM(generator_config(config, config.hidden_size // width))
@@ -227,9 +244,7 @@ def teacher_from_checkpoint(checkpoint: str | Path, output_dir: str | Path, toke
     if unexpected or set(missing) - {"generator_lm_head.weight"}:  # the output layer is tied to the embeddings
         raise ValueError(f"{checkpoint}: generator weights do not fit ({sorted(missing)} missing, {unexpected} extra).")
     generator.tie_weights()
-    generator.save_pretrained(output_dir / "generator")
-    save_tokenizer(AutoTokenizer.from_pretrained(tokenizer), output_dir)
-    return output_dir
+    return save_teacher(output_dir, discriminator, AutoTokenizer.from_pretrained(tokenizer), generator)
 
 
 @dataclass
@@ -325,10 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         warning = discriminator_check(trainer.state.log_history)
         if warning:
             print(warning, file=sys.stderr)
-        discriminator.save_pretrained(output_dir)
-        save_tokenizer(tokenizer, output_dir)
-        generator.save_pretrained(output_dir / "generator")
-        save_tokenizer(tokenizer, output_dir / "generator")
+        save_teacher(output_dir, discriminator, tokenizer, generator)
         print(f"Saved the teacher (discriminator) to {output_dir} and its generator to {output_dir / 'generator'}.")
     return 0
 
