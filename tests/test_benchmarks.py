@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import baselines, distillation, report, size_speed
-from benchmarks.reproduce import table
+from benchmarks.reproduce import models_below_margin, table
 from training.pipeline import PACKAGE_DATA, scaled_preset, step_seconds
 
 
@@ -103,6 +103,17 @@ def test_reproduce_table_prints_baselines_and_averages_only_learned_tasks():
     assert "| *trivial baseline* | | | 50.0 | 56.1 | 50.0 | |" in markdown
     assert "| *classical baseline* | | | 81.0 | 55.5 | 81.0 | |" in markdown
     assert ": nsmc. Not learned at this scale: paws." in markdown
+    # Per model: small-kd's 56.1 on paws is the majority class itself; the teacher's 58 is under the 5-point margin.
+    assert models_below_margin(rows, table_baselines) == [("teacher", "paws"), ("small-kd", "paws")]
+    assert "Every model clears the trivial score by 5 points on: nsmc. Below that margin: teacher on paws; " in markdown
+    assert "Time:" not in markdown  # no step time given, none printed
+
+
+def test_reproduce_table_prints_the_step_time():
+    summary = _summary({"nsmc": 80}, {"nsmc": 76})
+    _, markdown = table(summary, "smoke", "cmd", {"nsmc": _accuracy_baseline(50.0, 81.0)}, step_time_seconds=9000)
+    assert "Every model clears the trivial score by 5 points on: nsmc. Below that margin: none." in markdown
+    assert "Time: 2.5 hours of step time" in markdown
 
 
 def test_baselines_script_adds_baselines_to_saved_results_and_rerenders_them(tmp_path, fixtures_dir):
