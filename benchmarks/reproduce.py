@@ -5,7 +5,7 @@ Shapes keep the paper's proportions with every width scaled down (stated in the 
 `teacher-base` at --teacher-width, the students `small-kd` / `small-lf-v1..v3` at --student-width (ranks scaled
 alike). LF students are made as in the paper: `small-kd` is distilled, then factorized by SVD and distilled again.
 
-    python benchmarks/reproduce.py                   # --scale hour: 2-3 hours on 2 cores (3.4 h of step time measured)
+    python benchmarks/reproduce.py                   # --scale hour: under 3 hours on 2 cores (2.3 h of step time measured)
     python benchmarks/reproduce.py --scale smoke     # minutes: checks the whole path, numbers are not meaningful
     python benchmarks/reproduce.py --scale gpu       # one H100-class GPU, at most 40 minutes (budget below)
     python benchmarks/reproduce.py --scale gpu --teacher PUBLIC_TEACHER_DIR   # a public ELECTRA/BERT teacher instead
