@@ -220,7 +220,7 @@ def render_table(
             "",
             *_baseline_notes(baselines, tasks, learned, not_learned),
             "",
-            _models_learned_line(rows, baselines),
+            _models_learned_line(rows, baselines, tasks),
         ]
     if step_time_seconds:
         lines += [
@@ -231,19 +231,15 @@ def render_table(
 
 
 def models_below_margin(rows: dict[str, dict], baselines: dict[str, dict]) -> list[tuple[str, str]]:
-    """(model, task) pairs whose score does not clear the task's trivial score by LEARNED_MARGIN points."""
-    return [
-        (name, task)
-        for name, row in rows.items()
-        for task, score in row["scores"].items()
-        if task in baselines and score < primary_score(baselines[task], "trivial") + LEARNED_MARGIN
-    ]
+    """(model, task) pairs whose score does not clear the task's trivial score by LEARNED_MARGIN points: the
+    teacher's test (training.baselines.learned_tasks) applied to every model."""
+    return [(name, task) for name, row in rows.items() for task in learned_tasks(row["scores"], baselines)[1]]
 
 
-def _models_learned_line(rows: dict[str, dict], baselines: dict[str, dict]) -> str:
+def _models_learned_line(rows: dict[str, dict], baselines: dict[str, dict], tasks: list[str]) -> str:
     below = models_below_margin(rows, baselines)
-    tasks = [task for task in next(iter(rows.values()))["scores"] if task in baselines]
-    every = [task for task in tasks if not any(task == below_task for _, below_task in below)]
+    below_tasks = {task for _, task in below}
+    every = [task for task in tasks if task in baselines and task not in below_tasks]
     missed = "; ".join(f"{name} on {task}" for name, task in below) or "none"
     return (
         f"Every model clears the trivial score by {LEARNED_MARGIN:g} points on: {', '.join(every) or 'no task'}. "
