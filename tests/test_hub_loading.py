@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -15,6 +16,7 @@ import torch
 from safetensors.torch import save_file
 from transformers import DataCollatorWithPadding, Trainer, TrainingArguments, pipeline
 
+import modeling_kr_electra_kd
 from modeling_kr_electra_kd import (
     AUTO_MAP,
     CODE_FILES,
@@ -38,6 +40,12 @@ HEADS = {
 SENTIMENT_LABELS = {0: "부정", 1: "긍정"}
 NER_LABELS = {0: "O", 1: "PER-B", 2: "PER-I", 3: "LOC-B", 4: "LOC-I"}
 REVIEW = "이 영화 정말 재미있었어요"
+# Folders saved by the code before the modeling refactor (see its README): name -> Auto class.
+PRE_REFACTOR = Path(__file__).resolve().parent / "fixtures" / "pre_refactor_checkpoint"
+PRE_REFACTOR_HEADS = {
+    "sequence_classification": "AutoModelForSequenceClassification",
+    "pretraining": "AutoModelForPreTraining",
+}
 QUESTION, CONTEXT = "기차로 얼마나 걸리나요?", "서울에서 부산까지 기차로 세 시간 정도 걸립니다."
 
 # Runs in the fresh process. Blocks this package's modules so only the folder's copied code can serve.
@@ -80,6 +88,17 @@ CHILD = textwrap.dedent(
         diff = (again(input_ids=expected["input_ids"]).logits - model(input_ids=expected["input_ids"]).logits).abs().max()
     report["resaved_diff"] = diff.item()
 
+    # Weights and config saved before the modeling refactor, with today's code files beside them.
+    old = json.load(open(f"{root}/pre_refactor/expected.json"))
+    old_inputs = {key: torch.tensor(old[key]) for key in ("input_ids", "attention_mask", "token_type_ids")}
+    report["pre_refactor"] = {}
+    for name, auto_name in %(pre_refactor)r.items():
+        model = getattr(transformers, auto_name).from_pretrained(f"{root}/pre_refactor/{name}", trust_remote_code=True)
+        with torch.no_grad():
+            logits = model.eval()(**old_inputs).logits
+        diff = (logits - torch.tensor(old["logits"][name])).abs().max().item()
+        report["pre_refactor"][name] = {"module": type(model).__module__, "max_abs_diff": diff}
+
     # A Trainer checkpoint folder is itself a loadable model.
     ckpt = transformers.AutoModelForSequenceClassification.from_pretrained(checkpoint, trust_remote_code=True)
     report["checkpoint_module"] = type(ckpt).__module__
@@ -97,7 +116,13 @@ CHILD = textwrap.dedent(
     }
     print("REPORT" + json.dumps(report, ensure_ascii=False, default=float))
     """
-) % {"heads": list(HEADS), "review": REVIEW, "question": QUESTION, "context": CONTEXT}
+) % {
+    "heads": list(HEADS),
+    "review": REVIEW,
+    "question": QUESTION,
+    "context": CONTEXT,
+    "pre_refactor": PRE_REFACTOR_HEADS,
+}
 
 
 def _config(tokenizer, **overrides) -> KRElectraKDConfig:
@@ -120,6 +145,16 @@ def _pipeline_outputs(root: Path) -> dict:
             "question-answering", model=str(root / "AutoModelForQuestionAnswering"), trust_remote_code=True
         )(question=QUESTION, context=CONTEXT),
     }
+
+
+def _with_todays_code(folder: Path) -> Path:
+    """Copy a pre-refactor folder under `folder`, its code files replaced by this package's (what re-publishing
+    the code does to a Hub repo), so old weights and config meet today's code."""
+    package_dir = Path(modeling_kr_electra_kd.__file__).parent
+    shutil.copytree(PRE_REFACTOR, folder)
+    for code_file in folder.glob("*/*.py"):
+        shutil.copyfile(package_dir / code_file.name, code_file)
+    return folder
 
 
 def _trainer_checkpoint(root: Path, tokenizer, korean_texts) -> Path:
@@ -196,6 +231,7 @@ def test_fresh_process_without_the_package_loads_every_head_and_pipeline(
     saved_heads, tiny_tokenizer, korean_texts, tmp_path
 ):
     checkpoint = _trainer_checkpoint(saved_heads, tiny_tokenizer, korean_texts)
+    _with_todays_code(saved_heads / "pre_refactor")
     for file_name in ("configuration_kr_electra_kd.py", "modeling_kr_electra_kd.py", "model.safetensors"):
         assert (checkpoint / file_name).is_file(), file_name
 
@@ -219,6 +255,10 @@ def test_fresh_process_without_the_package_loads_every_head_and_pipeline(
     assert (saved_heads / "resaved" / "modeling_kr_electra_kd.py").is_file()
     assert json.loads((saved_heads / "resaved" / "config.json").read_text())["auto_map"] == AUTO_MAP
     assert report["checkpoint_module"].startswith("transformers_modules.")
+    assert set(report["pre_refactor"]) == set(PRE_REFACTOR_HEADS)
+    for name, loaded in report["pre_refactor"].items():
+        assert loaded["module"].startswith("transformers_modules."), (name, loaded)
+        assert loaded["max_abs_diff"] < 1e-5, (name, loaded)
 
     in_process = _pipeline_outputs(saved_heads)
     child = report["pipelines"]
@@ -232,3 +272,26 @@ def test_fresh_process_without_the_package_loads_every_head_and_pipeline(
     ]
     assert child["question-answering"]["answer"] == in_process["question-answering"]["answer"]
     assert child["question-answering"]["answer"] in CONTEXT
+
+
+@pytest.mark.parametrize("name", sorted(PRE_REFACTOR_HEADS))
+def test_checkpoint_saved_before_the_refactor_loads_with_todays_code(name, tmp_path):
+    """Same weight names (nothing missing, nothing unexpected) and the same logits, through the package's class and
+    through the Auto class with `trust_remote_code` (the fresh-process test above loads them without the package)."""
+    import transformers
+
+    expected = json.loads((PRE_REFACTOR / "expected.json").read_text())
+    inputs = {key: torch.tensor(expected[key]) for key in ("input_ids", "attention_mask", "token_type_ids")}
+    auto_class = getattr(transformers, PRE_REFACTOR_HEADS[name])
+    folder = _with_todays_code(tmp_path / "pre_refactor") / name
+    head = HEADS[PRE_REFACTOR_HEADS[name]]
+    for load in (
+        head.from_pretrained,
+        lambda path, **kw: auto_class.from_pretrained(path, trust_remote_code=True, **kw),
+    ):
+        model, loading = load(folder, output_loading_info=True)
+        assert isinstance(model, head)
+        assert not loading["missing_keys"] and not loading["unexpected_keys"], loading
+        with torch.no_grad():
+            logits = model.eval()(**inputs).logits
+        assert torch.allclose(logits, torch.tensor(expected["logits"][name]), atol=1e-5, rtol=0)
