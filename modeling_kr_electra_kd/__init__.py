@@ -14,10 +14,10 @@ from transformers import (
     AutoModelForTokenClassification,
 )
 
-from .configuration_kr_electra_kd import PRESETS, KRElectraKDConfig
+from .configuration_kr_electra_kd import AUTO_MAP, PRESETS, KRElectraKDConfig
 from .modeling_kr_electra_kd import (
-    AUTO_MAP,
     CODE_FILES,
+    PIPELINE_FILE,
     KRElectraKDForMaskedLM,
     KRElectraKDForPreTraining,
     KRElectraKDForPreTrainingOutput,
@@ -44,6 +44,7 @@ for _auto_class, _model_class in (
 __all__ = [
     "AUTO_MAP",
     "CODE_FILES",
+    "PIPELINE_FILE",
     "KRElectraKDQuestionAnsweringPipeline",
     "extract_answers",
     "PRESETS",

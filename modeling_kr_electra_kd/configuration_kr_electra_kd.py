@@ -15,6 +15,19 @@
 
 from transformers import PretrainedConfig
 
+# Written into every saved config, for every head, so any folder loads with any Auto class and
+# `trust_remote_code=True` (e.g. the encoder of a pre-training checkpoint through `AutoModel`). Plain file references:
+# the code files travel with the weights.
+AUTO_MAP = {
+    "AutoConfig": "configuration_kr_electra_kd.KRElectraKDConfig",
+    "AutoModel": "modeling_kr_electra_kd.KRElectraKDModel",
+    "AutoModelForPreTraining": "modeling_kr_electra_kd.KRElectraKDForPreTraining",
+    "AutoModelForMaskedLM": "modeling_kr_electra_kd.KRElectraKDForMaskedLM",
+    "AutoModelForSequenceClassification": "modeling_kr_electra_kd.KRElectraKDForSequenceClassification",
+    "AutoModelForTokenClassification": "modeling_kr_electra_kd.KRElectraKDForTokenClassification",
+    "AutoModelForQuestionAnswering": "modeling_kr_electra_kd.KRElectraKDForQuestionAnswering",
+}
+
 # Named shapes. Ranks were chosen so that the fp32 safetensors file of the encoder (KRElectraKDModel) at a
 # 30,000-word vocabulary lands within 10% of the sizes in Kim & Choi (Entropy 2025); `scripts/preset_table.py`
 # measures them and writes the table in README.md.
@@ -165,6 +178,9 @@ class KRElectraKDConfig(PretrainedConfig):
         # ELECTRA's generator shares the word embeddings with its output layer.
         kwargs.setdefault("tie_word_embeddings", True)
         super().__init__(pad_token_id=pad_token_id, **kwargs)
+        # Replaces what a loaded config carried: a model loaded from a Hub repo has `repo--module.Class` references,
+        # which would point a folder saved elsewhere back at that repo instead of at its own code files.
+        self.auto_map = dict(AUTO_MAP)
         self.validate_shapes()
 
     def validate_shapes(self) -> None:
@@ -216,4 +232,7 @@ class KRElectraKDConfig(PretrainedConfig):
         return any(rank is not None for rank in (self.embedding_rank, self.attention_rank, self.ffn_rank))
 
 
-__all__ = ["KRElectraKDConfig", "PRESETS"]
+# transformers' route for custom code: saving a config copies this file and writes auto_map (see AUTO_MAP).
+KRElectraKDConfig.register_for_auto_class()
+
+__all__ = ["AUTO_MAP", "KRElectraKDConfig", "PRESETS"]

@@ -15,9 +15,14 @@
 # limitations under the License.
 """PyTorch KR-ELECTRA-KD: a Korean ELECTRA whose matrices may be low-rank factors.
 
-Read top to bottom: the low-rank linear layer, embeddings, attention, feed-forward, the encoder, the pre-trained model
-base (initialisation, Hub-ready saving), then the model and its heads. Only transformers' public API is used, so a
-folder saved from here keeps loading with `trust_remote_code=True` across transformers releases.
+Read top to bottom in the order of transformers' modeling_electra.py: the low-rank linear layer, embeddings,
+attention, feed-forward, the encoder, the heads' building blocks, the pre-trained model base, then the model and its
+heads. Only transformers' public API is used, so a folder saved from here keeps loading with `trust_remote_code=True`
+across transformers releases.
+
+Saving follows transformers' route for custom code: the config and every model class are registered for their Auto
+class (`register_for_auto_class`, at the end of each file), so `save_pretrained` (and every Trainer checkpoint) writes
+`auto_map` and copies the code files beside the weights.
 """
 
 import shutil
@@ -37,25 +42,28 @@ from transformers.modeling_outputs import (
     SequenceClassifierOutput,
     TokenClassifierOutput,
 )
+from transformers.utils import logging
 
-from .configuration_kr_electra_kd import KRElectraKDConfig
-from .pipeline_kr_electra_kd import KRElectraKDQuestionAnsweringPipeline
+from .configuration_kr_electra_kd import AUTO_MAP, KRElectraKDConfig
 
-# Written into every saved config so the folder loads with `AutoModel*.from_pretrained(..., trust_remote_code=True)`
-# from anywhere; the two code files are copied beside the weights (see `KRElectraKDPreTrainedModel.save_pretrained`).
-AUTO_MAP = {
-    "AutoConfig": "configuration_kr_electra_kd.KRElectraKDConfig",
-    "AutoModel": "modeling_kr_electra_kd.KRElectraKDModel",
-    "AutoModelForPreTraining": "modeling_kr_electra_kd.KRElectraKDForPreTraining",
-    "AutoModelForMaskedLM": "modeling_kr_electra_kd.KRElectraKDForMaskedLM",
-    "AutoModelForSequenceClassification": "modeling_kr_electra_kd.KRElectraKDForSequenceClassification",
-    "AutoModelForTokenClassification": "modeling_kr_electra_kd.KRElectraKDForTokenClassification",
-    "AutoModelForQuestionAnswering": "modeling_kr_electra_kd.KRElectraKDForQuestionAnswering",
+logger = logging.get_logger(__name__)
+
+# The extractive question-answering pipeline (transformers 5 has none of its own). It is not imported here: a
+# question-answering folder names it in `config.custom_pipelines` and carries its file (see
+# `KRElectraKDForQuestionAnswering.save_pretrained`), and `pipeline(..., trust_remote_code=True)` loads it from there.
+PIPELINE_FILE = "pipeline_kr_electra_kd.py"
+QUESTION_ANSWERING_PIPELINES = {
+    "question-answering": {
+        "impl": "pipeline_kr_electra_kd.KRElectraKDQuestionAnsweringPipeline",
+        "pt": ["AutoModelForQuestionAnswering"],
+        "type": "text",
+    }
 }
-CODE_FILES = ("configuration_kr_electra_kd.py", "modeling_kr_electra_kd.py", "pipeline_kr_electra_kd.py")
-# At inference the feed-forward block runs on this many tokens at a time: its `intermediate_size`-wide activation then
-# stays in cache instead of streaming a (batch * seq, intermediate) tensor through memory, which costs a thin low-rank
-# FFN more time than its multiplications do.
+# Every code file a saved folder can carry (the pipeline only with the question-answering head).
+CODE_FILES = ("configuration_kr_electra_kd.py", "modeling_kr_electra_kd.py", PIPELINE_FILE)
+# At CPU inference the feed-forward block runs on this many tokens at a time: its `intermediate_size`-wide activation
+# then stays in cache instead of streaming a (batch * seq, intermediate) tensor through memory, which costs a thin
+# low-rank FFN more time than its multiplications do. See `feed_forward_in_chunks`.
 FEED_FORWARD_CHUNK_TOKENS = 512
 
 
@@ -64,6 +72,17 @@ def is_building_graph() -> bool:
     chunks) would be frozen into it, so graph-building runs take the plain path."""
     compiling = getattr(torch.compiler, "is_compiling", lambda: False)()
     return compiling or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
+
+
+def feed_forward_in_chunks(hidden_states: torch.Tensor) -> bool:
+    """Whether a layer runs its feed-forward block on `FEED_FORWARD_CHUNK_TOKENS` tokens at a time.
+
+    Only for inference on CPU, where it was measured to pay (the activation stays in cache). On a GPU one large
+    launch is faster: chunking made an H100 5x slower. Training keeps one block for autograd, and graph-building runs
+    (compile, tracing, ONNX) take the plain path so no shape-dependent choice is frozen into the graph."""
+    if is_building_graph() or torch.is_grad_enabled() or hidden_states.device.type != "cpu":
+        return False
+    return hidden_states.numel() // hidden_states.shape[-1] > FEED_FORWARD_CHUNK_TOKENS
 
 
 def mark_as_factor(module: nn.Module, rank: int) -> None:
@@ -107,6 +126,7 @@ class KRElectraKDEmbeddings(nn.Module):
 
     def __init__(self, config: KRElectraKDConfig):
         super().__init__()
+        self.config = config
         word_width = config.embedding_rank or config.embedding_size
         self.word_embeddings = nn.Embedding(config.vocab_size, word_width, padding_idx=config.pad_token_id)
         if config.embedding_rank is not None:
@@ -132,7 +152,8 @@ class KRElectraKDEmbeddings(nn.Module):
     ) -> torch.Tensor:
         input_shape = input_ids.shape if input_ids is not None else inputs_embeds.shape[:-1]
         seq_length = input_shape[1]
-        if seq_length > self.position_embeddings.num_embeddings:
+        # While tracing (ONNX export) the length is a traced value: the check would freeze it into the graph.
+        if not torch.jit.is_tracing() and seq_length > self.position_embeddings.num_embeddings:
             raise ValueError(
                 f"Sequence length {seq_length} exceeds max_position_embeddings "
                 f"({self.position_embeddings.num_embeddings}); truncate the input (tokenizer(..., truncation=True))."
@@ -144,7 +165,7 @@ class KRElectraKDEmbeddings(nn.Module):
 
         if inputs_embeds is None:
             inputs_embeds = self.word_embeddings(input_ids)
-            if hasattr(self, "word_embeddings_up"):
+            if self.config.embedding_rank is not None:
                 inputs_embeds = self.word_embeddings_up(inputs_embeds)
         embeddings = inputs_embeds + self.token_type_embeddings(token_type_ids) + self.position_embeddings(position_ids)
         embeddings = self.LayerNorm(embeddings)
@@ -152,15 +173,53 @@ class KRElectraKDEmbeddings(nn.Module):
         return embeddings
 
 
+def eager_attention_forward(
+    module: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    scaling: float,
+    dropout: float = 0.0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Attention step by step: `(batch, heads, seq, head_size)` context and the attention probabilities (before
+    dropout, as distillation matches them)."""
+    scores = torch.matmul(query, key.transpose(-1, -2)) * scaling
+    if attention_mask is not None:
+        scores = scores + attention_mask
+    attention_probs = nn.functional.softmax(scores, dim=-1)
+    context = torch.matmul(nn.functional.dropout(attention_probs, p=dropout, training=module.training), value)
+    return context, attention_probs
+
+
+def sdpa_attention_forward(
+    module: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    scaling: float,
+    dropout: float = 0.0,
+) -> tuple[torch.Tensor, None]:
+    """The same computation in PyTorch's fused kernel (flash or memory-efficient attention where the device and the
+    mask allow); the probabilities are never materialised, so none are returned."""
+    context = nn.functional.scaled_dot_product_attention(
+        query, key, value, attn_mask=attention_mask, dropout_p=dropout, scale=scaling
+    )
+    return context, None
+
+
 class KRElectraKDSelfAttention(nn.Module):
     """Multi-head self-attention; Q, K and V are low-rank when `attention_rank` is set.
 
-    Uses PyTorch's fused scaled-dot-product attention unless the attention maps are asked for (distillation needs
-    them), in which case the same computation runs step by step so the probabilities can be returned.
+    `config._attn_implementation` picks the kernel, as in transformers: "sdpa" (the default) or "eager" (e.g.
+    `from_pretrained(..., attn_implementation="eager")`). Asking for the attention maps (`output_attentions=True`,
+    which distillation does) takes the eager path whatever the setting, since SDPA does not return them.
     """
 
     def __init__(self, config: KRElectraKDConfig):
         super().__init__()
+        self.config = config
         self.num_attention_heads = config.num_attention_heads
         self.attention_head_size = config.hidden_size // config.num_attention_heads
         self.scaling = self.attention_head_size**-0.5
@@ -199,26 +258,23 @@ class KRElectraKDSelfAttention(nn.Module):
         head_shape = (batch_size, seq_length, self.num_attention_heads, self.attention_head_size)
         query, key, value = (state.view(head_shape).transpose(1, 2) for state in self.project_qkv(hidden_states))
 
-        if output_attentions:
-            scores = torch.matmul(query, key.transpose(-1, -2)) * self.scaling
-            if attention_mask is not None:
-                scores = scores + attention_mask
-            attention_probs = nn.functional.softmax(scores, dim=-1)
-            context = torch.matmul(self.dropout(attention_probs), value)
-        else:
-            attention_probs = None
-            context = nn.functional.scaled_dot_product_attention(
-                query,
-                key,
-                value,
-                attn_mask=attention_mask,
-                dropout_p=self.dropout.p if self.training else 0.0,
-                scale=self.scaling,
-            )
+        attention_interface = sdpa_attention_forward
+        if output_attentions or self.config._attn_implementation == "eager":
+            attention_interface = eager_attention_forward
+        context, attention_probs = attention_interface(
+            self,
+            query,
+            key,
+            value,
+            attention_mask,
+            scaling=self.scaling,
+            dropout=self.dropout.p if self.training else 0.0,
+        )
         context = context.transpose(1, 2).reshape(batch_size, seq_length, -1)
         return context, attention_probs
 
 
+# Adapted from transformers.models.electra.modeling_electra.ElectraSelfOutput: `dense` may be low-rank.
 class KRElectraKDSelfOutput(nn.Module):
     """The attention output projection (low-rank with Q, K, V), dropout, residual and layer norm."""
 
@@ -249,6 +305,7 @@ class KRElectraKDAttention(nn.Module):
         return self.output(context, hidden_states), attention_probs
 
 
+# Adapted from transformers.models.electra.modeling_electra.ElectraIntermediate: `dense` may be low-rank.
 class KRElectraKDIntermediate(nn.Module):
     """First FFN matrix (hidden -> intermediate, low-rank when `ffn_rank` is set) and its activation."""
 
@@ -261,6 +318,7 @@ class KRElectraKDIntermediate(nn.Module):
         return self.intermediate_act_fn(self.dense(hidden_states))
 
 
+# Adapted from transformers.models.electra.modeling_electra.ElectraOutput: `dense` may be low-rank.
 class KRElectraKDOutput(nn.Module):
     """Second FFN matrix (intermediate -> hidden, low-rank when `ffn_rank` is set), dropout, residual, layer norm."""
 
@@ -289,9 +347,9 @@ class KRElectraKDLayer(nn.Module):
         output_attentions: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         attention_output, attention_probs = self.attention(hidden_states, attention_mask, output_attentions)
-        tokens = attention_output.view(-1, attention_output.shape[-1])
-        if is_building_graph() or torch.is_grad_enabled() or tokens.shape[0] <= FEED_FORWARD_CHUNK_TOKENS:
+        if not feed_forward_in_chunks(attention_output):
             return self.feed_forward(attention_output), attention_probs
+        tokens = attention_output.view(-1, attention_output.shape[-1])
         blocks = [self.feed_forward(block) for block in tokens.split(FEED_FORWARD_CHUNK_TOKENS)]
         return torch.cat(blocks).view_as(attention_output), attention_probs
 
@@ -332,68 +390,63 @@ class KRElectraKDEncoder(nn.Module):
         )
 
 
+# Copied from transformers.models.electra.modeling_electra.ElectraDiscriminatorPredictions with Electra->KRElectraKD
 class KRElectraKDDiscriminatorPredictions(nn.Module):
-    """Replaced-token-detection head: one logit per token (positive = replaced)."""
+    """Prediction module for the discriminator, made up of two dense layers."""
 
-    def __init__(self, config: KRElectraKDConfig):
+    def __init__(self, config):
         super().__init__()
+
         self.dense = nn.Linear(config.hidden_size, config.hidden_size)
         self.activation = get_activation(config.hidden_act)
         self.dense_prediction = nn.Linear(config.hidden_size, 1)
+        self.config = config
 
-    def forward(self, discriminator_hidden_states: torch.Tensor) -> torch.Tensor:
-        hidden_states = self.activation(self.dense(discriminator_hidden_states))
-        return self.dense_prediction(hidden_states).squeeze(-1)
+    def forward(self, discriminator_hidden_states):
+        hidden_states = self.dense(discriminator_hidden_states)
+        hidden_states = self.activation(hidden_states)
+        logits = self.dense_prediction(hidden_states).squeeze(-1)
+
+        return logits
 
 
+# Copied from transformers.models.electra.modeling_electra.ElectraGeneratorPredictions with Electra->KRElectraKD
 class KRElectraKDGeneratorPredictions(nn.Module):
-    """Generator (masked-LM) transform from hidden width back to embedding width, before the tied output layer."""
+    """Prediction module for the generator, made up of two dense layers."""
 
-    def __init__(self, config: KRElectraKDConfig):
+    def __init__(self, config):
         super().__init__()
+
         self.activation = get_activation("gelu")
         self.LayerNorm = nn.LayerNorm(config.embedding_size, eps=config.layer_norm_eps)
         self.dense = nn.Linear(config.hidden_size, config.embedding_size)
 
-    def forward(self, generator_hidden_states: torch.Tensor) -> torch.Tensor:
-        return self.LayerNorm(self.activation(self.dense(generator_hidden_states)))
+    def forward(self, generator_hidden_states):
+        hidden_states = self.dense(generator_hidden_states)
+        hidden_states = self.activation(hidden_states)
+        hidden_states = self.LayerNorm(hidden_states)
 
-
-class KRElectraKDClassificationHead(nn.Module):
-    """Sentence-level head on the first ([CLS]) token. ELECTRA uses gelu here; a converted BERT keeps its tanh pooler."""
-
-    def __init__(self, config: KRElectraKDConfig):
-        super().__init__()
-        classifier_dropout = (
-            config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
-        )
-        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
-        self.activation = get_activation(config.classifier_activation)
-        self.dropout = nn.Dropout(classifier_dropout)
-        self.out_proj = nn.Linear(config.hidden_size, config.num_labels)
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        x = self.dropout(features[:, 0, :])
-        x = self.activation(self.dense(x))
-        return self.out_proj(self.dropout(x))
+        return hidden_states
 
 
 class KRElectraKDPreTrainedModel(PreTrainedModel):
-    """Weight initialisation, gradient checkpointing and Hub-ready saving shared by every model of the family."""
+    """Weight initialisation, gradient checkpointing and the attention switch shared by every model of the family."""
 
     config_class = KRElectraKDConfig
     base_model_prefix = "electra"
     supports_gradient_checkpointing = True
     _supports_sdpa = True
-    # Pipelines this head serves from its own code file (written to config.custom_pipelines on save).
-    custom_pipelines: dict = {}
+    # The heads average their loss over the batch and do not read `num_items_in_batch`, so Trainer must scale the loss
+    # for gradient accumulation itself (it would not, seeing `**kwargs` in `forward`).
+    accepts_loss_kwargs = False
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
         std = self.config.initializer_range
-        if hasattr(module, "factor_rank"):
+        factor_rank = getattr(module, "factor_rank", None)  # set by `mark_as_factor` on the two factors of a matrix
+        if factor_rank is not None:
             # Each factor gets std sqrt(s / sqrt(rank)), so their product has the dense layer's std s.
-            std = (std / module.factor_rank**0.5) ** 0.5
+            std = (std / factor_rank**0.5) ** 0.5
         if isinstance(module, nn.Linear):
             module.weight.normal_(mean=0.0, std=std)
             if module.bias is not None:
@@ -408,21 +461,35 @@ class KRElectraKDPreTrainedModel(PreTrainedModel):
         elif isinstance(module, KRElectraKDEmbeddings):
             module.position_ids.copy_(torch.arange(module.position_ids.shape[-1]).expand((1, -1)))
 
-    def save_pretrained(self, save_directory, *args, **kwargs) -> None:
-        """Save weights (safetensors) and config, plus the code files named in `auto_map`, so the folder loads
-        anywhere with `trust_remote_code=True`. `auto_map` is reset to plain file references: a model that was itself
-        loaded from a Hub repo would otherwise carry `repo--module.Class` references to a repo it was not saved to.
-        Trainer checkpoints go through here too, so every checkpoint folder is loadable on its own."""
-        self.config.auto_map = dict(AUTO_MAP)
-        if self.custom_pipelines:
-            self.config.custom_pipelines = dict(self.custom_pipelines)
-        kwargs["safe_serialization"] = True
-        super().save_pretrained(save_directory, *args, **kwargs)
-        code_dir = Path(__file__).resolve().parent
-        for name in CODE_FILES:
-            target = Path(save_directory) / name
-            if (code_dir / name).resolve() != target.resolve():
-                shutil.copyfile(code_dir / name, target)
+
+@dataclass
+class KRElectraKDForPreTrainingOutput(ModelOutput):
+    """
+    Output of [`KRElectraKDForPreTraining`].
+
+    Args:
+        loss (`torch.FloatTensor` of shape `(1,)`, *optional*, returned when `labels` is provided):
+            Replaced-token-detection loss (binary cross-entropy over the non-padding tokens).
+        logits (`torch.FloatTensor` of shape `(batch_size, sequence_length)`):
+            One score per token; positive means "replaced".
+        hidden_states (`tuple(torch.FloatTensor)`, *optional*):
+            Embedding output and every layer's output, each `(batch_size, sequence_length, hidden_size)`.
+        attentions (`tuple(torch.FloatTensor)`, *optional*):
+            Every layer's attention probabilities, each `(batch_size, num_heads, sequence_length, sequence_length)`.
+    """
+
+    loss: torch.FloatTensor | None = None
+    logits: torch.FloatTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    attentions: tuple[torch.FloatTensor, ...] | None = None
+
+
+def _wrap_output(return_dict: bool, output_class: type, loss: torch.Tensor | None, outputs: BaseModelOutput, **heads):
+    """Build a head's output: the dataclass, or ELECTRA's tuple `(loss?, *heads, hidden_states?, attentions?)`."""
+    if not return_dict:
+        values = (loss, *heads.values(), outputs.hidden_states, outputs.attentions)
+        return tuple(v for v in values if v is not None)
+    return output_class(loss=loss, **heads, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
 
 
 def _extended_attention_mask(attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -460,6 +527,13 @@ class KRElectraKDModel(KRElectraKDPreTrainedModel):
         return_dict: bool | None = None,
         **kwargs,
     ) -> tuple | BaseModelOutput:
+        r"""
+        kwargs (`dict`, *optional*):
+            Inputs that callers written for other transformers models pass (the heads hand theirs on here). This model
+            takes none: they are named in a warning, once, and otherwise ignored.
+        """
+        if kwargs:
+            logger.warning_once(f"{type(self).__name__} ignores these inputs: {', '.join(sorted(kwargs))}.")
         output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
@@ -471,7 +545,7 @@ class KRElectraKDModel(KRElectraKDPreTrainedModel):
         embedding_output = self.embeddings(
             input_ids=input_ids, token_type_ids=token_type_ids, position_ids=position_ids, inputs_embeds=inputs_embeds
         )
-        if hasattr(self, "embeddings_project"):
+        if self.config.embedding_size != self.config.hidden_size:
             embedding_output = self.embeddings_project(embedding_output)
 
         # The mask is applied whenever given: checking whether it pads anything would read a value on the host,
@@ -491,141 +565,24 @@ class KRElectraKDModel(KRElectraKDPreTrainedModel):
         return outputs
 
 
-@dataclass
-class KRElectraKDForPreTrainingOutput(ModelOutput):
-    """
-    Output of [`KRElectraKDForPreTraining`].
-
-    Args:
-        loss (`torch.FloatTensor` of shape `(1,)`, *optional*, returned when `labels` is provided):
-            Replaced-token-detection loss (binary cross-entropy over the non-padding tokens).
-        logits (`torch.FloatTensor` of shape `(batch_size, sequence_length)`):
-            One score per token; positive means "replaced".
-        hidden_states (`tuple(torch.FloatTensor)`, *optional*):
-            Embedding output and every layer's output, each `(batch_size, sequence_length, hidden_size)`.
-        attentions (`tuple(torch.FloatTensor)`, *optional*):
-            Every layer's attention probabilities, each `(batch_size, num_heads, sequence_length, sequence_length)`.
-    """
-
-    loss: torch.FloatTensor | None = None
-    logits: torch.FloatTensor | None = None
-    hidden_states: tuple[torch.FloatTensor, ...] | None = None
-    attentions: tuple[torch.FloatTensor, ...] | None = None
-
-
-def _wrap_output(return_dict: bool, output_class: type, loss: torch.Tensor | None, outputs: BaseModelOutput, **heads):
-    """Build a head's output: the dataclass, or ELECTRA's tuple `(loss?, *heads, hidden_states?, attentions?)`."""
-    if not return_dict:
-        values = (loss, *heads.values(), outputs.hidden_states, outputs.attentions)
-        return tuple(v for v in values if v is not None)
-    return output_class(loss=loss, **heads, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
-
-
-class KRElectraKDForPreTraining(KRElectraKDPreTrainedModel):
-    """The ELECTRA discriminator: replaced-token detection. `labels`: 1 for a replaced token, 0 for an original."""
+# Adapted from transformers.models.electra.modeling_electra.ElectraClassificationHead: the activation is configurable.
+class KRElectraKDClassificationHead(nn.Module):
+    """Sentence-level head on the first ([CLS]) token. ELECTRA uses gelu here; a converted BERT keeps its tanh pooler."""
 
     def __init__(self, config: KRElectraKDConfig):
-        super().__init__(config)
-        self.electra = KRElectraKDModel(config)
-        self.discriminator_predictions = KRElectraKDDiscriminatorPredictions(config)
-        self.post_init()
-
-    def forward(
-        self,
-        input_ids: torch.LongTensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        token_type_ids: torch.LongTensor | None = None,
-        position_ids: torch.LongTensor | None = None,
-        inputs_embeds: torch.Tensor | None = None,
-        labels: torch.LongTensor | None = None,
-        output_attentions: bool | None = None,
-        output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
-        **kwargs,
-    ) -> tuple | KRElectraKDForPreTrainingOutput:
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
-        outputs = self.electra(
-            input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            position_ids=position_ids,
-            inputs_embeds=inputs_embeds,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            return_dict=True,
+        super().__init__()
+        classifier_dropout = (
+            config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
         )
-        logits = self.discriminator_predictions(outputs.last_hidden_state)
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.activation = get_activation(config.classifier_activation)
+        self.dropout = nn.Dropout(classifier_dropout)
+        self.out_proj = nn.Linear(config.hidden_size, config.num_labels)
 
-        loss = None
-        if labels is not None:
-            loss_fct = BCEWithLogitsLoss()
-            if attention_mask is not None:
-                active = attention_mask.reshape(-1) == 1
-                loss = loss_fct(logits.reshape(-1)[active], labels.reshape(-1)[active].float())
-            else:
-                loss = loss_fct(logits.reshape(-1), labels.reshape(-1).float())
-        return _wrap_output(return_dict, KRElectraKDForPreTrainingOutput, loss, outputs, logits=logits)
-
-
-class KRElectraKDForMaskedLM(KRElectraKDPreTrainedModel):
-    """The ELECTRA generator: masked-language modelling with the output layer tied to the word embeddings.
-
-    With a factorized embedding (`vocab x rank` then `rank -> embedding_size`) the tied output computes
-    `h @ up @ E_low^T`, the exact transpose of the factorized input embedding."""
-
-    _tied_weights_keys = {"generator_lm_head.weight": "electra.embeddings.word_embeddings.weight"}
-
-    def __init__(self, config: KRElectraKDConfig):
-        super().__init__(config)
-        self.electra = KRElectraKDModel(config)
-        self.generator_predictions = KRElectraKDGeneratorPredictions(config)
-        self.generator_lm_head = nn.Linear(config.embedding_rank or config.embedding_size, config.vocab_size)
-        self.post_init()
-
-    def get_output_embeddings(self) -> nn.Linear:
-        return self.generator_lm_head
-
-    def prediction_logits(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        """Vocabulary logits for the given hidden states (ELECTRA pre-training calls it on masked positions only)."""
-        prediction_scores = self.generator_predictions(hidden_states)
-        embeddings = self.electra.embeddings
-        if hasattr(embeddings, "word_embeddings_up"):
-            prediction_scores = prediction_scores @ embeddings.word_embeddings_up.weight
-        return self.generator_lm_head(prediction_scores)
-
-    def set_output_embeddings(self, new_embeddings: nn.Linear) -> None:
-        self.generator_lm_head = new_embeddings
-
-    def forward(
-        self,
-        input_ids: torch.LongTensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        token_type_ids: torch.LongTensor | None = None,
-        position_ids: torch.LongTensor | None = None,
-        inputs_embeds: torch.Tensor | None = None,
-        labels: torch.LongTensor | None = None,
-        output_attentions: bool | None = None,
-        output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
-        **kwargs,
-    ) -> tuple | MaskedLMOutput:
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
-        outputs = self.electra(
-            input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            position_ids=position_ids,
-            inputs_embeds=inputs_embeds,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            return_dict=True,
-        )
-        logits = self.prediction_logits(outputs.last_hidden_state)
-
-        loss = None
-        if labels is not None:
-            loss = CrossEntropyLoss()(logits.view(-1, self.config.vocab_size), labels.view(-1))
-        return _wrap_output(return_dict, MaskedLMOutput, loss, outputs, logits=logits)
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        x = self.dropout(features[:, 0, :])
+        x = self.activation(self.dense(x))
+        return self.out_proj(self.dropout(x))
 
 
 class KRElectraKDForSequenceClassification(KRElectraKDPreTrainedModel):
@@ -661,6 +618,7 @@ class KRElectraKDForSequenceClassification(KRElectraKDPreTrainedModel):
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=True,
+            **kwargs,
         )
         logits = self.classifier(outputs.last_hidden_state)
 
@@ -680,6 +638,114 @@ class KRElectraKDForSequenceClassification(KRElectraKDPreTrainedModel):
             else:
                 loss = BCEWithLogitsLoss()(logits, labels.to(logits.dtype))
         return _wrap_output(return_dict, SequenceClassifierOutput, loss, outputs, logits=logits)
+
+
+class KRElectraKDForPreTraining(KRElectraKDPreTrainedModel):
+    """The ELECTRA discriminator: replaced-token detection. `labels`: 1 for a replaced token, 0 for an original."""
+
+    def __init__(self, config: KRElectraKDConfig):
+        super().__init__(config)
+        self.electra = KRElectraKDModel(config)
+        self.discriminator_predictions = KRElectraKDDiscriminatorPredictions(config)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.LongTensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> tuple | KRElectraKDForPreTrainingOutput:
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        outputs = self.electra(
+            input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+            **kwargs,
+        )
+        logits = self.discriminator_predictions(outputs.last_hidden_state)
+
+        loss = None
+        if labels is not None:
+            loss_fct = BCEWithLogitsLoss()
+            if attention_mask is not None:
+                active = attention_mask.reshape(-1) == 1
+                loss = loss_fct(logits.reshape(-1)[active], labels.reshape(-1)[active].float())
+            else:
+                loss = loss_fct(logits.reshape(-1), labels.reshape(-1).float())
+        return _wrap_output(return_dict, KRElectraKDForPreTrainingOutput, loss, outputs, logits=logits)
+
+
+class KRElectraKDForMaskedLM(KRElectraKDPreTrainedModel):
+    """The ELECTRA generator: masked-language modelling with the output layer tied to the word embeddings.
+
+    With a factorized embedding (`vocab x rank` then `rank -> embedding_size`) the tied output computes
+    `h @ up @ E_low^T`, the exact transpose of the factorized input embedding."""
+
+    _tied_weights_keys = {"generator_lm_head.weight": "electra.embeddings.word_embeddings.weight"}
+
+    def __init__(self, config: KRElectraKDConfig):
+        super().__init__(config)
+        self.electra = KRElectraKDModel(config)
+        self.generator_predictions = KRElectraKDGeneratorPredictions(config)
+        self.generator_lm_head = nn.Linear(config.embedding_rank or config.embedding_size, config.vocab_size)
+        self.post_init()
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.generator_lm_head
+
+    def prediction_logits(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        """Vocabulary logits for the given hidden states (ELECTRA pre-training calls it on masked positions only)."""
+        prediction_scores = self.generator_predictions(hidden_states)
+        if self.config.embedding_rank is not None:
+            prediction_scores = prediction_scores @ self.electra.embeddings.word_embeddings_up.weight
+        return self.generator_lm_head(prediction_scores)
+
+    def set_output_embeddings(self, new_embeddings: nn.Linear) -> None:
+        self.generator_lm_head = new_embeddings
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.LongTensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> tuple | MaskedLMOutput:
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        outputs = self.electra(
+            input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+            **kwargs,
+        )
+        logits = self.prediction_logits(outputs.last_hidden_state)
+
+        loss = None
+        if labels is not None:
+            loss = CrossEntropyLoss()(logits.view(-1, self.config.vocab_size), labels.view(-1))
+        return _wrap_output(return_dict, MaskedLMOutput, loss, outputs, logits=logits)
 
 
 class KRElectraKDForTokenClassification(KRElectraKDPreTrainedModel):
@@ -719,6 +785,7 @@ class KRElectraKDForTokenClassification(KRElectraKDPreTrainedModel):
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=True,
+            **kwargs,
         )
         logits = self.classifier(self.dropout(outputs.last_hidden_state))
 
@@ -732,20 +799,25 @@ class KRElectraKDForQuestionAnswering(KRElectraKDPreTrainedModel):
     """Extractive QA (KorQuAD): a start and an end logit per token. Served by `pipeline("question-answering",
     trust_remote_code=True)` through pipeline_kr_electra_kd.py, since transformers 5 has no extractive QA pipeline."""
 
-    custom_pipelines = {
-        "question-answering": {
-            "impl": f"pipeline_kr_electra_kd.{KRElectraKDQuestionAnsweringPipeline.__name__}",
-            "pt": ["AutoModelForQuestionAnswering"],
-            "type": "text",
-        }
-    }
-
     def __init__(self, config: KRElectraKDConfig):
         super().__init__(config)
         self.num_labels = 2
         self.electra = KRElectraKDModel(config)
         self.qa_outputs = nn.Linear(config.hidden_size, 2)
         self.post_init()
+
+    def save_pretrained(self, save_directory, *args, **kwargs) -> None:
+        """Save as every model does, plus the question-answering pipeline: `config.custom_pipelines` names it and its
+        file goes beside the weights (transformers copies only the model's code and what that code imports)."""
+        pipeline_file = Path(__file__).with_name(PIPELINE_FILE)
+        if pipeline_file.is_file():
+            self.config.custom_pipelines = QUESTION_ANSWERING_PIPELINES
+        else:  # code loaded with trust_remote_code from a folder whose pipeline was never fetched
+            logger.warning(f"{PIPELINE_FILE} is not beside this model's code: the saved folder serves no pipeline.")
+            self.config.custom_pipelines = {}
+        super().save_pretrained(save_directory, *args, **kwargs)
+        if pipeline_file.is_file():
+            shutil.copyfile(pipeline_file, Path(save_directory) / PIPELINE_FILE)
 
     def forward(
         self,
@@ -771,6 +843,7 @@ class KRElectraKDForQuestionAnswering(KRElectraKDPreTrainedModel):
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=True,
+            **kwargs,
         )
         start_logits, end_logits = self.qa_outputs(outputs.last_hidden_state).split(1, dim=-1)
         start_logits = start_logits.squeeze(-1).contiguous()
@@ -789,8 +862,19 @@ class KRElectraKDForQuestionAnswering(KRElectraKDPreTrainedModel):
         )
 
 
+# transformers' route for custom code: `save_pretrained` copies the code files and writes these classes into auto_map
+# (the config class registers itself in configuration_kr_electra_kd.py).
+KRElectraKDModel.register_for_auto_class("AutoModel")
+KRElectraKDForPreTraining.register_for_auto_class("AutoModelForPreTraining")
+KRElectraKDForMaskedLM.register_for_auto_class("AutoModelForMaskedLM")
+KRElectraKDForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")
+KRElectraKDForTokenClassification.register_for_auto_class("AutoModelForTokenClassification")
+KRElectraKDForQuestionAnswering.register_for_auto_class("AutoModelForQuestionAnswering")
+
 __all__ = [
     "AUTO_MAP",
+    "CODE_FILES",
+    "PIPELINE_FILE",
     "KRElectraKDForMaskedLM",
     "KRElectraKDForPreTraining",
     "KRElectraKDForPreTrainingOutput",

@@ -20,6 +20,7 @@ import modeling_kr_electra_kd
 from modeling_kr_electra_kd import (
     AUTO_MAP,
     CODE_FILES,
+    PIPELINE_FILE,
     KRElectraKDConfig,
     KRElectraKDForMaskedLM,
     KRElectraKDForPreTraining,
@@ -206,25 +207,36 @@ def saved_heads(tmp_path_factory, tiny_tokenizer):
 
 
 def test_saved_folder_has_code_and_plain_auto_map(saved_heads):
+    """Every folder names every head in auto_map and carries the config and model code; only the question-answering
+    folder carries (and names in custom_pipelines) the pipeline, which the model code does not import."""
     for auto_name in HEADS:
         folder = saved_heads / auto_name
         config = json.loads((folder / "config.json").read_text())
         assert config["model_type"] == "kr-electra-kd"
         assert config["auto_map"] == AUTO_MAP
-        for file_name in (*CODE_FILES, "model.safetensors", "tokenizer.json"):
+        question_answering = auto_name == "AutoModelForQuestionAnswering"
+        code_files = CODE_FILES if question_answering else tuple(set(CODE_FILES) - {PIPELINE_FILE})
+        for file_name in (*code_files, "model.safetensors", "tokenizer.json"):
             assert (folder / file_name).is_file(), file_name
+        assert sorted(path.name for path in folder.glob("*.py")) == sorted(code_files)
+        assert ("custom_pipelines" in config) == question_answering
         code = (folder / "modeling_kr_electra_kd.py").read_text()
         assert "from .configuration_kr_electra_kd import" in code
+        assert "pipeline_kr_electra_kd import" not in code
         assert "import training" not in code and "from training" not in code
 
 
 def test_repo_references_in_auto_map_are_replaced_on_save(tmp_path, tiny_tokenizer):
-    model = KRElectraKDForSequenceClassification(_config(tiny_tokenizer))
-    # what a model loaded with remote code from a Hub repo carries
-    model.config.auto_map = {key: f"someorg/somerepo--{value}" for key, value in AUTO_MAP.items()}
-    model.save_pretrained(tmp_path)
-    assert json.loads((tmp_path / "config.json").read_text())["auto_map"] == AUTO_MAP
-    assert (tmp_path / "modeling_kr_electra_kd.py").is_file()
+    KRElectraKDForSequenceClassification(_config(tiny_tokenizer)).save_pretrained(tmp_path / "hub")
+    # what transformers makes of a Hub repo's config: auto_map entries prefixed with the repo
+    config_file = tmp_path / "hub" / "config.json"
+    config = json.loads(config_file.read_text())
+    config["auto_map"] = {key: f"someorg/somerepo--{value}" for key, value in AUTO_MAP.items()}
+    config_file.write_text(json.dumps(config))
+    model = KRElectraKDForSequenceClassification.from_pretrained(tmp_path / "hub")
+    model.save_pretrained(tmp_path / "resaved")
+    assert json.loads((tmp_path / "resaved" / "config.json").read_text())["auto_map"] == AUTO_MAP
+    assert (tmp_path / "resaved" / "modeling_kr_electra_kd.py").is_file()
 
 
 def test_fresh_process_without_the_package_loads_every_head_and_pipeline(

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
 import os
+import re
+import warnings
+from pathlib import Path
 
 import pytest
 import torch
+from torch import nn
 
 from modeling_kr_electra_kd import (
     PRESETS,
@@ -104,14 +109,22 @@ def test_low_rank_layers_replace_dense_ones():
 @pytest.mark.parametrize("head", ALL_HEADS, ids=lambda cls: cls.__name__)
 @pytest.mark.parametrize("low_rank", [False, True], ids=["dense", "low-rank"])
 def test_sdpa_and_eager_attention_agree(head, low_rank):
+    """`attn_implementation="sdpa"` (the default) and `"eager"` give the same outputs with a padding mask; the maps,
+    when asked for, come under the default too."""
     torch.manual_seed(0)
     config = KRElectraKDConfig.from_preset("tiny", vocab_size=100, num_labels=3, **(LOW_RANK if low_rank else {}))
     model = head(config).eval()
+    assert model.config._attn_implementation == "sdpa"
+    eager = head(KRElectraKDConfig(**config.to_dict(), attn_implementation="eager")).eval()
+    eager.load_state_dict(model.state_dict())
+    assert eager.config._attn_implementation == "eager"
     input_ids, attention_mask = _inputs()
     with torch.no_grad():
         fused = model(input_ids, attention_mask=attention_mask)
+        step_by_step = eager(input_ids, attention_mask=attention_mask)
         explicit = model(input_ids, attention_mask=attention_mask, output_attentions=True, output_hidden_states=True)
     key = next(iter(fused.keys()))
+    assert torch.allclose(fused[key], step_by_step[key], atol=1e-5)
     assert torch.allclose(fused[key], explicit[key], atol=1e-5)
     assert len(explicit.hidden_states) == config.num_hidden_layers + 1
     assert explicit.hidden_states[0].shape == (2, 12, config.hidden_size)
@@ -140,6 +153,130 @@ def test_inference_fast_paths_compute_what_the_layers_compute(low_rank, monkeypa
         one_by_one = model(input_ids, attention_mask=attention_mask).last_hidden_state
     assert torch.allclose(fast, one_by_one, atol=1e-5)
     assert sorted(model.state_dict()) == sorted(KRElectraKDModel(config).state_dict())  # nothing stacked is saved
+
+
+def _count_attention_calls(monkeypatch) -> dict[str, int]:
+    calls = {"eager": 0, "sdpa": 0}
+    for name in calls:
+        original = getattr(modeling, f"{name}_attention_forward")
+
+        def counted(*args, _name=name, _original=original, **kwargs):
+            calls[_name] += 1
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(modeling, f"{name}_attention_forward", counted)
+    return calls
+
+
+def test_config_attn_implementation_picks_the_attention_kernel(monkeypatch, tmp_path):
+    """SDPA by default, eager when `attn_implementation="eager"` is passed to from_pretrained or the config, and eager
+    whenever the maps are asked for (SDPA cannot return them)."""
+    torch.manual_seed(0)
+    config = KRElectraKDConfig.from_preset("tiny", vocab_size=100)
+    KRElectraKDModel(config).save_pretrained(tmp_path)
+    input_ids, attention_mask = _inputs()
+    layers = config.num_hidden_layers
+    models = {
+        "default": KRElectraKDModel.from_pretrained(tmp_path),
+        "from_pretrained": KRElectraKDModel.from_pretrained(tmp_path, attn_implementation="eager"),
+        "config": KRElectraKDModel(KRElectraKDConfig.from_preset("tiny", vocab_size=100, attn_implementation="eager")),
+    }
+    expected = {"default": {"eager": 0, "sdpa": layers}, "from_pretrained": {"eager": layers, "sdpa": 0}}
+    expected["config"] = expected["from_pretrained"]
+    for name, model in models.items():
+        calls = _count_attention_calls(monkeypatch)
+        with torch.no_grad():
+            model.eval()(input_ids, attention_mask=attention_mask)
+        assert calls == expected[name], name
+    calls = _count_attention_calls(monkeypatch)
+    with torch.no_grad():
+        maps = models["default"](input_ids, attention_mask=attention_mask, output_attentions=True).attentions
+    assert calls == {"eager": layers, "sdpa": 0} and len(maps) == layers
+
+
+def test_feed_forward_is_chunked_only_for_inference_on_cpu():
+    """The CPU cache trick: many small launches would slow a GPU down (5x on an H100). `meta` stands for any
+    non-CPU device."""
+    hidden = 8
+    tokens = modeling.FEED_FORWARD_CHUNK_TOKENS + 1
+    on_cpu = torch.zeros(1, tokens, hidden)
+    with torch.no_grad():
+        assert modeling.feed_forward_in_chunks(on_cpu)
+        assert not modeling.feed_forward_in_chunks(torch.empty(1, tokens, hidden, device="meta"))
+        assert not modeling.feed_forward_in_chunks(on_cpu[:, :-1])  # one chunk's worth of tokens
+    assert not modeling.feed_forward_in_chunks(on_cpu)  # training: one block for autograd
+
+
+@pytest.mark.parametrize(("device", "blocks"), [("cpu", 3), ("meta", 1)])
+def test_layer_chunks_its_feed_forward_on_cpu_only(device, blocks, monkeypatch):
+    monkeypatch.setattr(modeling, "FEED_FORWARD_CHUNK_TOKENS", 5)  # 12 tokens: 3 blocks on CPU
+    config = KRElectraKDConfig.from_preset("tiny", vocab_size=100)
+    with torch.device(device):
+        layer = modeling.KRElectraKDLayer(config).eval()
+        hidden_states = torch.randn(1, 12, config.hidden_size)
+    seen = []
+    feed_forward = modeling.KRElectraKDLayer.feed_forward
+    monkeypatch.setattr(
+        modeling.KRElectraKDLayer, "feed_forward", lambda self, x: seen.append(x) or feed_forward(self, x)
+    )
+    with torch.no_grad():
+        output, _ = layer(hidden_states)
+    assert len(seen) == blocks and output.shape == hidden_states.shape and output.device.type == device
+
+
+def test_tracing_gives_no_tracer_warning_and_a_general_graph():
+    """ONNX export traces the model: no shape check may turn into a Python bool (a TracerWarning, and a frozen
+    choice). The traced graph serves another batch size and length."""
+
+    class Logits(nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask):
+            return self.model(input_ids, attention_mask=attention_mask).logits
+
+    torch.manual_seed(0)
+    model = KRElectraKDForSequenceClassification(KRElectraKDConfig.from_preset("tiny", vocab_size=100, **LOW_RANK))
+    wrapper = Logits(model).eval()
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("error", torch.jit.TracerWarning)
+        traced = torch.jit.trace(wrapper, _inputs())
+        other = _inputs(batch=3, length=20)
+        assert torch.allclose(traced(*other), wrapper(*other), atol=1e-5)
+
+
+def test_copied_from_markers_match_the_installed_transformers():
+    """Each `# Copied from transformers...` class is that class with Electra->KRElectraKD, as the marker promises."""
+    import importlib
+
+    source = Path(modeling.__file__).read_text()
+    markers = re.findall(r"^# Copied from transformers\.(\S+)\.(\w+) with Electra->KRElectraKD\n", source, re.M)
+    assert len(markers) >= 2, markers
+    for module_name, class_name in markers:
+        original = getattr(importlib.import_module(f"transformers.{module_name}"), class_name)
+        copy = getattr(modeling, class_name.replace("Electra", "KRElectraKD"))
+        assert inspect.getsource(copy) == inspect.getsource(original).replace("Electra", "KRElectraKD"), class_name
+
+
+def test_extra_inputs_are_named_not_dropped_silently():
+    from transformers.testing_utils import CaptureLogger
+
+    model = KRElectraKDForSequenceClassification(KRElectraKDConfig.from_preset("tiny", vocab_size=100)).eval()
+    input_ids, attention_mask = _inputs()
+    with CaptureLogger(modeling.logger) as captured, torch.no_grad():
+        with_extra = model(input_ids, attention_mask=attention_mask, not_an_input_of_this_model=1).logits
+    assert "not_an_input_of_this_model" in captured.out
+    assert torch.equal(with_extra, model(input_ids, attention_mask=attention_mask).logits)
+
+
+def test_trainer_scales_the_loss_for_gradient_accumulation(tmp_path):
+    """The heads' loss is a batch mean that ignores `num_items_in_batch`: Trainer must not expect otherwise."""
+    from transformers import Trainer, TrainingArguments
+
+    model = KRElectraKDForSequenceClassification(KRElectraKDConfig.from_preset("tiny", vocab_size=100))
+    trainer = Trainer(model=model, args=TrainingArguments(output_dir=str(tmp_path), report_to=[]))
+    assert trainer.model_accepts_loss_kwargs is False
 
 
 def test_stacked_qkv_trains_each_factor():
