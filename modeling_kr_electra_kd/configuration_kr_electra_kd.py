@@ -117,6 +117,10 @@ class KRElectraKDConfig(PretrainedConfig):
         ffn_rank (`int`, *optional*):
             Rank of both factorized feed-forward matrices (`hidden_size x intermediate_size` and back). `None` keeps
             them dense.
+        kwargs (*optional*):
+            Passed on to [`PretrainedConfig`]: e.g. `num_labels`, `id2label`, or `attn_implementation` (`"sdpa"`, the
+            default, or `"eager"`). `tie_word_embeddings` defaults to `True` (the generator's output layer shares the
+            word embeddings), and `auto_map` is always this family's `AUTO_MAP`, whatever a loaded config carried.
 
     Every rank must be at least 1 and at most the smaller side of the matrix it factors (the matrix's largest possible
     rank). Only ranks well below that save parameters; the maximum itself gives an exact factorization, which is what
