@@ -41,6 +41,7 @@ def test_morpheme_aware_vocabulary_cuts_at_morphemes(morpheme_tokenizer, korean_
     assert all(unk not in morpheme_tokenizer(text)["input_ids"] for text in korean_texts)
 
 
+@pytest.mark.slow
 def test_same_corpus_same_vocabulary(korean_texts, morpheme_tokenizer, tmp_path):
     """In another process too, with another hash seed: no vocabulary order may come from set or dict hashing."""
     (tmp_path / "texts.json").write_text(json.dumps(korean_texts * 3, ensure_ascii=False), encoding="utf-8")
@@ -73,6 +74,7 @@ def test_saved_tokenizer_loads_with_auto_tokenizer_and_no_custom_code(morpheme_t
     assert loaded.pad_token_id == 0
 
 
+@pytest.mark.slow
 def test_cli_trains_and_reports_bad_corpus(tmp_path, fixtures_dir, capsys):
     corpus = fixtures_dir / "corpus.txt"
     assert main(["--corpus", str(corpus), "--output_dir", str(tmp_path / "tok"), "--vocab_size", "700"]) == 0
