@@ -302,6 +302,7 @@ def _falls(losses: list[float]) -> bool:
     return sum(losses[-window:]) / window < 0.5 * sum(losses[:window]) / window
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset_ranks", [{}, LOW_RANK], ids=["dense", "low-rank"])
 def test_trainer_fine_tuning_loss_falls(preset_ranks, korean_texts, tiny_tokenizer, tmp_path):
     torch.manual_seed(0)
@@ -311,6 +312,7 @@ def test_trainer_fine_tuning_loss_falls(preset_ranks, korean_texts, tiny_tokeniz
     assert _falls(losses), losses
 
 
+@pytest.mark.slow
 def test_trainer_with_gradient_checkpointing(korean_texts, tiny_tokenizer, tmp_path):
     torch.manual_seed(0)
     config = KRElectraKDConfig.from_preset("tiny", vocab_size=len(tiny_tokenizer), **LOW_RANK)
@@ -322,6 +324,7 @@ def test_trainer_with_gradient_checkpointing(korean_texts, tiny_tokenizer, tmp_p
     assert _falls(losses), losses
 
 
+@pytest.mark.slow
 def test_peft_lora_on_factorized_layers(korean_texts, tiny_tokenizer, tmp_path):
     from peft import LoraConfig, get_peft_model
 
