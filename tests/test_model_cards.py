@@ -138,6 +138,7 @@ def test_malformed_card_metadata_and_repo_refs_are_caught(student_dir):
         upload.check_folder(student_dir)
 
 
+@pytest.mark.slow
 def test_dry_run_of_a_saved_tiny_student(student_dir, capsys):
     _ready(student_dir)
     assert upload.main(["--model-dir", str(student_dir), "--repo-id", "org/kr-tiny", "--dry-run"]) == 0
@@ -145,6 +146,7 @@ def test_dry_run_of_a_saved_tiny_student(student_dir, capsys):
     assert "org/kr-tiny" in out and "model.safetensors" in out and '"language": "ko"' in out
 
 
+@pytest.mark.slow
 def test_bad_repo_id_and_missing_token_are_one_line_errors(student_dir, capsys, monkeypatch):
     _ready(student_dir)
     assert upload.main(["--model-dir", str(student_dir), "--repo-id", "no-slash"]) == 1
@@ -157,6 +159,7 @@ def test_bad_repo_id_and_missing_token_are_one_line_errors(student_dir, capsys, 
     assert err.count("\n") == 1 and "no Hugging Face token" in err
 
 
+@pytest.mark.slow
 def test_upload_is_one_commit_or_none(student_dir, tmp_path, capsys, monkeypatch):
     _ready(student_dir)
     second = tmp_path / "many" / "second"
