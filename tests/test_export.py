@@ -37,6 +37,7 @@ def _save(head, tokenizer, folder, **ranks):
     tokenizer.save_pretrained(folder)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("head", HEADS, ids=lambda cls: cls.__name__)
 def test_every_head_exports_with_parity_and_the_hub_layout(head, tiny_tokenizer, korean_texts, tmp_path, capsys):
     _save(head, tiny_tokenizer, tmp_path / "model", embedding_rank=8, attention_rank=16, ffn_rank=16)
