@@ -95,6 +95,7 @@ CASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES)
 def test_batch_8x1_equals_batch_2x4(case, tmp_path):
     loss_one, norm_one = CASES[case](tmp_path / "8x1", 8, 1)

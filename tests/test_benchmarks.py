@@ -13,6 +13,7 @@ from benchmarks.reproduce import models_below_margin, table
 from training.pipeline import PACKAGE_DATA, scaled_preset, step_seconds
 
 
+@pytest.mark.slow
 def test_size_speed_quick_run_writes_json_markdown_and_plot(tmp_path):
     assert size_speed.main(["--quick", "--presets", "tiny", "--output-dir", str(tmp_path), "--skip-stock"]) == 0
     result = json.loads((tmp_path / "size_speed.json").read_text())
@@ -29,6 +30,7 @@ def test_size_speed_quick_run_writes_json_markdown_and_plot(tmp_path):
     assert (tmp_path / "size_speed.png").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_int8_accuracy_scores_every_runtime_on_the_same_sentences(tiny_tokenizer, tmp_path):
     from benchmarks import int8_accuracy
     from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDForSequenceClassification
@@ -116,6 +118,7 @@ def test_reproduce_table_prints_the_step_time():
     assert "Time: 2.5 hours of step time" in markdown
 
 
+@pytest.mark.slow
 def test_baselines_script_adds_baselines_to_saved_results_and_rerenders_them(tmp_path, fixtures_dir):
     tasks_dir = fixtures_dir / "tasks"
     teacher = {"nsmc": {"metrics": {"accuracy": 90.0}, "primary_metric": "accuracy"},
@@ -137,6 +140,7 @@ def test_baselines_script_adds_baselines_to_saved_results_and_rerenders_them(tmp
     assert not (tmp_path / "distillation_nsmc.md").exists()  # nothing saved, nothing rendered
 
 
+@pytest.mark.slow
 def test_baselines_script_scores_each_distillation_seed_and_all_labels(tmp_path, fixtures_dir):
     student = {"mean": 60.0, "stdev": 0.0, "per_seed": [60.0, 60.0]}
     saved = {
@@ -186,6 +190,7 @@ def test_step_seconds_adds_up_every_finished_step(tmp_path):
     assert step_seconds(tmp_path) == 20.0
 
 
+@pytest.mark.slow
 def test_distillation_benchmark_runs_every_student_on_paired_seeds(tmp_path):
     """The whole comparison at toy scale on the package's sample data: every student is scored on every seed, the
     task-distilled student trains on the seed's own training slice plus the teacher-labelled transfer set."""
@@ -284,6 +289,7 @@ def test_learning_curve_fit_reports_a_measured_or_an_extrapolated_crossing():
     assert crossing([100, 1000], [75.0, 74.0], 81.1)["status"] == "not approaching"
 
 
+@pytest.mark.slow
 def test_learning_curve_scores_each_checkpoint_of_one_pretraining_run(tmp_path, capsys):
     """Toy scale on the package's sample data: one pre-training run, a teacher per listed step, baselines, the fit."""
     from benchmarks import learning_curve
@@ -311,6 +317,7 @@ def test_learning_curve_scores_each_checkpoint_of_one_pretraining_run(tmp_path, 
     assert capsys.readouterr().out.count("already done") == 5  # tokenizer, pre-training, three fine-tunings
 
 
+@pytest.mark.slow
 def test_ablation_compares_two_students_that_differ_by_one_change_on_paired_seeds(tmp_path, capsys):
     """Toy scale: a 2-step teacher (with its generator), then students with and without --corrupt_inputs."""
     from benchmarks import ablation, learning_curve

@@ -49,6 +49,7 @@ def teacher_dir(tmp_path_factory, tokenizer_dir, fixtures_dir):
     return folder
 
 
+@pytest.mark.slow
 def test_pretraining_saves_a_hub_ready_teacher_and_generator(teacher_dir):
     for name in ("config.json", "model.safetensors", "modeling_kr_electra_kd.py", "tokenizer.json"):
         assert (teacher_dir / name).is_file(), name
@@ -66,6 +67,7 @@ def test_pretraining_saves_a_hub_ready_teacher_and_generator(teacher_dir):
     assert all(0.2 < value < 0.6 for value in constant)  # about 13% of the tokens replaced: about 0.39
 
 
+@pytest.mark.slow
 def test_pretraining_warns_when_the_discriminator_has_not_beaten_a_constant_prediction(
     tokenizer_dir, fixtures_dir, tmp_path, capsys
 ):
@@ -86,6 +88,7 @@ def test_generator_is_narrower_and_shares_the_embeddings(tokenizer_dir):
     assert model.generator.generator_lm_head.weight is model.discriminator.electra.embeddings.word_embeddings.weight
 
 
+@pytest.mark.slow
 def test_pretraining_resumes_from_its_last_checkpoint(teacher_dir, tokenizer_dir, fixtures_dir, tmp_path):
     import shutil
 
@@ -108,6 +111,7 @@ def _student_argv(teacher_dir, fixtures_dir, output, *extra):
     return argv + list(extra)
 
 
+@pytest.mark.slow
 def test_task_agnostic_distillation_loss_falls_and_student_is_hub_ready(teacher_dir, fixtures_dir, tmp_path):
     output = tmp_path / "student"
     assert distill.main(_student_argv(teacher_dir, fixtures_dir, output)) == 0
@@ -136,6 +140,7 @@ def _trainer(teacher, student, dataset, tokenizer, tmp_path, **weights):
     )  # fmt: skip
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("part", LOSS_PARTS)
 def test_each_loss_part_alone_trains(part, korean_texts, tiny_tokenizer, tmp_path):
     torch.manual_seed(0)
@@ -179,6 +184,7 @@ def test_cached_teacher_outputs_equal_fresh_ones(korean_texts, tiny_tokenizer, t
         )
 
 
+@pytest.mark.slow
 def test_bad_distillation_settings_are_refused(teacher_dir, fixtures_dir, tmp_path, capsys, korean_texts):
     base = _student_argv(teacher_dir, fixtures_dir, tmp_path / "x")
     assert distill.main([*base, "--temperature", "0"]) == 2
@@ -198,6 +204,7 @@ def test_bad_distillation_settings_are_refused(teacher_dir, fixtures_dir, tmp_pa
     assert uniform_layer_map(4, 12) == [3, 6, 9, 12]
 
 
+@pytest.mark.slow
 def test_task_specific_distillation_with_transfer_set_and_svd_student(
     teacher_dir, fixtures_dir, tmp_path, tokenizer_dir
 ):
@@ -231,6 +238,7 @@ def test_task_specific_distillation_with_transfer_set_and_svd_student(
     assert distill.main([*argv[:-8], "--task", "kohate", "--output_dir", str(tmp_path / "z")]) == 2
 
 
+@pytest.mark.slow
 def test_two_processes_follow_the_one_process_loss_curve(tokenizer_dir, fixtures_dir, tmp_path):
     """DDP through torchrun (gloo on CPU): 2 processes x batch 4 vs 1 process x batch 8, same seed and steps. (That
     the processes split the streamed corpus is checked in test_corpus.py.)"""
@@ -256,6 +264,7 @@ def test_two_processes_follow_the_one_process_loss_curve(tokenizer_dir, fixtures
     assert curves[2][-1] < curves[2][0]
 
 
+@pytest.mark.slow
 def test_student_initialised_from_teacher_layers(teacher_dir, fixtures_dir, tmp_path):
     from transformers import AutoTokenizer
 
@@ -291,6 +300,7 @@ def _nsmc_teacher(teacher_dir, tokenizer_dir, folder: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("parts", ["defaults", "every-part"])
 def test_two_process_distillation(parts, teacher_dir, tokenizer_dir, fixtures_dir, tmp_path):
     """torchrun, 2 processes (gloo on CPU), a student narrower than the teacher: with the default loss weights
@@ -319,6 +329,7 @@ def test_two_process_distillation(parts, teacher_dir, tokenizer_dir, fixtures_di
     assert expected <= set(logged[-1])
 
 
+@pytest.mark.slow
 def test_resumed_distillation_continues_the_uninterrupted_run(teacher_dir, fixtures_dir, tmp_path, capsys):
     """A run killed while writing its last checkpoint (no trainer_state.json yet) resumes from the newest complete one,
     projections included, and ends with the uninterrupted run's weights and losses."""
@@ -368,6 +379,7 @@ def test_resumed_distillation_continues_the_uninterrupted_run(teacher_dir, fixtu
     assert "Traceback" not in stderr and len(errors) == 1 and "has no distillation_projections.safetensors" in errors[0]
 
 
+@pytest.mark.slow
 def test_resuming_with_another_shape_is_a_one_line_error(teacher_dir, tokenizer_dir, fixtures_dir, tmp_path, capsys):
     import shutil
 
@@ -441,6 +453,7 @@ def test_cached_teacher_outputs_follow_the_student_device(korean_texts, tiny_tok
 # --------------------------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_corrupt_replaces_exactly_the_masked_tokens_with_the_generators_choice(teacher_dir, tmp_path, monkeypatch):
     """Known answer: with the generator's argmax as its sample, masked positions hold the generator's top token for
     that position, every other position keeps its token, and the labels are gone."""
@@ -464,6 +477,7 @@ def test_corrupt_replaces_exactly_the_masked_tokens_with_the_generators_choice(t
     assert torch.equal(corrupted["input_ids"][~masked], input_ids[~masked])
 
 
+@pytest.mark.slow
 def test_task_agnostic_distillation_on_corrupted_text(teacher_dir, fixtures_dir, tmp_path):
     output = tmp_path / "student"
     argv = _student_argv(teacher_dir, fixtures_dir, output, "--corrupt_inputs")
@@ -473,6 +487,7 @@ def test_task_agnostic_distillation_on_corrupted_text(teacher_dir, fixtures_dir,
     assert record["corrupted_inputs"] is True and record["steps"] == 4
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "extra, message",
     [
@@ -489,6 +504,7 @@ def test_corrupted_inputs_refuse_bad_settings_in_one_line(teacher_dir, fixtures_
     assert message in err and len(err.splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_corrupted_inputs_need_a_generator_of_the_teachers_vocabulary(teacher_dir, fixtures_dir, tmp_path, capsys):
     import shutil
 

@@ -13,6 +13,8 @@ from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDForPreTraining
 from training import evaluate as evaluate_command
 from training import finetune as finetune_command
 
+pytestmark = pytest.mark.slow  # every test reads the model the finetune command trains (module fixture)
+
 QUIET = ["--disable-tqdm", "true", "--logging-steps", "1000"]
 
 

@@ -37,6 +37,7 @@ def _save(head, tokenizer, folder, **ranks):
     tokenizer.save_pretrained(folder)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("head", HEADS, ids=lambda cls: cls.__name__)
 def test_every_head_exports_with_parity_and_the_hub_layout(head, tiny_tokenizer, korean_texts, tmp_path, capsys):
     _save(head, tiny_tokenizer, tmp_path / "model", embedding_rank=8, attention_rank=16, ffn_rank=16)
@@ -51,21 +52,34 @@ def test_every_head_exports_with_parity_and_the_hub_layout(head, tiny_tokenizer,
     assert (out / "onnx/model_quantized.onnx").stat().st_size < (out / "onnx/model.onnx").stat().st_size
 
     # Parity on other sentences, another batch size and length than the export and its own check used.
-    model = head.from_pretrained(tmp_path / "model").eval()
-    inputs = dict(tiny_tokenizer(korean_texts[:5], padding=True, truncation=True, max_length=40, return_tensors="pt"))
-    output_names = export.OUTPUT_NAMES[head.__name__]
-    differences = export.max_differences(model, export.onnx_session(out / "onnx/model.onnx"), inputs, output_names)
-    assert set(differences) == set(output_names) and max(differences.values()) < 1e-4, differences
-    quantized = export.max_differences(
-        model, export.onnx_session(out / "onnx/model_quantized.onnx"), inputs, output_names
+    _assert_onnx_matches_pytorch(head, tmp_path / "model", out, tiny_tokenizer, korean_texts)
+    quantized = _onnx_differences(
+        head, tmp_path / "model", out / "onnx/model_quantized.onnx", tiny_tokenizer, korean_texts
     )
     assert max(quantized.values()) < 0.5, quantized  # int8 is close, not exact
 
 
-def test_dense_model_exports(tiny_tokenizer, tmp_path):
+def test_dense_model_exports(tiny_tokenizer, korean_texts, tmp_path):
     _save(KRElectraKDForSequenceClassification, tiny_tokenizer, tmp_path / "model")
     assert export.main(["--model", str(tmp_path / "model"), "--output_dir", str(tmp_path / "out")]) == 0
     assert not (tmp_path / "out/onnx/model_quantized.onnx").exists()
+    _assert_onnx_matches_pytorch(
+        KRElectraKDForSequenceClassification, tmp_path / "model", tmp_path / "out", tiny_tokenizer, korean_texts
+    )
+
+
+def _onnx_differences(head, model_dir, onnx_file, tokenizer, texts) -> dict[str, float]:
+    """Max |PyTorch - ONNX| per output on other sentences, batch size and length than the export's own check used."""
+    model = head.from_pretrained(model_dir).eval()
+    inputs = dict(tokenizer(texts[:5], padding=True, truncation=True, max_length=40, return_tensors="pt"))
+    return export.max_differences(model, export.onnx_session(onnx_file), inputs, export.OUTPUT_NAMES[head.__name__])
+
+
+def _assert_onnx_matches_pytorch(head, model_dir, onnx_dir, tokenizer, texts):
+    """onnx/model.onnx exists and gives every output of the PyTorch model, to 1e-4."""
+    assert (onnx_dir / "onnx/model.onnx").is_file()
+    differences = _onnx_differences(head, model_dir, onnx_dir / "onnx/model.onnx", tokenizer, texts)
+    assert set(differences) == set(export.OUTPUT_NAMES[head.__name__]) and max(differences.values()) < 1e-4, differences
 
 
 def test_bad_input_is_a_one_line_error(tiny_tokenizer, tmp_path, capsys):

@@ -80,6 +80,7 @@ def read_json(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task_name", list(TASKS))
 def test_every_task_finetunes_and_evaluates(task_name, finetuned, fixtures_dir):
     task = get_task(task_name)
@@ -113,6 +114,7 @@ def test_every_task_finetunes_and_evaluates(task_name, finetuned, fixtures_dir):
         assert evaluation["metrics"][name] == pytest.approx(value, abs=1e-2)
 
 
+@pytest.mark.slow
 def test_finetuned_folders_load_with_pipeline(finetuned):
     classify = pipeline("text-classification", model=str(finetuned("nsmc")), trust_remote_code=True)
     assert classify("정말 재미있는 영화였어요")[0]["label"] in {"negative", "positive"}
@@ -147,6 +149,7 @@ def test_unknown_task_and_missing_data(capsys, tiny_model, tmp_path):
     assert not output.exists()
 
 
+@pytest.mark.slow
 def test_bad_rows_fail_or_are_skipped_and_counted(capsys, tiny_model, tmp_path, fixtures_dir):
     folder = tmp_path / "qpair"
     folder.mkdir()
@@ -187,6 +190,7 @@ def test_inputs_that_cannot_train_are_caught_first(capsys, tiny_model, tmp_path,
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_evaluate_rejects_a_model_of_another_task(capsys, finetuned, tiny_model, fixtures_dir):
     argv = ["--model", str(finetuned("nsmc")), "--task", "kornli", "--data-dir", str(fixtures_dir / "tasks/kornli")]
     assert evaluate_command.main(argv) == 2
@@ -196,12 +200,14 @@ def test_evaluate_rejects_a_model_of_another_task(capsys, finetuned, tiny_model,
     assert "has no sequence-classification head (it is a pretraining model)" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_finetuning_a_model_of_another_task_with_other_labels_is_refused(capsys, finetuned, fixtures_dir):
     argv = ["--model", str(finetuned("nsmc")), "--task", "kornli", "--data-dir", str(fixtures_dir / "tasks/kornli")]
     message = finetune_error(capsys, argv)
     assert "fine-tuned on nsmc (2 outputs); task kornli needs 3" in message
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_from_its_checkpoint(capsys, tiny_model, tmp_path, fixtures_dir):
     output = tmp_path / "out"
     argv = ["--model", str(tiny_model), "--task", "paws", "--data-dir", str(fixtures_dir / "tasks/paws")]
@@ -218,6 +224,7 @@ def test_interrupted_run_resumes_from_its_checkpoint(capsys, tiny_model, tmp_pat
     assert state["global_step"] == 4
 
 
+@pytest.mark.slow
 def test_baselines_option_adds_the_tasks_baselines_to_the_results(tiny_model, tmp_path, fixtures_dir):
     output = tmp_path / "out"
     argv = ["--model", str(tiny_model), "--task", "nsmc", "--data-dir", str(fixtures_dir / "tasks/nsmc")]
@@ -258,6 +265,7 @@ def test_tiny_model_beats_the_majority_class_on_real_nsmc(shared_data, tmp_path)
     assert results["metrics"]["accuracy"] > majority + 5
 
 
+@pytest.mark.slow
 def test_the_seed_alone_decides_the_new_head(tiny_model, tmp_path, fixtures_dir):
     """The pipeline runs every step in one process: the head a fine-tune adds must not depend on what ran before."""
     import torch

@@ -239,6 +239,7 @@ def test_repo_references_in_auto_map_are_replaced_on_save(tmp_path, tiny_tokeniz
     assert (tmp_path / "resaved" / "modeling_kr_electra_kd.py").is_file()
 
 
+@pytest.mark.slow
 def test_fresh_process_without_the_package_loads_every_head_and_pipeline(
     saved_heads, tiny_tokenizer, korean_texts, tmp_path
 ):

@@ -180,6 +180,7 @@ def test_from_pretrained_any_loads_stock_and_own_folders(tmp_path):
         from_pretrained_any(tmp_path)
 
 
+@pytest.mark.slow
 def test_convert_command(tmp_path, tiny_tokenizer, capsys):
     torch.manual_seed(0)
     source = tmp_path / "dense"
@@ -238,6 +239,7 @@ def _best_rank(weight: torch.Tensor, rank: int) -> torch.Tensor:
     return (u[:, :rank] * s[:rank]) @ vh[:rank]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("source", SOURCES)
 def test_every_source_converts_to_every_target(source, target):
@@ -261,6 +263,7 @@ def test_every_source_converts_to_every_target(source, target):
         assert (_first_output(converted) - _first_output(model)).abs().max() < 1e-4
 
 
+@pytest.mark.slow
 def test_convert_command_refactorizes_a_low_rank_attention_model(tmp_path, capsys):
     """The LF-V2 -> LF-V3 path (`distill --student_init <LF-V2> --student_preset small-lf-v3`) through the command."""
     torch.manual_seed(0)

@@ -138,6 +138,7 @@ def test_malformed_card_metadata_and_repo_refs_are_caught(student_dir):
         upload.check_folder(student_dir)
 
 
+@pytest.mark.slow
 def test_dry_run_of_a_saved_tiny_student(student_dir, capsys):
     _ready(student_dir)
     assert upload.main(["--model-dir", str(student_dir), "--repo-id", "org/kr-tiny", "--dry-run"]) == 0
@@ -145,6 +146,7 @@ def test_dry_run_of_a_saved_tiny_student(student_dir, capsys):
     assert "org/kr-tiny" in out and "model.safetensors" in out and '"language": "ko"' in out
 
 
+@pytest.mark.slow
 def test_bad_repo_id_and_missing_token_are_one_line_errors(student_dir, capsys, monkeypatch):
     _ready(student_dir)
     assert upload.main(["--model-dir", str(student_dir), "--repo-id", "no-slash"]) == 1
@@ -157,6 +159,7 @@ def test_bad_repo_id_and_missing_token_are_one_line_errors(student_dir, capsys, 
     assert err.count("\n") == 1 and "no Hugging Face token" in err
 
 
+@pytest.mark.slow
 def test_upload_is_one_commit_or_none(student_dir, tmp_path, capsys, monkeypatch):
     _ready(student_dir)
     second = tmp_path / "many" / "second"
@@ -186,9 +189,38 @@ def test_upload_is_one_commit_or_none(student_dir, tmp_path, capsys, monkeypatch
     assert "cannot reach the Hugging Face Hub" in capsys.readouterr().err
 
 
-def test_card_command_writes_readme(student_dir):
+def test_card_command_writes_readme(student_dir, capsys):
+    """The card the command writes carries what the results JSON it was given says: scores, baselines, name."""
+    measured = _results(accuracy=77.75, n=321)
+    measured["baselines"] = {
+        "trivial": {"metrics": {"accuracy": 50.5}, "method": "majority class"},
+        "classical": {"metrics": {"accuracy": 70.25}, "method": "char 1-4-gram TF-IDF + logistic regression"},
+    }
+    (student_dir / "results.json").write_text(json.dumps(measured), encoding="utf-8")
+    teacher_results = student_dir.parent / "teacher.json"
     argv = ["--model_dir", str(student_dir), "--results", str(student_dir / "results.json")]
+    argv += ["--teacher_results", str(teacher_results), "--repo_id", "org/kr-tiny-nsmc"]
     assert card_main(argv) == 0 and Path(student_dir / "README.md").is_file()
+    assert capsys.readouterr().out == f"Wrote {student_dir / 'README.md'}.\n"
+
+    card = ModelCard.load(student_dir / "README.md")
+    model_name, eval_results = model_index_to_eval_results(card.data.to_dict()["model-index"])
+    score = measured["metrics"]["accuracy"]
+    assert model_name == "kr-tiny-nsmc" and card.text.lstrip().startswith("# kr-tiny-nsmc\n")
+    assert 'from_pretrained("org/kr-tiny-nsmc", trust_remote_code=True)' in card.text
+    assert [(r.task_type, r.metric_type, r.metric_value) for r in eval_results] == [
+        ("text-classification", "accuracy", score)
+    ]
+    teacher_score = json.loads(teacher_results.read_text())["metrics"]["accuracy"]
+    assert (
+        f"| nsmc | accuracy | {score:.2f} | {teacher_score:.2f} | {100 * score / teacher_score:.1f}% | "
+        f"Hub dataset `e9t/nsmc` | ratings_test.txt | {measured['num_eval_samples']} |"
+    ) in card.text
+    trivial, classical = measured["baselines"]["trivial"], measured["baselines"]["classical"]
+    assert (
+        f"- nsmc (accuracy): this model {score:.2f}; without a neural model {trivial['metrics']['accuracy']:.2f} "
+        f"({trivial['method']}) and {classical['metrics']['accuracy']:.2f} ({classical['method']})."
+    ) in card.text
 
 
 # --------------------------------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from transformers import BertTokenizerFast, ElectraConfig, ElectraForPreTraining
 
 from modeling_kr_electra_kd import KRElectraKDForPreTraining
@@ -14,6 +15,7 @@ from training.pipeline import scaled_preset, shape_string
 QUIET = ["--disable_tqdm", "true", "--report_to", "none", "--seed", "0", "--save_strategy", "no"]
 
 
+@pytest.mark.slow
 def test_stock_electra_teacher_then_small_kd_then_lf_student(tmp_path, tiny_tokenizer, fixtures_dir):
     teacher = tmp_path / "public-teacher"
     vocab = sorted(tiny_tokenizer.get_vocab().items(), key=lambda item: item[1])

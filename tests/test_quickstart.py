@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 import upload
 from training.quickstart import main
 
 
+@pytest.mark.slow
 def test_quickstart_runs_the_whole_pipeline_and_resumes(tmp_path, capsys):
     argv = ["--output_dir", str(tmp_path), "--teacher_steps", "40", "--distill_steps", "40", "--finetune_epochs", "1"]
     argv += ["--vocab_size", "3000", "--max_corpus_lines", "600"]

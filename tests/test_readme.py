@@ -4,9 +4,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # a subprocess builds every preset at full size, the teacher's 110M parameters included
 def test_readme_generated_sections_are_current():
     result = subprocess.run(
         [sys.executable, "scripts/update_readme.py", "--check"], cwd=REPO, capture_output=True, text=True, timeout=600

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from transformers import AutoTokenizer
@@ -37,9 +41,26 @@ def test_morpheme_aware_vocabulary_cuts_at_morphemes(morpheme_tokenizer, korean_
     assert all(unk not in morpheme_tokenizer(text)["input_ids"] for text in korean_texts)
 
 
-def test_same_corpus_same_vocabulary(korean_texts, morpheme_tokenizer):
-    again = train_tokenizer(korean_texts * 3, vocab_size=900, show_progress=False)
-    assert again.get_vocab() == morpheme_tokenizer.get_vocab()
+@pytest.mark.slow
+def test_same_corpus_same_vocabulary(korean_texts, morpheme_tokenizer, tmp_path):
+    """In another process too, with another hash seed: no vocabulary order may come from set or dict hashing."""
+    (tmp_path / "texts.json").write_text(json.dumps(korean_texts * 3, ensure_ascii=False), encoding="utf-8")
+    script = (
+        "import json, sys; from training.tokenizer import train_tokenizer; "
+        "texts = json.loads(open(sys.argv[1], encoding='utf-8').read()); "
+        "print(json.dumps(train_tokenizer(texts, vocab_size=900, show_progress=False).get_vocab()))"
+    )
+    seed = "2" if os.environ.get("PYTHONHASHSEED") == "1" else "1"  # not this process's seed
+    again = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "texts.json")],
+        cwd=Path(__file__).resolve().parents[1],  # this checkout's `training`
+        env={**os.environ, "PYTHONHASHSEED": seed},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout) == morpheme_tokenizer.get_vocab()
 
 
 def test_saved_tokenizer_loads_with_auto_tokenizer_and_no_custom_code(morpheme_tokenizer, tmp_path):
@@ -53,6 +74,7 @@ def test_saved_tokenizer_loads_with_auto_tokenizer_and_no_custom_code(morpheme_t
     assert loaded.pad_token_id == 0
 
 
+@pytest.mark.slow
 def test_cli_trains_and_reports_bad_corpus(tmp_path, fixtures_dir, capsys):
     corpus = fixtures_dir / "corpus.txt"
     assert main(["--corpus", str(corpus), "--output_dir", str(tmp_path / "tok"), "--vocab_size", "700"]) == 0
