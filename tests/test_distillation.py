@@ -477,7 +477,7 @@ def test_task_agnostic_distillation_on_corrupted_text(teacher_dir, fixtures_dir,
     "extra, message",
     [
         (["--generator", "MISSING"], "--generator"),
-        (["--mlm_probability", "1.5"], "--mlm_probability must be between 0 and 1"),
+        (["--mlm_probability", "1.5"], "--mlm_probability must be in (0, 1) (got 1.5)"),
         (["--cache_teacher_outputs"], "cannot be cached"),
     ],
 )
