@@ -6,8 +6,10 @@
   same on every Python and install (`HelpFormatter`, `shown_default`), so the CLI can print a stored copy.
 - `check_output_dir`: the check at the top of each command's `main()` that a finished model is never silently
   replaced (`--overwrite_output_dir` allows it, the Trainer convention), and that overwriting leaves no stale results.
-- `check_model_source`: a `--model` that looks like a local folder but is not one is named as such, instead of
-  transformers' "Repo id must use alphanumeric chars".
+- `check_model_source`: a `--model` that looks like a local folder but is not one is named as such (with the closest
+  folder beside it), instead of transformers' "Repo id must use alphanumeric chars".
+- `NUMBER_RULES`: the range of every numeric option of every command (Trainer's included), checked as the command line
+  is parsed, so a bad number is one line ("--learning_rate must be > 0 (got -0.001)") before anything is loaded.
 
 transformers is imported only when a parser is built, so importing this module costs nothing.
 """

@@ -90,18 +90,20 @@ def save_tokenizer(tokenizer: PreTrainedTokenizerBase, folder: str | Path) -> No
 
 def runtime_tokenizer_keys(config: dict) -> list[str]:
     """The keys of a tokenizer_config.json that describe how the tokenizer was loaded or called, not the tokenizer."""
-    runtime = [key for key in config if key in RUNTIME_TOKENIZER_KEYS]
-    return runtime + [key for key, default in DEFAULT_SIDES.items() if config.get(key) == default]
+    return [key for key in config if key in RUNTIME_TOKENIZER_KEYS]
 
 
 def make_tokenizer_config_portable(folder: str | Path) -> None:
-    """Rewrite a saved folder's tokenizer_config.json: transformers 5's `TokenizersBackend` renamed (see above), and
-    the run-time keys (RUNTIME_TOKENIZER_KEYS) removed."""
+    """Rewrite a saved folder's tokenizer_config.json: transformers 5's `TokenizersBackend` renamed (see above), the
+    run-time keys (RUNTIME_TOKENIZER_KEYS) and sides that restate the default removed."""
     config_file = Path(folder) / "tokenizer_config.json"
     if not config_file.is_file():
         return
     config = json.loads(config_file.read_text(encoding="utf-8"))
-    cleaned = {key: value for key, value in config.items() if key not in runtime_tokenizer_keys(config)}
+    dropped = set(runtime_tokenizer_keys(config)) | {
+        key for key, side in DEFAULT_SIDES.items() if config.get(key) == side
+    }
+    cleaned = {key: value for key, value in config.items() if key not in dropped}
     if cleaned.get("tokenizer_class") == "TokenizersBackend":
         cleaned["tokenizer_class"] = PORTABLE_TOKENIZER_CLASS
     if cleaned != config:
