@@ -35,6 +35,7 @@ architecture = config.architectures[0]
 name = "AutoModel" + architecture.removeprefix("KRElectraKD").removeprefix("Model")
 getattr(transformers, name).from_pretrained(sys.argv[1], trust_remote_code=True)
 transformers.AutoTokenizer.from_pretrained(sys.argv[1], trust_remote_code=True)
+transformers.PreTrainedTokenizerFast.from_pretrained(sys.argv[1])  # the load without remote code README shows
 print("ok", name)
 """
 
@@ -62,8 +63,15 @@ def check_folder(model_dir: Path) -> dict:
             raise UploadError(f"{code_file.name} (named in auto_map) is missing from {model_dir}: re-save the model.")
     if not (model_dir / "model.safetensors").is_file():
         raise UploadError(f"{model_dir} has no model.safetensors: save the weights with save_pretrained.")
+    from training.loading import check_weights
+
+    try:
+        check_weights(model_dir)  # the loader's own check: one line, where the load check would end in a traceback
+    except ValueError as error:
+        raise UploadError(str(error)) from None
     if not ((model_dir / "tokenizer.json").is_file() or (model_dir / "vocab.txt").is_file()):
         raise UploadError(f"{model_dir} has no tokenizer: save the tokenizer into it (tokenizer.save_pretrained).")
+    check_tokenizer_config(model_dir)
     card_file = model_dir / "README.md"
     if not card_file.is_file():
         raise UploadError(f"{model_dir} has no README.md: write its card with `kr-electra-kd card --model_dir ...`.")
@@ -86,6 +94,26 @@ def check_folder(model_dir: Path) -> dict:
     check_card_results(model_dir, metadata, card.text)
     check_no_local_paths(model_dir, metadata, card.text)
     return metadata
+
+
+def check_tokenizer_config(model_dir: Path) -> None:
+    """tokenizer_config.json holds only what describes the tokenizer: keys that say how it was loaded or called
+    (`is_local`, `local_files_only`, `max_length`, ...) would be published and mislead whoever loads it."""
+    from training.tokenizer import runtime_tokenizer_keys
+
+    config_file = model_dir / "tokenizer_config.json"
+    if not config_file.is_file():
+        return
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise UploadError(f"{config_file} is not valid JSON ({error}).") from None
+    runtime = runtime_tokenizer_keys(config)
+    if runtime:
+        raise UploadError(
+            f"{config_file} holds run-time keys {', '.join(runtime)} (how the tokenizer was loaded or called, not "
+            "what it is); re-save it with training.tokenizer.save_tokenizer, or delete those keys."
+        )
 
 
 def _claims(eval_results) -> set[tuple]:

@@ -90,5 +90,7 @@ def test_bad_input_is_a_one_line_error(tiny_tokenizer, tmp_path, capsys):
     argv = ["--model", str(tmp_path / "model"), "--output_dir", str(tmp_path / "out")]
     assert export.main([*argv, "--quantize", "int4"]) == 2
     assert "--quantize int4" in capsys.readouterr().err
-    assert export.main([*argv, "--opset", "11"]) == 2
+    with pytest.raises(SystemExit) as stop:  # a number out of range is refused by the parser
+        export.main([*argv, "--opset", "11"])
+    assert stop.value.code == 2 and "--opset must be >= 14 (got 11)" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()  # nothing written before the checks pass

@@ -179,7 +179,7 @@ def test_inputs_that_cannot_train_are_caught_first(capsys, tiny_model, tmp_path,
     assert "50" in message and "tokenizer" in message
     # longer inputs than the model's position embeddings
     message = finetune_error(capsys, ["--model", str(tiny_model), "--max-seq-length", "512", *base])
-    assert "max_seq_length 512 exceeds the model's max_position_embeddings 128" in message
+    assert "--max_seq_length 512 exceeds the model's max_position_embeddings (128)" in message
     # a training slice with one class only
     one_class = tmp_path / "one-class"
     one_class.mkdir()

@@ -29,7 +29,9 @@ from modeling_kr_electra_kd import (
     KRElectraKDLowRankLinear,
     KRElectraKDModel,
 )
-from training.lowrank import convert_stock_model, convert_to_low_rank, from_pretrained_any, main
+from training.loading import convert_stock_model
+from training.loading import load_model as from_pretrained_any
+from training.lowrank import convert_to_low_rank, main
 
 ELECTRA = ElectraConfig(
     vocab_size=120,

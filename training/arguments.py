@@ -6,8 +6,10 @@
   same on every Python and install (`HelpFormatter`, `shown_default`), so the CLI can print a stored copy.
 - `check_output_dir`: the check at the top of each command's `main()` that a finished model is never silently
   replaced (`--overwrite_output_dir` allows it, the Trainer convention), and that overwriting leaves no stale results.
-- `check_model_source`: a `--model` that looks like a local folder but is not one is named as such, instead of
-  transformers' "Repo id must use alphanumeric chars".
+- `check_model_source`: a `--model` that looks like a local folder but is not one is named as such (with the closest
+  folder beside it), instead of transformers' "Repo id must use alphanumeric chars".
+- `NUMBER_RULES`: the range of every numeric option of every command (Trainer's included), checked as the command line
+  is parsed, so a bad number is one line ("--learning_rate must be > 0 (got -0.001)") before anything is loaded.
 
 transformers is imported only when a parser is built, so importing this module costs nothing.
 """
@@ -60,6 +62,136 @@ COMMON_TRAINER_OPTIONS = (
     "report_to",
 )
 TRAINER_GROUP = "Trainer options (transformers.TrainingArguments)"
+
+
+@dataclasses.dataclass(frozen=True)
+class Bounds:
+    """The values a numeric option allows: `low`/`high` (inclusive unless `*_open`), plus the `special` values that
+    mean something of their own (e.g. max_steps -1: train for the epochs instead)."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    special: tuple[float, ...] = ()
+    special_meaning: str = ""
+
+    def allows(self, value: float) -> bool:
+        if value in self.special:
+            return True
+        if value != value:  # NaN
+            return False
+        if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
+            return False
+        return not (self.high is not None and (value > self.high or (self.high_open and value == self.high)))
+
+    def __str__(self) -> str:
+        if self.low is not None and self.high is not None:
+            text = f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+        elif self.low is not None:
+            text = f"{'>' if self.low_open else '>='} {self.low:g}"
+        else:
+            text = f"{'<' if self.high_open else '<='} {self.high:g}"
+        if self.special:
+            text += f" (or {', '.join(f'{value:g}' for value in self.special)}: {self.special_meaning})"
+        return text
+
+
+POSITIVE = Bounds(0, low_open=True)
+AT_LEAST_ONE = Bounds(1)
+NON_NEGATIVE = Bounds(0)
+PROBABILITY = Bounds(0, 1)
+SHARE = Bounds(0, 1, low_open=True)  # a share that cannot be nothing
+OPEN_SHARE = Bounds(0, 1, low_open=True, high_open=True)
+
+# What each numeric option of every command allows, by option name (one meaning per name across the commands): checked
+# when the command line is parsed, before anything is read or loaded. A test checks that every numeric option of every
+# command is listed. Lengths are also checked against the model's max_position_embeddings once its config is read.
+NUMBER_RULES: dict[str, Bounds] = {
+    # Trainer's own
+    "learning_rate": POSITIVE,
+    "per_device_train_batch_size": AT_LEAST_ONE,
+    "per_device_eval_batch_size": AT_LEAST_ONE,
+    "gradient_accumulation_steps": AT_LEAST_ONE,
+    "eval_accumulation_steps": AT_LEAST_ONE,
+    "num_train_epochs": POSITIVE,
+    "max_steps": Bounds(1, special=(-1,), special_meaning="train for --num_train_epochs"),
+    "warmup_steps": NON_NEGATIVE,
+    "weight_decay": NON_NEGATIVE,
+    "adam_beta1": Bounds(0, 1, high_open=True),
+    "adam_beta2": Bounds(0, 1, high_open=True),
+    "adam_epsilon": POSITIVE,
+    "max_grad_norm": NON_NEGATIVE,
+    "label_smoothing_factor": PROBABILITY,
+    "logging_steps": POSITIVE,
+    "save_steps": POSITIVE,
+    "eval_steps": POSITIVE,
+    "save_total_limit": NON_NEGATIVE,
+    "dataloader_num_workers": NON_NEGATIVE,
+    "seed": NON_NEGATIVE,
+    "data_seed": NON_NEGATIVE,
+    # this package's
+    "batch_size": AT_LEAST_ONE,
+    "max_seq_length": AT_LEAST_ONE,
+    "doc_stride": AT_LEAST_ONE,
+    "n_best_size": AT_LEAST_ONE,
+    "max_answer_length": AT_LEAST_ONE,
+    "max_train_samples": AT_LEAST_ONE,
+    "max_eval_samples": AT_LEAST_ONE,
+    "max_corpus_lines": AT_LEAST_ONE,
+    "max_lines": AT_LEAST_ONE,
+    "vocab_size": Bounds(6),  # the 5 special tokens and at least one more
+    "min_frequency": AT_LEAST_ONE,
+    "model_max_length": AT_LEAST_ONE,
+    "embedding_rank": AT_LEAST_ONE,
+    "attention_rank": AT_LEAST_ONE,
+    "ffn_rank": AT_LEAST_ONE,
+    "energy": SHARE,
+    "opset": Bounds(14),  # scaled dot-product attention
+    "tolerance": POSITIVE,
+    "mlm_probability": OPEN_SHARE,
+    "rtd_weight": NON_NEGATIVE,
+    "generator_size_divisor": AT_LEAST_ONE,
+    "temperature": POSITIVE,
+    "weight_kl": NON_NEGATIVE,
+    "weight_hard": NON_NEGATIVE,
+    "weight_hidden": NON_NEGATIVE,
+    "weight_attention": NON_NEGATIVE,
+    "weight_embedding": NON_NEGATIVE,
+    "layer_map": AT_LEAST_ONE,
+    "teacher_cache_mb": NON_NEGATIVE,
+    "teacher_width": SHARE,
+    "student_width": SHARE,
+    "teacher_layers": AT_LEAST_ONE,
+    "student_layers": AT_LEAST_ONE,
+    "teacher_steps": AT_LEAST_ONE,
+    "distill_steps": AT_LEAST_ONE,
+    "finetune_epochs": POSITIVE,
+    "finetune_learning_rate": POSITIVE,
+    "finetune_warmup": NON_NEGATIVE,
+}
+
+
+def check_numbers(values: dict[str, Any]) -> str | None:
+    """The one-line complaint about the first value in `values` (option name -> parsed value) that its NUMBER_RULES
+    entry refuses, or None. None values (an option left unset) and booleans are not numbers here."""
+    for name, value in values.items():
+        rule = NUMBER_RULES.get(name)
+        if rule is None or value is None:
+            continue
+        items = value if isinstance(value, (list, tuple)) else [value]
+        for item in items:
+            if isinstance(item, bool) or not isinstance(item, (int, float)):
+                continue
+            if not rule.allows(item):
+                return f"--{name} must be {rule} (got {item:g})"
+    return None
+
+
+def check_length(flag: str, value: int | None, limit: int, whose: str = "the model's") -> None:
+    """Refuse (ValueError) a sequence length beyond the positions the model has embeddings for."""
+    if value is not None and value > limit:
+        raise ValueError(f"{flag} {value} exceeds {whose} max_position_embeddings ({limit}); pass at most {limit}.")
 
 
 def overwrite_field() -> Any:
@@ -184,6 +316,9 @@ def command_parser(dataclass_types: tuple[type, ...], prog: str, description: st
             namespace, remaining = self.parse_known_args(argv)
             if remaining:
                 fail(self.unknown_options_message(remaining))
+            complaint = check_numbers(vars(namespace))
+            if complaint:
+                fail(f"{self.prog}: {complaint}")
             if late_defaults is not None:
                 self.set_defaults(**late_defaults(namespace))
             try:
@@ -270,7 +405,7 @@ def check_model_source(model: str, flag: str = "--model") -> None:
     if not looks_local:
         return
     if not path.exists():
-        raise ValueError(f"{flag} {model}: no such folder (a Hub id has the form org/name).")
+        raise ValueError(f"{flag} {model}: no such folder{nearby_folder_hint(model)}; a Hub id has the form org/name.")
     if not path.is_dir():
         raise ValueError(f"{flag} {model} is a file; pass the model's folder (the one holding config.json).")
     if not (path / "config.json").is_file():
@@ -278,3 +413,20 @@ def check_model_source(model: str, flag: str = "--model") -> None:
             f"{flag} {model} has no config.json, so it is not a saved model; pass a folder written by save_pretrained "
             "(e.g. by `kr-electra-kd distill` or `finetune`)."
         )
+
+
+def nearby_folder_hint(value: str) -> str:
+    """' (did you mean `X`?)' naming the folder beside `value`'s place whose name is closest to it, or ''."""
+    path = Path(value).expanduser()
+    parent = path.parent
+    try:
+        siblings = sorted(child.name for child in parent.iterdir() if child.is_dir() and not child.name.startswith("."))
+    except OSError:  # no such parent, or not readable
+        return ""
+    close = difflib.get_close_matches(path.name, siblings, n=1, cutoff=0.75)
+    if not close:
+        return ""
+    suggestion = str(parent / close[0]) if str(parent) != "." else close[0]
+    if value.startswith("./") and not suggestion.startswith("."):
+        suggestion = f"./{suggestion}"
+    return f" (did you mean `{suggestion}`?)"

@@ -30,13 +30,14 @@ from pathlib import Path
 
 import torch
 from datasets import Dataset, concatenate_datasets
-from transformers import AutoTokenizer, DataCollatorWithPadding, TrainingArguments
+from transformers import DataCollatorWithPadding, TrainingArguments
 
 from modeling_kr_electra_kd import PRESETS, KRElectraKDConfig, KRElectraKDPreTrainedModel
-from training.arguments import check_model_source, check_output_dir, overwrite_field, parse_command
+from training.arguments import check_length, check_model_source, check_output_dir, overwrite_field, parse_command
 from training.corpus import CorpusError, read_corpus, streamed_corpus, tokenized_corpus
 from training.distiller import DistillationConfig, DistillationTrainer, uniform_layer_map
-from training.lowrank import HEADS, convert_to_low_rank, from_pretrained_any
+from training.loading import HEADS, load_config, load_model, load_tokenizer
+from training.lowrank import convert_to_low_rank
 from training.pretrain import masking_collator
 from training.provenance import portable_path
 from training.tokenizer import check_same_vocabulary, check_tokenizer_matches_config, save_tokenizer
@@ -115,8 +116,6 @@ def generator_source(args: DistillArguments) -> str:
     """The folder or Hub id --corrupt_inputs samples from, checked before anything is loaded."""
     if args.task is not None:
         raise ValueError("--corrupt_inputs is for task-agnostic distillation (--corpus), not --task.")
-    if not 0 < args.mlm_probability < 1:
-        raise ValueError(f"--mlm_probability must be between 0 and 1, got {args.mlm_probability}.")
     source = args.generator
     if source is None:
         beside = Path(args.teacher) / "generator"
@@ -132,13 +131,26 @@ def generator_source(args: DistillArguments) -> str:
 
 def load_generator(source: str, teacher_config) -> KRElectraKDPreTrainedModel:
     """The generator, as a masked LM of this family, checked against the teacher's vocabulary."""
-    generator = from_pretrained_any(source, head="masked-lm")
+    generator = load_model(source, head="masked-lm", flag="--generator")
     if generator.config.vocab_size != teacher_config.vocab_size:
         raise ValueError(
             f"--generator {source} has a {generator.config.vocab_size}-token vocabulary and the teacher "
             f"{teacher_config.vocab_size}: it must be the teacher's own generator (same tokenizer)."
         )
     return generator
+
+
+def check_max_seq_length(args: DistillArguments) -> None:
+    """--max_seq_length against the positions of the teacher and of the student (the teacher's, unless --student_shape
+    or a --student_init folder says otherwise), read from their configs only."""
+    limits = [("the teacher's", load_config(args.teacher, "--teacher").max_position_embeddings)]
+    if args.student_init not in ("random", "teacher-layers"):
+        limits.append(("the student's", load_config(args.student_init, "--student_init").max_position_embeddings))
+    shape = parse_shape(args.student_shape)
+    if shape.get("max_position_embeddings") is not None:
+        limits.append(("the student's", shape["max_position_embeddings"]))
+    whose, limit = min(limits, key=lambda item: item[1])
+    check_length("--max_seq_length", args.max_seq_length, limit, whose)
 
 
 def _student_config(args: DistillArguments, teacher_config, tokenizer, task) -> KRElectraKDConfig:
@@ -186,7 +198,7 @@ def build_student(
         overrides = {"num_labels": task.num_labels}
         if task.id2label:
             overrides.update(id2label=task.id2label, label2id=task.label2id)
-    student = from_pretrained_any(args.student_init, head=head, **overrides)
+    student = load_model(args.student_init, head=head, flag="--student_init", **overrides)
     wanted = {name: getattr(config, name) for name in RANK_FIELDS}
     current = {name: getattr(student.config, name) for name in RANK_FIELDS}
     note = {"init": args.student_init}
@@ -244,12 +256,11 @@ def main(argv: list[str] | None = None) -> int:
 
             task = get_task(args.task)
         head = task.head if task is not None else "pretraining"
-        tokenizer = AutoTokenizer.from_pretrained(args.teacher, trust_remote_code=True)
+        check_max_seq_length(args)  # from the configs alone, before any weights are read
+        tokenizer = load_tokenizer(args.teacher, "--teacher")
         if args.student_tokenizer:
-            check_same_vocabulary(
-                tokenizer, AutoTokenizer.from_pretrained(args.student_tokenizer, trust_remote_code=True)
-            )
-        teacher = from_pretrained_any(args.teacher, head=head)
+            check_same_vocabulary(tokenizer, load_tokenizer(args.student_tokenizer, "--student_tokenizer"))
+        teacher = load_model(args.teacher, head=head, flag="--teacher")
         if task is not None and getattr(teacher.config, "finetuning_task", task.name) != task.name:
             raise ValueError(
                 f"The teacher was fine-tuned on {teacher.config.finetuning_task}, not {task.name}: fine-tune it on "
@@ -261,8 +272,8 @@ def main(argv: list[str] | None = None) -> int:
         student, init_note = build_student(args, teacher, tokenizer, head, task)
         if args.student_init not in ("random", "teacher-layers"):
             try:
-                student_tokenizer = AutoTokenizer.from_pretrained(args.student_init, trust_remote_code=True)
-            except (OSError, ValueError):
+                student_tokenizer = load_tokenizer(args.student_init, "--student_init")
+            except ValueError:
                 student_tokenizer = None  # the student folder has no tokenizer of its own: it gets the teacher's
             if student_tokenizer is not None:
                 check_same_vocabulary(tokenizer, student_tokenizer)

@@ -20,17 +20,17 @@ from typing import Any
 import transformers
 from datasets import Dataset
 from transformers import (
-    AutoConfig,
-    AutoTokenizer,
     DataCollatorForTokenClassification,
     DataCollatorWithPadding,
+    PretrainedConfig,
     PreTrainedModel,
     PreTrainedTokenizerBase,
     Trainer,
     TrainingArguments,
 )
 
-from training.arguments import check_model_source, parse_command
+from training.arguments import check_length, parse_command
+from training.loading import head_of, load_config, load_model, load_tokenizer
 from training.provenance import portable_data_source, portable_path
 from training.tasks import (
     CLASSIFICATION,
@@ -121,40 +121,26 @@ class EvaluateArguments:
 # --------------------------------------------------------------------------------------------------------------------
 
 
-def load_model(model_name_or_path: str, task: Task) -> PreTrainedModel:
-    """The model with `task`'s head: this family, or a stock ELECTRA/BERT checkpoint converted into it.
+def load_task_model(model_name_or_path: str, task: Task, config: PretrainedConfig) -> PreTrainedModel:
+    """The model with `task`'s head, through `training.loading.load_model`: this family, or a stock ELECTRA/BERT
+    checkpoint converted into it. `config`: the model's, as `load_config` read it.
 
     A checkpoint without the head (a pre-trained encoder) gets a freshly initialised one with the task's labels.
     """
-    from training.lowrank import from_pretrained_any
-
     overrides: dict[str, Any] = {"num_labels": task.num_labels}
     if task.kind != QUESTION_ANSWERING:
         overrides.update(id2label=task.id2label, label2id=task.label2id)
     if task.kind == REGRESSION:
         overrides["problem_type"] = "regression"
-    config = AutoConfig.from_pretrained(model_name_or_path, trust_remote_code=True)
     trained_on = getattr(config, TASK_CONFIG_KEY, None)
     if trained_on in TASKS and trained_on != task.name and TASKS[trained_on].num_labels != task.num_labels:
         raise ValueError(
             f"{model_name_or_path} was fine-tuned on {trained_on} ({TASKS[trained_on].num_labels} outputs); task "
             f"{task.name} needs {task.num_labels}. Start from the pre-trained (not fine-tuned) model."
         )
-    model = from_pretrained_any(model_name_or_path, head=task.head, **overrides)
+    model = load_model(model_name_or_path, head=task.head, **overrides)
     setattr(model.config, TASK_CONFIG_KEY, task.name)
     return model
-
-
-def load_tokenizer(model_name_or_path: str, tokenizer_name_or_path: str | None = None) -> PreTrainedTokenizerBase:
-    source = tokenizer_name_or_path or model_name_or_path
-    try:
-        # trust_remote_code: transformers 5 reads the model config (this family's, with its auto_map) on the way
-        return AutoTokenizer.from_pretrained(source, trust_remote_code=True)
-    except (OSError, ValueError) as error:
-        raise ValueError(
-            f"no usable tokenizer in {source} ({error}); pass --tokenizer with the folder or Hub id of the model's "
-            "tokenizer."
-        ) from None
 
 
 def check_tokenizer(tokenizer: PreTrainedTokenizerBase, model: PreTrainedModel) -> None:
@@ -162,12 +148,10 @@ def check_tokenizer(tokenizer: PreTrainedTokenizerBase, model: PreTrainedModel) 
     check_tokenizer_matches_config(tokenizer, model.config)
 
 
-def resolve_max_seq_length(requested: int | None, task: Task, model: PreTrainedModel) -> int:
-    limit = model.config.max_position_embeddings
-    if requested is not None and requested > limit:
-        raise ValueError(
-            f"max_seq_length {requested} exceeds the model's max_position_embeddings {limit}; pass at most {limit}."
-        )
+def resolve_max_seq_length(requested: int | None, task: Task, config: PretrainedConfig) -> int:
+    """--max_seq_length, or the task's default, within the model's positions (read from its config alone)."""
+    limit = config.max_position_embeddings
+    check_length("--max_seq_length", requested, limit)
     return requested or min(task.default_max_seq_length, limit)
 
 
@@ -259,11 +243,8 @@ def write_results(
 # --------------------------------------------------------------------------------------------------------------------
 
 
-def _task_of(args: EvaluateArguments) -> Task:
+def _task_of(args: EvaluateArguments, config: PretrainedConfig) -> Task:
     """The task to score: --task, or the one the model was fine-tuned on; a model without that head is refused."""
-    from training.lowrank import head_of
-
-    config = AutoConfig.from_pretrained(args.model, trust_remote_code=True)
     trained_on = getattr(config, TASK_CONFIG_KEY, None)
     name = args.task or trained_on
     if name is None:
@@ -313,8 +294,9 @@ def main(argv: list[str] | None = None) -> int:
     args, data_args = parse_command((EvaluateArguments, DataArguments), argv, "kr-electra-kd evaluate")
     started = time.perf_counter()
     try:
-        check_model_source(args.model)
-        task = _task_of(args)
+        config = load_config(args.model)  # the model resolved (folder or Hub) before any data is read
+        task = _task_of(args, config)
+        max_seq_length = resolve_max_seq_length(data_args.max_seq_length, task, config)
         args.seed = _eval_seed(args, task, data_args.data_dir)
         data = load_task_data(
             task,
@@ -324,10 +306,9 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             eval_only=True,
         )
-        model = load_model(args.model, task)
+        model = load_task_model(args.model, task, config)
         tokenizer = load_tokenizer(args.model)
         check_tokenizer(tokenizer, model)
-        max_seq_length = resolve_max_seq_length(data_args.max_seq_length, task, model)
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -19,11 +19,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import AutoConfig, AutoTokenizer, PreTrainedModel
+from transformers import PreTrainedModel
 
 import modeling_kr_electra_kd
 from modeling_kr_electra_kd import CODE_FILES, KRElectraKDConfig
-from training.arguments import check_model_source, check_output_dir, parse_command
+from training.arguments import check_output_dir, parse_command
+from training.loading import load_config, load_tokenizer
+from training.loading import load_model as load_any_model
 from training.tokenizer import save_tokenizer
 
 # Sentences the parity check runs through both runtimes: different lengths, so the batch is padded.
@@ -149,9 +151,9 @@ def max_differences(model: PreTrainedModel, session, inputs: dict, output_names:
 
 
 def load_model(name: str) -> PreTrainedModel:
-    """The head named in the config's `architectures` (the bare encoder when none is named)."""
-    check_model_source(name)
-    config = AutoConfig.from_pretrained(name, trust_remote_code=True)
+    """The head named in the config's `architectures` (the bare encoder when none is named), in eval mode, through
+    `training.loading.load_model`; a model of another family is refused."""
+    config = load_config(name)
     if config.model_type != KRElectraKDConfig.model_type:
         raise ValueError(
             f"--model {name} is a {config.model_type!r} model; export handles this family only "
@@ -162,7 +164,7 @@ def load_model(name: str) -> PreTrainedModel:
         raise ValueError(
             f"--model {name}: unknown architecture {architecture!r}; expected one of {list(OUTPUT_NAMES)}."
         )
-    return getattr(modeling_kr_electra_kd, architecture).from_pretrained(name).eval()
+    return load_any_model(name).eval()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,13 +173,11 @@ def main(argv: list[str] | None = None) -> int:
         check_output_dir(args.output_dir, args.overwrite_output_dir)
         if args.quantize is not None and args.quantize not in QUANTIZATIONS:
             raise ValueError(f"--quantize {args.quantize}: choose one of {', '.join(QUANTIZATIONS)}.")
-        if args.opset < 14:
-            raise ValueError(f"--opset {args.opset}: use 14 or later (attention needs it).")
         missing = [name for name in ("onnx", "onnxruntime") if importlib.util.find_spec(name) is None]
         if missing:
             raise ValueError(f"export needs {' and '.join(missing)}: pip install 'kr-electra-kd[onnx]'.")
         model = load_model(args.model)
-        tokenizer = AutoTokenizer.from_pretrained(args.model, trust_remote_code=True)
+        tokenizer = load_tokenizer(args.model)
     except (ValueError, OSError) as error:
         print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
         return 2

@@ -18,19 +18,19 @@ from pathlib import Path
 
 from transformers import Trainer, TrainingArguments, set_seed
 
-from training.arguments import check_model_source, check_output_dir, command_parser, overwrite_field
+from training.arguments import check_output_dir, command_parser, overwrite_field
 from training.baselines import data_baselines
 from training.evaluate import (
     DataArguments,
     check_labels,
     check_tokenizer,
     data_collator_for,
-    load_model,
-    load_tokenizer,
+    load_task_model,
     resolve_max_seq_length,
     score,
     write_results,
 )
+from training.loading import load_config, load_tokenizer
 from training.provenance import portable_path
 from training.tasks import QUESTION_ANSWERING, TASKS, build_compute_metrics, get_task, load_task_data, tokenize_dataset
 from training.tokenizer import make_tokenizer_config_portable
@@ -105,8 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     # Everything that can be wrong with the input is checked here, before any training step.
     try:
         check_output_dir(output_dir, args.overwrite_output_dir)
-        check_model_source(args.model)
         task = get_task(args.task)
+        config = load_config(args.model)  # the model resolved (folder or Hub) before any data is read
+        max_seq_length = resolve_max_seq_length(data_args.max_seq_length, task, config)
         data = load_task_data(
             task,
             data_dir=data_args.data_dir,
@@ -117,10 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         check_labels(task, data)
         set_seed(training_args.seed)  # the new head's initialisation follows the seed, not what ran before it
-        model = load_model(args.model, task)
-        tokenizer = load_tokenizer(args.model, args.tokenizer)
+        model = load_task_model(args.model, task, config)
+        tokenizer = load_tokenizer(args.tokenizer or args.model, "--tokenizer" if args.tokenizer else "--model")
         check_tokenizer(tokenizer, model)
-        max_seq_length = resolve_max_seq_length(data_args.max_seq_length, task, model)
         doc_stride = data_args.doc_stride or max_seq_length // 4
         train_features = tokenize_dataset(task, data["train"], tokenizer, max_seq_length, doc_stride, training=True)
     except (ValueError, OSError) as error:
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         checkpoint = resume_checkpoint(output_dir)
     trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model(str(output_dir))
-    make_tokenizer_config_portable(output_dir)  # loads with transformers 4.x too
+    make_tokenizer_config_portable(output_dir)  # loads with transformers 4.x too, without run-time keys
     # Trainer pickles its arguments beside the model; keep a readable JSON copy instead (no pickles in the folder).
     (output_dir / "training_args.bin").unlink(missing_ok=True)
     recorded = training_args.to_dict()

@@ -1,12 +1,12 @@
-"""Dense -> low-rank conversion by truncated SVD, and loading any ELECTRA/BERT checkpoint into this family.
+"""Dense -> low-rank conversion by truncated SVD (`kr-electra-kd convert`).
 
 `convert_to_low_rank` factorizes each chosen matrix `W (out x in)` as `U_r sqrt(S_r) @ sqrt(S_r) V_r^T`, the best
 rank-r approximation in Frobenius norm, and reports each matrix's relative reconstruction error
 `||W - W_r||_F / ||W||_F`. Ranks are given per group (embedding, attention, FFN) or found from the spectral energy to
 keep. Everything else (layer norms, biases, heads) is copied unchanged.
 
-`from_pretrained_any` loads this family directly, and converts a stock transformers ELECTRA or BERT checkpoint (a Hub
-id or a local folder) into the equivalent dense model of this family, heads carried over.
+The model to convert is loaded by `training.loading.load_model`: this family directly, or a stock transformers ELECTRA
+or BERT checkpoint (a Hub id or a local folder) as the equivalent dense model of this family, heads carried over.
 
     kr-electra-kd convert --model teacher_dir --output-dir student_lf --preset small-lf-v2
 """
@@ -21,182 +21,11 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from transformers import AutoConfig, PretrainedConfig, PreTrainedModel
+from transformers import PreTrainedModel
 
-import modeling_kr_electra_kd
-from modeling_kr_electra_kd import (
-    AUTO_MAP,
-    PRESETS,
-    KRElectraKDConfig,
-    KRElectraKDLowRankLinear,
-    KRElectraKDPreTrainedModel,
-)
-from training.arguments import check_model_source, check_output_dir, overwrite_field, parse_command
-
-# Head name -> the Auto class that loads it; "auto" picks the head from the checkpoint's `architectures`.
-HEAD_AUTO_CLASSES: dict[str, str] = {
-    "base": "AutoModel",
-    "pretraining": "AutoModelForPreTraining",
-    "masked-lm": "AutoModelForMaskedLM",
-    "sequence-classification": "AutoModelForSequenceClassification",
-    "token-classification": "AutoModelForTokenClassification",
-    "question-answering": "AutoModelForQuestionAnswering",
-}
-# Head name -> this family's class, as named in the auto_map every saved folder carries.
-HEADS: dict[str, type[KRElectraKDPreTrainedModel]] = {
-    head: getattr(modeling_kr_electra_kd, AUTO_MAP[auto_class].split(".")[-1])
-    for head, auto_class in HEAD_AUTO_CLASSES.items()
-}
-
-# Stock architectures we convert, by the suffix of their class name, and the head they become.
-_STOCK_HEADS = {
-    "Model": "base",
-    "ForPreTraining": "pretraining",
-    "ForMaskedLM": "masked-lm",
-    "ForSequenceClassification": "sequence-classification",
-    "ForTokenClassification": "token-classification",
-    "ForQuestionAnswering": "question-answering",
-}
-SUPPORTED_MODEL_TYPES = ("kr-electra-kd", "electra", "bert")
-
-# Config fields carried from a stock ELECTRA/BERT config (BERT has no embedding_size: it equals hidden_size).
-_SHARED_CONFIG_FIELDS = (
-    "vocab_size",
-    "hidden_size",
-    "num_hidden_layers",
-    "num_attention_heads",
-    "intermediate_size",
-    "hidden_act",
-    "hidden_dropout_prob",
-    "attention_probs_dropout_prob",
-    "max_position_embeddings",
-    "type_vocab_size",
-    "initializer_range",
-    "layer_norm_eps",
-    "pad_token_id",
-    "classifier_dropout",
-    "id2label",
-    "label2id",
-    "problem_type",
-)
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# Loading any supported checkpoint
-# --------------------------------------------------------------------------------------------------------------------
-
-
-def head_of(model_or_config: PreTrainedModel | PretrainedConfig) -> str:
-    """The head name (a key of HEADS) of a model or of the first architecture named in a config."""
-    if isinstance(model_or_config, PreTrainedModel):
-        architecture = type(model_or_config).__name__
-    else:
-        architectures = getattr(model_or_config, "architectures", None) or ["Model"]
-        architecture = architectures[0]
-    for suffix, head in sorted(_STOCK_HEADS.items(), key=lambda item: -len(item[0])):
-        if architecture.endswith(suffix):
-            return head
-    raise ValueError(
-        f"Unsupported architecture {architecture!r}: convertible heads are "
-        f"{', '.join('*' + suffix for suffix in _STOCK_HEADS)} of ELECTRA, BERT or KR-ELECTRA-KD."
-    )
-
-
-def _check_head(head: str) -> None:
-    if head != "auto" and head not in HEADS:
-        raise ValueError(f"Unknown head {head!r}; choose one of: auto, {', '.join(HEADS)}.")
-
-
-def from_pretrained_any(path_or_id: str | Path, head: str = "auto", **config_overrides) -> KRElectraKDPreTrainedModel:
-    """Load a KR-ELECTRA-KD model, or a stock ELECTRA/BERT checkpoint converted (exactly, still dense) into one.
-
-    `head` is one of HEADS or "auto" (the checkpoint's own head). `config_overrides` (e.g. `num_labels=3`,
-    `id2label=...`) are applied to the loaded config; a head the checkpoint lacks starts freshly initialised, as with
-    `AutoModelFor*.from_pretrained`.
-    """
-    _check_head(head)
-    path_or_id = str(path_or_id)
-    if Path(path_or_id).exists() and not (Path(path_or_id) / "config.json").is_file():
-        raise ValueError(f"{path_or_id} has no config.json: pass a folder written by save_pretrained, or a Hub id.")
-    config = AutoConfig.from_pretrained(path_or_id, trust_remote_code=True)
-    if config.model_type not in SUPPORTED_MODEL_TYPES:
-        raise ValueError(
-            f"{path_or_id} is a {config.model_type!r} checkpoint; supported teachers and students are "
-            f"{', '.join(SUPPORTED_MODEL_TYPES)}."
-        )
-    head = head_of(config) if head == "auto" else head
-
-    if config.model_type == "kr-electra-kd":
-        return HEADS[head].from_pretrained(path_or_id, **config_overrides)
-
-    import transformers
-
-    stock_auto = getattr(transformers, HEAD_AUTO_CLASSES[head])
-    stock = stock_auto.from_pretrained(path_or_id, **config_overrides)
-    return convert_stock_model(stock)
-
-
-def _config_from_stock(stock_config: PretrainedConfig) -> KRElectraKDConfig:
-    fields = {name: getattr(stock_config, name) for name in _SHARED_CONFIG_FIELDS if hasattr(stock_config, name)}
-    fields["embedding_size"] = getattr(stock_config, "embedding_size", stock_config.hidden_size)
-    if stock_config.model_type == "bert":
-        fields["classifier_activation"] = "tanh"  # BERT's pooler
-    fields.setdefault("num_labels", getattr(stock_config, "num_labels", 2))
-    if "id2label" in fields:
-        fields.pop("num_labels")  # implied by id2label
-    return KRElectraKDConfig(**fields)
-
-
-def _stock_key_to_ours(key: str, model_type: str, head: str) -> str | None:
-    """Map a stock ELECTRA/BERT weight name to ours; None drops it."""
-    if model_type == "electra":
-        return key  # same module names (see modeling_kr_electra_kd.py)
-    # BERT: encoder prefix, and the pooler (dense + tanh) becomes the classification head's dense layer.
-    if key.startswith("bert."):
-        key = "electra." + key[len("bert.") :]
-    if key.startswith("electra.pooler.") or key.startswith("pooler."):
-        if head != "sequence-classification":
-            return None
-        return "classifier.dense." + key.rsplit(".", 1)[-1]
-    if head == "sequence-classification" and key.startswith("classifier."):
-        return "classifier.out_proj." + key.rsplit(".", 1)[-1]
-    return key
-
-
-def convert_stock_model(stock: PreTrainedModel) -> KRElectraKDPreTrainedModel:
-    """Convert a loaded stock ELECTRA/BERT model into the same, still dense, model of this family (exact)."""
-    model_type = stock.config.model_type
-    if model_type not in ("electra", "bert"):
-        raise ValueError(f"Cannot convert a {model_type!r} model; supported: electra, bert.")
-    head = head_of(stock)
-    if model_type == "bert" and head in ("pretraining", "masked-lm"):
-        raise ValueError(
-            f"BERT {type(stock).__name__} has no ELECTRA equivalent head; convert BertModel or a fine-tuned BERT "
-            "classification/QA head, or use an ELECTRA generator/discriminator."
-        )
-    target_class = HEADS[head]
-    config = _config_from_stock(stock.config)
-    model = target_class(config)
-
-    state = {}
-    for key, value in stock.state_dict().items():
-        if key.endswith("position_ids") or key.endswith("token_type_ids"):
-            continue  # non-persistent buffers
-        new_key = _stock_key_to_ours(key, model_type, head)
-        if new_key is None:
-            continue
-        state[new_key] = value
-    try:
-        missing, unexpected = model.load_state_dict(state, strict=False)
-    except RuntimeError as error:  # shape mismatches
-        raise ValueError(f"Converting {type(stock).__name__} failed: {error}") from None
-    missing = [key for key in missing if not key.endswith("generator_lm_head.weight")]  # tied
-    if missing or unexpected:
-        raise ValueError(
-            f"Converting {type(stock).__name__} failed: weights missing {missing[:5]}, unexpected {unexpected[:5]}."
-        )
-    return model.eval() if not stock.training else model
-
+from modeling_kr_electra_kd import PRESETS, KRElectraKDConfig, KRElectraKDLowRankLinear, KRElectraKDPreTrainedModel
+from training.arguments import check_output_dir, overwrite_field, parse_command
+from training.loading import HEADS, convert_stock_model, load_model, load_tokenizer
 
 # --------------------------------------------------------------------------------------------------------------------
 # Truncated SVD
@@ -456,13 +285,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # a fine-tuned folder's results.json and card would otherwise stay beside the new weights
         check_output_dir(args.output_dir, args.overwrite_output_dir)
-        check_model_source(args.model)
         if args.preset is not None:
             if args.preset not in PRESETS:
                 raise ValueError(f"Unknown preset {args.preset!r}; choose one of: {', '.join(PRESETS)}.")
             ranks.update({key: PRESETS[args.preset].get(key) for key in ranks})
         ranks.update({key: getattr(args, key) for key in ranks if getattr(args, key) is not None})
-        model = from_pretrained_any(args.model, head=args.head)
+        model = load_model(args.model, head=args.head)
         converted, report = convert_to_low_rank(model, energy=args.energy, **ranks)
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -478,11 +306,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _copy_tokenizer(model: str, output: Path) -> None:
     """Keep the source's tokenizer beside the converted weights so the folder is complete."""
-    from transformers import AutoTokenizer
-
     try:
-        tokenizer = AutoTokenizer.from_pretrained(model)
-    except (OSError, ValueError):
+        tokenizer = load_tokenizer(model)
+    except ValueError:
         return
     from training.tokenizer import save_tokenizer
 

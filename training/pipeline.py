@@ -135,8 +135,23 @@ def _task_data_dir(args: PipelineArguments, task_name: str) -> str | None:
     return str(Path(args.data_dir) / get_task(task_name).data_folder)
 
 
+def check_pipeline_lengths(args: PipelineArguments) -> None:
+    """--max_seq_length against the teacher's positions (the given teacher's config, or the preset's), before any
+    step runs: a step would otherwise fail only after the ones before it have trained."""
+    from training.arguments import check_length
+
+    if args.teacher is None:
+        limit = KRElectraKDConfig(**scaled_preset(args.teacher_preset)).max_position_embeddings
+    else:
+        from training.loading import load_config
+
+        limit = load_config(args.teacher, "--teacher").max_position_embeddings
+    check_length("--max_seq_length", args.max_seq_length, limit, "the teacher's")
+
+
 def run_pipeline(args: PipelineArguments) -> dict:
     """Run every step (skipping finished ones) and return {"models": {name: {...}}, "tasks": [...]}."""
+    check_pipeline_lengths(args)
     root = Path(args.output_dir)
     corpus_options = ["--corpus", *args.corpus]
     if args.max_corpus_lines:

@@ -28,7 +28,6 @@ from pathlib import Path
 import torch
 from torch import nn
 from transformers import (
-    AutoTokenizer,
     DataCollatorForLanguageModeling,
     Trainer,
     TrainingArguments,
@@ -36,8 +35,9 @@ from transformers import (
 from transformers.modeling_outputs import ModelOutput
 
 from modeling_kr_electra_kd import PRESETS, KRElectraKDConfig, KRElectraKDForMaskedLM, KRElectraKDForPreTraining
-from training.arguments import check_output_dir, overwrite_field, parse_command
+from training.arguments import check_length, check_output_dir, overwrite_field, parse_command
 from training.corpus import CorpusError, streamed_corpus
+from training.loading import load_tokenizer
 from training.tokenizer import check_tokenizer_matches_config, save_tokenizer
 from training.trainer_common import PRETRAINING_DEFAULTS, LossPartsMixin, parse_shape, resume_checkpoint
 
@@ -244,7 +244,7 @@ def teacher_from_checkpoint(checkpoint: str | Path, output_dir: str | Path, toke
     if unexpected or set(missing) - {"generator_lm_head.weight"}:  # the output layer is tied to the embeddings
         raise ValueError(f"{checkpoint}: generator weights do not fit ({sorted(missing)} missing, {unexpected} extra).")
     generator.tie_weights()
-    return save_teacher(output_dir, discriminator, AutoTokenizer.from_pretrained(tokenizer), generator)
+    return save_teacher(output_dir, discriminator, load_tokenizer(tokenizer, "--tokenizer"), generator)
 
 
 @dataclass
@@ -297,11 +297,12 @@ def main(argv: list[str] | None = None) -> int:
         check_output_dir(output_dir, args.overwrite_output_dir, checkpoints=training_args.output_dir)
         if args.preset not in PRESETS:
             raise ValueError(f"Unknown preset {args.preset!r}; choose one of: {', '.join(PRESETS)}.")
-        tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
+        tokenizer = load_tokenizer(args.tokenizer, "--tokenizer")
         config = KRElectraKDConfig.from_preset(
             args.preset,
             **{"vocab_size": len(tokenizer), "pad_token_id": tokenizer.pad_token_id, **parse_shape(args.shape)},
         )
+        check_length("--max_seq_length", args.max_seq_length, config.max_position_embeddings, "the teacher's")
         check_tokenizer_matches_config(tokenizer, config)
         train_dataset = streamed_corpus(
             args.corpus,
@@ -312,8 +313,6 @@ def main(argv: list[str] | None = None) -> int:
             training_args.seed,
             endless=True,
         )
-        if not 0 < args.mlm_probability < 1:
-            raise ValueError(f"mlm_probability must be between 0 and 1, got {args.mlm_probability}.")
         last = resume_checkpoint(training_args.output_dir, config)
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -47,21 +47,67 @@ def _backend(vocab: dict[str, int] | None = None) -> Tokenizer:
 PORTABLE_TOKENIZER_CLASS = "PreTrainedTokenizerFast"
 
 
+# What transformers writes into tokenizer_config.json from how a tokenizer was loaded or last called, not from what it
+# is: where its files came from (`is_local`, `local_files_only`, a cache folder, a token, a revision) and call options
+# (`max_length`, `stride`, padding and truncation strategies). Published with a model they mislead (a reader would
+# look for local files, or truncate every input to the last call's length), so they are never saved.
+RUNTIME_TOKENIZER_KEYS = (
+    "is_local",
+    "local_files_only",
+    "cache_dir",
+    "token",
+    "use_auth_token",
+    "revision",
+    "subfolder",
+    "force_download",
+    "proxies",
+    "trust_remote_code",
+    "code_revision",
+    "_commit_hash",
+    "_from_auto",
+    "name_or_path",
+    "max_length",
+    "stride",
+    "truncation",
+    "truncation_strategy",
+    "padding",
+    "padding_strategy",
+    "pad_to_multiple_of",
+    "return_tensors",
+    "return_overflowing_tokens",
+    "return_offsets_mapping",
+)
+# Sides that only restate the default ("right"): saved only when they say something.
+DEFAULT_SIDES = {"truncation_side": "right", "padding_side": "right"}
+
+
 def save_tokenizer(tokenizer: PreTrainedTokenizerBase, folder: str | Path) -> None:
-    """`tokenizer.save_pretrained(folder)`, naming a tokenizer class that transformers 4.x and 5 both have."""
+    """`tokenizer.save_pretrained(folder)`, naming a tokenizer class that transformers 4.x and 5 both have, and keeping
+    only what describes the tokenizer (see RUNTIME_TOKENIZER_KEYS). Every command saves tokenizers through this."""
     tokenizer.save_pretrained(folder)
     make_tokenizer_config_portable(folder)
 
 
+def runtime_tokenizer_keys(config: dict) -> list[str]:
+    """The keys of a tokenizer_config.json that describe how the tokenizer was loaded or called, not the tokenizer."""
+    return [key for key in config if key in RUNTIME_TOKENIZER_KEYS]
+
+
 def make_tokenizer_config_portable(folder: str | Path) -> None:
-    """Rename transformers 5's `TokenizersBackend` in a saved folder's tokenizer_config.json (see above)."""
+    """Rewrite a saved folder's tokenizer_config.json: transformers 5's `TokenizersBackend` renamed (see above), the
+    run-time keys (RUNTIME_TOKENIZER_KEYS) and sides that restate the default removed."""
     config_file = Path(folder) / "tokenizer_config.json"
     if not config_file.is_file():
         return
     config = json.loads(config_file.read_text(encoding="utf-8"))
-    if config.get("tokenizer_class") == "TokenizersBackend":
-        config["tokenizer_class"] = PORTABLE_TOKENIZER_CLASS
-        config_file.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    dropped = set(runtime_tokenizer_keys(config)) | {
+        key for key, side in DEFAULT_SIDES.items() if config.get(key) == side
+    }
+    cleaned = {key: value for key, value in config.items() if key not in dropped}
+    if cleaned.get("tokenizer_class") == "TokenizersBackend":
+        cleaned["tokenizer_class"] = PORTABLE_TOKENIZER_CLASS
+    if cleaned != config:
+        config_file.write_text(json.dumps(cleaned, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def _wrap(tokenizer: Tokenizer, model_max_length: int) -> PreTrainedTokenizerFast:
