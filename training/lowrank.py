@@ -32,6 +32,7 @@ from modeling_kr_electra_kd import (
     KRElectraKDPreTrainedModel,
 )
 from training.arguments import check_model_source, check_output_dir, overwrite_field, parse_command
+from training.head_swap import from_pretrained_with_head_swap_line
 
 # Head name -> the Auto class that loads it; "auto" picks the head from the checkpoint's `architectures`.
 HEAD_AUTO_CLASSES: dict[str, str] = {
@@ -127,12 +128,12 @@ def from_pretrained_any(path_or_id: str | Path, head: str = "auto", **config_ove
     head = head_of(config) if head == "auto" else head
 
     if config.model_type == "kr-electra-kd":
-        return HEADS[head].from_pretrained(path_or_id, **config_overrides)
+        return from_pretrained_with_head_swap_line(HEADS[head], path_or_id, **config_overrides)
 
     import transformers
 
     stock_auto = getattr(transformers, HEAD_AUTO_CLASSES[head])
-    stock = stock_auto.from_pretrained(path_or_id, **config_overrides)
+    stock = from_pretrained_with_head_swap_line(stock_auto, path_or_id, **config_overrides)
     return convert_stock_model(stock)
 
 
