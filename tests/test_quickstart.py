@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
 import upload
+from training.pipeline import StageProgress
 from training.quickstart import main
 
 
@@ -16,6 +18,16 @@ def test_quickstart_runs_the_whole_pipeline_and_resumes(tmp_path, capsys):
     argv += ["--vocab_size", "3000", "--max_corpus_lines", "600"]
     assert main(argv) == 0
     out = capsys.readouterr().out
+    # each of the 5 steps says where the run is, once it starts and once it is done; the ETA starts once one is timed
+    stage_lines = [line for line in out.splitlines() if re.match(r"\[\d/5\] ", line)]
+    assert len(stage_lines) == 10, stage_lines
+    assert stage_lines[0].startswith("[1/5] tokenizer: kr-electra-kd train-tokenizer")
+    assert stage_lines[2].startswith("[2/5] teacher: kr-electra-kd pretrain-teacher")
+    assert re.match(
+        r"\[3/5\] distill small-lf-v3 \(about \d+ (s|min) left, fine-tuning not yet timed\): ", stage_lines[4]
+    )
+    assert re.match(r"\[5/5\] finetune small-lf-v3 nsmc \(about \d+ (s|min) left\): ", stage_lines[8])
+    assert re.match(r"\[2/5\] teacher done in \d+ (s|min)$", stage_lines[3])
     student = tmp_path / "finetuned" / "small-lf-v3-nsmc"
     for name in ("model.safetensors", "modeling_kr_electra_kd.py", "tokenizer.json", "README.md", "results.json"):
         assert (student / name).is_file(), name
@@ -34,4 +46,20 @@ def test_quickstart_runs_the_whole_pipeline_and_resumes(tmp_path, capsys):
     assert config["ffn_rank"] and config["attention_rank"] and config["embedding_rank"]
     # a second run finds every step done and only re-reads the results
     assert main(argv) == 0
-    assert "already done" in capsys.readouterr().out
+    assert "[1/5] tokenizer already done" in capsys.readouterr().out
+
+
+def test_stage_progress_estimates_the_time_left_from_finished_steps():
+    stages = [("train-tokenizer", None), ("pretrain-teacher", 100), ("distill", 50), ("distill", 50)]
+    progress = StageProgress(stages + [("finetune", None)] * 2)
+    assert progress.begin("tokenizer") == "[1/6] tokenizer"  # nothing timed yet
+    progress.finish(10.0)
+    assert progress.begin("teacher") == "[2/6] teacher"  # a tokenizer's time says nothing about training steps
+    progress.finish(100.0)  # 1 s per training step
+    assert progress.begin("distill a") == "[3/6] distill a (about 100 s left, fine-tuning not yet timed)"
+    progress.finish(80.0)  # distillation's own time now decides
+    assert progress.begin("distill b") == "[4/6] distill b (about 80 s left, fine-tuning not yet timed)"
+    progress.finish(80.0)
+    assert progress.begin("finetune x") == "[5/6] finetune x"
+    progress.finish(300.0)
+    assert progress.begin("finetune y") == "[6/6] finetune y (about 5 min left)"

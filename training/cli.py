@@ -53,6 +53,9 @@ def _entry(command: str) -> Callable[[list[str]], int | None]:
 
 
 def _run(command: str, argv: list[str]) -> int:
+    from training.threads import configure_threads
+
+    configure_threads()  # before the command imports torch: see training/threads.py
     try:
         result = _entry(command)(argv)
     except SystemExit as stop:  # argparse's exit (help, or a one-line usage error) ends only this command

@@ -28,6 +28,7 @@ from transformers import AutoConfig, PretrainedConfig, PreTrainedModel, PreTrain
 import modeling_kr_electra_kd
 from modeling_kr_electra_kd import AUTO_MAP, KRElectraKDConfig, KRElectraKDPreTrainedModel
 from training.arguments import check_model_source, nearby_folder_hint
+from training.head_swap import from_pretrained_with_head_swap_line
 from training.provenance import is_local
 
 WEIGHTS_FILE = "model.safetensors"
@@ -198,11 +199,11 @@ def load_model(
     head = head_of(config) if head == "auto" else head
     try:
         if config.model_type == KRElectraKDConfig.model_type:
-            return HEADS[head].from_pretrained(source, **config_overrides)
+            return from_pretrained_with_head_swap_line(HEADS[head], source, **config_overrides)
         import transformers
 
         stock_auto = getattr(transformers, HEAD_AUTO_CLASSES[head])
-        stock = stock_auto.from_pretrained(source, **config_overrides)
+        stock = from_pretrained_with_head_swap_line(stock_auto, source, **config_overrides)
     except SafetensorError as error:  # a Hub download that is damaged in the cache
         raise ValueError(damaged_weights_message(source, error)) from None
     except OSError as error:

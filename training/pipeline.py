@@ -97,21 +97,72 @@ class PipelineArguments:
     seed: int = field(default=42, metadata={"help": "Seed of every step."})
 
 
-def run_step(step: str, output: Path, command: str, argv: list[str]) -> Path:
+class StageProgress:
+    """Numbers a pipeline's steps ("[2/5] teacher: ...") and estimates the time left from the steps that finished.
+
+    A remaining step is estimated from the finished steps of the same command (their mean time, scaled by training
+    steps where known), else from the seconds per training step of every finished pre-training or distillation; a
+    fine-tuning before any finished is not estimated (its step count depends on the data) and the line says so.
+    """
+
+    def __init__(self, stages: list[tuple[str, int | None]]) -> None:
+        self.stages = stages  # (command, training steps or None), in the order the pipeline runs them
+        self.finished: list[tuple[str, int | None, float]] = []  # (command, training steps, seconds)
+        self.started = 0  # stages begun so far
+
+    def _estimate(self, command: str, steps: int | None) -> float | None:
+        same = [(n, seconds) for c, n, seconds in self.finished if c == command]
+        if same:
+            mean = sum(seconds for _, seconds in same) / len(same)
+            known = [n for n, _ in same if n]
+            return mean * steps / (sum(known) / len(known)) if steps and len(known) == len(same) else mean
+        timed = [(n, seconds) for _, n, seconds in self.finished if n]
+        if steps and timed:
+            return steps * sum(seconds for _, seconds in timed) / sum(n for n, _ in timed)
+        return None
+
+    def begin(self, step: str) -> str:
+        """'[i/N] step' for the next step, with the time this and every later step should take once one is timed."""
+        self.started += 1
+        label = f"[{self.started}/{len(self.stages)}] {step}"
+        estimates = [self._estimate(command, steps) for command, steps in self.stages[self.started - 1 :]]
+        known = [seconds for seconds in estimates if seconds is not None]
+        if not known:
+            return label
+        untimed = ", fine-tuning not yet timed" if len(known) < len(estimates) else ""
+        return f"{label} (about {_duration(sum(known))} left{untimed})"
+
+    def finish(self, seconds: float) -> None:
+        command, steps = self.stages[self.started - 1]
+        self.finished.append((command, steps, seconds))
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
+def run_step(step: str, output: Path, command: str, argv: list[str], progress: StageProgress | None = None) -> Path:
     """Run one `kr-electra-kd` sub-command unless its output is complete (a finished step); fail loudly if it fails."""
     from training.cli import main as cli
 
+    stage = progress.begin(step) if progress else f"[{step}]"
     done = output / ".done"
     if done.exists():
-        print(f"[{step}] already done: {output}")
+        print(f"{stage} already done: {output}")
+        if progress:
+            progress.finish(float(done.read_text()))  # its time when it ran: a resumed run's estimate uses it
         return output
-    print(f"[{step}] kr-electra-kd {command} {' '.join(argv)}", flush=True)
+    print(f"{stage}: kr-electra-kd {command} {' '.join(argv)}", flush=True)
     started = time.time()
     code = cli([command, *argv])
     if code:
         raise RuntimeError(f"step {step!r} failed with exit code {code}; see its output above.")
+    seconds = time.time() - started
     done.parent.mkdir(parents=True, exist_ok=True)
-    done.write_text(f"{time.time() - started:.1f}\n")
+    done.write_text(f"{seconds:.1f}\n")
+    if progress:
+        progress.finish(seconds)
+        print(f"[{progress.started}/{len(progress.stages)}] {step} done in {_duration(seconds)}", flush=True)
     return output
 
 
@@ -159,6 +210,10 @@ def run_pipeline(args: PipelineArguments) -> dict:
     common = ["--seed", str(args.seed), "--report_to", "none", "--save_steps", "200", "--save_total_limit", "1"]
     common += ["--per_device_train_batch_size", str(args.batch_size), "--logging_steps", "50"]
     models: dict[str, dict] = {}
+    stages = [("train-tokenizer", None), ("pretrain-teacher", args.teacher_steps)] if args.teacher is None else []
+    stages += [("distill", args.distill_steps)] * len(args.student_presets)
+    stages += [("finetune", None)] * ((1 + len(args.student_presets)) * len(args.tasks))
+    progress = StageProgress(stages)
 
     # 1-2. Tokenizer and teacher (or the given teacher).
     if args.teacher is None:
@@ -167,7 +222,7 @@ def run_pipeline(args: PipelineArguments) -> dict:
         tokenizer_argv += ["--vocab_size", str(args.vocab_size)]
         if args.max_corpus_lines:
             tokenizer_argv += ["--max_lines", str(args.max_corpus_lines)]
-        run_step("tokenizer", tokenizer_dir, "train-tokenizer", tokenizer_argv)
+        run_step("tokenizer", tokenizer_dir, "train-tokenizer", tokenizer_argv, progress)
         teacher_dir = root / "teacher"
         teacher_shape = scaled_preset(args.teacher_preset, args.teacher_width, args.teacher_layers)
         teacher_argv = [*corpus_options, "--tokenizer", str(tokenizer_dir), "--preset", args.teacher_preset]
@@ -175,7 +230,7 @@ def run_pipeline(args: PipelineArguments) -> dict:
         teacher_argv += ["--max_steps", str(args.teacher_steps), "--max_seq_length", str(args.max_seq_length), *common]
         if not args.packing:
             teacher_argv += ["--no_packing"]
-        run_step("teacher", teacher_dir, "pretrain-teacher", teacher_argv)
+        run_step("teacher", teacher_dir, "pretrain-teacher", teacher_argv, progress)
         teacher = str(teacher_dir)
     else:
         teacher = args.teacher
@@ -194,7 +249,7 @@ def run_pipeline(args: PipelineArguments) -> dict:
             argv += ["--no_packing"]
         if preset != "small-kd" and "small-kd" in args.student_presets:
             argv += ["--student_init", str(dense_dir)]
-        run_step(f"distill {preset}", student_dir, "distill", argv)
+        run_step(f"distill {preset}", student_dir, "distill", argv, progress)
         models[preset] = {"path": str(student_dir), "preset": preset, "shape": shape}
 
     # 4. Fine-tune and evaluate every model on every task.
@@ -219,7 +274,7 @@ def run_pipeline(args: PipelineArguments) -> dict:
                 str(args.finetune_warmup),
             ]
             argv += ["--seed", str(args.seed), "--report_to", "none", "--logging_steps", "50", "--baselines", "true"]
-            run_step(f"finetune {name} {task_name}", output, "finetune", argv)
+            run_step(f"finetune {name} {task_name}", output, "finetune", argv, progress)
             model["results"][task_name] = json.loads((output / "results.json").read_text(encoding="utf-8"))
             model["results"][task_name]["model_dir"] = str(output)
     return {"models": models, "tasks": list(args.tasks)}
