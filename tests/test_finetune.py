@@ -31,6 +31,7 @@ RESULT_KEYS = {
     "num_train_samples",
     "num_eval_samples",
     "num_bad_rows_skipped",
+    "truncation",
     "seconds",
     "seed",
     "transformers_version",
