@@ -564,6 +564,8 @@ def test_ner_windows_predict_every_word_of_long_sentences(fixture_tokenizer):
         for position, (word, label) in enumerate(zip(feature["word_index"], feature["labels"])):
             assert (word >= 0) == (label != -100)
             if word >= 0:
+                # a word's first piece, also where a window opens inside a word
+                assert not fixture_tokenizer.convert_ids_to_tokens(feature["input_ids"][position]).startswith("##")
                 gold = examples[feature["example_index"]]["ner_tags"][word]
                 assert label == gold
                 labelled[(feature["example_index"], word)] = label
