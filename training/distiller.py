@@ -62,7 +62,7 @@ class DistillationConfig:
         default=None,
         metadata={
             "help": "Teacher layer (1-based) matched to each student layer, e.g. 3 6 9 12 for a 4-layer student of "
-            "a 12-layer teacher. Default: uniform."
+            "a 12-layer teacher. Default: teacher layer ceil(i * T / S) for student layer i (valid for any depths)."
         },
     )
     cache_teacher_outputs: bool = field(
