@@ -21,6 +21,17 @@ the KorQuAD evaluation uses to turn start/end logits back into answer text, so s
 import numpy as np
 from transformers import Pipeline
 
+# How a question and its context are cut into windows and answers chosen. `kr-electra-kd evaluate` takes its defaults
+# from here, so the pipeline answers as the reported KorQuAD scores were computed.
+DEFAULT_MAX_SEQ_LEN = 384
+DEFAULT_MAX_ANSWER_LEN = 30  # tokens
+DEFAULT_N_BEST = 20  # start and end candidates per window
+
+
+def default_doc_stride(max_seq_len: int) -> int:
+    """Overlap in tokens between the windows of a long context: a quarter of the window (96 for 384)."""
+    return max_seq_len // 4
+
 
 def _softmax(logits: np.ndarray, mask: np.ndarray) -> np.ndarray:
     masked = np.where(mask, logits, -np.inf)
@@ -35,8 +46,8 @@ def extract_answers(
     context_mask,
     context: str,
     top_k: int = 1,
-    max_answer_length: int = 30,
-    n_best: int = 20,
+    max_answer_length: int = DEFAULT_MAX_ANSWER_LEN,
+    n_best: int = DEFAULT_N_BEST,
 ) -> list[dict]:
     """Best answer spans of one question over all its windows (a long context is split into overlapping windows).
 
@@ -84,7 +95,7 @@ class KRElectraKDQuestionAnsweringPipeline(Pipeline):
     """`pipeline("question-answering")(question=..., context=...)` -> `{"score", "start", "end", "answer"}`.
 
     Options: `top_k` (answers per question), `max_answer_len` (tokens), `max_seq_len` and `doc_stride` (how a long
-    context is split into overlapping windows).
+    context is split into overlapping windows; default `default_doc_stride(max_seq_len)`).
     """
 
     def _sanitize_parameters(self, top_k=None, max_answer_len=None, max_seq_len=None, doc_stride=None, **kwargs):
@@ -112,9 +123,9 @@ class KRElectraKDQuestionAnsweringPipeline(Pipeline):
                 raise ValueError("question-answering needs a non-empty `question` and `context`.")
         return super().__call__(inputs, **kwargs)
 
-    def preprocess(self, inputs, max_seq_len: int = 384, doc_stride: int = 128):
+    def preprocess(self, inputs, max_seq_len: int = DEFAULT_MAX_SEQ_LEN, doc_stride: int | None = None):
         max_seq_len = min(max_seq_len, self.model.config.max_position_embeddings)
-        doc_stride = min(doc_stride, max_seq_len // 2)
+        doc_stride = default_doc_stride(max_seq_len) if doc_stride is None else min(doc_stride, max_seq_len // 2)
         encoded = self.tokenizer(
             inputs["question"],
             inputs["context"],
@@ -149,7 +160,7 @@ class KRElectraKDQuestionAnsweringPipeline(Pipeline):
             "context": inputs["context"],
         }
 
-    def postprocess(self, outputs, top_k: int = 1, max_answer_len: int = 30):
+    def postprocess(self, outputs, top_k: int = 1, max_answer_len: int = DEFAULT_MAX_ANSWER_LEN):
         answers = extract_answers(
             outputs["start_logits"].float().numpy(),
             outputs["end_logits"].float().numpy(),

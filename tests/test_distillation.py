@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -20,7 +21,13 @@ from modeling_kr_electra_kd import (
     KRElectraKDForSequenceClassification,
 )
 from training import distill, pretrain
-from training.distiller import LOSS_PARTS, DistillationConfig, DistillationTrainer, uniform_layer_map
+from training.distiller import (
+    LOSS_PARTS,
+    DistillationConfig,
+    DistillationTrainer,
+    check_layer_map,
+    uniform_layer_map,
+)
 from training.provenance import find_local_paths
 
 REPO = Path(__file__).resolve().parents[1]
@@ -203,6 +210,33 @@ def test_bad_distillation_settings_are_refused(teacher_dir, fixtures_dir, tmp_pa
     assert distill.main([*base, "--student_tokenizer", str(other)]) == 2
     assert "Teacher and student tokenizers differ" in capsys.readouterr().err
     assert uniform_layer_map(4, 12) == [3, 6, 9, 12]
+
+
+@pytest.mark.parametrize(
+    "student_layers, teacher_layers",
+    [(12, 4), (4, 2), (3, 2), (5, 3), (4, 4), (12, 12), (4, 12), (3, 4), (5, 12), (1, 2), (6, 12)],
+)
+def test_default_layer_map_is_valid_for_every_pair_of_depths(student_layers, teacher_layers):
+    """Student deeper than, as deep as and shallower than the teacher: teacher layer ceil(i * T / S) for i = 1..S."""
+    layer_map = uniform_layer_map(student_layers, teacher_layers)
+    check_layer_map(layer_map, student_layers, teacher_layers)  # one entry per student layer, each in 1..T
+    assert layer_map[-1] == teacher_layers
+    assert all(earlier <= later for earlier, later in zip(layer_map, layer_map[1:]))
+    if student_layers <= teacher_layers:  # no two student layers learn from the same teacher layer
+        assert len(set(layer_map)) == student_layers
+    assert layer_map == [math.ceil(i * teacher_layers / student_layers) for i in range(1, student_layers + 1)]
+
+
+@pytest.mark.slow
+def test_a_student_deeper_than_its_teacher_distils_with_the_default_map(teacher_dir, fixtures_dir, tmp_path):
+    """A 4-layer student of the 2-layer teacher (rounding sent student layer 1 to teacher layer 0 before)."""
+    output = tmp_path / "deep"
+    argv = _student_argv(teacher_dir, fixtures_dir, output)
+    shape = argv.index("--student_shape") + 1
+    argv[shape] += ",num_hidden_layers=4"
+    argv[argv.index("--max_steps") + 1] = "2"
+    assert distill.main(argv) == 0
+    assert json.loads((output / "distillation.json").read_text())["layer_map"] == [1, 1, 2, 2]
 
 
 @pytest.mark.slow

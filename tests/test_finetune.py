@@ -3,14 +3,16 @@ and a real NSMC run that must beat the majority class."""
 
 from __future__ import annotations
 
+import csv
 import gzip
+import inspect
 import json
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from conftest import build_tiny_tokenizer
-from test_tasks import fixture_texts, folder_of
+from test_tasks import fixture_texts, folder_of, official_korquad_evaluate
 from transformers import pipeline
 
 from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDForPreTraining
@@ -31,6 +33,7 @@ RESULT_KEYS = {
     "num_train_samples",
     "num_eval_samples",
     "num_bad_rows_skipped",
+    "truncation",
     "seconds",
     "seed",
     "transformers_version",
@@ -112,6 +115,93 @@ def test_every_task_finetunes_and_evaluates(task_name, finetuned, fixtures_dir):
     for name, value in results["metrics"].items():
         # the same rows, batched differently: float noise only (scores are on a 0-100 scale)
         assert evaluation["metrics"][name] == pytest.approx(value, abs=1e-2)
+
+
+def _evaluate_saving_predictions(output: Path, task_name: str, fixtures_dir: Path, *extra: str) -> tuple[dict, Path]:
+    results_file, predictions_file = output / f"eval{len(extra)}.json", output / f"predictions{len(extra)}"
+    argv = ["--model", str(output), "--data-dir", str(fixtures_dir / "tasks" / folder_of(task_name))]
+    argv += ["--output-file", str(results_file), "--save-predictions", str(predictions_file), *extra]
+    assert evaluate_command.main(argv) == 0
+    return read_json(results_file), predictions_file
+
+
+def _official_style_scores(task_name: str, predictions_file: Path, fixtures_dir: Path) -> dict[str, float]:
+    """Each task's metrics from the saved file alone (and the task's gold file), with the reference libraries."""
+    task = get_task(task_name)
+    if task.kind == "question-answering":
+        dev = read_json(fixtures_dir / "tasks/korquad/KorQuAD_v1.0_dev.json")["data"]
+        return official_korquad_evaluate(dev, read_json(predictions_file))
+    if task.kind == "token-classification":
+        from seqeval.metrics import f1_score
+
+        gold = {}
+        for line in (fixtures_dir / "tasks/ner/test.tsv").read_text(encoding="utf-8").splitlines():
+            sentence, tags = line.split("\t")
+            gold[" ".join(sentence.split())] = tags.split()
+        true_tags, predicted_tags = [], []
+        for line in predictions_file.read_text(encoding="utf-8").splitlines():
+            sentence, tags = line.split("\t")
+            true_tags.append(gold[sentence])
+            predicted_tags.append(tags.split())
+            assert len(predicted_tags[-1]) == len(true_tags[-1])  # a tag for every word of the sentence
+        return {"entity_f1": 100 * f1_score(true_tags, predicted_tags, suffix=True)}
+    with predictions_file.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    if task.kind == "regression":
+        from scipy.stats import pearsonr, spearmanr
+
+        labels, predicted = [float(row["label"]) for row in rows], [float(row["predicted"]) for row in rows]
+        return {"pearson": 100 * pearsonr(predicted, labels)[0], "spearman": 100 * spearmanr(predicted, labels)[0]}
+    from sklearn.metrics import accuracy_score, f1_score
+
+    labels, predicted = [row["label"] for row in rows], [row["predicted"] for row in rows]
+    assert set(predicted) <= set(task.label_names)  # names, not ids
+    return {
+        "accuracy": 100 * accuracy_score(labels, predicted),
+        "macro_f1": 100 * f1_score(labels, predicted, average="macro", labels=list(task.label_names)),
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task_name", ["nsmc", "kornli", "korsts", "ner", "korquad"])
+def test_saved_predictions_give_the_reported_scores_with_the_official_scorers(task_name, finetuned, fixtures_dir):
+    results, predictions_file = _evaluate_saving_predictions(finetuned(task_name), task_name, fixtures_dir)
+    official = _official_style_scores(task_name, predictions_file, fixtures_dir)
+    for name, value in official.items():
+        if name in results["metrics"]:
+            assert results["metrics"][name] == round(value, 4), name
+    assert set(official) & set(results["metrics"])
+    assert results["truncation"]["of"] == results["num_eval_samples"]
+@pytest.mark.slow
+def test_ner_is_scored_against_the_whole_gold_when_sentences_do_not_fit(finetuned, fixtures_dir):
+    """At 8 tokens every fixture sentence is cut: each word still gets a tag, and the reported F1 is seqeval's on
+    the whole gold of the sentences."""
+    results, predictions_file = _evaluate_saving_predictions(
+        finetuned("ner"), "ner", fixtures_dir, "--max-seq-length", "8"
+    )
+    count = results["num_eval_samples"]
+    assert results["truncation"] == {"max_seq_length": 8, "truncated_examples": count, "of": count}
+    official = _official_style_scores("ner", predictions_file, fixtures_dir)
+    assert results["metrics"]["entity_f1"] == round(official["entity_f1"], 4)
+@pytest.mark.slow
+def test_question_answering_pipeline_windows_a_context_as_evaluate_does(finetuned, fixtures_dir):
+    """One default for both: the pipeline's windows of a long context are evaluate's (doc_stride max_seq_len/4)."""
+    from modeling_kr_electra_kd.pipeline_kr_electra_kd import KRElectraKDQuestionAnsweringPipeline
+    from training.tasks import tokenize_dataset
+
+    task = get_task("korquad")
+    preprocess = inspect.signature(KRElectraKDQuestionAnsweringPipeline.preprocess).parameters
+    assert preprocess["max_seq_len"].default == task.default_max_seq_length
+    assert evaluate_command.DataArguments().doc_stride is None  # evaluate's default: the pipeline's rule
+    answer = pipeline("question-answering", model=str(finetuned("korquad")), trust_remote_code=True)
+    example = load_task_data(task, fixtures_dir / "tasks/korquad")["eval"].select([0])
+    windows = answer.preprocess(example[0], max_seq_len=48)["model_inputs"]["input_ids"].tolist()
+    features = tokenize_dataset(task, example, answer.tokenizer, 48, training=False)
+    pad = answer.tokenizer.pad_token_id
+    assert len(windows) > 1
+    assert [[i for i in ids if i != pad] for ids in windows] == [
+        [i for i in ids if i != pad] for ids in features["input_ids"]
+    ]
 
 
 @pytest.mark.slow
@@ -222,6 +312,60 @@ def test_interrupted_run_resumes_from_its_checkpoint(capsys, tiny_model, tmp_pat
     assert f"Resuming from {output / 'checkpoint-2'}" in capsys.readouterr().out
     state = read_json(output / "checkpoint-4" / "trainer_state.json")
     assert state["global_step"] == 4
+@pytest.mark.slow
+def test_ctrl_c_prints_one_line_and_the_rerun_resumes_to_the_same_weights(capsys, monkeypatch, tiny_model, tmp_path):
+    """Ctrl-C at step 3 (a KeyboardInterrupt from a callback): one line naming the step and checkpoint-2, exit code
+    130; the same command again resumes and ends with exactly the weights of an uninterrupted run."""
+    from safetensors.torch import load_file
+    from transformers.trainer_callback import DefaultFlowCallback
+
+    from training import cli
+
+    fixtures = Path(__file__).parent / "fixtures"
+
+    def argv(output: Path) -> list[str]:
+        arguments = ["finetune", "--model", str(tiny_model), "--task", "paws", "--data-dir"]
+        arguments += [str(fixtures / "tasks/paws"), "--output-dir", str(output), "--per-device-train-batch-size", "2"]
+        return [*arguments, "--save-strategy", "steps", "--save-steps", "2", "--max-steps", "5", *QUIET]
+
+    assert cli.main(argv(tmp_path / "uninterrupted")) == 0
+    on_step_end = DefaultFlowCallback.on_step_end
+
+    def interrupt_at_step_3(self, args, state, control, **kwargs):
+        if state.global_step == 3:
+            raise KeyboardInterrupt
+        return on_step_end(self, args, state, control, **kwargs)
+
+    output = tmp_path / "interrupted"
+    with monkeypatch.context() as patch:
+        patch.setattr(DefaultFlowCallback, "on_step_end", interrupt_at_step_3)
+        capsys.readouterr()
+        assert cli.main(argv(output)) == cli.INTERRUPTED_EXIT_CODE
+    stderr = capsys.readouterr().err
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1] == (
+        f"stopped at step 3; last checkpoint: {output / 'checkpoint-2'} (run the same command again to resume from it)."
+    )
+    assert cli.main(argv(output)) == 0
+    assert f"Resuming from {output / 'checkpoint-2'}" in capsys.readouterr().out
+    expected, resumed = load_file(tmp_path / "uninterrupted/model.safetensors"), load_file(output / "model.safetensors")
+    assert max((resumed[name] - value).abs().max().item() for name, value in expected.items()) == 0.0
+@pytest.mark.slow
+def test_ctrl_c_before_the_first_checkpoint_says_there_is_none(capsys, monkeypatch, tiny_model, tmp_path):
+    from transformers.trainer_callback import DefaultFlowCallback
+
+    from training import cli
+
+    def interrupt(self, args, state, control, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(DefaultFlowCallback, "on_step_end", interrupt)
+    fixtures = Path(__file__).parent / "fixtures"
+    argv = ["finetune", "--model", str(tiny_model), "--task", "paws", "--data-dir", str(fixtures / "tasks/paws")]
+    assert cli.main([*argv, "--output-dir", str(tmp_path / "out"), "--max-steps", "3", *QUIET]) == 130
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "stopped at step 1; no checkpoint yet (running the same command again starts from step 0)."
+    )
 
 
 @pytest.mark.slow

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
 import re
+import string
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +23,7 @@ from training.tasks import (
     BadRowError,
     DataFileError,
     classification_metrics,
+    count_truncated,
     get_task,
     korquad_exact_match,
     korquad_f1,
@@ -27,6 +31,7 @@ from training.tasks import (
     load_task_data,
     ner_metrics,
     normalize_korquad_answer,
+    postprocess_ner_predictions,
     postprocess_qa_predictions,
     regression_metrics,
     tokenize_dataset,
@@ -379,6 +384,110 @@ def test_korquad_normalisation_and_character_f1():
     assert scores["f1"] == pytest.approx(100 / 3)
 
 
+# The official KorQuAD 1.0 scorer (korquad.github.io, evaluate-v1.0.py), as published, for the equivalence test.
+def official_korquad_normalize(s):
+    def remove_(text):
+        for symbol in ("'", '"', "《", "》", "<", ">", "〈", "〉", "\\(", "\\)", "‘", "’"):
+            text = re.sub(symbol, " ", text)
+        return text
+
+    def white_space_fix(text):
+        return " ".join(text.split())
+
+    def remove_punc(text):
+        exclude = set(string.punctuation)
+        return "".join(ch for ch in text if ch not in exclude)
+
+    def lower(text):
+        return text.lower()
+
+    return white_space_fix(remove_punc(lower(remove_(s))))
+
+
+def official_korquad_f1(prediction, ground_truth):
+    prediction_chars = [char for token in official_korquad_normalize(prediction).split() for char in token]
+    truth_chars = [char for token in official_korquad_normalize(ground_truth).split() for char in token]
+    num_same = sum((Counter(prediction_chars) & Counter(truth_chars)).values())
+    if num_same == 0:
+        return 0
+    precision = 1.0 * num_same / len(prediction_chars)
+    recall = 1.0 * num_same / len(truth_chars)
+    return (2 * precision * recall) / (precision + recall)
+
+
+def official_korquad_evaluate(dataset: list[dict], predictions: dict[str, str]) -> dict[str, float]:
+    f1 = exact_match = total = 0
+    for article in dataset:
+        for paragraph in article["paragraphs"]:
+            for qa in paragraph["qas"]:
+                total += 1
+                if qa["id"] not in predictions:
+                    continue  # unanswered: scores 0
+                truths = [answer["text"] for answer in qa["answers"]]
+                prediction = predictions[qa["id"]]
+                exact_match += max(
+                    official_korquad_normalize(prediction) == official_korquad_normalize(truth) for truth in truths
+                )
+                f1 += max(official_korquad_f1(prediction, truth) for truth in truths)
+    return {"exact_match": 100.0 * exact_match / total, "f1": 100.0 * f1 / total}
+
+
+def _perturbed_answers(dataset: list[dict], seed: int = 0) -> dict[str, str]:
+    """Gold answers, cut, extended, quoted, re-cased and punctuated at random, some questions left unanswered."""
+    rng = random.Random(seed)
+    predictions = {}
+    for article in dataset:
+        for paragraph in article["paragraphs"]:
+            for qa in paragraph["qas"]:
+                answer, context = qa["answers"][0]["text"], paragraph["context"]
+                choice = rng.randrange(7)
+                if choice == 0:
+                    continue
+                if choice == 1:
+                    answer = answer[: rng.randrange(len(answer) + 1)]
+                elif choice == 2:
+                    start = qa["answers"][0]["answer_start"]
+                    answer = context[max(0, start - rng.randrange(6)) : start + len(answer) + rng.randrange(6)]
+                elif choice == 3:
+                    answer = f"《{answer}》 (참고)"
+                elif choice == 4:
+                    answer = answer.upper() + rng.choice([".", "!", "'", " ,", "’"])
+                elif choice == 5:
+                    answer = context[rng.randrange(len(context)) :][:10]
+                predictions[qa["id"]] = answer
+    return predictions
+
+
+def _korquad_references(dataset: list[dict]) -> dict[str, list[str]]:
+    return {
+        qa["id"]: [answer["text"] for answer in qa["answers"]]
+        for article in dataset
+        for paragraph in article["paragraphs"]
+        for qa in paragraph["qas"]
+    }
+
+
+def assert_korquad_metrics_equal_the_official_scorer(dev_file: Path) -> None:
+    dataset = json.loads(dev_file.read_text(encoding="utf-8"))["data"]
+    for seed in range(3):
+        predictions = _perturbed_answers(dataset, seed)
+        ours = korquad_metrics(predictions, _korquad_references(dataset))
+        official = official_korquad_evaluate(dataset, predictions)
+        assert 0 < official["exact_match"] < official["f1"] < 100
+        assert abs(ours["exact_match"] - official["exact_match"]) < 1e-12
+        assert abs(ours["f1"] - official["f1"]) < 1e-12
+
+
+def test_korquad_metrics_equal_the_official_scorer(fixtures_dir):
+    """On perturbed answers (cut, extended, quoted, punctuated, unanswered) to every fixture question."""
+    assert_korquad_metrics_equal_the_official_scorer(fixtures_dir / "tasks/korquad/KorQuAD_v1.0_dev.json")
+
+
+def test_korquad_metrics_equal_the_official_scorer_on_the_real_dev_set(shared_data):
+    """The same on all 5,774 questions of the real KorQuAD 1.0 dev set."""
+    assert_korquad_metrics_equal_the_official_scorer(shared_data / "korquad/KorQuAD_v1.0_dev.json")
+
+
 def test_classification_regression_and_ner_metrics():
     scores = classification_metrics(np.array([0, 0, 1, 1]), np.array([0, 1, 1, 1]), num_labels=3)
     assert scores["accuracy"] == 75.0
@@ -428,6 +537,68 @@ def test_ner_labels_sit_on_the_first_piece_of_each_word(fixtures_dir, fixture_to
         first_pieces = [i for i, word in enumerate(word_ids) if word is not None and word != word_ids[i - 1]]
         assert [feature["labels"][i] for i in first_pieces] == example["ner_tags"]
         assert sum(label != -100 for label in feature["labels"]) == len(example["tokens"])
+
+
+def _long_ner_examples(task) -> Dataset:
+    """Sentences of 3 to 40 words with entities all along them, many past a short window's end."""
+    rng = random.Random(0)
+    words = ["김철수", "는", "2019년", "서울", "에서", "태어났다", "삼성전자", "가", "새", "스마트폰", "을", "발표했다"]
+    rows = {"tokens": [], "ner_tags": []}
+    for _ in range(12):
+        length = rng.randrange(3, 41)
+        rows["tokens"].append([rng.choice(words) for _ in range(length)])
+        rows["ner_tags"].append([rng.randrange(task.num_labels) for _ in range(length)])
+    return Dataset.from_dict(rows)
+
+
+def test_ner_windows_predict_every_word_of_long_sentences(fixture_tokenizer):
+    """Sentences longer than max_seq_length are read in overlapping windows: every word's first piece carries its
+    label in some window, and logits that are right on each labelled piece give back every sentence's whole gold."""
+    task = get_task("ner")
+    examples = _long_ner_examples(task)
+    features = tokenize_dataset(task, examples, fixture_tokenizer, max_length=16, doc_stride=4, training=False)
+    assert count_truncated(task, features) >= 6  # most sentences did not fit one window
+    labelled = {}
+    logits = np.zeros((len(features), 16, task.num_labels))
+    for window, feature in enumerate(features):
+        for position, (word, label) in enumerate(zip(feature["word_index"], feature["labels"])):
+            assert (word >= 0) == (label != -100)
+            if word >= 0:
+                # a word's first piece, also where a window opens inside a word
+                assert not fixture_tokenizer.convert_ids_to_tokens(feature["input_ids"][position]).startswith("##")
+                gold = examples[feature["example_index"]]["ner_tags"][word]
+                assert label == gold
+                labelled[(feature["example_index"], word)] = label
+                logits[window, position, label] = 1.0
+    assert set(labelled) == {(i, w) for i, tokens in enumerate(examples["tokens"]) for w in range(len(tokens))}
+    predicted = postprocess_ner_predictions(examples, features, logits, task.label_names)
+    assert predicted == [[task.label_names[tag] for tag in tags] for tags in examples["ner_tags"]]
+
+
+def test_ner_score_counts_the_entities_past_the_cut_against_the_whole_gold(fixture_tokenizer):
+    """A model that tags right only what fits the first window: its F1 is seqeval's on the whole gold, where every
+    entity past the first window is missed, not the higher F1 of the words that fit."""
+    from seqeval.metrics import f1_score
+
+    task = get_task("ner")
+    examples = _long_ner_examples(task)
+    features = tokenize_dataset(task, examples, fixture_tokenizer, max_length=16, doc_stride=4, training=False)
+    logits = np.zeros((len(features), 16, task.num_labels))
+    logits[..., 0] = 0.5  # "O" unless told otherwise
+    first_window = {}
+    for window, feature in enumerate(features):
+        first_window.setdefault(feature["example_index"], window)
+        if first_window[feature["example_index"]] != window:
+            continue
+        for position, label in enumerate(feature["labels"]):
+            if label != -100:
+                logits[window, position, label] = 1.0
+    predicted = postprocess_ner_predictions(examples, features, logits, task.label_names)
+    gold = [[task.label_names[tag] for tag in tags] for tags in examples["ner_tags"]]
+    assert [len(tags) for tags in predicted] == [len(tags) for tags in gold]
+    whole_gold = 100 * f1_score(gold, predicted, suffix=True)
+    assert ner_metrics(gold, predicted)["entity_f1"] == pytest.approx(whole_gold, abs=1e-9)
+    assert 0 < whole_gold < 100  # the entities past the first window count as missed
 
 
 def test_qa_windows_map_answers_and_back(fixtures_dir, fixture_tokenizer):

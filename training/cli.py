@@ -52,6 +52,10 @@ def _entry(command: str) -> Callable[[list[str]], int | None]:
     return getattr(importlib.import_module(module_name), function_name)
 
 
+# Exit status of a command stopped by Ctrl-C (128 + SIGINT), as shells report it.
+INTERRUPTED_EXIT_CODE = 130
+
+
 def _run(command: str, argv: list[str]) -> int:
     from training.threads import configure_threads
 
@@ -60,8 +64,37 @@ def _run(command: str, argv: list[str]) -> int:
         result = _entry(command)(argv)
     except SystemExit as stop:  # argparse's exit (help, or a one-line usage error) ends only this command
         return stop.code if isinstance(stop.code, int) else 2
+    except KeyboardInterrupt as interrupt:
+        print(interrupted_message(interrupt), file=sys.stderr)
+        return INTERRUPTED_EXIT_CODE
     close_process_group()
     return int(result or 0)
+
+
+def interrupted_message(interrupt: KeyboardInterrupt) -> str:
+    """One line for Ctrl-C instead of a traceback: the step training stopped at and the checkpoint a rerun resumes from.
+
+    Read from the `Trainer` whose `train()` the interrupt passed through (any command's, found on the traceback), so
+    every training command reports the same way without a hook of its own.
+    """
+    from training.trainer_common import newest_complete_checkpoint
+
+    trainer = None
+    traceback = interrupt.__traceback__
+    while traceback is not None:
+        candidate = traceback.tb_frame.f_locals.get("self")
+        if trainer is None and hasattr(candidate, "state") and hasattr(candidate, "args"):
+            trainer = candidate if hasattr(candidate.state, "global_step") else None
+        traceback = traceback.tb_next
+    if trainer is None:
+        return "stopped before training started; nothing was saved."
+    checkpoint = newest_complete_checkpoint(trainer.args.output_dir)
+    where = (
+        f"last checkpoint: {checkpoint} (run the same command again to resume from it)"
+        if checkpoint
+        else "no checkpoint yet (running the same command again starts from step 0)"
+    )
+    return f"stopped at step {trainer.state.global_step}; {where}."
 
 
 def close_process_group() -> None:

@@ -62,7 +62,7 @@ class DistillationConfig:
         default=None,
         metadata={
             "help": "Teacher layer (1-based) matched to each student layer, e.g. 3 6 9 12 for a 4-layer student of "
-            "a 12-layer teacher. Default: uniform."
+            "a 12-layer teacher. Default: teacher layer ceil(i * T / S) for student layer i (valid for any depths)."
         },
     )
     cache_teacher_outputs: bool = field(
@@ -95,8 +95,10 @@ class DistillationConfig:
 
 
 def uniform_layer_map(student_layers: int, teacher_layers: int) -> list[int]:
-    """Student layer i -> teacher layer round(i * T / S): the last student layer meets the last teacher layer."""
-    return [round((index + 1) * teacher_layers / student_layers) for index in range(student_layers)]
+    """Student layer i (1..S) -> teacher layer ceil(i * T / S): the last student layer meets the last teacher layer,
+    and every entry lies in 1..T for any depths, a student deeper than its teacher included (then consecutive student
+    layers share a teacher layer)."""
+    return [-(-index * teacher_layers // student_layers) for index in range(1, student_layers + 1)]
 
 
 def check_layer_map(layer_map: list[int], student_layers: int, teacher_layers: int) -> None:

@@ -8,6 +8,7 @@ tokenizer against it, scoring with `Trainer` (QA through n-best post-processing)
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 import tempfile
@@ -17,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import transformers
 from datasets import Dataset
 from transformers import (
@@ -29,24 +31,31 @@ from transformers import (
     TrainingArguments,
 )
 
+from modeling_kr_electra_kd.pipeline_kr_electra_kd import DEFAULT_MAX_ANSWER_LEN, DEFAULT_N_BEST, default_doc_stride
 from training.arguments import check_length, parse_command
 from training.loading import head_of, load_config, load_model, load_tokenizer
 from training.provenance import portable_data_source, portable_path
 from training.tasks import (
     CLASSIFICATION,
+    NER_EVAL_EXTRA_COLUMNS,
     ON_BAD_ROWS,
     QA_EVAL_EXTRA_COLUMNS,
     QUESTION_ANSWERING,
     REGRESSION,
     TASKS,
     TOKEN_CLASSIFICATION,
+    TRUNCATED_COLUMN,
     Task,
     TaskDatasetDict,
-    build_compute_metrics,
+    classification_metrics,
+    count_truncated,
     get_task,
     korquad_metrics,
     load_task_data,
+    ner_metrics,
+    postprocess_ner_predictions,
     postprocess_qa_predictions,
+    regression_metrics,
     tokenize_dataset,
 )
 from training.tokenizer import check_tokenizer_matches_config
@@ -86,10 +95,17 @@ class DataArguments:
     )
     doc_stride: int | None = field(
         default=None,
-        metadata={"help": "korquad: overlap in tokens between windows of a long context (default: max_seq_length/4)."},
+        metadata={
+            "help": "korquad, ner: overlap in tokens between the windows of a context or sentence longer than "
+            "max_seq_length (default: max_seq_length/4, as the question-answering pipeline)."
+        },
     )
-    n_best_size: int = field(default=20, metadata={"help": "korquad: start and end candidates tried per window."})
-    max_answer_length: int = field(default=30, metadata={"help": "korquad: longest answer, in tokens."})
+    n_best_size: int = field(
+        default=DEFAULT_N_BEST, metadata={"help": "korquad: start and end candidates tried per window."}
+    )
+    max_answer_length: int = field(
+        default=DEFAULT_MAX_ANSWER_LEN, metadata={"help": "korquad: longest answer, in tokens."}
+    )
 
 
 @dataclass
@@ -106,6 +122,15 @@ class EvaluateArguments:
         },
     )
     batch_size: int = field(default=64, metadata={"help": "Examples per forward pass."})
+    save_predictions: str | None = field(
+        default=None,
+        metadata={
+            "help": "Also write the model's prediction for every eval example to this file, in the task's usual "
+            "format: korquad {id: answer} JSON (as the official scorer reads); ner `words<TAB>tags` per sentence; "
+            "other tasks a TSV with the columns text, [text_pair], label and predicted (label names; scores for "
+            "korsts)."
+        },
+    )
     seed: int | None = field(
         default=None,
         metadata={
@@ -175,6 +200,25 @@ def check_labels(task: Task, data: TaskDatasetDict) -> None:
         )
 
 
+@dataclass
+class Scores:
+    """What `score` finds: the task's metrics (percentages), every eval example's prediction (QA: {id: answer}; NER:
+    a tag per word; classification: label names; regression: floats) and how many examples did not fit one window."""
+
+    metrics: dict[str, float]
+    predictions: dict[str, str] | list
+    truncated_examples: int
+    max_seq_length: int
+
+    def truncation(self, num_examples: int) -> dict[str, Any]:
+        """The results JSON's record of inputs longer than max_seq_length and how they were scored."""
+        return {
+            "max_seq_length": self.max_seq_length,
+            "truncated_examples": self.truncated_examples,
+            "of": num_examples,
+        }
+
+
 def score(
     trainer: Trainer,
     task: Task,
@@ -182,26 +226,64 @@ def score(
     tokenizer: PreTrainedTokenizerBase,
     data_args: DataArguments,
     max_seq_length: int,
-) -> dict[str, float]:
-    """The task's metrics (percentages) of `trainer.model` on `examples`."""
-    doc_stride = data_args.doc_stride or max_seq_length // 4
+) -> Scores:
+    """The task's metrics of `trainer.model` on `examples`, always against every example's whole gold: a long NER
+    sentence or QA context is read in overlapping windows; a sentence input is cut (its label still counts)."""
+    doc_stride = data_args.doc_stride or default_doc_stride(max_seq_length)
     features = tokenize_dataset(task, examples, tokenizer, max_seq_length, doc_stride, training=False)
-    if task.kind != QUESTION_ANSWERING:
-        output = trainer.predict(features, metric_key_prefix="eval")
-        return {name: output.metrics[f"eval_{name}"] for name in task.metric_names}
-    output = trainer.predict(features.remove_columns(list(QA_EVAL_EXTRA_COLUMNS)), metric_key_prefix="eval")
-    start_logits, end_logits = output.predictions[:2]
-    predictions = postprocess_qa_predictions(
-        examples, features, start_logits, end_logits, data_args.n_best_size, data_args.max_answer_length
-    )
-    references = {example["id"]: example["answers"]["text"] for example in examples}
-    return korquad_metrics(predictions, references)
+    truncated = count_truncated(task, features)
+    extra = [
+        name
+        for name in (*QA_EVAL_EXTRA_COLUMNS, *NER_EVAL_EXTRA_COLUMNS, TRUNCATED_COLUMN)
+        if name in features.column_names
+    ]
+    output = trainer.predict(features.remove_columns(extra), metric_key_prefix="eval")
+    logits = output.predictions
+    if task.kind == QUESTION_ANSWERING:
+        predictions = postprocess_qa_predictions(
+            examples, features, *logits[:2], data_args.n_best_size, data_args.max_answer_length
+        )
+        metrics = korquad_metrics(predictions, {example["id"]: example["answers"]["text"] for example in examples})
+        return Scores(metrics, predictions, truncated, max_seq_length)
+    logits = logits[0] if isinstance(logits, tuple) else logits
+    if task.kind == TOKEN_CLASSIFICATION:
+        predictions = postprocess_ner_predictions(examples, features, logits, task.label_names)
+        true_tags = [[task.label_names[i] for i in tags] for tags in examples["ner_tags"]]
+        metrics = ner_metrics(true_tags, predictions)
+    elif task.kind == REGRESSION:
+        values = logits.reshape(-1).astype(np.float64)
+        metrics = regression_metrics(values, np.asarray(examples["label"], dtype=np.float64))
+        predictions = [float(value) for value in values]
+    else:
+        predicted_ids = logits.argmax(-1)
+        metrics = classification_metrics(predicted_ids, np.asarray(examples["label"]), task.num_labels)
+        predictions = [task.label_names[i] for i in predicted_ids]
+    return Scores({name: metrics[name] for name in task.metric_names}, predictions, truncated, max_seq_length)
+
+
+def save_predictions(path: Path, task: Task, examples: Dataset, predictions: dict[str, str] | list) -> None:
+    """`predictions` (from `score`) in the task's usual format, for official scorers and error analysis."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if task.kind == QUESTION_ANSWERING:
+        path.write_text(json.dumps(predictions, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        return
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        if task.kind == TOKEN_CLASSIFICATION:
+            for words, tags in zip(examples["tokens"], predictions):
+                handle.write(f"{' '.join(words)}\t{' '.join(tags)}\n")
+            return
+        columns = [name for name in ("text", "text_pair") if name in examples.column_names]
+        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+        writer.writerow([*columns, "label", "predicted"])
+        for example, predicted in zip(examples, predictions):
+            label = example["label"] if task.kind == REGRESSION else task.label_names[example["label"]]
+            writer.writerow([*(example[name] for name in columns), label, predicted])
 
 
 def write_results(
     path: Path,
     task: Task,
-    metrics: dict[str, float],
+    scores: Scores,
     model_name_or_path: str,
     data: TaskDatasetDict,
     data_dir: str | None,
@@ -217,7 +299,7 @@ def write_results(
     results = {
         "task": task.name,
         "primary_metric": task.primary_metric,
-        "metrics": {name: round(float(value), 4) for name, value in metrics.items()},
+        "metrics": {name: round(float(value), 4) for name, value in scores.metrics.items()},
         "model": Path(model_name_or_path).name or model_name_or_path,
         "model_name_or_path": portable_path(model_name_or_path, path.parent),
         "data_source": portable_data_source(data.data_source, path.parent),
@@ -226,6 +308,7 @@ def write_results(
         "num_train_samples": num_train_samples,
         "num_eval_samples": len(data["eval"]),
         "num_bad_rows_skipped": data.num_bad_rows_skipped,
+        "truncation": scores.truncation(len(data["eval"])),
         "seconds": round(seconds, 2),
         "seed": seed,
         "transformers_version": transformers.__version__,
@@ -319,14 +402,16 @@ def main(argv: list[str] | None = None) -> int:
             args=TrainingArguments(output_dir=scratch, per_device_eval_batch_size=args.batch_size, report_to="none"),
             data_collator=data_collator_for(task, tokenizer),
             processing_class=tokenizer,
-            compute_metrics=None if task.kind == QUESTION_ANSWERING else build_compute_metrics(task),
         )
-        metrics = score(trainer, task, data["eval"], tokenizer, data_args, max_seq_length)
+        scores = score(trainer, task, data["eval"], tokenizer, data_args, max_seq_length)
     results = write_results(
-        output_file, task, metrics, args.model, data, data_args.data_dir, 0, time.perf_counter() - started, args.seed
+        output_file, task, scores, args.model, data, data_args.data_dir, 0, time.perf_counter() - started, args.seed
     )
     print(json.dumps(results["metrics"], indent=2))
     print(f"Wrote {output_file}")
+    if args.save_predictions:
+        save_predictions(Path(args.save_predictions), task, data["eval"], scores.predictions)
+        print(f"Wrote the predictions to {args.save_predictions}")
     return 0
 
 

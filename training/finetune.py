@@ -18,6 +18,7 @@ from pathlib import Path
 
 from transformers import Trainer, TrainingArguments, set_seed
 
+from modeling_kr_electra_kd.pipeline_kr_electra_kd import default_doc_stride
 from training.arguments import check_output_dir, command_parser, overwrite_field
 from training.baselines import data_baselines
 from training.evaluate import (
@@ -121,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         model = load_task_model(args.model, task, config)
         tokenizer = load_tokenizer(args.tokenizer or args.model, "--tokenizer" if args.tokenizer else "--model")
         check_tokenizer(tokenizer, model)
-        doc_stride = data_args.doc_stride or max_seq_length // 4
+        doc_stride = data_args.doc_stride or default_doc_stride(max_seq_length)
         train_features = tokenize_dataset(task, data["train"], tokenizer, max_seq_length, doc_stride, training=True)
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -131,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
 
     eval_features = None
     if task.kind != QUESTION_ANSWERING and training_args.eval_strategy != "no":
-        eval_features = tokenize_dataset(task, data["eval"], tokenizer, max_seq_length, training=False)
+        eval_features = tokenize_dataset(task, data["eval"], tokenizer, max_seq_length, doc_stride, training=False)
     trainer = Trainer(
         model=model,
         args=training_args,
@@ -156,11 +157,11 @@ def main(argv: list[str] | None = None) -> int:
             recorded[key] = portable_path(recorded[key], output_dir)
     (output_dir / "training_args.json").write_text(json.dumps(recorded, indent=2), encoding="utf-8")
 
-    metrics = score(trainer, task, data["eval"], tokenizer, data_args, max_seq_length)
+    scores = score(trainer, task, data["eval"], tokenizer, data_args, max_seq_length)
     results = write_results(
         output_dir / RESULTS_FILE,
         task,
-        metrics,
+        scores,
         args.model,
         data,
         data_args.data_dir,

@@ -1,4 +1,4 @@
-"""`kr-electra-kd quickstart`: the whole recipe on embedded defaults, in minutes on a laptop CPU.
+"""`kr-electra-kd quickstart`: the whole recipe on embedded defaults (README's Quick start gives the measured time).
 
 On the Korean sample the package ships (training/data, written for this project): a morpheme-aware tokenizer, a
 small teacher pre-trained as ELECTRA, a low-rank student distilled from it, both fine-tuned and evaluated on the

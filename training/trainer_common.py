@@ -84,20 +84,32 @@ SHAPE_FIELDS = (
 CHECKPOINT_FILES = ("trainer_state.json", "model.safetensors")
 
 
+def newest_complete_checkpoint(checkpoints_dir: str | Path) -> Path | None:
+    """The newest `checkpoint-<step>` folder in `checkpoints_dir` holding trainer_state.json and model.safetensors."""
+    return _newest_complete(Path(checkpoints_dir))[0]
+
+
+def _newest_complete(folder: Path) -> tuple[Path | None, list[str]]:
+    """The newest complete checkpoint in `folder`, and the names of the newer incomplete ones (a run killed while
+    saving)."""
+    checkpoints = [path for path in folder.glob("checkpoint-*") if path.name.split("-")[-1].isdigit()]
+    checkpoints.sort(key=lambda path: int(path.name.split("-")[-1]), reverse=True)
+    incomplete = []
+    for checkpoint in checkpoints:
+        if all((checkpoint / name).is_file() for name in CHECKPOINT_FILES):
+            return checkpoint, incomplete
+        incomplete.append(checkpoint.name)
+    return None, incomplete
+
+
 def resume_checkpoint(checkpoints_dir: str | Path, config: PretrainedConfig | None = None) -> str | None:
     """The newest complete `checkpoint-<step>` folder in `checkpoints_dir` (one holding trainer_state.json and
     model.safetensors), or None. Partly written checkpoints (a run killed while saving) are skipped. Prints one line
     naming the checkpoint the run resumes from. With `config`, a checkpoint of another model shape is refused with a
     ValueError naming both shapes."""
     folder = Path(checkpoints_dir)
-    checkpoints = [path for path in folder.glob("checkpoint-*") if path.name.split("-")[-1].isdigit()]
-    checkpoints.sort(key=lambda path: int(path.name.split("-")[-1]), reverse=True)
-    incomplete = []
-    for checkpoint in checkpoints:
-        if all((checkpoint / name).is_file() for name in CHECKPOINT_FILES):
-            break
-        incomplete.append(checkpoint.name)
-    else:
+    checkpoint, incomplete = _newest_complete(folder)
+    if checkpoint is None:
         if incomplete:
             print(f"No complete checkpoint in {folder} (incomplete: {', '.join(incomplete)}): starting from step 0.")
         return None

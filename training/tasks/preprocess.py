@@ -1,8 +1,9 @@
 """Tokenization of each task kind, and the post-processing of QA logits back to answer text.
 
-Sentence pairs go in as (text, text_pair); NER labels sit on the first word-piece of each word (-100 elsewhere);
-QA contexts longer than the window are split with a stride, answers mapped from characters to token positions,
-and predictions mapped back to character spans of the original context.
+Sentence pairs go in as (text, text_pair), cut to the window; NER sentences and QA contexts longer than the window are
+split into overlapping windows with a stride, so every word and every answer is scored. NER labels sit on the first
+word-piece of each word (-100 elsewhere), and each word's tag is predicted from the window where it has the most
+context; QA answers are mapped from characters to token positions, and predictions back to character spans.
 """
 
 from __future__ import annotations
@@ -13,10 +14,17 @@ import numpy as np
 from datasets import Dataset
 from transformers import PreTrainedTokenizerBase
 
+from modeling_kr_electra_kd.pipeline_kr_electra_kd import default_doc_stride
+
 from .registry import QUESTION_ANSWERING, TOKEN_CLASSIFICATION, Task
 
 # Columns the QA evaluation features keep for post-processing; the model does not take them.
 QA_EVAL_EXTRA_COLUMNS = ("example_id", "offset_mapping")
+# Columns the NER evaluation features keep to put each sentence's words back together (window -> example; the word
+# index on each word's first piece, -1 elsewhere); the model does not take them.
+NER_EVAL_EXTRA_COLUMNS = ("example_index", "word_index")
+# Column the sentence-task evaluation features keep: whether the input was cut to max_seq_length.
+TRUNCATED_COLUMN = "truncated"
 
 
 def _require_fast(tokenizer: PreTrainedTokenizerBase, task: Task) -> None:
@@ -27,24 +35,59 @@ def _require_fast(tokenizer: PreTrainedTokenizerBase, task: Task) -> None:
         )
 
 
-def _tokenize_sentences(examples: dict, tokenizer: PreTrainedTokenizerBase, max_length: int) -> dict:
+def _tokenize_sentences(
+    examples: dict, tokenizer: PreTrainedTokenizerBase, max_length: int, training: bool = True
+) -> dict:
     pairs = examples.get("text_pair")
     encoded = tokenizer(examples["text"], pairs, truncation=True, max_length=max_length)
     encoded["labels"] = examples["label"]
+    if not training:
+        # one token more than the window is kept only by inputs that did not fit it
+        longer = tokenizer(examples["text"], pairs, truncation=True, max_length=max_length + 1)["input_ids"]
+        encoded[TRUNCATED_COLUMN] = [len(ids) > max_length for ids in longer]
     return encoded
 
 
-def _tokenize_ner(examples: dict, tokenizer: PreTrainedTokenizerBase, max_length: int) -> dict:
-    encoded = tokenizer(examples["tokens"], is_split_into_words=True, truncation=True, max_length=max_length)
-    all_labels = []
-    for row, word_labels in enumerate(examples["ner_tags"]):
-        labels, previous_word = [], None
-        for word in encoded.word_ids(batch_index=row):
-            # Special tokens and continuation pieces are ignored by the loss and by seqeval.
-            labels.append(-100 if word is None or word == previous_word else word_labels[word])
+def _tokenize_ner(
+    examples: dict,
+    indices: list[int],
+    tokenizer: PreTrainedTokenizerBase,
+    max_length: int,
+    doc_stride: int,
+    training: bool = True,
+) -> dict:
+    encoded = tokenizer(
+        examples["tokens"],
+        is_split_into_words=True,
+        truncation=True,
+        max_length=max_length,
+        stride=doc_stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+    )
+    sample_of_window = encoded.pop("overflow_to_sample_mapping")
+    offsets_of_window = encoded.pop("offset_mapping")
+    all_labels, all_word_indices = [], []
+    for window, sample in enumerate(sample_of_window):
+        word_labels = examples["ner_tags"][sample]
+        continues_sample = window > 0 and sample_of_window[window - 1] == sample
+        labels, word_indices, previous_word = [], [], None
+        for word, (start, _) in zip(encoded.word_ids(window), offsets_of_window[window]):
+            # A word's first piece: a new word id, except a window that opens inside a word (a later window of the
+            # same sentence whose first piece does not start its word). Special tokens and continuation pieces are
+            # ignored by the loss and by seqeval.
+            first_piece = word is not None and word != previous_word
+            if first_piece and previous_word is None and continues_sample:
+                first_piece = start == 0
+            labels.append(word_labels[word] if first_piece else -100)
+            word_indices.append(word if first_piece else -1)
             previous_word = word
         all_labels.append(labels)
+        all_word_indices.append(word_indices)
     encoded["labels"] = all_labels
+    if not training:
+        encoded["example_index"] = [indices[sample] for sample in sample_of_window]
+        encoded["word_index"] = all_word_indices
     return encoded
 
 
@@ -113,30 +156,35 @@ def tokenize_dataset(
     dataset: Dataset,
     tokenizer: PreTrainedTokenizerBase,
     max_length: int,
-    doc_stride: int = 128,
+    doc_stride: int | None = None,
     training: bool = True,
 ) -> Dataset:
-    """Model inputs for one split of `task` (QA eval features keep `example_id` and `offset_mapping`)."""
+    """Model inputs for one split of `task`. Evaluation features keep what scoring needs besides the model's inputs:
+    QA_EVAL_EXTRA_COLUMNS, NER_EVAL_EXTRA_COLUMNS or TRUNCATED_COLUMN (see `count_truncated`)."""
     if max_length < 8:
         raise ValueError(f"max_seq_length {max_length} is too short; use at least 8 (128 is typical).")
     kwargs = {"tokenizer": tokenizer, "max_length": max_length}
-    if task.kind == QUESTION_ANSWERING:
+    if task.kind in (QUESTION_ANSWERING, TOKEN_CLASSIFICATION):
         _require_fast(tokenizer, task)
+        doc_stride = default_doc_stride(max_length) if doc_stride is None else doc_stride
         if not 0 < doc_stride < max_length // 2:
             raise ValueError(
                 f"doc_stride {doc_stride} must be positive and below half of max_seq_length {max_length}; "
                 f"try {max_length // 4}."
             )
-        function = _tokenize_qa_train if training else _tokenize_qa_eval
         kwargs["doc_stride"] = doc_stride
+    if task.kind == QUESTION_ANSWERING:
+        function = _tokenize_qa_train if training else _tokenize_qa_eval
     elif task.kind == TOKEN_CLASSIFICATION:
-        _require_fast(tokenizer, task)
         function = _tokenize_ner
+        kwargs["training"] = training
     else:
         function = _tokenize_sentences
+        kwargs["training"] = training
     return dataset.map(
         function,
         batched=True,
+        with_indices=task.kind == TOKEN_CLASSIFICATION,
         fn_kwargs=kwargs,
         remove_columns=dataset.column_names,
         desc=f"Tokenizing {task.name} ({'train' if training else 'eval'})",
@@ -174,4 +222,44 @@ def postprocess_qa_predictions(
             n_best=n_best_size,
         )[0]
         predictions[example["id"]] = best["answer"]
+    return predictions
+
+
+def count_truncated(task: Task, features: Dataset) -> int:
+    """How many examples did not fit one max_seq_length window: NER sentences and QA contexts split into several
+    windows (all scored), sentence inputs cut (scored on what fits)."""
+    if task.kind == QUESTION_ANSWERING:
+        windows = collections.Counter(features["example_id"])
+    elif task.kind == TOKEN_CLASSIFICATION:
+        windows = collections.Counter(features["example_index"])
+    else:
+        return sum(features[TRUNCATED_COLUMN])
+    return sum(count > 1 for count in windows.values())
+
+
+def postprocess_ner_predictions(
+    examples: Dataset, features: Dataset, logits: np.ndarray, label_names: tuple[str, ...]
+) -> list[list[str]]:
+    """One tag per word of every example (the whole sentence), each from the window where its first piece has the
+    most context on both sides. A word no window holds (one the tokenizer drops) is tagged "O"."""
+    best: dict[tuple[int, int], tuple[int, int, int]] = {}  # (example, word) -> (context, window, position)
+    for window, (example, word_index) in enumerate(zip(features["example_index"], features["word_index"])):
+        positions = [position for position, word in enumerate(word_index) if word >= 0]
+        if not positions:
+            continue
+        first, last = positions[0], positions[-1]
+        for position in positions:
+            context = min(position - first, last - position)
+            key = (example, word_index[position])
+            if key not in best or context > best[key][0]:
+                best[key] = (context, window, position)
+    predicted_ids = logits.argmax(-1)
+    predictions = []
+    for example, words in enumerate(examples["tokens"]):
+        tags = ["O"] * len(words)
+        for word in range(len(words)):
+            if (example, word) in best:
+                _, window, position = best[(example, word)]
+                tags[word] = label_names[predicted_ids[window, position]]
+        predictions.append(tags)
     return predictions
