@@ -172,6 +172,8 @@ def test_saved_predictions_give_the_reported_scores_with_the_official_scorers(ta
             assert results["metrics"][name] == round(value, 4), name
     assert set(official) & set(results["metrics"])
     assert results["truncation"]["of"] == results["num_eval_samples"]
+
+
 @pytest.mark.slow
 def test_ner_is_scored_against_the_whole_gold_when_sentences_do_not_fit(finetuned, fixtures_dir):
     """At 8 tokens every fixture sentence is cut: each word still gets a tag, and the reported F1 is seqeval's on
@@ -183,6 +185,8 @@ def test_ner_is_scored_against_the_whole_gold_when_sentences_do_not_fit(finetune
     assert results["truncation"] == {"max_seq_length": 8, "truncated_examples": count, "of": count}
     official = _official_style_scores("ner", predictions_file, fixtures_dir)
     assert results["metrics"]["entity_f1"] == round(official["entity_f1"], 4)
+
+
 @pytest.mark.slow
 def test_question_answering_pipeline_windows_a_context_as_evaluate_does(finetuned, fixtures_dir):
     """One default for both: the pipeline's windows of a long context are evaluate's (doc_stride max_seq_len/4)."""
@@ -312,6 +316,8 @@ def test_interrupted_run_resumes_from_its_checkpoint(capsys, tiny_model, tmp_pat
     assert f"Resuming from {output / 'checkpoint-2'}" in capsys.readouterr().out
     state = read_json(output / "checkpoint-4" / "trainer_state.json")
     assert state["global_step"] == 4
+
+
 @pytest.mark.slow
 def test_ctrl_c_prints_one_line_and_the_rerun_resumes_to_the_same_weights(capsys, monkeypatch, tiny_model, tmp_path):
     """Ctrl-C at step 3 (a KeyboardInterrupt from a callback): one line naming the step and checkpoint-2, exit code
@@ -350,6 +356,8 @@ def test_ctrl_c_prints_one_line_and_the_rerun_resumes_to_the_same_weights(capsys
     assert f"Resuming from {output / 'checkpoint-2'}" in capsys.readouterr().out
     expected, resumed = load_file(tmp_path / "uninterrupted/model.safetensors"), load_file(output / "model.safetensors")
     assert max((resumed[name] - value).abs().max().item() for name, value in expected.items()) == 0.0
+
+
 @pytest.mark.slow
 def test_ctrl_c_before_the_first_checkpoint_says_there_is_none(capsys, monkeypatch, tiny_model, tmp_path):
     from transformers.trainer_callback import DefaultFlowCallback
