@@ -10,6 +10,32 @@ from pathlib import Path
 import torch
 from transformers import PretrainedConfig
 
+# Batches a DataLoader worker prepares ahead of the GPU (tokenizing, packing and masking a streamed corpus).
+STREAMING_PREFETCH_BATCHES = 8
+
+
+def device_trainer_defaults(streamed: bool = False, cuda: bool | None = None) -> dict:
+    """Trainer options that depend on the device (`cuda`: whether a CUDA GPU is used; default: whether one is present).
+
+    On CPU: no pinned memory (torch warns at every step group that no accelerator is found). On a GPU: pinned memory; the fused AdamW
+    (one kernel for all parameters); no per-step NaN check of the loss (`logging_nan_inf_filter` reads the loss back
+    from the GPU at every step); bf16 autocast and TF32 matmuls on Ampere and newer. For a `streamed` corpus, one
+    DataLoader worker reads, tokenizes, packs and masks `STREAMING_PREFETCH_BATCHES` batches ahead, so the GPU never
+    waits for the tokenizer. One worker, not more: it reads every shard, so a resumed run (Trainer skips the batches
+    its checkpoint trained on by reading the stream again) sees the same stream; datasets splits shards between
+    workers, and a corpus of one file is one shard. (A worker gets its own shuffle-buffer seed: resume a run with the
+    worker count it started with, which these defaults do on the same kind of machine.)"""
+    cuda = torch.cuda.is_available() if cuda is None else cuda
+    if not cuda:
+        return {"dataloader_pin_memory": False}
+    options: dict = {"dataloader_pin_memory": True, "optim": "adamw_torch_fused", "logging_nan_inf_filter": False}
+    if torch.cuda.get_device_capability()[0] >= 8:  # Ampere and newer: bf16 autocast and TF32 matmuls
+        options.update(bf16=True, tf32=True)
+    if streamed:
+        options.update(dataloader_num_workers=1, dataloader_prefetch_factor=STREAMING_PREFETCH_BATCHES)
+    return options
+
+
 # Trainer options of the pre-training and distillation commands (all still overridable on the command line).
 PRETRAINING_DEFAULTS = {
     "learning_rate": 5e-4,
@@ -26,11 +52,8 @@ PRETRAINING_DEFAULTS = {
     # Each process reads its own part of the streamed corpus (by default accelerate has process 0 read, tokenize and
     # pack every batch and send the others theirs).
     "accelerator_config": {"dispatch_batches": False},
+    **device_trainer_defaults(streamed=True),
 }
-if torch.cuda.is_available():
-    PRETRAINING_DEFAULTS["optim"] = "adamw_torch_fused"  # one kernel for all parameters
-    if torch.cuda.get_device_capability()[0] >= 8:  # Ampere and newer: bf16 autocast and TF32 matmuls
-        PRETRAINING_DEFAULTS.update(bf16=True, tf32=True)
 
 
 def parse_shape(shape: str | None) -> dict:
@@ -55,16 +78,17 @@ class LossPartsMixin:
     part's mean since the previous log (`loss_<part>`) beside Trainer's total `loss`."""
 
     def record_loss_parts(self, parts: dict[str, torch.Tensor]) -> None:
+        # Summed on the device: read back only when a line is logged, not at every step (a sync stalls a GPU).
         sums = self.__dict__.setdefault("_loss_part_sums", {})
         for name, value in parts.items():
-            sums[name] = sums.get(name, 0.0) + float(value.detach())
+            sums[name] = sums.get(name, 0.0) + value.detach().float()
         self._loss_part_steps = getattr(self, "_loss_part_steps", 0) + 1
 
     def log(self, logs: dict[str, float], *args, **kwargs) -> None:
         steps = getattr(self, "_loss_part_steps", 0)
         if steps and "loss" in logs:
             for name, total in self._loss_part_sums.items():
-                logs[f"loss_{name}"] = round(total / steps, 6)
+                logs[f"loss_{name}"] = round(float(total) / steps, 6)
             self._loss_part_sums, self._loss_part_steps = {}, 0
         super().log(logs, *args, **kwargs)
 
