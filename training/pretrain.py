@@ -39,7 +39,14 @@ from modeling_kr_electra_kd import PRESETS, KRElectraKDConfig, KRElectraKDForMas
 from training.arguments import check_output_dir, overwrite_field, parse_command
 from training.corpus import CorpusError, streamed_corpus
 from training.tokenizer import check_tokenizer_matches_config, save_tokenizer
-from training.trainer_common import PRETRAINING_DEFAULTS, LossPartsMixin, parse_shape, resume_checkpoint
+from training.trainer_common import (
+    PRETRAINING_DEFAULTS,
+    LossPartsMixin,
+    TrainTimer,
+    max_train_seconds_field,
+    parse_shape,
+    resume_checkpoint,
+)
 
 
 def generator_config(discriminator: KRElectraKDConfig, size_divisor: int = 4) -> KRElectraKDConfig:
@@ -298,6 +305,7 @@ class PretrainArguments:
     )
     rtd_weight: float = field(default=50.0, metadata={"help": "Weight of the discriminator loss (ELECTRA: 50)."})
     generator_size_divisor: int = field(default=4, metadata={"help": "Generator width = teacher width / this."})
+    max_train_seconds: float | None = max_train_seconds_field()
     overwrite_output_dir: bool = overwrite_field()
 
 
@@ -344,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         args=training_args,
         train_dataset=train_dataset,
         data_collator=collator,
+        callbacks=[TrainTimer(args.max_train_seconds)],
     )
     try:
         trainer.train(resume_from_checkpoint=last)

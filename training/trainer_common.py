@@ -4,11 +4,14 @@ each other."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import time
 from pathlib import Path
+from typing import Any
 
 import torch
-from transformers import PretrainedConfig
+from transformers import PretrainedConfig, TrainerCallback
 
 # Batches a DataLoader worker prepares ahead of the GPU (tokenizing, packing and masking a streamed corpus).
 STREAMING_PREFETCH_BATCHES = 8
@@ -91,6 +94,60 @@ class LossPartsMixin:
                 logs[f"loss_{name}"] = round(float(total) / steps, 6)
             self._loss_part_sums, self._loss_part_steps = {}, 0
         super().log(logs, *args, **kwargs)
+
+
+TIMING_FILE = "train_timing.json"
+WARMUP_STEPS = 5  # steps left out of the measured rate (allocator, kernel selection, first batches)
+
+
+def max_train_seconds_field() -> Any:
+    """The `--max_train_seconds` field of the pre-training and distillation commands."""
+    return dataclasses.field(
+        default=None,
+        metadata={
+            "help": "Stop after this many seconds of training (saving a checkpoint and the model) even before "
+            "max_steps; for time-boxed runs such as benchmarks/gpu_check.py."
+        },
+    )
+
+
+class TrainTimer(TrainerCallback):
+    """Measures a run's steps per second after its first WARMUP_STEPS steps and writes them to TIMING_FILE in the
+    Trainer's output folder when training ends; with `max_seconds`, stops training (with a checkpoint) once that much
+    time has passed since training started."""
+
+    def __init__(self, max_seconds: float | None = None):
+        self.max_seconds = max_seconds
+        self.started = self.warm = None
+        self.warm_step = 0
+
+    @staticmethod
+    def _now() -> float:
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()  # the host runs ahead of the GPU: time what the GPU finished
+        return time.perf_counter()
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.started, self.warm, self.warm_step = time.perf_counter(), None, state.global_step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.warm is None and state.global_step - self.warm_step >= WARMUP_STEPS:
+            self.warm, self.warm_step = self._now(), state.global_step
+        if self.max_seconds is not None and time.perf_counter() - self.started >= self.max_seconds:
+            control.should_training_stop = control.should_save = True
+
+    def on_train_end(self, args, state, control, **kwargs):
+        now = self._now()
+        timed = state.global_step - self.warm_step if self.warm is not None else 0
+        record = {
+            "steps": state.global_step,
+            "seconds": round(now - self.started, 3),
+            "timed_steps": timed,
+            "steps_per_second": round(timed / (now - self.warm), 4) if timed else None,
+        }
+        if state.is_world_process_zero:
+            Path(args.output_dir).mkdir(parents=True, exist_ok=True)
+            (Path(args.output_dir) / TIMING_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
 
 
 # The config fields that decide the model's weight shapes: a checkpoint with other values cannot be resumed.
