@@ -41,7 +41,13 @@ from training.lowrank import convert_to_low_rank
 from training.pretrain import masking_collator
 from training.provenance import portable_path
 from training.tokenizer import check_same_vocabulary, check_tokenizer_matches_config, save_tokenizer
-from training.trainer_common import PRETRAINING_DEFAULTS, parse_shape, resume_checkpoint
+from training.trainer_common import (
+    PRETRAINING_DEFAULTS,
+    TrainTimer,
+    max_train_seconds_field,
+    parse_shape,
+    resume_checkpoint,
+)
 
 RANK_FIELDS = ("embedding_rank", "attention_rank", "ffn_rank")
 
@@ -109,6 +115,7 @@ class DistillArguments:
         },
     )
     mlm_probability: float = field(default=0.15, metadata={"help": "Share of tokens --corrupt_inputs resamples."})
+    max_train_seconds: float | None = max_train_seconds_field()
     overwrite_output_dir: bool = overwrite_field()
 
 
@@ -314,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
             data_collator=collator,
             processing_class=tokenizer,
             generator=generator,
+            callbacks=[TrainTimer(args.max_train_seconds)],
         )
         last = resume_checkpoint(training_args.output_dir, student.config)
         trainer.check_resumable(last)

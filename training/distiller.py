@@ -37,7 +37,7 @@ from torch import nn
 from transformers import PreTrainedModel, Trainer
 from transformers.utils import logging
 
-from training.pretrain import replaced_token_labels, sample_replacements
+from training.pretrain import at_positions, masked_positions, replaced_token_labels, sample_replacements
 from training.tokenizer import save_tokenizer
 from training.trainer_common import LossPartsMixin
 
@@ -335,7 +335,7 @@ class DistillationTrainer(LossPartsMixin, Trainer):
         the generator; the labels are dropped (the student learns from the teacher, not from them)."""
         inputs = dict(inputs)
         labels = inputs.pop("labels")
-        masked = labels != -100
+        positions = masked_positions(labels)
         with torch.no_grad():
             hidden = self.generator.electra(
                 inputs["input_ids"],
@@ -343,7 +343,7 @@ class DistillationTrainer(LossPartsMixin, Trainer):
                 token_type_ids=inputs.get("token_type_ids"),
             ).last_hidden_state
             # vocabulary logits only where a token was masked, as in pre-training
-            sampled = sample_replacements(self.generator.prediction_logits(hidden[masked]).float())
+            sampled = sample_replacements(self.generator.prediction_logits(at_positions(hidden, positions)).float())
         inputs["input_ids"], _ = replaced_token_labels(inputs["input_ids"], labels, sampled)
         return inputs
 

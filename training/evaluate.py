@@ -59,6 +59,7 @@ from training.tasks import (
     tokenize_dataset,
 )
 from training.tokenizer import check_tokenizer_matches_config
+from training.trainer_common import device_trainer_defaults
 
 # Config attribute naming the task a model was fine-tuned on, so `evaluate` needs no --task.
 TASK_CONFIG_KEY = "finetuning_task"
@@ -399,7 +400,13 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         trainer = Trainer(
             model=model,
-            args=TrainingArguments(output_dir=scratch, per_device_eval_batch_size=args.batch_size, report_to="none"),
+            # bf16 autocast and pinned memory where a GPU has them (device_trainer_defaults); CPU runs are unchanged
+            args=TrainingArguments(
+                output_dir=scratch,
+                per_device_eval_batch_size=args.batch_size,
+                report_to="none",
+                **device_trainer_defaults(),
+            ),
             data_collator=data_collator_for(task, tokenizer),
             processing_class=tokenizer,
         )

@@ -35,7 +35,7 @@ from training.loading import load_config, load_tokenizer
 from training.provenance import portable_path
 from training.tasks import QUESTION_ANSWERING, TASKS, build_compute_metrics, get_task, load_task_data, tokenize_dataset
 from training.tokenizer import make_tokenizer_config_portable
-from training.trainer_common import resume_checkpoint
+from training.trainer_common import device_trainer_defaults, resume_checkpoint
 
 RESULTS_FILE = "results.json"
 
@@ -50,6 +50,7 @@ TRAINING_DEFAULTS = {
     "save_total_limit": 1,
     "logging_steps": 50,
     "report_to": "none",
+    **device_trainer_defaults(),  # pinned memory only with a GPU; bf16 and the fused AdamW on one
 }
 
 

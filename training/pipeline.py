@@ -141,6 +141,26 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
+class StageNotRun(Exception):
+    """Raised by `run_pipeline(stages=...)` at the first unfinished step of a stage it was not asked to run."""
+
+    def __init__(self, stage: str):
+        super().__init__(stage)
+        self.stage = stage
+
+
+def pipeline_stages(args: PipelineArguments) -> dict[str, Path]:
+    """The pipeline's stages in order, each with the folder its step writes: `tokenizer` and `teacher` (unless a
+    teacher is given), one per student preset, then `finetune <model> <task>` for every model and task. A stage is
+    finished when its folder holds `.done` (written by `run_step`)."""
+    root = Path(args.output_dir)
+    stages = {} if args.teacher is not None else {"tokenizer": root / "tokenizer", "teacher": root / "teacher"}
+    stages.update({preset: root / "students" / preset for preset in args.student_presets})
+    for model in ["teacher", *args.student_presets]:
+        stages.update({f"finetune {model} {task}": root / "finetuned" / f"{model}-{task}" for task in args.tasks})
+    return stages
+
+
 def run_step(step: str, output: Path, command: str, argv: list[str], progress: StageProgress | None = None) -> Path:
     """Run one `kr-electra-kd` sub-command unless its output is complete (a finished step); fail loudly if it fails."""
     from training.cli import main as cli
@@ -200,37 +220,45 @@ def check_pipeline_lengths(args: PipelineArguments) -> None:
     check_length("--max_seq_length", args.max_seq_length, limit, "the teacher's")
 
 
-def run_pipeline(args: PipelineArguments) -> dict:
-    """Run every step (skipping finished ones) and return {"models": {name: {...}}, "tasks": [...]}."""
+def run_pipeline(args: PipelineArguments, stages: set[str] | None = None) -> dict:
+    """Run every step (skipping finished ones) and return {"models": {name: {...}}, "tasks": [...]}. With `stages`
+    (names from `pipeline_stages`), run only those stages' steps: a finished step of another stage is reused, and the
+    first unfinished one raises `StageNotRun` naming its stage."""
     check_pipeline_lengths(args)
-    root = Path(args.output_dir)
+    root, folders = Path(args.output_dir), pipeline_stages(args)
+
+    def stage_step(stage: str, step: str, output: Path, command: str, argv: list[str]) -> Path:
+        if stages is not None and stage not in stages and not (output / ".done").exists():
+            raise StageNotRun(stage)
+        return run_step(step, output, command, argv, progress)
+
     corpus_options = ["--corpus", *args.corpus]
     if args.max_corpus_lines:
         corpus_options += ["--max_corpus_lines", str(args.max_corpus_lines)]
     common = ["--seed", str(args.seed), "--report_to", "none", "--save_steps", "200", "--save_total_limit", "1"]
     common += ["--per_device_train_batch_size", str(args.batch_size), "--logging_steps", "50"]
     models: dict[str, dict] = {}
-    stages = [("train-tokenizer", None), ("pretrain-teacher", args.teacher_steps)] if args.teacher is None else []
-    stages += [("distill", args.distill_steps)] * len(args.student_presets)
-    stages += [("finetune", None)] * ((1 + len(args.student_presets)) * len(args.tasks))
-    progress = StageProgress(stages)
+    planned = [("train-tokenizer", None), ("pretrain-teacher", args.teacher_steps)] if args.teacher is None else []
+    planned += [("distill", args.distill_steps)] * len(args.student_presets)
+    planned += [("finetune", None)] * ((1 + len(args.student_presets)) * len(args.tasks))
+    progress = StageProgress(planned)
 
     # 1-2. Tokenizer and teacher (or the given teacher).
     if args.teacher is None:
-        tokenizer_dir = root / "tokenizer"
+        tokenizer_dir = folders["tokenizer"]
         tokenizer_argv = ["--corpus", *args.corpus, "--output_dir", str(tokenizer_dir)]
         tokenizer_argv += ["--vocab_size", str(args.vocab_size)]
         if args.max_corpus_lines:
             tokenizer_argv += ["--max_lines", str(args.max_corpus_lines)]
-        run_step("tokenizer", tokenizer_dir, "train-tokenizer", tokenizer_argv, progress)
-        teacher_dir = root / "teacher"
+        stage_step("tokenizer", "tokenizer", tokenizer_dir, "train-tokenizer", tokenizer_argv)
+        teacher_dir = folders["teacher"]
         teacher_shape = scaled_preset(args.teacher_preset, args.teacher_width, args.teacher_layers)
         teacher_argv = [*corpus_options, "--tokenizer", str(tokenizer_dir), "--preset", args.teacher_preset]
         teacher_argv += ["--shape", shape_string(teacher_shape), "--output_dir", str(teacher_dir)]
         teacher_argv += ["--max_steps", str(args.teacher_steps), "--max_seq_length", str(args.max_seq_length), *common]
         if not args.packing:
             teacher_argv += ["--no_packing"]
-        run_step("teacher", teacher_dir, "pretrain-teacher", teacher_argv, progress)
+        stage_step("teacher", "teacher", teacher_dir, "pretrain-teacher", teacher_argv)
         teacher = str(teacher_dir)
     else:
         teacher = args.teacher
@@ -241,7 +269,7 @@ def run_pipeline(args: PipelineArguments) -> dict:
     dense_dir = root / "students" / "small-kd"
     for preset in args.student_presets:
         shape = scaled_preset(preset, args.student_width, args.student_layers)
-        student_dir = root / "students" / preset
+        student_dir = folders[preset]
         argv = ["--teacher", teacher, "--student_preset", preset, "--student_shape", shape_string(shape)]
         argv += [*corpus_options, "--output_dir", str(student_dir), "--max_seq_length", str(args.max_seq_length)]
         argv += ["--max_steps", str(args.distill_steps), *common]
@@ -249,14 +277,15 @@ def run_pipeline(args: PipelineArguments) -> dict:
             argv += ["--no_packing"]
         if preset != "small-kd" and "small-kd" in args.student_presets:
             argv += ["--student_init", str(dense_dir)]
-        run_step(f"distill {preset}", student_dir, "distill", argv, progress)
+        stage_step(preset, f"distill {preset}", student_dir, "distill", argv)
         models[preset] = {"path": str(student_dir), "preset": preset, "shape": shape}
 
     # 4. Fine-tune and evaluate every model on every task.
     for name, model in models.items():
         model["results"] = {}
         for task_name in args.tasks:
-            output = root / "finetuned" / f"{name}-{task_name}"
+            step = f"finetune {name} {task_name}"
+            output = folders[step]
             argv = ["--model", model["path"], "--task", task_name, "--output_dir", str(output)]
             data_dir = _task_data_dir(args, task_name)
             if data_dir is not None:
@@ -274,7 +303,7 @@ def run_pipeline(args: PipelineArguments) -> dict:
                 str(args.finetune_warmup),
             ]
             argv += ["--seed", str(args.seed), "--report_to", "none", "--logging_steps", "50", "--baselines", "true"]
-            run_step(f"finetune {name} {task_name}", output, "finetune", argv, progress)
+            stage_step(step, step, output, "finetune", argv)
             model["results"][task_name] = json.loads((output / "results.json").read_text(encoding="utf-8"))
             model["results"][task_name]["model_dir"] = str(output)
     return {"models": models, "tasks": list(args.tasks)}

@@ -39,7 +39,14 @@ from training.arguments import check_length, check_output_dir, overwrite_field, 
 from training.corpus import CorpusError, streamed_corpus
 from training.loading import load_tokenizer
 from training.tokenizer import check_tokenizer_matches_config, save_tokenizer
-from training.trainer_common import PRETRAINING_DEFAULTS, LossPartsMixin, parse_shape, resume_checkpoint
+from training.trainer_common import (
+    PRETRAINING_DEFAULTS,
+    LossPartsMixin,
+    TrainTimer,
+    max_train_seconds_field,
+    parse_shape,
+    resume_checkpoint,
+)
 
 
 def generator_config(discriminator: KRElectraKDConfig, size_divisor: int = 4) -> KRElectraKDConfig:
@@ -92,15 +99,15 @@ class ElectraGeneratorDiscriminator(nn.Module):
         self.config = discriminator.config
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, labels=None, **kwargs):
-        masked = labels != -100
+        positions = masked_positions(labels)
         hidden = self.generator.electra(
             input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
         ).last_hidden_state
         # Vocabulary logits only where a token was masked: the output layer is most of the generator's cost.
-        logits = self.generator.prediction_logits(hidden[masked])
-        mlm_loss = nn.functional.cross_entropy(logits.float(), labels[masked])
+        logits = self.generator.prediction_logits(at_positions(hidden, positions)).float()  # one fp32 copy, used twice
+        mlm_loss = nn.functional.cross_entropy(logits, at_positions(labels, positions))
         with torch.no_grad():  # sampling is not differentiable; the discriminator sees the sample as data
-            sampled = self.sample_replacements(logits.float())
+            sampled = self.sample_replacements(logits)
         corrupted, replaced = replaced_token_labels(input_ids, labels, sampled)
         judged = self.discriminator(
             input_ids=corrupted, attention_mask=attention_mask, token_type_ids=token_type_ids, labels=replaced
@@ -117,9 +124,21 @@ class ElectraGeneratorDiscriminator(nn.Module):
         return sample_replacements(logits)
 
 
+def masked_positions(labels: torch.Tensor) -> torch.Tensor:
+    """Flat (row-major) indices of the masked tokens (`labels` != -100). Their number depends on the batch, so this is
+    a step's one wait for the device; `at_positions` then reads the same tokens as boolean indexing without another."""
+    return (labels != -100).flatten().nonzero().squeeze(1)
+
+
+def at_positions(tensor: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """`tensor[masked]` for [batch, seq, ...] inputs, given `masked_positions(labels)`."""
+    return tensor.flatten(0, 1).index_select(0, positions)
+
+
 def sample_replacements(logits: torch.Tensor) -> torch.Tensor:
-    """One token per masked position, drawn from the generator's distribution."""
-    return torch.distributions.Categorical(logits=logits).sample()
+    """One token per masked position, drawn from the generator's distribution. (Argument validation is off: it would
+    read a flag back from the device at every step; the logits come from the model, not from a user.)"""
+    return torch.distributions.Categorical(logits=logits, validate_args=False).sample()
 
 
 def replaced_token_labels(
@@ -130,8 +149,7 @@ def replaced_token_labels(
     loss by the attention mask."""
     masked = labels != -100
     original = torch.where(masked, labels, input_ids)
-    corrupted = input_ids.clone()
-    corrupted[masked] = sampled
+    corrupted = input_ids.masked_scatter(masked, sampled)  # = `corrupted[masked] = sampled`, without a device sync
     return corrupted, (corrupted != original).long()
 
 
@@ -139,8 +157,12 @@ def constant_prediction_loss(replaced: torch.Tensor, attention_mask: torch.Tenso
     """The RTD loss of a discriminator that ignores its input and predicts the batch's replaced share `r` for every
     token: the binary entropy -r ln r - (1 - r) ln(1 - r), over the tokens the attention mask keeps. A discriminator
     learns only what takes its loss below this (ELECTRA replaces about 13% of tokens: about 0.39)."""
-    active = replaced.bool() if attention_mask is None else replaced.bool()[attention_mask.bool()]
-    share = active.float().mean().clamp(1e-7, 1 - 1e-7)
+    if attention_mask is None:
+        share = replaced.float().mean()
+    else:  # masked arithmetic, not boolean indexing: no device sync
+        kept = attention_mask.float()
+        share = (replaced.float() * kept).sum() / kept.sum()
+    share = share.clamp(1e-7, 1 - 1e-7)
     return -(share * share.log() + (1 - share) * (1 - share).log())
 
 
@@ -283,6 +305,7 @@ class PretrainArguments:
     )
     rtd_weight: float = field(default=50.0, metadata={"help": "Weight of the discriminator loss (ELECTRA: 50)."})
     generator_size_divisor: int = field(default=4, metadata={"help": "Generator width = teacher width / this."})
+    max_train_seconds: float | None = max_train_seconds_field()
     overwrite_output_dir: bool = overwrite_field()
 
 
@@ -328,6 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         args=training_args,
         train_dataset=train_dataset,
         data_collator=collator,
+        callbacks=[TrainTimer(args.max_train_seconds)],
     )
     try:
         trainer.train(resume_from_checkpoint=last)

@@ -4,11 +4,40 @@ each other."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import time
 from pathlib import Path
+from typing import Any
 
 import torch
-from transformers import PretrainedConfig
+from transformers import PretrainedConfig, TrainerCallback
+
+# Batches a DataLoader worker prepares ahead of the GPU (tokenizing, packing and masking a streamed corpus).
+STREAMING_PREFETCH_BATCHES = 8
+
+
+def device_trainer_defaults(streamed: bool = False, cuda: bool | None = None) -> dict:
+    """Trainer options that depend on the device (`cuda`: whether a CUDA GPU is used; default: whether one is present).
+
+    On CPU: no pinned memory (torch warns at every step group that no accelerator is found). On a GPU: pinned memory; the fused AdamW
+    (one kernel for all parameters); no per-step NaN check of the loss (`logging_nan_inf_filter` reads the loss back
+    from the GPU at every step); bf16 autocast and TF32 matmuls on Ampere and newer. For a `streamed` corpus, one
+    DataLoader worker reads, tokenizes, packs and masks `STREAMING_PREFETCH_BATCHES` batches ahead, so the GPU never
+    waits for the tokenizer. One worker, not more: it reads every shard, so a resumed run (Trainer skips the batches
+    its checkpoint trained on by reading the stream again) sees the same stream; datasets splits shards between
+    workers, and a corpus of one file is one shard. (A worker gets its own shuffle-buffer seed: resume a run with the
+    worker count it started with, which these defaults do on the same kind of machine.)"""
+    cuda = torch.cuda.is_available() if cuda is None else cuda
+    if not cuda:
+        return {"dataloader_pin_memory": False}
+    options: dict = {"dataloader_pin_memory": True, "optim": "adamw_torch_fused", "logging_nan_inf_filter": False}
+    if torch.cuda.get_device_capability()[0] >= 8:  # Ampere and newer: bf16 autocast and TF32 matmuls
+        options.update(bf16=True, tf32=True)
+    if streamed:
+        options.update(dataloader_num_workers=1, dataloader_prefetch_factor=STREAMING_PREFETCH_BATCHES)
+    return options
+
 
 # Trainer options of the pre-training and distillation commands (all still overridable on the command line).
 PRETRAINING_DEFAULTS = {
@@ -26,11 +55,8 @@ PRETRAINING_DEFAULTS = {
     # Each process reads its own part of the streamed corpus (by default accelerate has process 0 read, tokenize and
     # pack every batch and send the others theirs).
     "accelerator_config": {"dispatch_batches": False},
+    **device_trainer_defaults(streamed=True),
 }
-if torch.cuda.is_available():
-    PRETRAINING_DEFAULTS["optim"] = "adamw_torch_fused"  # one kernel for all parameters
-    if torch.cuda.get_device_capability()[0] >= 8:  # Ampere and newer: bf16 autocast and TF32 matmuls
-        PRETRAINING_DEFAULTS.update(bf16=True, tf32=True)
 
 
 def parse_shape(shape: str | None) -> dict:
@@ -55,18 +81,73 @@ class LossPartsMixin:
     part's mean since the previous log (`loss_<part>`) beside Trainer's total `loss`."""
 
     def record_loss_parts(self, parts: dict[str, torch.Tensor]) -> None:
+        # Summed on the device: read back only when a line is logged, not at every step (a sync stalls a GPU).
         sums = self.__dict__.setdefault("_loss_part_sums", {})
         for name, value in parts.items():
-            sums[name] = sums.get(name, 0.0) + float(value.detach())
+            sums[name] = sums.get(name, 0.0) + value.detach().float()
         self._loss_part_steps = getattr(self, "_loss_part_steps", 0) + 1
 
     def log(self, logs: dict[str, float], *args, **kwargs) -> None:
         steps = getattr(self, "_loss_part_steps", 0)
         if steps and "loss" in logs:
             for name, total in self._loss_part_sums.items():
-                logs[f"loss_{name}"] = round(total / steps, 6)
+                logs[f"loss_{name}"] = round(float(total) / steps, 6)
             self._loss_part_sums, self._loss_part_steps = {}, 0
         super().log(logs, *args, **kwargs)
+
+
+TIMING_FILE = "train_timing.json"
+WARMUP_STEPS = 5  # steps left out of the measured rate (allocator, kernel selection, first batches)
+
+
+def max_train_seconds_field() -> Any:
+    """The `--max_train_seconds` field of the pre-training and distillation commands."""
+    return dataclasses.field(
+        default=None,
+        metadata={
+            "help": "Stop after this many seconds of training (saving a checkpoint and the model) even before "
+            "max_steps; for time-boxed runs such as benchmarks/gpu_check.py."
+        },
+    )
+
+
+class TrainTimer(TrainerCallback):
+    """Measures a run's steps per second after its first WARMUP_STEPS steps and writes them to TIMING_FILE in the
+    Trainer's output folder when training ends; with `max_seconds`, stops training (with a checkpoint) once that much
+    time has passed since training started."""
+
+    def __init__(self, max_seconds: float | None = None):
+        self.max_seconds = max_seconds
+        self.started = self.warm = None
+        self.warm_step = 0
+
+    @staticmethod
+    def _now() -> float:
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()  # the host runs ahead of the GPU: time what the GPU finished
+        return time.perf_counter()
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.started, self.warm, self.warm_step = time.perf_counter(), None, state.global_step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.warm is None and state.global_step - self.warm_step >= WARMUP_STEPS:
+            self.warm, self.warm_step = self._now(), state.global_step
+        if self.max_seconds is not None and time.perf_counter() - self.started >= self.max_seconds:
+            control.should_training_stop = control.should_save = True
+
+    def on_train_end(self, args, state, control, **kwargs):
+        now = self._now()
+        timed = state.global_step - self.warm_step if self.warm is not None else 0
+        record = {
+            "steps": state.global_step,
+            "seconds": round(now - self.started, 3),
+            "timed_steps": timed,
+            "steps_per_second": round(timed / (now - self.warm), 4) if timed else None,
+        }
+        if state.is_world_process_zero:
+            Path(args.output_dir).mkdir(parents=True, exist_ok=True)
+            (Path(args.output_dir) / TIMING_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
 
 
 # The config fields that decide the model's weight shapes: a checkpoint with other values cannot be resumed.
