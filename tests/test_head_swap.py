@@ -10,9 +10,9 @@ from safetensors.torch import load_file, save_file
 from transformers import ElectraConfig, ElectraForPreTraining
 
 from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDForPreTraining, KRElectraKDForSequenceClassification
-from training.evaluate import load_model
+from training.evaluate import load_task_model
 from training.head_swap import head_swap_line
-from training.lowrank import from_pretrained_any
+from training.loading import load_config, load_model
 from training.tasks import get_task
 
 
@@ -38,7 +38,9 @@ def pretrained_folder(tmp_path):
 def test_finetune_load_of_a_pretrained_encoder_says_the_head_swap_in_one_line(
     pretrained_folder, capfd, transformers_log
 ):
-    load_model(str(pretrained_folder), get_task("nsmc"))  # finetune's model load
+    load_task_model(
+        str(pretrained_folder), get_task("nsmc"), load_config(str(pretrained_folder))
+    )  # finetune's model load
     out, err = capfd.readouterr()
     assert "LOAD REPORT" not in out + err + transformers_log.getvalue() and "MISSING" not in out + err
     lines = [line for line in (out + err).splitlines() if "head" in line]
@@ -49,12 +51,12 @@ def test_finetune_load_of_a_pretrained_encoder_says_the_head_swap_in_one_line(
 
 
 def test_token_classification_and_stock_electra_name_their_heads(tmp_path, pretrained_folder, capfd, transformers_log):
-    load_model(str(pretrained_folder), get_task("ner"))
+    load_task_model(str(pretrained_folder), get_task("ner"), load_config(str(pretrained_folder)))
     assert "token-classification head initialised; RTD head dropped." in capfd.readouterr().out
     stock = tmp_path / "stock"
     config = ElectraConfig(vocab_size=120, hidden_size=32, num_hidden_layers=1, num_attention_heads=2)
     ElectraForPreTraining(config).save_pretrained(stock)
-    from_pretrained_any(stock, head="sequence-classification", num_labels=2)
+    load_model(stock, head="sequence-classification", num_labels=2)
     out, err = capfd.readouterr()
     assert "classification head initialised; RTD head dropped." in out
     assert "LOAD REPORT" not in err + transformers_log.getvalue()
@@ -65,7 +67,7 @@ def test_a_missing_encoder_weight_shows_the_full_report(pretrained_folder, capfd
     missing = next(key for key in weights if key.startswith("electra.encoder."))
     del weights[missing]
     save_file(weights, pretrained_folder / "model.safetensors", metadata={"format": "pt"})
-    load_model(str(pretrained_folder), get_task("nsmc"))
+    load_task_model(str(pretrained_folder), get_task("nsmc"), load_config(str(pretrained_folder)))
     out, report = capfd.readouterr()[0], transformers_log.getvalue()
     assert "LOAD REPORT" in report and missing in report and "MISSING" in report
     assert "initialised;" not in out  # no one-line summary hiding it
@@ -78,7 +80,7 @@ def test_the_same_head_prints_nothing_and_unexpected_encoder_keys_are_not_a_head
     model = KRElectraKDForSequenceClassification(KRElectraKDConfig.from_preset("tiny", vocab_size=120, num_labels=2))
     model.save_pretrained(folder)
     capfd.readouterr()
-    from_pretrained_any(folder, head="sequence-classification")
+    load_model(folder, head="sequence-classification")
     out, err = capfd.readouterr()
     assert "initialised" not in out and "LOAD REPORT" not in transformers_log.getvalue()
     assert head_swap_line(model, {"missing_keys": set(), "unexpected_keys": set()}) == ""

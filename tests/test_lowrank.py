@@ -29,8 +29,7 @@ from modeling_kr_electra_kd import (
     KRElectraKDLowRankLinear,
     KRElectraKDModel,
 )
-from training.loading import convert_stock_model
-from training.loading import load_model as from_pretrained_any
+from training.loading import convert_stock_model, load_model
 from training.lowrank import convert_to_low_rank, main
 
 ELECTRA = ElectraConfig(
@@ -161,7 +160,7 @@ def test_bad_conversion_arguments_are_clear_errors(ranks, message):
 def test_unsupported_architecture_is_refused(tmp_path):
     GPT2Model(GPT2Config(n_layer=1, n_embd=16, n_head=2, vocab_size=50)).save_pretrained(tmp_path)
     with pytest.raises(ValueError, match="'gpt2' checkpoint; supported"):
-        from_pretrained_any(tmp_path)
+        load_model(tmp_path)
     with pytest.raises(ValueError, match="takes a model of this family"):
         convert_to_low_rank(GPT2Model(GPT2Config(n_layer=1, n_embd=16, n_head=2, vocab_size=50)), ffn_rank=4)
 
@@ -170,16 +169,16 @@ def test_from_pretrained_any_loads_stock_and_own_folders(tmp_path):
     torch.manual_seed(0)
     stock = ElectraForSequenceClassification(ELECTRA).eval()
     stock.save_pretrained(tmp_path / "stock")
-    loaded = from_pretrained_any(tmp_path / "stock")
+    loaded = load_model(tmp_path / "stock")
     assert isinstance(loaded, KRElectraKDForSequenceClassification)
     assert torch.allclose(_first_output(loaded), _first_output(stock), atol=1e-5)
     loaded.save_pretrained(tmp_path / "ours")
-    again = from_pretrained_any(tmp_path / "ours", head="base")
+    again = load_model(tmp_path / "ours", head="base")
     assert isinstance(again, KRElectraKDModel)
     with pytest.raises(ValueError, match="Unknown head 'classifier'"):
-        from_pretrained_any(tmp_path / "ours", head="classifier")
+        load_model(tmp_path / "ours", head="classifier")
     with pytest.raises(ValueError, match="no config.json"):
-        from_pretrained_any(tmp_path)
+        load_model(tmp_path)
 
 
 @pytest.mark.slow
