@@ -160,6 +160,7 @@ NUMBER_RULES: dict[str, Bounds] = {
     "weight_embedding": NON_NEGATIVE,
     "layer_map": AT_LEAST_ONE,
     "teacher_cache_mb": NON_NEGATIVE,
+    "max_train_seconds": POSITIVE,
     "teacher_width": SHARE,
     "student_width": SHARE,
     "teacher_layers": AT_LEAST_ONE,
