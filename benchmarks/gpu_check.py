@@ -193,13 +193,15 @@ def eval_samples_per_second(model_dir: Path, profile: dict, data_dir: Path) -> f
     """Trainer.evaluate's own rate with `evaluate`'s Trainer options (device_trainer_defaults) on the test rows."""
     from transformers import Trainer, TrainingArguments
 
-    from training.evaluate import data_collator_for, load_model, load_tokenizer
+    from training.evaluate import data_collator_for, load_task_model
+    from training.loading import load_config, load_tokenizer
     from training.tasks import build_compute_metrics, get_task, load_task_data, tokenize_dataset
     from training.trainer_common import device_trainer_defaults
 
     task = get_task("nsmc")
     data = load_task_data(task, data_dir=str(data_dir), max_eval_samples=profile["eval_reviews"], eval_only=True)
-    model, tokenizer = load_model(str(model_dir), task), load_tokenizer(str(model_dir))
+    model = load_task_model(str(model_dir), task, load_config(str(model_dir)))
+    tokenizer = load_tokenizer(str(model_dir))
     features = tokenize_dataset(task, data["eval"], tokenizer, 128, training=False)
     with tempfile.TemporaryDirectory() as scratch:
         options = TrainingArguments(output_dir=scratch, per_device_eval_batch_size=64, report_to="none",

@@ -6,7 +6,11 @@ import gzip
 import json
 import math
 
+import pytest
+
 from benchmarks import gpu_check
+
+pytestmark = pytest.mark.slow  # runs every phase of the check end to end
 
 
 def test_gpu_check_smoke_writes_the_issue_schema(tmp_path, fixtures_dir):

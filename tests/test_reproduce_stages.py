@@ -10,6 +10,8 @@ import pytest
 
 from benchmarks import reproduce
 
+pytestmark = pytest.mark.slow  # each test runs pipeline stages end to end
+
 
 @pytest.fixture
 def argv(tmp_path, fixtures_dir):
@@ -39,7 +41,7 @@ def test_stages_run_one_at_a_time_and_a_rerun_skips_finished_ones(argv, tmp_path
     stamp = tokenizer_done.stat().st_mtime_ns
 
     assert reproduce.main(argv) == 0  # the rest, in this process, then the table
-    assert "[tokenizer] already done" in capsys.readouterr().out
+    assert "tokenizer already done" in capsys.readouterr().out
     assert tokenizer_done.stat().st_mtime_ns == stamp
     assert all(state["done"] and state["seconds"] >= 0 for state in _status(tmp_path).values())
     assert json.loads((tmp_path / "results" / "reproduce.json").read_text())["models"].keys() == {"teacher", "small-kd"}
