@@ -678,12 +678,14 @@ class KRElectraKDForPreTraining(KRElectraKDPreTrainedModel):
 
         loss = None
         if labels is not None:
-            loss_fct = BCEWithLogitsLoss()
             if attention_mask is not None:
-                active = attention_mask.reshape(-1) == 1
-                loss = loss_fct(logits.reshape(-1)[active], labels.reshape(-1)[active].float())
+                # The mean over real tokens as a masked sum, not ELECTRA's boolean indexing: the same loss, without
+                # a data-dependent shape that makes the host wait for the GPU at every step.
+                per_token = BCEWithLogitsLoss(reduction="none")(logits, labels.to(logits.dtype))
+                active = (attention_mask == 1).to(per_token.dtype)
+                loss = (per_token * active).sum() / active.sum()
             else:
-                loss = loss_fct(logits.reshape(-1), labels.reshape(-1).float())
+                loss = BCEWithLogitsLoss()(logits.reshape(-1), labels.reshape(-1).float())
         return _wrap_output(return_dict, KRElectraKDForPreTrainingOutput, loss, outputs, logits=logits)
 
 

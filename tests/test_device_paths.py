@@ -166,6 +166,42 @@ def test_a_distillation_step_reads_back_only_the_masked_count(tiny_tokenizer, ko
     assert reads.counts == Counter({"nonzero": 1})
 
 
+@pytest.mark.parametrize("weight_attention, maps", [(0.0, False), (1.0, True)])
+def test_the_student_asks_for_attention_maps_only_when_a_loss_reads_them(
+    weight_attention, maps, tiny_tokenizer, korean_texts, tmp_path
+):
+    """Maps force the eager attention path; without the attention loss the student runs the fused SDPA kernels."""
+    pair = _pair(tiny_tokenizer)
+    student_config = KRElectraKDConfig.from_preset(
+        "tiny", vocab_size=len(tiny_tokenizer), pad_token_id=tiny_tokenizer.pad_token_id, num_hidden_layers=1
+    )
+    trainer = DistillationTrainer(
+        model=KRElectraKDForPreTraining(student_config),
+        args=_training_args(tmp_path),
+        teacher=pair.discriminator,
+        distillation=DistillationConfig(weight_attention=weight_attention),
+    )
+    _, outputs = trainer.compute_loss(trainer.model, _masked_batch(tiny_tokenizer, korean_texts), return_outputs=True)
+    assert (outputs.attentions is not None) is maps
+    assert outputs.hidden_states is not None  # the hidden-state loss still reads them
+
+
+def test_rtd_loss_over_real_tokens_equals_electras_boolean_indexing(tiny_tokenizer):
+    """The discriminator's masked-sum loss equals stock ELECTRA's `loss_fct(logits[active], labels[active])`."""
+    torch.manual_seed(0)
+    config = KRElectraKDConfig.from_preset("tiny", vocab_size=len(tiny_tokenizer), num_hidden_layers=1)
+    model = KRElectraKDForPreTraining(config).eval()
+    input_ids = torch.randint(5, len(tiny_tokenizer), (3, 12))
+    attention_mask = torch.ones_like(input_ids)
+    attention_mask[0, 7:] = 0
+    attention_mask[2, 3:] = 0
+    labels = torch.randint(0, 2, (3, 12))
+    outputs = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels)
+    active = attention_mask.reshape(-1) == 1
+    reference = torch.nn.BCEWithLogitsLoss()(outputs.logits.reshape(-1)[active], labels.reshape(-1)[active].float())
+    torch.testing.assert_close(outputs.loss, reference, rtol=0, atol=1e-6)
+
+
 def test_device_defaults_on_cpu_pin_nothing_and_start_no_worker(tmp_path):
     with mock.patch("torch.cuda.is_available", return_value=False):
         options = device_trainer_defaults(streamed=True)

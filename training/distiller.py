@@ -145,8 +145,10 @@ class StudentWithProjections(nn.Module):
         self.projections = projections
         self.config = student.config
 
-    def forward(self, **inputs):
-        return self.student(**inputs, output_hidden_states=True, output_attentions=True, return_dict=True)
+    def forward(self, output_hidden_states: bool = True, output_attentions: bool = True, **inputs):
+        return self.student(
+            **inputs, output_hidden_states=output_hidden_states, output_attentions=output_attentions, return_dict=True
+        )
 
     def save_pretrained(self, *args, **kwargs):
         return self.student.save_pretrained(*args, **kwargs)
@@ -353,7 +355,13 @@ class DistillationTrainer(LossPartsMixin, Trainer):
         inputs.pop("example_index", None)
         has_labels = any(key in inputs for key in ("labels", "start_positions"))
         weights = self.distillation.weights()
-        outputs = model(**inputs)
+        # Attention maps only when a loss reads them: asking for maps takes the eager attention path, not the fused SDPA
+        # kernels (flash / memory-efficient on a GPU).
+        outputs = model(
+            **inputs,
+            output_attentions=bool(weights["attention"]),
+            output_hidden_states=bool(weights["hidden"] or weights["embedding"]),
+        )
         attention_mask = inputs.get("attention_mask")
         projections = self.accelerator.unwrap_model(model).projections
         parts: dict[str, torch.Tensor] = {}
