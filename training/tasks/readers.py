@@ -374,6 +374,50 @@ def _holdout_split(task: Task, records: list[dict], seed: int) -> tuple[list[dic
     return train, evaluation, f"{fraction:.0%} ({how}) chosen with seed {seed}"
 
 
+def _read_local_task(
+    task: Task, data_dir: str | Path, collector: _RowCollector, seed: int, eval_only: bool
+) -> tuple[list[dict], list[dict], dict[str, str], str]:
+    """Train and eval records of `task` from its files in `data_dir`, what each split was read from, and the source
+    ("local:<folder>"). A task without a train file gets a seeded holdout of its eval file as train."""
+    folder = Path(data_dir)
+    if not folder.is_dir():
+        raise DataFileError(f"data folder {folder} does not exist; task {task.name} expects {task.local_format}")
+    eval_path = _first_existing(folder, task.eval_files)
+    if eval_path is None:
+        raise DataFileError(
+            f"{folder} has no {' or '.join(task.eval_files)}; task {task.name} expects {task.local_format}"
+        )
+    train_path = _first_existing(folder, task.train_files)
+    if train_path is None and task.holdout_train_fraction is None:
+        raise DataFileError(
+            f"{folder} has no {' or '.join(task.train_files)}; task {task.name} expects {task.local_format}"
+        )
+    eval_records = _read_local_file(eval_path, task, collector)
+    if train_path is None:
+        train_records, eval_records, how = _holdout_split(task, eval_records, seed)
+        splits = {"train": f"{eval_path.name}: {how}", "eval": f"{eval_path.name}: the rest"}
+    else:
+        train_records = [] if eval_only else _read_local_file(train_path, task, collector)
+        splits = {"train": train_path.name, "eval": eval_path.name}
+    return train_records, eval_records, splits, f"local:{folder}"
+
+
+def _read_hub_task(
+    task: Task, collector: _RowCollector, eval_only: bool
+) -> tuple[list[dict], list[dict], dict[str, str], str]:
+    """Train and eval records of `task` from its Hub dataset, what each split was read from, and the source
+    ("hub:<dataset>")."""
+    if task.hf_dataset is None:
+        raise DataFileError(
+            f"task {task.name} has no public copy on the Hugging Face Hub; pass --data-dir with its files "
+            f"({' or '.join(task.train_files)}, {' or '.join(task.eval_files)}): {task.local_format}"
+        )
+    splits: dict[str, str] = {}
+    train_records, splits["train"] = ([], "") if eval_only else _read_hub_split(task, "train", collector)
+    eval_records, splits["eval"] = _read_hub_split(task, "eval", collector)
+    return train_records, eval_records, splits, f"hub:{task.hf_dataset}"
+
+
 def load_task_data(
     task: Task | str,
     data_dir: str | Path | None = None,
@@ -396,40 +440,10 @@ def load_task_data(
         if value is not None and value < 1:
             raise ValueError(f"{name} must be a positive number of rows, not {value}.")
     collector = _RowCollector(on_bad_rows)
-    splits: dict[str, str] = {}
-
     if data_dir is not None:
-        folder = Path(data_dir)
-        if not folder.is_dir():
-            raise DataFileError(f"data folder {folder} does not exist; task {task.name} expects {task.local_format}")
-        eval_path = _first_existing(folder, task.eval_files)
-        if eval_path is None:
-            raise DataFileError(
-                f"{folder} has no {' or '.join(task.eval_files)}; task {task.name} expects {task.local_format}"
-            )
-        train_path = _first_existing(folder, task.train_files)
-        if train_path is None and task.holdout_train_fraction is None:
-            raise DataFileError(
-                f"{folder} has no {' or '.join(task.train_files)}; task {task.name} expects {task.local_format}"
-            )
-        eval_records = _read_local_file(eval_path, task, collector)
-        if train_path is None:
-            train_records, eval_records, how = _holdout_split(task, eval_records, seed)
-            splits["train"] = f"{eval_path.name}: {how}"
-            splits["eval"] = f"{eval_path.name}: the rest"
-        else:
-            train_records = [] if eval_only else _read_local_file(train_path, task, collector)
-            splits["train"], splits["eval"] = train_path.name, eval_path.name
-        data_source = f"local:{folder}"
+        train_records, eval_records, splits, data_source = _read_local_task(task, data_dir, collector, seed, eval_only)
     else:
-        if task.hf_dataset is None:
-            raise DataFileError(
-                f"task {task.name} has no public copy on the Hugging Face Hub; pass --data-dir with its files "
-                f"({' or '.join(task.train_files)}, {' or '.join(task.eval_files)}): {task.local_format}"
-            )
-        train_records, splits["train"] = ([], "") if eval_only else _read_hub_split(task, "train", collector)
-        eval_records, splits["eval"] = _read_hub_split(task, "eval", collector)
-        data_source = f"hub:{task.hf_dataset}"
+        train_records, eval_records, splits, data_source = _read_hub_task(task, collector, eval_only)
 
     result = TaskDatasetDict()
     features = features_for(task)
