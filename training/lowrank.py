@@ -124,6 +124,108 @@ def _group_of(name: str, module: nn.Module) -> str | None:
     return None
 
 
+# The groups whose ranks are chosen together, each with its config field (embedding_rank, attention_rank, ffn_rank).
+RANK_GROUPS = ("embedding", "attention", "ffn")
+# A rank group's matrices: (name in the encoder, linear layer), or for the embedding the word-embedding matrix itself.
+GroupedMatrices = dict[str, list[tuple[str, nn.Module | torch.Tensor]]]
+
+
+def _family_model(model: PreTrainedModel) -> KRElectraKDPreTrainedModel:
+    """`model` as a model of this family: stock ELECTRA/BERT models are converted, anything else is refused."""
+    if isinstance(model, KRElectraKDPreTrainedModel):
+        return model
+    if isinstance(model, PreTrainedModel) and model.config.model_type in ("electra", "bert"):
+        return convert_stock_model(model)
+    raise ValueError(
+        f"convert_to_low_rank takes a model of this family or a stock ELECTRA/BERT model, got {type(model).__name__}."
+    )
+
+
+def _group_matrices(encoder: nn.Module) -> GroupedMatrices:
+    """The encoder's matrices by rank group. The embedding's is the full `vocab x hidden` word matrix (the product of
+    its two factors when it is already low-rank)."""
+    embeddings = encoder.embeddings
+    word_matrix = embeddings.word_embeddings.weight
+    if hasattr(embeddings, "word_embeddings_up"):
+        word_matrix = word_matrix @ embeddings.word_embeddings_up.weight.T
+    groups: GroupedMatrices = {"embedding": [("embeddings.word_embeddings", word_matrix)], "attention": [], "ffn": []}
+    for name, module in encoder.named_modules():
+        group = _group_of(name, module)
+        if group is not None:
+            groups[group].append((name, module))
+    return groups
+
+
+def _choose_ranks(
+    groups: GroupedMatrices, requested: dict[str, int | None], current: dict[str, int | None], energy: float | None
+) -> dict[str, int | None]:
+    """Each group's new rank: the one `requested`, else (with `energy`) the smallest that keeps `energy` in every
+    matrix of the group, else its `current` one (None: dense)."""
+    ranks = dict(requested)
+    for group, matrices in groups.items():
+        if ranks[group] is None and energy is not None:
+            weights = [m if isinstance(m, torch.Tensor) else _dense_weight(m) for _, m in matrices]
+            ranks[group] = max(rank_for_energy(_svd(weight)[1], energy) for weight in weights)
+        if ranks[group] is None:
+            ranks[group] = current[group]
+    return ranks
+
+
+def _target_config(source_config: KRElectraKDConfig, ranks: dict[str, int | None]) -> KRElectraKDConfig:
+    """`source_config` with the new ranks; the config validates them (a one-line ValueError), before any SVD work."""
+    config_dict = source_config.to_dict()
+    config_dict.update({f"{group}_rank": ranks[group] for group in RANK_GROUPS})
+    for key in ("auto_map", "architectures", "model_type", "transformers_version"):
+        config_dict.pop(key, None)
+    try:
+        return KRElectraKDConfig(**config_dict)
+    except ValueError as error:
+        raise ValueError(f"Cannot convert: {error}") from None
+
+
+def _factor_linear(name: str, module: nn.Module, new_module: nn.Module) -> FactorReport:
+    """Fill `new_module` (low-rank, or dense when its group has no rank) from `module`'s weight and bias."""
+    weight = _dense_weight(module)
+    bias = module.up.bias if isinstance(module, KRElectraKDLowRankLinear) else module.bias
+    if isinstance(new_module, KRElectraKDLowRankLinear):
+        left, right, kept, error = _factor(weight, new_module.rank)
+        new_module.up.weight.copy_(left.to(new_module.up.weight.dtype))
+        new_module.down.weight.copy_(right.to(new_module.down.weight.dtype))
+        new_module.up.bias.copy_(bias)
+        rank, params_after = new_module.rank, new_module.rank * sum(weight.shape)
+    else:
+        new_module.weight.copy_(weight)
+        new_module.bias.copy_(bias)
+        rank, kept, error, params_after = min(weight.shape), 1.0, 0.0, weight.numel()
+    return FactorReport(name, tuple(weight.shape), rank, kept, error, weight.numel(), params_after)
+
+
+def _factor_word_embeddings(word_matrix: torch.Tensor, embeddings: nn.Module, rank: int | None) -> FactorReport | None:
+    """Fill the target's word embeddings from `word_matrix`: factorized at `rank`, or dense (no report) for None."""
+    if rank is None:
+        embeddings.word_embeddings.weight.copy_(word_matrix)
+        return None
+    left, right, kept, error = _factor(word_matrix, rank)
+    embeddings.word_embeddings.weight.copy_(left.to(word_matrix.dtype))
+    embeddings.word_embeddings_up.weight.copy_(right.T.to(word_matrix.dtype))
+    shape = tuple(word_matrix.shape)
+    return FactorReport("embeddings.word_embeddings", shape, rank, kept, error, word_matrix.numel(), rank * sum(shape))
+
+
+def _factor_into(target: KRElectraKDPreTrainedModel, groups: GroupedMatrices) -> list[FactorReport]:
+    """Fill `target`'s factorized (and dense) matrices from the source's `groups`; one report per matrix, the word
+    embedding's first."""
+    target_encoder = target.base_model
+    target_named = dict(target_encoder.named_modules())
+    reports = []
+    with torch.no_grad():
+        for group in ("attention", "ffn"):
+            reports.extend(_factor_linear(name, module, target_named[name]) for name, module in groups[group])
+        [(_, word_matrix)] = groups["embedding"]
+        embedding_report = _factor_word_embeddings(word_matrix, target_encoder.embeddings, target.config.embedding_rank)
+    return reports if embedding_report is None else [embedding_report, *reports]
+
+
 def convert_to_low_rank(
     model: KRElectraKDPreTrainedModel,
     embedding_rank: int | None = None,
@@ -137,60 +239,18 @@ def convert_to_low_rank(
     that keeps that share of the squared singular values in every matrix of the group. A group with neither stays as
     it is (dense, or at its current rank). Stock ELECTRA/BERT models are converted to this family first.
     """
-    if not isinstance(model, KRElectraKDPreTrainedModel):
-        if isinstance(model, PreTrainedModel) and model.config.model_type in ("electra", "bert"):
-            model = convert_stock_model(model)
-        else:
-            raise ValueError(
-                f"convert_to_low_rank takes a model of this family or a stock ELECTRA/BERT model, got "
-                f"{type(model).__name__}."
-            )
+    model = _family_model(model)
     if energy is not None and not 0.0 < energy <= 1.0:
         raise ValueError(f"energy must be in (0, 1], the share of spectral energy to keep; got {energy}.")
-    if energy is None and embedding_rank is None and attention_rank is None and ffn_rank is None:
+    requested = {"embedding": embedding_rank, "attention": attention_rank, "ffn": ffn_rank}
+    if energy is None and all(rank is None for rank in requested.values()):
         raise ValueError("Give at least one of embedding_rank, attention_rank, ffn_rank, or energy.")
 
-    source_config = model.config
-    encoder = model.base_model
-    named = dict(encoder.named_modules())
-    groups: dict[str, list[tuple[str, nn.Module]]] = {"attention": [], "ffn": []}
-    for name, module in named.items():
-        group = _group_of(name, module)
-        if group is not None:
-            groups[group].append((name, module))
-
-    embeddings = encoder.embeddings
-    word_matrix = embeddings.word_embeddings.weight
-    if hasattr(embeddings, "word_embeddings_up"):
-        word_matrix = word_matrix @ embeddings.word_embeddings_up.weight.T
-
-    ranks = {"embedding": embedding_rank, "attention": attention_rank, "ffn": ffn_rank}
-    current = {
-        "embedding": source_config.embedding_rank,
-        "attention": source_config.attention_rank,
-        "ffn": source_config.ffn_rank,
-    }
-    if energy is not None:
-        for group, modules in (("embedding", [("embeddings.word_embeddings", word_matrix)]), *groups.items()):
-            if ranks[group] is None:
-                weights = [m if isinstance(m, torch.Tensor) else _dense_weight(m) for _, m in modules]
-                ranks[group] = max(rank_for_energy(_svd(w)[1], energy) for w in weights)
-
-    # Ranks are validated by the config, before any SVD work on the target.
-    new_ranks = {group: ranks[group] if ranks[group] is not None else current[group] for group in ranks}
-    config_dict = source_config.to_dict()
-    config_dict.update(
-        embedding_rank=new_ranks["embedding"], attention_rank=new_ranks["attention"], ffn_rank=new_ranks["ffn"]
-    )
-    for key in ("auto_map", "architectures", "model_type", "transformers_version"):
-        config_dict.pop(key, None)
-    try:
-        target_config = KRElectraKDConfig(**config_dict)
-    except ValueError as error:
-        raise ValueError(f"Cannot convert: {error}") from None
+    groups = _group_matrices(model.base_model)
+    current = {group: getattr(model.config, f"{group}_rank") for group in RANK_GROUPS}
+    target_config = _target_config(model.config, _choose_ranks(groups, requested, current, energy))
     target = type(model)(target_config)
     target.load_state_dict(_copy_unfactorized(model.state_dict(), target.state_dict()), strict=False)
-
     report = ConversionReport(
         embedding_rank=target_config.embedding_rank,
         attention_rank=target_config.attention_rank,
@@ -198,48 +258,8 @@ def convert_to_low_rank(
         energy=energy,
         params_before=sum(p.numel() for p in model.parameters()),
         params_after=0,
+        matrices=_factor_into(target, groups),
     )
-    target_encoder = target.base_model
-    target_named = dict(target_encoder.named_modules())
-    with torch.no_grad():
-        for modules in groups.values():
-            for name, module in modules:
-                new_module = target_named[name]
-                weight = _dense_weight(module)
-                bias = module.up.bias if isinstance(module, KRElectraKDLowRankLinear) else module.bias
-                if isinstance(new_module, KRElectraKDLowRankLinear):
-                    left, right, kept, error = _factor(weight, new_module.rank)
-                    new_module.up.weight.copy_(left.to(new_module.up.weight.dtype))
-                    new_module.down.weight.copy_(right.to(new_module.down.weight.dtype))
-                    new_module.up.bias.copy_(bias)
-                    rank, params_after = new_module.rank, new_module.rank * sum(weight.shape)
-                else:
-                    new_module.weight.copy_(weight)
-                    new_module.bias.copy_(bias)
-                    rank, kept, error, params_after = min(weight.shape), 1.0, 0.0, weight.numel()
-                report.matrices.append(
-                    FactorReport(name, tuple(weight.shape), rank, kept, error, weight.numel(), params_after)
-                )
-
-        target_embeddings = target_encoder.embeddings
-        if target_config.embedding_rank is not None:
-            left, right, kept, error = _factor(word_matrix, target_config.embedding_rank)
-            target_embeddings.word_embeddings.weight.copy_(left.to(word_matrix.dtype))
-            target_embeddings.word_embeddings_up.weight.copy_(right.T.to(word_matrix.dtype))
-            report.matrices.insert(
-                0,
-                FactorReport(
-                    "embeddings.word_embeddings",
-                    tuple(word_matrix.shape),
-                    target_config.embedding_rank,
-                    kept,
-                    error,
-                    word_matrix.numel(),
-                    target_config.embedding_rank * sum(word_matrix.shape),
-                ),
-            )
-        else:
-            target_embeddings.word_embeddings.weight.copy_(word_matrix)
     if hasattr(target, "generator_lm_head"):
         target.tie_weights()
     report.params_after = sum(p.numel() for p in target.parameters())
