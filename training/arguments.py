@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
+import functools
 import shutil
 import sys
 from collections.abc import Callable, Iterable
@@ -239,104 +240,122 @@ def shown_default(value: Any) -> Any:
     return value
 
 
-def command_parser(dataclass_types: tuple[type, ...], prog: str, description: str | None = None) -> Any:
-    """A `CommandParser` for `dataclass_types`, each in its own help group (Trainer's last)."""
+class CommandParser:
+    """`HfArgumentParser` with one-line errors, closest-flag suggestions and a short --help.
+
+    Mixed into `HfArgumentParser` when a parser is built (`command_parser`), so that importing this module does not
+    import transformers (`kr-electra-kd tasks` reads this module and stays instant).
+    """
+
+    def _add_dataclass_arguments(self, dtype):
+        # Each dataclass becomes a titled help group: the command's options first, Trainer's after a heading.
+        if not hasattr(dtype, "_argument_group_name"):
+            dtype = type(dtype.__name__, (dtype,), {"_argument_group_name": _group_title(dtype)})
+        super()._add_dataclass_arguments(dtype)
+
+    def error(self, message: str) -> NoReturn:
+        fail(f"{self.prog}: {message} (see `{self.prog} --help`)")
+
+    def option_names(self) -> list[str]:
+        return [option for action in self._actions for option in action.option_strings]
+
+    def unknown_options_message(self, remaining: list[str]) -> str:
+        """One line naming each unknown flag with the closest known one."""
+        known = [option for option in self.option_names() if option.startswith("--") and "-" not in option[2:]]
+        parts = []
+        for item in remaining:
+            if not item.startswith("-"):
+                continue
+            flag = item.split("=", 1)[0]
+            close = difflib.get_close_matches(flag.replace("-", "_").replace("__", "--", 1), known, n=1)
+            parts.append(f"{flag} (did you mean {close[0]}?)" if close else flag)
+        if not parts:
+            return f"{self.prog}: unexpected value(s) {' '.join(remaining)}; options take the form --name value."
+        return f"{self.prog}: unknown option {', '.join(parts)}; `{self.prog} --help` lists the options."
+
+    def format_help(self) -> str:
+        shown = [(action, action.default) for action in self._actions]
+        for action, default in shown:
+            action.default = shown_default(default)
+        try:
+            return super().format_help()
+        finally:
+            for action, default in shown:
+                action.default = default
+
+    def print_short_help(self) -> None:
+        hidden = []
+        for group in self._action_groups:
+            if group.title != TRAINER_GROUP:
+                continue
+            for action in group._group_actions:
+                if action.dest not in COMMON_TRAINER_OPTIONS and action.help != argparse.SUPPRESS:
+                    hidden.append((action, action.help))
+                    action.help = argparse.SUPPRESS
+            group.title = f"{TRAINER_GROUP}, the most used ({len(hidden)} more: `{self.prog} --help-all`)"
+        try:
+            self.print_help()
+        finally:
+            for action, text in hidden:
+                action.help = text
+            for group in self._action_groups:
+                if group.title.startswith(TRAINER_GROUP):
+                    group.title = TRAINER_GROUP
+
+    def parse(self, argv: list[str] | None, late_defaults: Callable[[Any], dict] | None = None) -> tuple:
+        """The dataclasses of `argv`; exits with one line on any mistake, or after printing the help.
+
+        `late_defaults(namespace)`: defaults that depend on other options (e.g. an output folder named after the
+        model), set once those are known.
+        """
+        argv = list(sys.argv[1:] if argv is None else argv)
+        if "--help-all" in argv:
+            self.print_help()
+            raise SystemExit(0)
+        if "-h" in argv or "--help" in argv:
+            self.print_short_help()
+            raise SystemExit(0)
+        namespace, remaining = self.parse_known_args(argv)
+        if remaining:
+            fail(self.unknown_options_message(remaining))
+        complaint = check_numbers(vars(namespace))
+        if complaint:
+            fail(f"{self.prog}: {complaint}")
+        if late_defaults is not None:
+            self.set_defaults(**late_defaults(namespace))
+        try:
+            return self.parse_args_into_dataclasses(args=argv, look_for_args_file=False)
+        except ValueError as error:  # a dataclass's own validation (e.g. TrainingArguments.__post_init__)
+            fail(f"{self.prog}: {str(error).strip().splitlines()[0]}")
+
+
+@functools.cache
+def _parser_class() -> type:
+    """`CommandParser` on top of transformers' `HfArgumentParser` (built once, at the first parser)."""
     from transformers import HfArgumentParser
 
-    class CommandParser(HfArgumentParser):
-        """`HfArgumentParser` with one-line errors, closest-flag suggestions and a short --help."""
+    return type("CommandParser", (CommandParser, HfArgumentParser), {"__module__": __name__})
 
-        def _add_dataclass_arguments(self, dtype):
-            # Each dataclass becomes a titled help group: the command's options first, Trainer's after a heading.
-            if not hasattr(dtype, "_argument_group_name"):
-                dtype = type(dtype.__name__, (dtype,), {"_argument_group_name": _group_title(dtype)})
-            super()._add_dataclass_arguments(dtype)
 
-        def error(self, message: str) -> NoReturn:
-            fail(f"{self.prog}: {message} (see `{self.prog} --help`)")
-
-        def option_names(self) -> list[str]:
-            return [option for action in self._actions for option in action.option_strings]
-
-        def unknown_options_message(self, remaining: list[str]) -> str:
-            """One line naming each unknown flag with the closest known one."""
-            known = [option for option in self.option_names() if option.startswith("--") and "-" not in option[2:]]
-            parts = []
-            for item in remaining:
-                if not item.startswith("-"):
-                    continue
-                flag = item.split("=", 1)[0]
-                close = difflib.get_close_matches(flag.replace("-", "_").replace("__", "--", 1), known, n=1)
-                parts.append(f"{flag} (did you mean {close[0]}?)" if close else flag)
-            if not parts:
-                return f"{self.prog}: unexpected value(s) {' '.join(remaining)}; options take the form --name value."
-            return f"{self.prog}: unknown option {', '.join(parts)}; `{self.prog} --help` lists the options."
-
-        def format_help(self) -> str:
-            shown = [(action, action.default) for action in self._actions]
-            for action, default in shown:
-                action.default = shown_default(default)
-            try:
-                return super().format_help()
-            finally:
-                for action, default in shown:
-                    action.default = default
-
-        def print_short_help(self) -> None:
-            hidden = []
-            for group in self._action_groups:
-                if group.title != TRAINER_GROUP:
-                    continue
-                for action in group._group_actions:
-                    if action.dest not in COMMON_TRAINER_OPTIONS and action.help != argparse.SUPPRESS:
-                        hidden.append((action, action.help))
-                        action.help = argparse.SUPPRESS
-                group.title = f"{TRAINER_GROUP}, the most used ({len(hidden)} more: `{self.prog} --help-all`)"
-            try:
-                self.print_help()
-            finally:
-                for action, text in hidden:
-                    action.help = text
-                for group in self._action_groups:
-                    if group.title.startswith(TRAINER_GROUP):
-                        group.title = TRAINER_GROUP
-
-        def parse(self, argv: list[str] | None, late_defaults: Callable[[Any], dict] | None = None) -> tuple:
-            """The dataclasses of `argv`; exits with one line on any mistake, or after printing the help.
-
-            `late_defaults(namespace)`: defaults that depend on other options (e.g. an output folder named after the
-            model), set once those are known.
-            """
-            argv = list(sys.argv[1:] if argv is None else argv)
-            if "--help-all" in argv:
-                self.print_help()
-                raise SystemExit(0)
-            if "-h" in argv or "--help" in argv:
-                self.print_short_help()
-                raise SystemExit(0)
-            namespace, remaining = self.parse_known_args(argv)
-            if remaining:
-                fail(self.unknown_options_message(remaining))
-            complaint = check_numbers(vars(namespace))
-            if complaint:
-                fail(f"{self.prog}: {complaint}")
-            if late_defaults is not None:
-                self.set_defaults(**late_defaults(namespace))
-            try:
-                return self.parse_args_into_dataclasses(args=argv, look_for_args_file=False)
-            except ValueError as error:  # a dataclass's own validation (e.g. TrainingArguments.__post_init__)
-                fail(f"{self.prog}: {str(error).strip().splitlines()[0]}")
-
+def command_parser(dataclass_types: tuple[type, ...], prog: str, description: str | None = None) -> Any:
+    """A `CommandParser` for `dataclass_types`, each in its own help group (Trainer's last)."""
     # --help-all is read before argparse sees the arguments (as an argparse option it would land in the results).
     epilog = f"`{prog} --help-all` shows every option." if any(map(_is_trainer_arguments, dataclass_types)) else None
-    parser = CommandParser(
+    parser = _parser_class()(
         dataclass_types, prog=prog, description=description, epilog=epilog, formatter_class=HelpFormatter
     )
-    # A one-line usage (argparse's lists all ~170 options): the required ones, then the rest as [options].
-    required = [f"{action.option_strings[0]} {action.metavar or action.dest.upper()}" for action in parser._actions]
-    required = [text for text, action in zip(required, parser._actions) if action.required]
-    parser.usage = " ".join([prog, *required, "[options]"])
+    parser.usage = _one_line_usage(parser, prog)
     return parser
+
+
+def _one_line_usage(parser: argparse.ArgumentParser, prog: str) -> str:
+    """A one-line usage (argparse's lists all ~170 options): the required options, then the rest as [options]."""
+    required = [
+        f"{action.option_strings[0]} {action.metavar or action.dest.upper()}"
+        for action in parser._actions
+        if action.required
+    ]
+    return " ".join([prog, *required, "[options]"])
 
 
 def parse_command(
