@@ -14,7 +14,7 @@ from transformers import (
     AutoModelForTokenClassification,
 )
 
-from .configuration_kr_electra_kd import AUTO_MAP, PRESETS, KRElectraKDConfig
+from .configuration_kr_electra_kd import AUTO_MAP, PRESETS, KRElectraKDConfig, check_preset
 from .modeling_kr_electra_kd import (
     CODE_FILES,
     PIPELINE_FILE,
@@ -48,6 +48,7 @@ __all__ = [
     "KRElectraKDQuestionAnsweringPipeline",
     "extract_answers",
     "PRESETS",
+    "check_preset",
     "KRElectraKDConfig",
     "KRElectraKDForMaskedLM",
     "KRElectraKDForPreTraining",

@@ -69,6 +69,13 @@ PRESETS: dict[str, dict] = {
 }
 
 
+def check_preset(name: str, what: str = "preset") -> None:
+    """Refuse (one-line ValueError naming the choices) a `name` that is not in PRESETS. `what` names the option in the
+    message (e.g. "student preset"). The one copy of this check: commands call it before loading anything."""
+    if name not in PRESETS:
+        raise ValueError(f"Unknown {what} {name!r}; choose one of: {', '.join(PRESETS)}.")
+
+
 class KRElectraKDConfig(PretrainedConfig):
     r"""
     Configuration of a KR-ELECTRA-KD model: an ELECTRA encoder whose embedding, attention and feed-forward matrices can
@@ -227,8 +234,7 @@ class KRElectraKDConfig(PretrainedConfig):
     def from_preset(cls, name: str, **overrides) -> "KRElectraKDConfig":
         """Build the config of a named shape (`teacher-base`, `small-kd`, `small-lf-v1`, `small-lf-v2`,
         `small-lf-v3`, `tiny`); keyword arguments override any field, e.g. `vocab_size` or `num_labels`."""
-        if name not in PRESETS:
-            raise ValueError(f"Unknown preset {name!r}; choose one of: {', '.join(PRESETS)}.")
+        check_preset(name)
         return cls(**{**PRESETS[name], **overrides})
 
     @property
@@ -239,4 +245,4 @@ class KRElectraKDConfig(PretrainedConfig):
 # transformers' route for custom code: saving a config copies this file and writes auto_map (see AUTO_MAP).
 KRElectraKDConfig.register_for_auto_class()
 
-__all__ = ["AUTO_MAP", "KRElectraKDConfig", "PRESETS"]
+__all__ = ["AUTO_MAP", "KRElectraKDConfig", "PRESETS", "check_preset"]
