@@ -27,6 +27,7 @@ from benchmarks.common import (
     command_line,
     nsmc_baselines,
     pretraining_options,
+    score_cells,
     summary,
     task_options,
     task_step_count,
@@ -53,8 +54,7 @@ def markdown(result: dict) -> str:
     rows = [("distilled (baseline)", accuracy["baseline"]), (f"distilled with `{change}`", accuracy["changed"])]
     rows += [(f"*{label}*", result["baselines"][kind]) for kind, (label, _) in BASELINES.items()]
     for label, score in rows:
-        per_seed = " / ".join(f"{value:.2f}" for value in score["per_seed"])
-        lines.append(f"| {label} | {score['mean']:.2f} ± {score['stdev']:.2f} | {per_seed} |")
+        lines.append(f"| {label} | {score_cells(score)} |")
     difference = result["difference"]
     lines += [
         "",

@@ -157,6 +157,12 @@ def summary(scores: list[float]) -> dict:
     }
 
 
+def score_cells(score: dict) -> str:
+    """A `summary` as two table cells: mean ± sd, and the score of every seed."""
+    per_seed = " / ".join(f"{value:.2f}" for value in score["per_seed"])
+    return f"{score['mean']:.2f} ± {score['stdev']:.2f} | {per_seed}"
+
+
 def nsmc_baselines(nsmc_dir: str, train_samples: int, eval_samples: int, seeds: list[int]) -> dict:
     """Trivial and classical baselines on each seed's own training and test slices (the students' rows)."""
     per_seed = {str(seed): task_baselines("nsmc", nsmc_dir, train_samples, eval_samples, seed) for seed in seeds}

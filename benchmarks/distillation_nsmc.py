@@ -34,6 +34,7 @@ from benchmarks.common import (
     command_line,
     nsmc_baselines,
     pretraining_options,
+    score_cells,
     summary,
     task_options,
     task_step_count,
@@ -64,8 +65,7 @@ def _baseline_lines(result: dict) -> tuple[list[str], list[str]]:
     rows = []
     for kind, (label, what) in BASELINES.items():
         score = baselines[kind]
-        per_seed = " / ".join(f"{value:.2f}" for value in score["per_seed"])
-        rows.append(f"| *{label}* | none | {what} | {score['mean']:.2f} ± {score['stdev']:.2f} | {per_seed} |")
+        rows.append(f"| *{label}* | none | {what} | {score_cells(score)} |")
     classical, distilled = baselines["classical"], accuracy["student_distilled"]
     wins = sum(a > b for a, b in zip(distilled["per_seed"], classical["per_seed"]))
     comparison = (
@@ -103,9 +103,7 @@ def markdown(result: dict) -> str:
     }
     for name, (before, on_task) in rows.items():
         score = accuracy[name]
-        per_seed = " / ".join(f"{value:.2f}" for value in score["per_seed"])
-        lines.append(f"| {STUDENTS[name][0]} | {before} | {on_task} | "
-                     f"{score['mean']:.2f} ± {score['stdev']:.2f} | {per_seed} |")  # fmt: skip
+        lines.append(f"| {STUDENTS[name][0]} | {before} | {on_task} | {score_cells(score)} |")
     baseline_rows, baseline_comparison = _baseline_lines(result)
     lines += baseline_rows
     baseline = accuracy["student_no_teacher"]["mean"]

@@ -36,6 +36,7 @@ from benchmarks.common import (
     command_line,
     nsmc_baselines,
     pretraining_options,
+    score_cells,
     summary,
     task_options,
     task_step_count,
@@ -143,7 +144,6 @@ def markdown(result: dict) -> str:
         "|---|---|---|---|",
     ]
     for step, score in result["nsmc_accuracy"].items():
-        per_seed = " / ".join(f"{value:.2f}" for value in score["per_seed"])
         losses = result["pretraining_losses"][step]
         if int(step):
             label = f"{int(step):,}"
@@ -151,11 +151,10 @@ def markdown(result: dict) -> str:
             logged = f"{losses['loss_rtd']:.3f}{constant} / {losses['loss_mlm']:.2f}" if losses else "not logged yet"
         else:
             label, logged = "0 (random initialisation: no pre-training)", ""
-        lines.append(f"| {label} | {score['mean']:.2f} ± {score['stdev']:.2f} | {per_seed} | {logged} |")
+        lines.append(f"| {label} | {score_cells(score)} | {logged} |")
     for kind, (label, _) in BASELINES.items():
         score = result["baselines"][kind]
-        per_seed = " / ".join(f"{value:.2f}" for value in score["per_seed"])
-        lines.append(f"| *{label}* | {score['mean']:.2f} ± {score['stdev']:.2f} | {per_seed} | |")
+        lines.append(f"| *{label}* | {score_cells(score)} | |")
     lines += ["", result["crossing"]["text"]]
     pretrained = {step: score["mean"] for step, score in result["nsmc_accuracy"].items() if int(step)}
     if "0" in result["nsmc_accuracy"]:
