@@ -4,9 +4,9 @@ Two students of the same shape are distilled from the same teacher for the same 
 differ only by `--change` (extra `kr-electra-kd distill` options, e.g. `--corrupt_inputs`). Each is fine-tuned on
 the NSMC training slice and scored on the test reviews with every seed (each seed draws its own slices, the same
 for both students), so the difference per seed is a paired comparison. The trivial and TF-IDF + logistic-regression
-baselines of those slices are printed beside them. Settings are benchmarks/distillation.py's CPU scale.
+baselines of those slices are printed beside them. Settings are benchmarks/distillation_nsmc.py's CPU scale.
 
-    python benchmarks/ablation.py --teacher runs/learning_curve/electra_6000steps/pretrained --change --corrupt_inputs
+    python -m benchmarks.ablation --teacher runs/learning_curve/electra_6000steps/pretrained --change --corrupt_inputs
 
 (about 25 minutes on 2 cores with the defaults). Writes benchmarks/results/ablation_<name>.json and .md; finished
 steps are skipped when the script is run again with the same --work-dir.
@@ -20,20 +20,20 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from benchmarks.distillation import (  # noqa: E402
+from benchmarks.common import (
     BASELINES,
+    RESULTS,
     add_scale_arguments,
+    command_line,
     nsmc_baselines,
     pretraining_options,
+    score_cells,
     summary,
     task_options,
     task_step_count,
 )
-from benchmarks.report import save_results  # noqa: E402
-from training.pipeline import run_step, scaled_preset, shape_string, step_seconds  # noqa: E402
+from benchmarks.report import save_results
+from training.pipeline import run_step, scaled_preset, shape_string, step_seconds
 
 
 def markdown(result: dict) -> str:
@@ -54,8 +54,7 @@ def markdown(result: dict) -> str:
     rows = [("distilled (baseline)", accuracy["baseline"]), (f"distilled with `{change}`", accuracy["changed"])]
     rows += [(f"*{label}*", result["baselines"][kind]) for kind, (label, _) in BASELINES.items()]
     for label, score in rows:
-        per_seed = " / ".join(f"{value:.2f}" for value in score["per_seed"])
-        lines.append(f"| {label} | {score['mean']:.2f} ± {score['stdev']:.2f} | {per_seed} |")
+        lines.append(f"| {label} | {score_cells(score)} |")
     difference = result["difference"]
     lines += [
         "",
@@ -77,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--student-steps", type=int, default=800, help="Distillation steps of each student.")
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44], help="Fine-tuning seeds (paired).")
     parser.add_argument("--work-dir", type=Path, default=Path("runs/ablation"))
-    parser.add_argument("--output-dir", type=Path, default=REPO / "benchmarks" / "results")
+    parser.add_argument("--output-dir", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     if not args.change:
         parser.error("--change needs at least one distill option, e.g. --change --corrupt_inputs")
@@ -86,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     name = args.name or "_".join(option.lstrip("-") for option in args.change).replace("/", "_")
     started = time.time()
     work = args.work_dir / name
-    student_shape = scaled_preset("small-kd", width=0.5, layers=4)  # distillation.py's student
+    student_shape = scaled_preset("small-kd", width=0.5, layers=4)  # distillation_nsmc.py's student
     distilling = [
         "--teacher",
         args.teacher,
@@ -110,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
 
     per_seed = [round(b - a, 2) for a, b in zip(scores["baseline"], scores["changed"])]
     result = {
-        "command": "python benchmarks/ablation.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": command_line("ablation", argv),
         "settings": {**vars(args), "work_dir": str(args.work_dir), "output_dir": str(args.output_dir)},
         "student_shape": student_shape,
         "task_steps": task_step_count(args),

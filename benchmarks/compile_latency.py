@@ -11,7 +11,7 @@ is recorded beside the figures: on a shared machine they are upper bounds.
     python -m benchmarks.compile_latency --preset tiny --rounds 1 --min_run_time 0.2   # smoke run
 
 Writes benchmarks/results/compile_latency.json and .md. The GPU figures (CUDA graphs via `mode="reduce-overhead"`)
-come from benchmarks/gpu_check.py.
+come from `python -m benchmarks.gpu_check`.
 """
 
 from __future__ import annotations
@@ -19,22 +19,21 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
 
+from benchmarks.common import RESULTS, cpu_model, quartiles, random_inputs, time_blocks
 from benchmarks.report import save_results
-from benchmarks.size_speed import _cpu_model, _inputs, _measure, _quartiles
 from modeling_kr_electra_kd import PRESETS, KRElectraKDConfig, KRElectraKDModel
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def run(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = KRElectraKDModel(KRElectraKDConfig.from_preset(args.preset, vocab_size=args.vocab_size)).eval()
-    inputs = _inputs(1, args.seq_length, args.vocab_size)
+    inputs = random_inputs(1, args.seq_length, args.vocab_size)
     compiled = torch.compile(model)
     with torch.no_grad():
         expected = model(**inputs).last_hidden_state
@@ -46,10 +45,10 @@ def run(args: argparse.Namespace) -> dict:
         blocks = {name: [] for name in runners}
         for _ in range(args.rounds):
             for name, runner in runners.items():
-                blocks[name] += _measure(runner, inputs, args.threads, args.min_run_time)
+                blocks[name] += time_blocks(partial(runner, inputs), args.min_run_time, args.threads)
     latency = {}
     for name, times in blocks.items():
-        first, median, third = _quartiles(times)
+        first, median, third = quartiles(times)
         latency[name] = {"median_ms": median * 1e3, "iqr_ms": [first * 1e3, third * 1e3], "blocks": len(times)}
     return {
         "what": "ms per forward of the encoder (KRElectraKDModel), batch 1, CPU, random weights",
@@ -58,7 +57,7 @@ def run(args: argparse.Namespace) -> dict:
         "seq_length": args.seq_length,
         "vocab_size": args.vocab_size,
         "threads": args.threads,
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "load_average_1min": os.getloadavg()[0],
         "torch": torch.__version__,
         "compile_mode": "default",

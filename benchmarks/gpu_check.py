@@ -1,15 +1,15 @@
 """One run on one GPU that checks issue 20's promises in at most 8 minutes, start-up included: inference speed of the
 package against stock `ElectraModel`, training and evaluation rates, and NSMC quality after minutes of pre-training.
 
-    python benchmarks/gpu_check.py                     # one H100/H200: benchmarks/results/gpu_check.json and .md
-    python benchmarks/gpu_check.py --smoke --output_dir /tmp/check   # the same code at tiny sizes on CPU (< 1 min)
+    python -m benchmarks.gpu_check                     # one H100/H200: benchmarks/results/gpu_check.json and .md
+    python -m benchmarks.gpu_check --smoke --output_dir /tmp/check   # the same code at tiny sizes on CPU (< 1 min)
 
 Phases, each with a time cap (a phase stops when its time is up; what it did not reach is listed under `skipped`),
 and each phase's wall time recorded in `phase_seconds`:
 1. tokenizer: WordPiece (`train-tokenizer --no_morphemes`, 30,000 pieces) on the first corpus lines of ../shared/data.
 2. inference: ms per forward of the 5 presets (this package) and of stock `ElectraModel` in the teacher-base and
    small-kd shapes, random weights, bf16 and fp32, batch 1 and 256 x 128 tokens, half the batch padded to 64
-   (benchmarks/size_speed.py's inputs, torch.utils.benchmark's timer, CUDA synchronised around each call); then
+   (benchmarks/common.py's padded inputs and blocked_autorange timer, CUDA synchronised around each call); then
    batch 1 under `torch.compile(mode="reduce-overhead")` for small-kd and small-lf-v3 (extra rows).
 3. pretrain: `pretrain-teacher --preset teacher-base`, batch 128 x 128, until its time is up (`--max_train_seconds`):
    steps/s after warm-up (train_timing.json). The teacher it leaves is the one the quality phase fine-tunes.
@@ -31,18 +31,13 @@ import time
 from pathlib import Path
 
 import torch
-from torch.utils.benchmark import Timer
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from benchmarks.common import DATA, RESULTS, quartiles, random_inputs, time_blocks
+from benchmarks.report import save_results
+from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDModel
+from training.pipeline import scaled_preset, shape_string
+from training.trainer_common import TIMING_FILE
 
-from benchmarks.report import save_results  # noqa: E402
-from benchmarks.size_speed import _inputs  # noqa: E402
-from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDModel  # noqa: E402
-from training.pipeline import scaled_preset, shape_string  # noqa: E402
-from training.trainer_common import TIMING_FILE  # noqa: E402
-
-DATA = REPO.parent / "shared" / "data"
 INFERENCE_PRESETS = ["teacher-base", "small-kd", "small-lf-v1", "small-lf-v2", "small-lf-v3"]
 STOCK_PRESETS = ["teacher-base", "small-kd"]
 COMPILED_PRESETS = ["small-kd", "small-lf-v3"]
@@ -117,8 +112,7 @@ def _ms_per_call(model, inputs: dict, min_run_time: float) -> float:
 
     with torch.inference_mode():
         call()  # warm-up (kernel selection, CUDA graphs of a compiled model)
-        timer = Timer(stmt="call()", globals={"call": call})
-        return 1000 * timer.blocked_autorange(min_run_time=min_run_time).median
+        return 1000 * quartiles(time_blocks(call, min_run_time))[1]
 
 
 def inference(profile: dict, device: torch.device, budget: Budget) -> list[dict]:
@@ -134,7 +128,7 @@ def inference(profile: dict, device: torch.device, budget: Budget) -> list[dict]
                     if time.perf_counter() > cap or budget.left() < 0:
                         budget.skipped.append(f"inference {preset} {impl} {dtype_name} batch {batch}")
                         continue
-                    inputs = {key: value.to(device) for key, value in _inputs(batch, seq, vocab).items()}
+                    inputs = {key: value.to(device) for key, value in random_inputs(batch, seq, vocab).items()}
                     ms = _ms_per_call(model, inputs, profile["timer_s"])
                     rows.append(dict(model=preset, impl=impl, dtype=dtype_name, batch=batch, seq=seq, ms=round(ms, 3)))
             del model
@@ -149,7 +143,7 @@ def inference(profile: dict, device: torch.device, budget: Budget) -> list[dict]
             mode, compiled = "reduce-overhead", torch.compile(model, mode="reduce-overhead")
         else:
             mode, compiled = "eager backend", torch.compile(model, backend="eager")
-        inputs = {key: value.to(device) for key, value in _inputs(1, seq, vocab).items()}
+        inputs = {key: value.to(device) for key, value in random_inputs(1, seq, vocab).items()}
         with torch.inference_mode():
             compiled(**inputs)  # compiles
         rows.append(
@@ -296,7 +290,7 @@ def to_markdown(result: dict) -> str:
     def cell(value) -> str:
         return "n/a" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
 
-    lines = [f"GPU check on {result['device']} ({result['seconds']} s; `python benchmarks/gpu_check.py`).", ""]
+    lines = [f"GPU check on {result['device']} ({result['seconds']} s; `python -m benchmarks.gpu_check`).", ""]
     lines += ["| model | impl | dtype | batch x seq | ms |", "|---|---|---|---|---|"]
     for row in result["inference"]:
         impl = row["impl"] + (f" (torch.compile {row['compile']})" if "compile" in row else "")
@@ -323,7 +317,7 @@ def check_finite(result: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="Tiny sizes on CPU: checks the script, not the GPU.")
-    parser.add_argument("--output_dir", type=Path, default=REPO / "benchmarks" / "results")
+    parser.add_argument("--output_dir", type=Path, default=RESULTS)
     parser.add_argument("--data_dir", type=Path, default=DATA, help="../shared/data: corpus/ and nsmc/.")
     args = parser.parse_args(argv)
     if not args.smoke and not torch.cuda.is_available():

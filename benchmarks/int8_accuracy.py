@@ -4,10 +4,10 @@ Four runs of the same model over the same test sentences: PyTorch fp32 (the refe
 (`torch.ao.quantization.quantize_dynamic` on the linear layers), ONNX Runtime fp32 and ONNX Runtime dynamic int8 (the
 files `kr-electra-kd export --quantize int8` writes). Reports each one's accuracy, its loss against fp32 in points, how
 often its prediction agrees with fp32's, and its wall time. Int8 speed against the teacher at batch 32 x 128 is in
-benchmarks/size_speed.py ("Against the teacher in fp32 eager").
+`python -m benchmarks.size_speed` ("Against the teacher in fp32 eager").
 
-    python benchmarks/int8_accuracy.py --model runs/lf3-nsmc --data-dir ../shared/data/nsmc            # all 50,000
-    python benchmarks/int8_accuracy.py --model runs/lf3-nsmc --data-dir ../shared/data/nsmc --samples 5000
+    python -m benchmarks.int8_accuracy --model runs/lf3-nsmc --data-dir ../shared/data/nsmc            # all 50,000
+    python -m benchmarks.int8_accuracy --model runs/lf3-nsmc --data-dir ../shared/data/nsmc --samples 5000
 
 Writes benchmarks/results/int8_accuracy.json and .md.
 """
@@ -23,14 +23,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from benchmarks.report import save_results  # noqa: E402
-from training.export import export_onnx, load_model, onnx_session, quantize_int8, run_onnx  # noqa: E402
-from training.tasks import get_task, load_task_data  # noqa: E402
-
-RESULTS = REPO / "benchmarks" / "results"
+from benchmarks.common import RESULTS, command_line
+from benchmarks.report import save_results
+from training.export import export_onnx, load_model, onnx_session, quantize_int8, run_onnx
+from training.tasks import get_task, load_task_data
 
 
 def _runners(model, threads: int, workdir: Path) -> dict:
@@ -52,7 +48,7 @@ def _runners(model, threads: int, workdir: Path) -> dict:
     return runners
 
 
-def run(args: argparse.Namespace) -> dict:
+def run(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
     torch.set_num_threads(args.threads)
     model = load_model(args.model)
     if model.config.num_labels != 2:
@@ -92,7 +88,7 @@ def run(args: argparse.Namespace) -> dict:
     for row in rows.values():
         row["points_lost_vs_fp32"] = rows["pytorch fp32"]["accuracy"] - row["accuracy"]
     return {
-        "command": "python benchmarks/int8_accuracy.py " + " ".join(sys.argv[1:]),
+        "command": command_line("int8_accuracy", argv),
         "model": args.model,
         "architecture": type(model).__name__,
         "config": {
@@ -138,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output-dir", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     try:
-        result = run(args)
+        result = run(args, argv)
     except (ValueError, OSError) as error:
         print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
         return 2

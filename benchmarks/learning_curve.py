@@ -1,6 +1,6 @@
 """How does a teacher's NSMC accuracy grow with its ELECTRA pre-training steps? A learning curve against the trivial
 and the TF-IDF + logistic-regression baselines on the same labelled reviews, at the CPU scale of
-benchmarks/distillation.py (same tokenizer, teacher shape, sequence length, batch, training slice, task steps and
+benchmarks/distillation_nsmc.py (same tokenizer, teacher shape, sequence length, batch, training slice, task steps and
 test reviews).
 
 1. tokenizer on the unlabeled corpus;
@@ -13,7 +13,7 @@ test reviews).
 4. baselines on each seed's own slices; a least-squares fit accuracy = a + b ln(steps) says where the curve would
    cross the classical baseline if it has not yet (an extrapolation, not a measurement).
 
-    python benchmarks/learning_curve.py          # about {minutes} minutes on 2 cores (estimated from measured rates)
+    python -m benchmarks.learning_curve          # about {minutes} minutes on 2 cores (estimated from measured rates)
 
 Writes benchmarks/results/learning_curve.json, .md and .png. Finished steps are skipped when the script is run
 again with the same --work-dir.
@@ -29,22 +29,22 @@ import time
 from functools import reduce
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from benchmarks.distillation import (  # noqa: E402
+from benchmarks.common import (
     BASELINES,
+    RESULTS,
     add_scale_arguments,
+    command_line,
     nsmc_baselines,
     pretraining_options,
+    score_cells,
     summary,
     task_options,
     task_step_count,
     teacher_preset,
     train_tokenizer,
 )
-from benchmarks.report import save_results  # noqa: E402
-from training.pipeline import run_step, shape_string, step_seconds  # noqa: E402
+from benchmarks.report import save_results
+from training.pipeline import run_step, shape_string, step_seconds
 
 # 0: the same shape randomly initialised, fine-tuned alike: what the task's labels alone teach (the control).
 DEFAULT_STEPS = [0, 750, 1500, 3000, 6000]
@@ -144,7 +144,6 @@ def markdown(result: dict) -> str:
         "|---|---|---|---|",
     ]
     for step, score in result["nsmc_accuracy"].items():
-        per_seed = " / ".join(f"{value:.2f}" for value in score["per_seed"])
         losses = result["pretraining_losses"][step]
         if int(step):
             label = f"{int(step):,}"
@@ -152,11 +151,10 @@ def markdown(result: dict) -> str:
             logged = f"{losses['loss_rtd']:.3f}{constant} / {losses['loss_mlm']:.2f}" if losses else "not logged yet"
         else:
             label, logged = "0 (random initialisation: no pre-training)", ""
-        lines.append(f"| {label} | {score['mean']:.2f} ± {score['stdev']:.2f} | {per_seed} | {logged} |")
+        lines.append(f"| {label} | {score_cells(score)} | {logged} |")
     for kind, (label, _) in BASELINES.items():
         score = result["baselines"][kind]
-        per_seed = " / ".join(f"{value:.2f}" for value in score["per_seed"])
-        lines.append(f"| *{label}* | {score['mean']:.2f} ± {score['stdev']:.2f} | {per_seed} | |")
+        lines.append(f"| *{label}* | {score_cells(score)} | |")
     lines += ["", result["crossing"]["text"]]
     pretrained = {step: score["mean"] for step, score in result["nsmc_accuracy"].items() if int(step)}
     if "0" in result["nsmc_accuracy"]:
@@ -215,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[42], help="Seeds of the fine-tuning runs.")
     parser.add_argument("--work-dir", type=Path, default=Path("runs/learning_curve"))
-    parser.add_argument("--output-dir", type=Path, default=REPO / "benchmarks" / "results")
+    parser.add_argument("--output-dir", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     if min(args.steps) < 0 or max(args.steps) < 1:
         parser.error("--steps: give positive step counts (and 0 for the randomly initialised control)")
@@ -264,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     accuracy = {step: summary(values) for step, values in scores.items()}
     baselines = nsmc_baselines(args.nsmc_dir, args.train_samples, args.eval_samples, args.seeds)
     result = {
-        "command": "python benchmarks/learning_curve.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": command_line("learning_curve", argv),
         "settings": {**vars(args), "work_dir": str(args.work_dir), "output_dir": str(args.output_dir)},
         "teacher_shape": teacher_shape,
         "task_steps": task_step_count(args),

@@ -64,7 +64,7 @@ def size_speed_section() -> str:
         "size_speed.md",
         "Size and CPU speed (this project, measured)",
         "size and CPU speed",
-        "python benchmarks/size_speed.py",
+        "python -m benchmarks.size_speed",
     )
 
 
@@ -73,7 +73,7 @@ def int8_accuracy_section() -> str:
         "int8_accuracy.md",
         "Dynamic int8: accuracy kept on NSMC (this project, measured)",
         "int8 accuracy",
-        "python benchmarks/int8_accuracy.py --model MODEL --data-dir ../shared/data/nsmc",
+        "python -m benchmarks.int8_accuracy --model MODEL --data-dir ../shared/data/nsmc",
     )
 
 
@@ -82,7 +82,7 @@ def tokenizer_section() -> str:
         "tokenizer_compare.md",
         "Tokenizer: morpheme-aware vs plain WordPiece (this project, measured)",
         "tokenizer comparison",
-        "python benchmarks/tokenizer_compare.py",
+        "python -m benchmarks.tokenizer_compare",
     )
 
 
@@ -91,7 +91,7 @@ def distillation_section() -> str:
         "distillation_nsmc.md",
         "Distilled student vs. the same student without a teacher (this project, CPU scale)",
         "distillation vs. no teacher",
-        "python benchmarks/distillation.py",
+        "python -m benchmarks.distillation_nsmc",
     )
 
 
@@ -100,14 +100,14 @@ def corrupt_inputs_section() -> str:
         "ablation_corrupt_inputs.md",
         "Distillation on generator-corrupted text vs. clean text (this project, CPU scale)",
         "distillation with --corrupt_inputs against clean inputs",
-        "python benchmarks/ablation.py --teacher T --name corrupt_inputs --change --corrupt_inputs",
+        "python -m benchmarks.ablation --teacher T --name corrupt_inputs --change --corrupt_inputs",
     )
 
 
 def learning_curve_section() -> str:
     table = _markdown("learning_curve.md")
     if table is None:
-        return _missing("NSMC accuracy against teacher pre-training steps", "python benchmarks/learning_curve.py")
+        return _missing("NSMC accuracy against teacher pre-training steps", "python -m benchmarks.learning_curve")
     return (
         "### Does longer pre-training beat TF-IDF on NSMC? Teacher learning curve (this project, CPU scale)\n\n"
         + table
@@ -124,7 +124,7 @@ def learning_curve_section() -> str:
 def reproduce_section() -> str:
     table = _markdown("reproduce.md")
     if table is None:
-        return _missing("the paper-style table at CPU scale", "python benchmarks/reproduce.py")
+        return _missing("the paper-style table at CPU scale", "python -m benchmarks.reproduce")
     return "### The paper's table at CPU scale (this project, measured)\n\n" + table
 
 
@@ -151,7 +151,7 @@ def baselines_sentence() -> str:
 def scale_section() -> str:
     table = _markdown("scale.md")
     if table is None:
-        return _missing("scaling with the corpus size", "python benchmarks/scale.py")
+        return _missing("scaling with the corpus size", "python -m benchmarks.scale")
     return (
         "### Scaling with the corpus: lists before, streamed and packed after (this project, measured)\n\n"
         "`before-2c48e42` is the code before streaming (the whole corpus read into a list and tokenized before step "

@@ -5,11 +5,11 @@ Shapes keep the paper's proportions with every width scaled down (stated in the 
 `teacher-base` at --teacher-width, the students `small-kd` / `small-lf-v1..v3` at --student-width (ranks scaled
 alike). LF students are made as in the paper: `small-kd` is distilled, then factorized by SVD and distilled again.
 
-    python benchmarks/reproduce.py                   # --scale hour: under 3 hours on 2 cores (2.3 h of step time measured)
-    python benchmarks/reproduce.py --scale smoke     # minutes: checks the whole path, numbers are not meaningful
-    python benchmarks/reproduce.py --scale gpu --slot-minutes 9   # one H100-class GPU, in 10-minute slots (below)
-    python benchmarks/reproduce.py --scale gpu --teacher PUBLIC_TEACHER_DIR   # a public ELECTRA/BERT teacher instead
-    python benchmarks/reproduce.py --scale paper --corpus BIG.txt --data-dir DIR   # the paper's steps, days of GPU
+    python -m benchmarks.reproduce                   # --scale hour: under 3 hours on 2 cores (2.3 h of step time measured)
+    python -m benchmarks.reproduce --scale smoke     # minutes: checks the whole path, numbers are not meaningful
+    python -m benchmarks.reproduce --scale gpu --slot-minutes 9   # one H100-class GPU, in 10-minute slots (below)
+    python -m benchmarks.reproduce --scale gpu --teacher PUBLIC_TEACHER_DIR   # a public ELECTRA/BERT teacher instead
+    python -m benchmarks.reproduce --scale paper --corpus BIG.txt --data-dir DIR   # the paper's steps, days of GPU
 
 Stages: `tokenizer`, `teacher`, one per student (`small-kd`, `small-lf-v1`, ...), then `finetune <model> <task>` for
 every model and task; each writes its results into --work-dir (its model folder, results.json, `.done` with its
@@ -55,11 +55,10 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from training.baselines import LEARNED_MARGIN, learned_tasks, primary_score, task_baselines  # noqa: E402
-from training.pipeline import (  # noqa: E402
+from benchmarks.common import DATA, RESULTS, command_line
+from benchmarks.report import save_results
+from training.baselines import LEARNED_MARGIN, learned_tasks, primary_score, task_baselines
+from training.pipeline import (
     PipelineArguments,
     StageNotRun,
     _task_data_dir,
@@ -67,9 +66,7 @@ from training.pipeline import (  # noqa: E402
     run_pipeline,
     step_seconds,
 )
-from training.provenance import relative_paths  # noqa: E402
 
-DATA = REPO.parent / "shared" / "data"
 TASKS = ["nsmc", "kohate", "kornli", "korsts", "qpair", "paws", "ner", "korquad"]
 STUDENTS = ["small-kd", "small-lf-v1", "small-lf-v2", "small-lf-v3"]
 PAPER_SIZES = {"teacher": "110M / 432 MB", "small-kd": "14M / 53 MB", "small-lf-v1": "13M / 35 MB",
@@ -316,7 +313,7 @@ def _baseline_notes(
         f"{', '.join(learned) or 'none'}. Not learned at this scale: {', '.join(not_learned) or 'none'}.",
         "",
         "Baselines (italic rows), on the same training and test rows as the models (training/baselines.py; "
-        "`python benchmarks/baselines.py` adds them to saved results):",
+        "`python -m benchmarks.baseline_table` adds them to saved results):",
     ]
     for kind in ("trivial", "classical"):
         tasks_of_method: dict[str, list[str]] = {}
@@ -372,7 +369,9 @@ def run_slot(pipeline_args: PipelineArguments, stage_argv: list[str], minutes: f
         if left <= 0:
             break
         print(f"[{stage}] running, {left / 60:.1f} minutes left in this slot", flush=True)
-        process = subprocess.Popen([sys.executable, __file__, *stage_argv, "--stage", stage], start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.reproduce", *stage_argv, "--stage", stage], start_new_session=True
+        )
         try:
             code = process.wait(timeout=left)
         except subprocess.TimeoutExpired:
@@ -405,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
         "--teacher", default=None, help="A public teacher folder or Hub id (ELECTRA/BERT): skips tokenizer and teacher."
     )
     parser.add_argument("--work-dir", type=Path, default=None, help="Default: runs/reproduce_<scale>.")
-    parser.add_argument("--output-dir", type=Path, default=REPO / "benchmarks" / "results")
+    parser.add_argument("--output-dir", type=Path, default=RESULTS)
     parser.add_argument(
         "--stage", default="all", help="One stage (tokenizer, teacher, a student preset, 'finetune MODEL TASK'), "
         "'table' (the table of finished stages) or 'all' (default)."
@@ -417,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     args = parser.parse_args(argv)
     argv = list(argv if argv is not None else sys.argv[1:])
-    command = "python benchmarks/reproduce.py " + " ".join(argv)
+    command = command_line("reproduce", argv)
     started = time.time()
     work_dir = args.work_dir or Path("runs") / f"reproduce_{args.scale}"
     pipeline_args = PipelineArguments(
@@ -466,12 +465,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": round(time.time() - started),
         "step_seconds": round(total_step_seconds),
     }
-    args.output_dir.mkdir(parents=True, exist_ok=True)
-    # paths relative to the repository (../shared/data/...): the file is committed
-    result = relative_paths(result, REPO)
-    (args.output_dir / "reproduce.json").write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
-    (args.output_dir / "reproduce.md").write_text(markdown + "\n", encoding="utf-8")
-    print(markdown)
+    save_results(result, args.output_dir, "reproduce", lambda _: markdown)
     return 0
 
 

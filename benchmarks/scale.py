@@ -10,8 +10,8 @@ Corpora are the shared Korean corpus files (../shared/data/corpus) concatenated,
 
 `--code_dir` picks the code measured, so the same script measures an older checkout (the "before" of a change):
 
-    python benchmarks/scale.py                                            # this checkout: label "after"
-    python benchmarks/scale.py --code_dir ../main --label before --no_packing_share
+    python -m benchmarks.scale                                            # this checkout: label "after"
+    python -m benchmarks.scale --code_dir ../main --label before --no_packing_share
 
 Results are merged into benchmarks/results/scale.json by label; scale.md (table) and scale.png (plot) show every
 label present.
@@ -30,11 +30,10 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from benchmarks.common import DATA, REPO, RESULTS, command_line
+from benchmarks.report import save_results
 
-RESULTS = REPO / "benchmarks" / "results"
-SHARED_CORPUS = REPO.parent / "shared" / "data" / "corpus"
+SHARED_CORPUS = DATA / "corpus"
 CORPUS_PARTS = [
     "nsmc_unselected_reviews.txt.gz",
     "kohate_unlabeled_comments_5.txt",
@@ -213,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work_dir", type=Path, default=Path("/tmp/kr_electra_kd_scale"))
     parser.add_argument("--output_dir", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    command = "python benchmarks/scale.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = command_line("scale", argv)
     if not SHARED_CORPUS.is_dir():
         print(f"error: the shared corpus folder {SHARED_CORPUS} is missing (see ../shared/data/README.md)")
         return 2
@@ -241,11 +240,8 @@ def main(argv: list[str] | None = None) -> int:
         run = results.setdefault(args.label, {"rows": []})
         run["rows"] = sorted([*(old for old in run["rows"] if old["lines"] != lines), row], key=lambda r: r["lines"])
         run["padding_share_packing"] = not args.no_packing_share
-        args.output_dir.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(results, indent=2), encoding="utf-8")
-        (args.output_dir / "scale.md").write_text(markdown(results) + "\n", encoding="utf-8")
+        save_results(results, args.output_dir, "scale", markdown)
         plot(results, args.output_dir / "scale.png")
-    print(markdown(results))
     return 0
 
 

@@ -10,8 +10,8 @@ alike, and the blocks of all rounds give the median and interquartile range. Bes
 FLOP ratio to the teacher (multiply-adds per token: the "physical limit" of the speed-up). `small-kd` is also compared
 with a stock transformers `ElectraModel` of the same shape.
 
-    python benchmarks/size_speed.py                       # full run (about 20 minutes on 2 quiet cores)
-    python benchmarks/size_speed.py --quick --presets tiny # smoke run
+    python -m benchmarks.size_speed                       # full run (about 20 minutes on 2 quiet cores)
+    python -m benchmarks.size_speed --quick --presets tiny # smoke run
 
 Writes benchmarks/results/size_speed.json and .md (and a PNG plot of size against latency).
 """
@@ -19,35 +19,21 @@ Writes benchmarks/results/size_speed.json and .md (and a PNG plot of size agains
 from __future__ import annotations
 
 import argparse
-import json
 import platform
-import statistics
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
 
 import torch
-from torch.utils.benchmark import Timer
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDModel  # noqa: E402
-from training.export import export_onnx, onnx_session, quantize_int8, run_onnx  # noqa: E402
+from benchmarks.common import RESULTS, command_line, cpu_model, quartiles, random_inputs, time_blocks
+from benchmarks.report import save_results
+from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDModel
+from training.export import export_onnx, onnx_session, quantize_int8, run_onnx
 
 PRESETS = ["teacher-base", "small-kd", "small-lf-v1", "small-lf-v2", "small-lf-v3"]
-RESULTS = REPO / "benchmarks" / "results"
 STOCK = "stock-electra(small-kd shape)"
-
-
-def _inputs(batch: int, length: int, vocab: int) -> dict[str, torch.Tensor]:
-    """Random token ids; the first half of the batch (none at batch 1) is padded over its second half."""
-    generator = torch.Generator().manual_seed(0)
-    input_ids = torch.randint(5, vocab, (batch, length), generator=generator)
-    attention_mask = torch.ones(batch, length, dtype=torch.long)
-    attention_mask[: batch // 2, length // 2 :] = 0
-    input_ids[attention_mask == 0] = 0  # the pad id
-    return {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": torch.zeros_like(input_ids)}
 
 
 def macs_per_token(config: KRElectraKDConfig, seq_length: int) -> int:
@@ -64,16 +50,6 @@ def macs_per_token(config: KRElectraKDConfig, seq_length: int) -> int:
     if config.embedding_size != hidden:
         embeddings += config.embedding_size * hidden
     return config.num_hidden_layers * layer + embeddings
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _sizes(model: torch.nn.Module, folder: Path) -> dict[str, float]:
@@ -111,7 +87,7 @@ def _runners(model, folder: Path, vocab: int, onnx: bool, threads: int) -> tuple
         path, int8_path = _export_onnx(model, folder)
         session = onnx_session(path, threads)
         runners["onnxruntime"] = lambda x: run_onnx(session, x)
-        check = _inputs(2, 24, vocab)
+        check = random_inputs(2, 24, vocab)
         with torch.no_grad():
             reference = model(**check).last_hidden_state.numpy()
         extra["onnx_max_abs_diff"] = float(np.abs(run_onnx(session, check)[0] - reference).max())
@@ -122,76 +98,67 @@ def _runners(model, folder: Path, vocab: int, onnx: bool, threads: int) -> tuple
     return runners, extra
 
 
-def _measure(runner, inputs, threads: int, min_run_time: float) -> list[float]:
-    """Seconds per call of each timed block (`blocked_autorange` warms up and sizes the blocks first)."""
-    timer = Timer(stmt="runner(inputs)", globals={"runner": runner, "inputs": inputs}, num_threads=threads)
-    return list(timer.blocked_autorange(min_run_time=min_run_time).times)
-
-
-def _quartiles(values: list[float]) -> tuple[float, float, float]:
-    if len(values) == 1:
-        return values[0], values[0], values[0]
-    first, median, third = statistics.quantiles(values, n=4, method="inclusive")
-    return first, median, third
-
-
-def run(args: argparse.Namespace) -> dict:
-    torch.manual_seed(0)
-    torch.set_num_threads(args.threads)
-    vocab = args.vocab_size
+def _prepare(names: list[str], args: argparse.Namespace, workdir: Path) -> tuple[dict, dict, dict, dict, dict]:
+    """Each preset's model (random weights), its sizes, its ways of running and their extras, and its MACs per token
+    at each sequence length."""
     models, sizes, runners, extras, macs = {}, {}, {}, {}, {}
-    workdir = Path(tempfile.mkdtemp(prefix="kr-electra-kd-bench-"))
-    names = list(args.presets)
     for name in names:
         print(f"preparing {name}", flush=True)
-        model = KRElectraKDModel(KRElectraKDConfig.from_preset(name, vocab_size=vocab)).eval()
+        model = KRElectraKDModel(KRElectraKDConfig.from_preset(name, vocab_size=args.vocab_size)).eval()
         models[name] = model
         folder = workdir / name
         sizes[name] = {"parameters": sum(p.numel() for p in model.parameters()), **_sizes(model, folder)}
-        runners[name], extras[name] = _runners(model, folder, vocab, not args.skip_onnx, args.threads)
+        runners[name], extras[name] = _runners(model, folder, args.vocab_size, not args.skip_onnx, args.threads)
         sizes[name].update({k: v for k, v in extras[name].items() if k.endswith("_mb")})
         macs[name] = {length: macs_per_token(model.config, length) for length in args.seq_lengths}
-    if "small-kd" in names and not args.skip_stock:
-        from transformers import ElectraConfig, ElectraModel
+    return models, sizes, runners, extras, macs
 
-        shape = models["small-kd"].config
-        stock = ElectraModel(
-            ElectraConfig(
-                vocab_size=vocab,
-                embedding_size=shape.embedding_size,
-                hidden_size=shape.hidden_size,
-                num_hidden_layers=shape.num_hidden_layers,
-                num_attention_heads=shape.num_attention_heads,
-                intermediate_size=shape.intermediate_size,
-            )  # fmt: skip
-        ).eval()
-        runners[STOCK] = {"eager": torch.no_grad()(lambda x: stock(**x))}
-        macs[STOCK] = macs["small-kd"]
-        names.append(STOCK)
 
+def _stock_runner(shape: KRElectraKDConfig, vocab: int):
+    """Stock transformers `ElectraModel` of the same (dense) shape, run in eager mode."""
+    from transformers import ElectraConfig, ElectraModel
+
+    stock = ElectraModel(
+        ElectraConfig(
+            vocab_size=vocab,
+            embedding_size=shape.embedding_size,
+            hidden_size=shape.hidden_size,
+            num_hidden_layers=shape.num_hidden_layers,
+            num_attention_heads=shape.num_attention_heads,
+            intermediate_size=shape.intermediate_size,
+        )  # fmt: skip
+    ).eval()
+    return torch.no_grad()(lambda x: stock(**x))
+
+
+def _time_rounds(names: list[str], runners: dict, args: argparse.Namespace) -> dict:
+    """Timed blocks of every model and mode at every setting, "mode|bB|sL" -> seconds per call, from interleaved
+    rounds (drift hits every model alike)."""
     settings = [(batch, length) for length in args.seq_lengths for batch in args.batch_sizes]
     timings: dict = {name: {} for name in names}
     for round_index in range(args.repeats):
         print(f"round {round_index + 1}/{args.repeats}", flush=True)
         for batch, length in settings:
-            inputs = _inputs(batch, length, vocab)
-            for name in names:  # interleaved: drift hits every model alike
+            inputs = random_inputs(batch, length, args.vocab_size)
+            for name in names:
                 for mode, runner in runners[name].items():
-                    blocks = _measure(runner, inputs, args.threads, args.min_run_time)
+                    blocks = time_blocks(partial(runner, inputs), args.min_run_time, args.threads)
                     timings[name].setdefault(f"{mode}|b{batch}|s{length}", []).extend(blocks)
+    return timings
 
-    rows = {}
-    teacher_name = names[0]
+
+def _speed_rows(names: list[str], timings: dict, macs: dict) -> dict:
+    """Median, interquartile range, throughput, and the speed-ups and FLOP ratio against the first model's."""
+    teacher, rows = timings[names[0]], {}
     for name in names:
-        rows[name] = {"size": sizes.get(name, {}), "speed": {}}
+        rows[name] = {}
         for key, values in timings[name].items():
             mode, batch, length = key.split("|")
-            first, median, third = _quartiles(values)
-            teacher = timings[teacher_name]
-            teacher_median = _quartiles(teacher.get(key, values))[1]
-            teacher_eager = _quartiles(teacher.get(f"eager|{batch}|{length}", values))[1]
+            first, median, third = quartiles(values)
+            teacher_median = quartiles(teacher.get(key, values))[1]
+            teacher_eager = quartiles(teacher.get(f"eager|{batch}|{length}", values))[1]
             batch_size, seq_length = int(batch[1:]), int(length[1:])
-            rows[name]["speed"][key] = {
+            rows[name][key] = {
                 "mode": mode,
                 "batch": batch_size,
                 "seq_length": seq_length,
@@ -201,25 +168,39 @@ def run(args: argparse.Namespace) -> dict:
                 "throughput_per_s": batch_size / median,
                 "speedup_vs_teacher": teacher_median / median,
                 "speedup_vs_teacher_fp32_eager": teacher_eager / median,
-                "flop_ratio_vs_teacher": macs[teacher_name][seq_length] / macs[name][seq_length],
+                "flop_ratio_vs_teacher": macs[names[0]][seq_length] / macs[name][seq_length],
             }
+    return rows
+
+
+def run(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
+    torch.manual_seed(0)
+    torch.set_num_threads(args.threads)
+    names = list(args.presets)
+    models, sizes, runners, extras, macs = _prepare(names, args, Path(tempfile.mkdtemp(prefix="kr-electra-kd-bench-")))
+    if "small-kd" in names and not args.skip_stock:
+        runners[STOCK] = {"eager": _stock_runner(models["small-kd"].config, args.vocab_size)}
+        macs[STOCK] = macs["small-kd"]
+        names.append(STOCK)
+    speed = _speed_rows(names, _time_rounds(names, runners, args), macs)
+    rows = {name: {"size": sizes.get(name, {}), "speed": speed[name]} for name in names}
+    for name in names:
         rows[name].update({k: v for k, v in extras.get(name, {}).items() if not k.endswith("_mb")})
     if STOCK in rows:
-        ratios = []
-        for key, value in rows[STOCK]["speed"].items():
-            ours = rows["small-kd"]["speed"][key]
-            ratios.append({"setting": key, "ours_over_stock_time": ours["median_s"] / value["median_s"]})
-        rows["comparison_small_kd_vs_stock"] = ratios
+        rows["comparison_small_kd_vs_stock"] = [
+            {"setting": key, "ours_over_stock_time": speed["small-kd"][key]["median_s"] / value["median_s"]}
+            for key, value in speed[STOCK].items()
+        ]
     return {
-        "command": "python benchmarks/size_speed.py " + " ".join(sys.argv[1:]),
+        "command": command_line("size_speed", argv),
         "machine": {
-            "cpu": _cpu_model(),
+            "cpu": cpu_model(),
             "threads": args.threads,
             "torch": torch.__version__,
             "python": platform.python_version(),
         },  # fmt: skip
         "repeats": args.repeats,
-        "vocab_size": vocab,
+        "vocab_size": args.vocab_size,
         "note": "random weights; inputs padded in the first half of the batch; blocks of torch.utils.benchmark.Timer."
         "blocked_autorange from interleaved rounds give median and interquartile range; int8 size is the ONNX Runtime "
         "dynamically quantized file; flop_ratio_vs_teacher counts multiply-adds per token",
@@ -329,12 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.repeats, args.seq_lengths, args.batch_sizes, args.min_run_time = 1, [16], [1, 2], 0.01
-    result = run(args)
-    args.output_dir.mkdir(parents=True, exist_ok=True)
-    (args.output_dir / "size_speed.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
-    (args.output_dir / "size_speed.md").write_text(to_markdown(result) + "\n", encoding="utf-8")
+    result = save_results(run(args, argv), args.output_dir, "size_speed", to_markdown)
     plot(result, args.output_dir / "size_speed.png")
-    print(to_markdown(result))
     return 0
 
 

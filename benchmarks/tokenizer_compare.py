@@ -2,7 +2,7 @@
 size, measured on the NSMC test reviews: [UNK] rate, tokens per review, and how often token boundaries fall on Kiwi
 morpheme boundaries.
 
-    python benchmarks/tokenizer_compare.py --corpus-lines 100000 --vocab-size 30000
+    python -m benchmarks.tokenizer_compare --corpus-lines 100000 --vocab-size 30000
 
 Writes benchmarks/results/tokenizer_compare.json and .md.
 """
@@ -12,20 +12,15 @@ from __future__ import annotations
 import argparse
 import csv
 import gzip
-import json
 import statistics
 import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from training.corpus import read_corpus  # noqa: E402
-from training.provenance import relative_paths  # noqa: E402
-from training.tokenizer import morpheme_pieces, train_tokenizer  # noqa: E402
-
-DATA = REPO.parent / "shared" / "data"
+from benchmarks.common import DATA, RESULTS, command_line
+from benchmarks.report import save_results
+from training.corpus import read_corpus
+from training.tokenizer import morpheme_pieces, train_tokenizer
 
 
 def nsmc_reviews(path: Path, limit: int | None) -> list[str]:
@@ -69,6 +64,34 @@ def measure(tokenizer, reviews: list[str], morpheme_cuts: list[set[int]]) -> dic
     }
 
 
+def to_markdown(result: dict) -> str:
+    rows = [
+        ("[UNK] share of tokens (%)", "unk_token_rate_percent", "{:.3f}"),
+        ("reviews with any [UNK] (%)", "reviews_with_unk_percent", "{:.2f}"),
+        ("tokens per review (mean)", "tokens_per_review_mean", "{:.2f}"),
+        ("tokens per review (median)", "tokens_per_review_median", "{:.0f}"),
+        (
+            "word-internal cuts on morpheme boundaries (%)",
+            "word_internal_cuts_on_morpheme_boundaries_percent",
+            "{:.1f}",
+        ),
+        ("vocabulary", "vocab_size", "{}"),
+        ("training time (s)", "train_seconds", "{}"),
+    ]
+    lines = [
+        f"Trained on {result['corpus_lines']:,} lines of {', '.join(Path(c).name for c in result['corpus'])}; "
+        f"measured on {result['test_reviews']:,} NSMC test reviews. Command: `{result['command']}`",
+        "",
+        "| | morpheme-aware WordPiece | plain WordPiece |",
+        "|---|---|---|",
+    ]
+    for label, key, fmt in rows:
+        lines.append(
+            f"| {label} | {fmt.format(result['morpheme_aware'][key])} | {fmt.format(result['plain_wordpiece'][key])} |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
@@ -83,9 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         "--reviews", type=Path, default=DATA / "nsmc" / "ratings_test.txt.gz", help="NSMC-format TSV to measure on."
     )
     parser.add_argument("--max-reviews", type=int, default=None, help="Measure on the first N test reviews.")
-    parser.add_argument(
-        "--output-dir", type=Path, default=REPO / "benchmarks" / "results", help="Where the JSON and .md go."
-    )
+    parser.add_argument("--output-dir", type=Path, default=RESULTS, help="Where the JSON and .md go.")
     args = parser.parse_args(argv)
 
     texts = read_corpus(args.corpus, max_lines=args.corpus_lines)
@@ -111,43 +132,14 @@ def main(argv: list[str] | None = None) -> int:
             cursor = position + len(surface)
         gold.append(cuts)
     result = {
-        "command": "python benchmarks/tokenizer_compare.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": command_line("tokenizer_compare", argv),
         "corpus": args.corpus,
         "corpus_lines": len(texts),
         "test_reviews": len(reviews),
         "morpheme_aware": {**measure(morph, reviews, gold), "train_seconds": round(morph_seconds, 1)},
         "plain_wordpiece": {**measure(plain, reviews, gold), "train_seconds": round(plain_seconds, 1)},
     }
-    args.output_dir.mkdir(parents=True, exist_ok=True)
-    # paths relative to the repository (../shared/data/...): the file is committed
-    result = relative_paths(result, REPO)
-    (args.output_dir / "tokenizer_compare.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
-    rows = [
-        ("[UNK] share of tokens (%)", "unk_token_rate_percent", "{:.3f}"),
-        ("reviews with any [UNK] (%)", "reviews_with_unk_percent", "{:.2f}"),
-        ("tokens per review (mean)", "tokens_per_review_mean", "{:.2f}"),
-        ("tokens per review (median)", "tokens_per_review_median", "{:.0f}"),
-        (
-            "word-internal cuts on morpheme boundaries (%)",
-            "word_internal_cuts_on_morpheme_boundaries_percent",
-            "{:.1f}",
-        ),
-        ("vocabulary", "vocab_size", "{}"),
-        ("training time (s)", "train_seconds", "{}"),
-    ]
-    lines = [
-        f"Trained on {len(texts):,} lines of {', '.join(Path(c).name for c in args.corpus)}; measured on "
-        f"{len(reviews):,} NSMC test reviews. Command: `{result['command']}`",
-        "",
-        "| | morpheme-aware WordPiece | plain WordPiece |",
-        "|---|---|---|",
-    ]
-    for label, key, fmt in rows:
-        lines.append(
-            f"| {label} | {fmt.format(result['morpheme_aware'][key])} | {fmt.format(result['plain_wordpiece'][key])} |"
-        )
-    (args.output_dir / "tokenizer_compare.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print("\n".join(lines))
+    save_results(result, args.output_dir, "tokenizer_compare", to_markdown)
     return 0
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from pathlib import Path
 
 import pytest
 
-from benchmarks import baselines, distillation, report, size_speed
+from benchmarks import baseline_table, distillation_nsmc, report, size_speed
 from benchmarks.reproduce import models_below_margin, table
 from training.pipeline import PACKAGE_DATA, scaled_preset, step_seconds
 
@@ -85,7 +86,7 @@ def _summary(teacher: dict[str, float], small_kd: dict[str, float]) -> dict:
 
 def test_reproduce_table_computes_averages_and_retention():
     summary = _summary({"nsmc": 80, "qpair": 60}, {"nsmc": 76, "qpair": 57})
-    rows, markdown = table(summary, "smoke", "python benchmarks/reproduce.py --scale smoke")
+    rows, markdown = table(summary, "smoke", "python -m benchmarks.reproduce --scale smoke")
     assert rows["small-kd"]["average"] == 66.5 and rows["small-kd"]["retention_percent"] == pytest.approx(95.0)
     assert "| small-kd | n/a | 14M / 53 MB | 76.0 | 57.0 | 66.5 | 95.0% |" in markdown
 
@@ -99,7 +100,7 @@ def test_reproduce_table_prints_baselines_and_averages_only_learned_tasks():
     summary = _summary({"nsmc": 80, "paws": 58}, {"nsmc": 76, "paws": 56.1})
     # paws: the teacher is 1.9 points above the majority class, under the margin: listed, not averaged.
     table_baselines = {"nsmc": _accuracy_baseline(50.0, 81.0), "paws": _accuracy_baseline(56.1, 55.5)}
-    rows, markdown = table(summary, "smoke", "python benchmarks/reproduce.py --scale smoke", table_baselines)
+    rows, markdown = table(summary, "smoke", "python -m benchmarks.reproduce --scale smoke", table_baselines)
     assert rows["small-kd"]["average"] == 76 and rows["small-kd"]["retention_percent"] == pytest.approx(95.0)
     assert "| small-kd | n/a | 14M / 53 MB | 76.0 | 56.1 | 76.0 | 95.0% |" in markdown
     assert "| *trivial baseline* | | | 50.0 | 56.1 | 50.0 | |" in markdown
@@ -124,13 +125,13 @@ def test_baselines_script_adds_baselines_to_saved_results_and_rerenders_them(tmp
     teacher = {"nsmc": {"metrics": {"accuracy": 90.0}, "primary_metric": "accuracy"},
                "qpair": {"metrics": {"accuracy": 10.0}, "primary_metric": "accuracy"}}  # fmt: skip
     saved = {
-        "command": "python benchmarks/reproduce.py --scale smoke", "scale": "smoke", "tasks": ["nsmc", "qpair"],
+        "command": "python -m benchmarks.reproduce --scale smoke", "scale": "smoke", "tasks": ["nsmc", "qpair"],
         "settings": {"output_dir": "runs/x", "data_dir": str(tasks_dir), "tasks": ["nsmc", "qpair"], "seed": 42},
         "models": {"teacher": {"scores": {"nsmc": 90.0, "qpair": 10.0}, "size_mb": 1.0, "shape": None}},
         "results": {"teacher": teacher},
     }  # fmt: skip
     (tmp_path / "reproduce.json").write_text(json.dumps(saved))
-    assert baselines.main(["--results-dir", str(tmp_path)]) == 0
+    assert baseline_table.main(["--results-dir", str(tmp_path)]) == 0
     result = json.loads((tmp_path / "baselines.json").read_text())["reproduce"]["tasks"]
     # The NSMC fixture's test file: 5 positive of 8, the training majority is negative: guessing (50) is trivial.
     assert result["nsmc"]["trivial"]["metrics"]["accuracy"] == 50.0 and result["nsmc"]["num_eval_samples"] == 8
@@ -144,15 +145,15 @@ def test_baselines_script_adds_baselines_to_saved_results_and_rerenders_them(tmp
 def test_baselines_script_scores_each_distillation_seed_and_all_labels(tmp_path, fixtures_dir):
     student = {"mean": 60.0, "stdev": 0.0, "per_seed": [60.0, 60.0]}
     saved = {
-        "command": "python benchmarks/distillation.py", "teacher_shape": {"hidden_size": 8},
+        "command": "python -m benchmarks.distillation_nsmc", "teacher_shape": {"hidden_size": 8},
         "student_shape": {"hidden_size": 4}, "student_parameters": 10, "task_steps": 1,
         "settings": {"nsmc_dir": str(fixtures_dir / "tasks" / "nsmc"), "train_samples": 12, "eval_samples": 6,
                      "seeds": [1, 2], "student_steps": 1, "teacher_steps": 1, "batch_size": 4, "transfer_samples": 1},
-        "nsmc_accuracy": {"teacher": 70.0, **{name: student for name in distillation.STUDENTS}},
+        "nsmc_accuracy": {"teacher": 70.0, **{name: student for name in distillation_nsmc.STUDENTS}},
         "seeds_beating_no_teacher": {"student_distilled": 0, "student_distilled_twice": 0},
     }  # fmt: skip
     (tmp_path / "distillation_nsmc.json").write_text(json.dumps(saved))
-    assert baselines.main(["--results-dir", str(tmp_path)]) == 0
+    assert baseline_table.main(["--results-dir", str(tmp_path)]) == 0
     result = json.loads((tmp_path / "baselines.json").read_text())
     assert [r["num_train_samples"] for r in result["distillation_nsmc"]["per_seed"].values()] == [12, 12]
     assert result["nsmc_all_labels"]["num_train_samples"] == 16  # the whole fixture training file
@@ -199,10 +200,10 @@ def test_distillation_benchmark_runs_every_student_on_paired_seeds(tmp_path):
             "--corpus-lines", "1500", "--vocab-size", "2000", "--teacher-steps", "4", "--student-steps", "4",
             "--train-samples", "64", "--task-epochs", "1", "--transfer-samples", "200", "--eval-samples", "100",
             "--seeds", "1", "2", "--work-dir", str(work), "--output-dir", str(out)]  # fmt: skip
-    assert distillation.main(argv) == 0
+    assert distillation_nsmc.main(argv) == 0
     result = json.loads((out / "distillation_nsmc.json").read_text())
     assert result["task_steps"] == 2  # 64 examples / batch 32, one epoch
-    for name in distillation.STUDENTS:
+    for name in distillation_nsmc.STUDENTS:
         assert len(result["nsmc_accuracy"][name]["per_seed"]) == 2
     assert set(result["seeds_beating_no_teacher"]) == {"student_distilled", "student_distilled_twice"}
     record = json.loads((work / "student_distilled_twice_seed2" / "distillation.json").read_text())
@@ -355,3 +356,74 @@ def test_learning_curve_reads_the_pretraining_losses_last_logged_before_a_checkp
     assert pretraining_losses(tmp_path) == {"step": 100, "loss_rtd": 0.4123, "loss_mlm": 6.123}
     (tmp_path / "trainer_state.json").write_text(json.dumps({"log_history": []}))
     assert pretraining_losses(tmp_path) is None
+
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _scripts() -> dict[str, ast.Module]:
+    """Every benchmark script (a module with a main()), parsed."""
+    modules = {path.stem: ast.parse(path.read_text(encoding="utf-8")) for path in BENCHMARKS.glob("*.py")}
+    return {
+        name: tree
+        for name, tree in modules.items()
+        if any(isinstance(node, ast.FunctionDef) and node.name == "main" for node in tree.body)
+    }
+
+
+def _names(tree: ast.Module) -> set[str]:
+    """Every dotted name and imported module a module mentions: `sys.path`, `torch.utils.benchmark`, `save_results`."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            names.add(f"{node.value.id}.{node.attr}")
+        elif isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.ImportFrom):
+            names.add(node.module or "")
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return names
+
+
+def test_benchmark_scripts_run_as_modules_time_with_one_timer_and_write_with_one_writer():
+    scripts = _scripts()
+    assert {"size_speed", "compile_latency", "gpu_check", "reproduce", "baseline_table", "distillation_nsmc"} <= set(
+        scripts
+    )
+    for name, tree in scripts.items():
+        names = _names(tree)
+        assert "sys.path" not in names, f"benchmarks/{name}.py changes sys.path; run it as python -m benchmarks.{name}"
+        assert "save_results" in names, f"benchmarks/{name}.py writes its results without report.save_results"
+        assert not names & {"torch.utils.benchmark", "Timer"}, f"benchmarks/{name}.py has its own timer"
+    common = _names(ast.parse((BENCHMARKS / "common.py").read_text(encoding="utf-8")))
+    assert "sys.path" not in common and "torch.utils.benchmark" in common  # the one timer lives here
+
+
+def test_the_timer_pools_blocks_into_median_and_quartiles():
+    from benchmarks.common import command_line, quartiles, time_blocks
+
+    assert quartiles([5.0, 1.0, 4.0, 2.0, 3.0]) == (2.0, 3.0, 4.0)
+    assert quartiles([0.5]) == (0.5, 0.5, 0.5)
+    calls = []
+    blocks = time_blocks(lambda: calls.append(1), min_run_time=0.01)
+    assert blocks and all(block > 0 for block in blocks) and len(calls) >= len(blocks)
+    assert command_line("size_speed", ["--quick", "--presets", "tiny"]) == (
+        "python -m benchmarks.size_speed --quick --presets tiny"
+    )
+
+
+@pytest.mark.slow
+def test_a_benchmark_script_runs_as_a_module_from_the_repository_root():
+    import subprocess
+    import sys
+
+    process = subprocess.run(
+        [sys.executable, "-m", "benchmarks.tokenizer_compare", "--help"],
+        cwd=BENCHMARKS.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert process.returncode == 0, process.stderr
+    assert "python -m benchmarks.tokenizer_compare" in process.stdout

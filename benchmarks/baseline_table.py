@@ -3,10 +3,10 @@
 For every task of benchmarks/results/reproduce.json (same data, seed, max_train_samples and max_eval_samples as its
 run) and for each seed of distillation_nsmc.json (that seed's NSMC training and test slices), the trivial score and a
 classical baseline (training/baselines.py says which). Adds them to both JSON files and re-renders reproduce.md and
-distillation_nsmc.md from the saved scores: no model is retrained. (reproduce.py and distillation.py compute the same
+distillation_nsmc.md from the saved scores: no model is retrained. (reproduce.py and distillation_nsmc.py compute the same
 baselines themselves on every run.)
 
-    python benchmarks/baselines.py      # about 4 minutes on one core (most of it the all-labels NSMC baseline)
+    python -m benchmarks.baseline_table   # about 4 minutes on one core (most of it the all-labels NSMC baseline)
 
 Writes benchmarks/results/baselines.json and .md.
 """
@@ -20,14 +20,12 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from benchmarks.distillation import markdown as distillation_markdown  # noqa: E402
-from benchmarks.distillation import nsmc_baselines  # noqa: E402
-from benchmarks.reproduce import baselines_for, table_from_result  # noqa: E402
-from training.baselines import LEARNED_MARGIN, learned_tasks, primary_score, task_baselines  # noqa: E402
-from training.pipeline import PipelineArguments  # noqa: E402
+from benchmarks.common import RESULTS, command_line, nsmc_baselines
+from benchmarks.distillation_nsmc import markdown as distillation_markdown
+from benchmarks.report import save_results
+from benchmarks.reproduce import baselines_for, table_from_result
+from training.baselines import LEARNED_MARGIN, learned_tasks, primary_score, task_baselines
+from training.pipeline import PipelineArguments
 
 
 def pipeline_arguments(settings: dict) -> PipelineArguments:
@@ -40,7 +38,7 @@ def baselines_markdown(reproduce: dict | None, distillation: dict | None, all_la
     lines = [
         f"What each task scores without a neural model, on the rows the models of each benchmark train and are scored "
         f"on. A task counts as learned when the teacher clears its trivial score by {LEARNED_MARGIN:g} points. "
-        "Command: `python benchmarks/baselines.py`.",
+        "Command: `python -m benchmarks.baseline_table`.",
     ]
     if reproduce:
         baselines = reproduce["baselines"]
@@ -66,7 +64,7 @@ def baselines_markdown(reproduce: dict | None, distillation: dict | None, all_la
         baselines, settings = distillation["baselines"], distillation["settings"]
         lines += [
             "",
-            f"`distillation.py`: NSMC accuracy, {settings['train_samples']:,} training and {settings['eval_samples']:,} "
+            f"`distillation_nsmc.py`: NSMC accuracy, {settings['train_samples']:,} training and {settings['eval_samples']:,} "
             "test reviews per seed:",
             "",
             "| seed | trivial | classical |",
@@ -92,7 +90,7 @@ def baselines_markdown(reproduce: dict | None, distillation: dict | None, all_la
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--results-dir", type=Path, default=REPO / "benchmarks" / "results")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     started = time.time()
     folder = args.results_dir
@@ -110,8 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         reproduce["baselines"] = baselines_for(pipeline_arguments(reproduce["settings"]))
         rows, table = table_from_result(reproduce, reproduce["baselines"])
         reproduce["models"] = rows
-        reproduce_path.write_text(json.dumps(reproduce, indent=2, default=str), encoding="utf-8")
-        (folder / "reproduce.md").write_text(table + "\n", encoding="utf-8")
+        save_results(reproduce, folder, "reproduce", lambda _: table)
     if distillation:
         settings = distillation["settings"]
         distillation["baselines"] = nsmc_baselines(
@@ -119,20 +116,16 @@ def main(argv: list[str] | None = None) -> int:
         )
         # What more labels alone buy: the classical baseline on the whole training file, same test slice as seed 1.
         all_labels = task_baselines("nsmc", settings["nsmc_dir"], None, settings["eval_samples"], settings["seeds"][0])
-        distillation_path.write_text(json.dumps(distillation, indent=2, default=str), encoding="utf-8")
-        (folder / "distillation_nsmc.md").write_text(distillation_markdown(distillation), encoding="utf-8")
+        save_results(distillation, folder, "distillation_nsmc", distillation_markdown)
     result = {
-        "command": "python benchmarks/baselines.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": command_line("baseline_table", argv),
         "learned_margin": LEARNED_MARGIN,
         "reproduce": {"scale": reproduce["scale"], "tasks": reproduce["baselines"]} if reproduce else None,
         "distillation_nsmc": distillation["baselines"] if distillation else None,
         "nsmc_all_labels": all_labels,
         "seconds": round(time.time() - started),
     }
-    (folder / "baselines.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
-    table = baselines_markdown(reproduce, distillation, all_labels)
-    (folder / "baselines.md").write_text(table, encoding="utf-8")
-    print(table)
+    save_results(result, folder, "baselines", lambda _: baselines_markdown(reproduce, distillation, all_labels))
     return 0
 
 

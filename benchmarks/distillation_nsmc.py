@@ -13,7 +13,7 @@ teacher, all fine-tuned on the same NSMC slices, at CPU scale on ../shared/data.
 Every student sees S + F steps of batch --batch-size and the same labelled reviews; students are fine-tuned with
 several seeds (each seed draws its own training and test slices, shared by all students: a paired comparison).
 
-    python benchmarks/distillation.py            # about 90 minutes on one core (5,416 s measured, machine shared)
+    python -m benchmarks.distillation_nsmc   # about 90 minutes on one core (5,416 s measured, machine shared)
 
 Writes benchmarks/results/distillation_nsmc.json and .md (with the command). Every step is the `kr-electra-kd`
 sub-command a user would run; finished steps are skipped when the script is run again with the same --work-dir.
@@ -23,20 +23,28 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from benchmarks.common import (
+    BASELINES,
+    RESULTS,
+    add_scale_arguments,
+    command_line,
+    nsmc_baselines,
+    pretraining_options,
+    score_cells,
+    summary,
+    task_options,
+    task_step_count,
+    teacher_preset,
+    train_tokenizer,
+    write_transfer_set,
+)
+from benchmarks.report import save_results
+from training.pipeline import run_step, scaled_preset, shape_string
 
-from benchmarks.report import save_results  # noqa: E402
-from training.baselines import primary_score, task_baselines  # noqa: E402
-from training.corpus import iter_corpus_lines  # noqa: E402
-from training.pipeline import run_step, scaled_preset, shape_string  # noqa: E402
-
-DATA = REPO.parent / "shared" / "data"
 # name -> (label in the table, what was done)
 STUDENTS = {
     "student_no_teacher": ("student, no teacher", "ELECTRA pre-training, then fine-tuning"),
@@ -49,100 +57,6 @@ STUDENTS = {
 }
 
 
-def write_transfer_set(corpus: str, skip: int, count: int, path: Path) -> Path:
-    """Corpus lines skip+1 .. skip+count (texts the teacher was not pre-trained on) as a plain text file."""
-    if not path.is_file():
-        lines = list(iter_corpus_lines([corpus], max_lines=skip + count))[skip:]
-        if len(lines) < count:
-            raise ValueError(f"{corpus} has only {skip + len(lines)} lines; the transfer set needs {skip + count}.")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-def add_scale_arguments(parser: argparse.ArgumentParser) -> None:
-    """The CPU-scale settings every NSMC benchmark of a pre-trained teacher shares (data, tokenizer, task)."""
-    parser.add_argument("--corpus", default=str(DATA / "corpus" / "nsmc_unselected_reviews.txt.gz"))
-    parser.add_argument("--nsmc-dir", default=str(DATA / "nsmc"), help="NSMC folder (ratings_train/test.txt[.gz]).")
-    parser.add_argument("--corpus-lines", type=int, default=60000, help="Corpus lines for tokenizer and pre-training.")
-    parser.add_argument("--vocab-size", type=int, default=16000)
-    parser.add_argument("--train-samples", type=int, default=4000, help="Labelled NSMC reviews for every model.")
-    parser.add_argument("--task-epochs", type=float, default=3.0, help="F = epochs over the training slice.")
-    parser.add_argument("--eval-samples", type=int, default=5000, help="NSMC test reviews scored (seeded subset).")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--learning-rate", type=float, default=2e-4, help="Learning rate on the task.")
-    parser.add_argument("--seq-length", type=int, default=64)
-
-
-def teacher_preset() -> dict:
-    """The CPU-scale teacher: teacher-base at a third of its width, 4 layers."""
-    return scaled_preset("teacher-base", width=1 / 3, layers=4)
-
-
-def task_step_count(args: argparse.Namespace) -> int:
-    """F: --task-epochs over the training slice, in whole batches."""
-    return -(-args.train_samples // args.batch_size) * round(args.task_epochs)
-
-
-QUIET = ["--report_to", "none", "--disable_tqdm", "true", "--logging_steps", "50"]
-
-
-def pretraining_options(
-    args: argparse.Namespace, seed: int, save_steps: int = 500, save_total_limit: int = 1, corpus_lines: int = -1
-) -> list[str]:
-    """Trainer and corpus options of a pre-training or task-agnostic distillation step. `corpus_lines`: -1 for
-    --corpus-lines, 0 for the whole corpus."""
-    options = ["--per_device_train_batch_size", str(args.batch_size), *QUIET, "--save_steps", str(save_steps)]
-    options += ["--save_total_limit", str(save_total_limit), "--seed", str(seed), "--corpus", args.corpus]
-    lines = args.corpus_lines if corpus_lines == -1 else corpus_lines
-    if lines:
-        options += ["--max_corpus_lines", str(lines)]
-    return options + ["--max_seq_length", str(args.seq_length)]
-
-
-def task_options(args: argparse.Namespace) -> list[str]:
-    """Options of a fine-tuning (or task distillation) step on the NSMC training slice, seed excluded."""
-    options = ["--per_device_train_batch_size", str(args.batch_size), *QUIET]
-    options += ["--max_seq_length", str(args.seq_length), "--learning_rate", str(args.learning_rate)]
-    options += ["--max_steps", str(task_step_count(args)), "--max_train_samples", str(args.train_samples)]
-    return options + ["--task", "nsmc", "--data_dir", args.nsmc_dir]
-
-
-def train_tokenizer(args: argparse.Namespace, work: Path) -> Path:
-    """The WordPiece tokenizer on the first --corpus-lines corpus lines (a finished one is reused)."""
-    return run_step(
-        "tokenizer",
-        work / "tokenizer",
-        "train-tokenizer",
-        ["--corpus", args.corpus, "--max_lines", str(args.corpus_lines), "--vocab_size", str(args.vocab_size),
-         "--output_dir", str(work / "tokenizer")],
-    )  # fmt: skip
-
-
-def summary(scores: list[float]) -> dict:
-    return {
-        "mean": round(statistics.mean(scores), 2),
-        "stdev": round(statistics.stdev(scores), 2) if len(scores) > 1 else 0.0,
-        "per_seed": scores,
-    }
-
-
-def nsmc_baselines(nsmc_dir: str, train_samples: int, eval_samples: int, seeds: list[int]) -> dict:
-    """Trivial and classical baselines on each seed's own training and test slices (the students' rows)."""
-    per_seed = {str(seed): task_baselines("nsmc", nsmc_dir, train_samples, eval_samples, seed) for seed in seeds}
-    return {
-        "per_seed": per_seed,
-        **{kind: summary([primary_score(record, kind) for record in per_seed.values()]) for kind in BASELINES},
-    }
-
-
-# baseline -> (label in the table, what it is)
-BASELINES = {
-    "trivial": ("trivial baseline", "the better of the training majority class and guessing"),
-    "classical": ("TF-IDF + logistic regression", "char 1-4-gram TF-IDF + logistic regression, same labelled reviews"),
-}
-
-
 def _baseline_lines(result: dict) -> tuple[list[str], list[str]]:
     """Table rows of the baselines, and the distilled student's comparison with the classical one."""
     baselines, accuracy = result.get("baselines"), result["nsmc_accuracy"]
@@ -151,8 +65,7 @@ def _baseline_lines(result: dict) -> tuple[list[str], list[str]]:
     rows = []
     for kind, (label, what) in BASELINES.items():
         score = baselines[kind]
-        per_seed = " / ".join(f"{value:.2f}" for value in score["per_seed"])
-        rows.append(f"| *{label}* | none | {what} | {score['mean']:.2f} ± {score['stdev']:.2f} | {per_seed} |")
+        rows.append(f"| *{label}* | none | {what} | {score_cells(score)} |")
     classical, distilled = baselines["classical"], accuracy["student_distilled"]
     wins = sum(a > b for a, b in zip(distilled["per_seed"], classical["per_seed"]))
     comparison = (
@@ -190,9 +103,7 @@ def markdown(result: dict) -> str:
     }
     for name, (before, on_task) in rows.items():
         score = accuracy[name]
-        per_seed = " / ".join(f"{value:.2f}" for value in score["per_seed"])
-        lines.append(f"| {STUDENTS[name][0]} | {before} | {on_task} | "
-                     f"{score['mean']:.2f} ± {score['stdev']:.2f} | {per_seed} |")  # fmt: skip
+        lines.append(f"| {STUDENTS[name][0]} | {before} | {on_task} | {score_cells(score)} |")
     baseline_rows, baseline_comparison = _baseline_lines(result)
     lines += baseline_rows
     baseline = accuracy["student_no_teacher"]["mean"]
@@ -218,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44], help="Seeds of the student runs.")
     parser.add_argument("--work-dir", type=Path, default=Path("runs/distillation_benchmark"))
-    parser.add_argument("--output-dir", type=Path, default=REPO / "benchmarks" / "results")
+    parser.add_argument("--output-dir", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     started = time.time()
     work, seed = args.work_dir, args.seeds[0]
@@ -285,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     teacher_result = json.loads((Path(teacher_nsmc) / "results.json").read_text(encoding="utf-8"))
     accuracy = {"teacher": teacher_result["metrics"]["accuracy"], **{name: summary(s) for name, s in scores.items()}}
     result = {
-        "command": "python benchmarks/distillation.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": command_line("distillation_nsmc", argv),
         "settings": {**vars(args), "work_dir": str(args.work_dir), "output_dir": str(args.output_dir)},
         "teacher_shape": teacher_shape,
         "student_shape": student_shape,

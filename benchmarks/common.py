@@ -1,0 +1,172 @@
+"""What the benchmark scripts share: where things are, the command line a result records, one latency timer, the
+CPU's name and padded random inputs, and the CPU-scale NSMC settings of the distillation benchmarks
+(distillation_nsmc, ablation, learning_curve, baseline_table).
+
+Every script runs from the repository root as `python -m benchmarks.NAME` and writes its results with
+`benchmarks.report.save_results`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from training.baselines import primary_score, task_baselines
+from training.corpus import iter_corpus_lines
+from training.pipeline import run_step, scaled_preset
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+DATA = REPO.parent / "shared" / "data"
+
+
+def command_line(script: str, argv: list[str] | None) -> str:
+    """The command a result records: `python -m benchmarks.SCRIPT` and its arguments (sys.argv's when None)."""
+    return " ".join(["python -m benchmarks." + script, *(argv if argv is not None else sys.argv[1:])])
+
+
+# The timer -------------------------------------------------------------------------------------------------------
+
+
+def time_blocks(call: Callable[[], object], min_run_time: float, threads: int = 1) -> list[float]:
+    """Seconds per call of each block `torch.utils.benchmark.Timer.blocked_autorange` times (it warms up and sizes
+    the blocks first), with `threads` torch threads. Pool the blocks of interleaved rounds and read them with
+    `quartiles`."""
+    from torch.utils.benchmark import Timer
+
+    timer = Timer(stmt="call()", globals={"call": call}, num_threads=threads)
+    return list(timer.blocked_autorange(min_run_time=min_run_time).times)
+
+
+def quartiles(values: list[float]) -> tuple[float, float, float]:
+    """First quartile, median and third quartile of timed blocks."""
+    if len(values) == 1:
+        return values[0], values[0], values[0]
+    first, median, third = statistics.quantiles(values, n=4, method="inclusive")
+    return first, median, third
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def random_inputs(batch: int, length: int, vocab: int) -> dict:
+    """Random token ids; the first half of the batch (none at batch 1) is padded over its second half."""
+    import torch
+
+    generator = torch.Generator().manual_seed(0)
+    input_ids = torch.randint(5, vocab, (batch, length), generator=generator)
+    attention_mask = torch.ones(batch, length, dtype=torch.long)
+    attention_mask[: batch // 2, length // 2 :] = 0
+    input_ids[attention_mask == 0] = 0  # the pad id
+    return {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": torch.zeros_like(input_ids)}
+
+
+# The CPU-scale NSMC distillation benchmarks -----------------------------------------------------------------------
+
+# baseline -> (label in the table, what it is)
+BASELINES = {
+    "trivial": ("trivial baseline", "the better of the training majority class and guessing"),
+    "classical": ("TF-IDF + logistic regression", "char 1-4-gram TF-IDF + logistic regression, same labelled reviews"),
+}
+QUIET = ["--report_to", "none", "--disable_tqdm", "true", "--logging_steps", "50"]
+
+
+def write_transfer_set(corpus: str, skip: int, count: int, path: Path) -> Path:
+    """Corpus lines skip+1 .. skip+count (texts the teacher was not pre-trained on) as a plain text file."""
+    if not path.is_file():
+        lines = list(iter_corpus_lines([corpus], max_lines=skip + count))[skip:]
+        if len(lines) < count:
+            raise ValueError(f"{corpus} has only {skip + len(lines)} lines; the transfer set needs {skip + count}.")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def add_scale_arguments(parser: argparse.ArgumentParser) -> None:
+    """The CPU-scale settings every NSMC benchmark of a pre-trained teacher shares (data, tokenizer, task)."""
+    parser.add_argument("--corpus", default=str(DATA / "corpus" / "nsmc_unselected_reviews.txt.gz"))
+    parser.add_argument("--nsmc-dir", default=str(DATA / "nsmc"), help="NSMC folder (ratings_train/test.txt[.gz]).")
+    parser.add_argument("--corpus-lines", type=int, default=60000, help="Corpus lines for tokenizer and pre-training.")
+    parser.add_argument("--vocab-size", type=int, default=16000)
+    parser.add_argument("--train-samples", type=int, default=4000, help="Labelled NSMC reviews for every model.")
+    parser.add_argument("--task-epochs", type=float, default=3.0, help="F = epochs over the training slice.")
+    parser.add_argument("--eval-samples", type=int, default=5000, help="NSMC test reviews scored (seeded subset).")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--learning-rate", type=float, default=2e-4, help="Learning rate on the task.")
+    parser.add_argument("--seq-length", type=int, default=64)
+
+
+def teacher_preset() -> dict:
+    """The CPU-scale teacher: teacher-base at a third of its width, 4 layers."""
+    return scaled_preset("teacher-base", width=1 / 3, layers=4)
+
+
+def task_step_count(args: argparse.Namespace) -> int:
+    """F: --task-epochs over the training slice, in whole batches."""
+    return -(-args.train_samples // args.batch_size) * round(args.task_epochs)
+
+
+def pretraining_options(
+    args: argparse.Namespace, seed: int, save_steps: int = 500, save_total_limit: int = 1, corpus_lines: int = -1
+) -> list[str]:
+    """Trainer and corpus options of a pre-training or task-agnostic distillation step. `corpus_lines`: -1 for
+    --corpus-lines, 0 for the whole corpus."""
+    options = ["--per_device_train_batch_size", str(args.batch_size), *QUIET, "--save_steps", str(save_steps)]
+    options += ["--save_total_limit", str(save_total_limit), "--seed", str(seed), "--corpus", args.corpus]
+    lines = args.corpus_lines if corpus_lines == -1 else corpus_lines
+    if lines:
+        options += ["--max_corpus_lines", str(lines)]
+    return options + ["--max_seq_length", str(args.seq_length)]
+
+
+def task_options(args: argparse.Namespace) -> list[str]:
+    """Options of a fine-tuning (or task distillation) step on the NSMC training slice, seed excluded."""
+    options = ["--per_device_train_batch_size", str(args.batch_size), *QUIET]
+    options += ["--max_seq_length", str(args.seq_length), "--learning_rate", str(args.learning_rate)]
+    options += ["--max_steps", str(task_step_count(args)), "--max_train_samples", str(args.train_samples)]
+    return options + ["--task", "nsmc", "--data_dir", args.nsmc_dir]
+
+
+def train_tokenizer(args: argparse.Namespace, work: Path) -> Path:
+    """The WordPiece tokenizer on the first --corpus-lines corpus lines (a finished one is reused)."""
+    return run_step(
+        "tokenizer",
+        work / "tokenizer",
+        "train-tokenizer",
+        ["--corpus", args.corpus, "--max_lines", str(args.corpus_lines), "--vocab_size", str(args.vocab_size),
+         "--output_dir", str(work / "tokenizer")],
+    )  # fmt: skip
+
+
+def summary(scores: list[float]) -> dict:
+    return {
+        "mean": round(statistics.mean(scores), 2),
+        "stdev": round(statistics.stdev(scores), 2) if len(scores) > 1 else 0.0,
+        "per_seed": scores,
+    }
+
+
+def score_cells(score: dict) -> str:
+    """A `summary` as two table cells: mean ± sd, and the score of every seed."""
+    per_seed = " / ".join(f"{value:.2f}" for value in score["per_seed"])
+    return f"{score['mean']:.2f} ± {score['stdev']:.2f} | {per_seed}"
+
+
+def nsmc_baselines(nsmc_dir: str, train_samples: int, eval_samples: int, seeds: list[int]) -> dict:
+    """Trivial and classical baselines on each seed's own training and test slices (the students' rows)."""
+    per_seed = {str(seed): task_baselines("nsmc", nsmc_dir, train_samples, eval_samples, seed) for seed in seeds}
+    return {
+        "per_seed": per_seed,
+        **{kind: summary([primary_score(record, kind) for record in per_seed.values()]) for kind in BASELINES},
+    }
