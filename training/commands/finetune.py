@@ -20,8 +20,7 @@ from transformers import Trainer, TrainingArguments, set_seed
 
 from modeling_kr_electra_kd.pipeline_kr_electra_kd import default_doc_stride
 from training.arguments import check_output_dir, command_parser, overwrite_field
-from training.baselines import data_baselines
-from training.evaluate import (
+from training.evaluation import (
     DataArguments,
     check_labels,
     check_tokenizer,
@@ -33,6 +32,7 @@ from training.evaluate import (
 )
 from training.loading import load_config, load_tokenizer
 from training.provenance import portable_path
+from training.task_baselines import data_baselines
 from training.tasks import QUESTION_ANSWERING, TASKS, build_compute_metrics, get_task, load_task_data, tokenize_dataset
 from training.tokenizer import make_tokenizer_config_portable
 from training.trainer_common import device_trainer_defaults, resume_checkpoint
@@ -82,7 +82,7 @@ class FinetuneArguments:
         default=False,
         metadata={
             "help": "Also score the task's trivial and classical baselines (majority class, TF-IDF + logistic "
-            "regression, ...: training/baselines.py) on the same rows, into results.json and the model card."
+            "regression, ...: training/task_baselines.py) on the same rows, into results.json and the model card."
         },
     )
     overwrite_output_dir: bool = overwrite_field()
