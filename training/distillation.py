@@ -1,4 +1,5 @@
-"""`DistillationTrainer`: knowledge distillation from a frozen teacher as a `Trainer` subclass.
+"""`DistillationTrainer`: knowledge distillation from a frozen teacher as a `Trainer` subclass; and the student it
+trains (`build_student`: a preset, initialised randomly, from the teacher's layers or from a trained student by SVD).
 
 The loss is any weighted mix of
 - `kl`: soft-target KL divergence between temperature-softened teacher and student outputs, scaled by T^2

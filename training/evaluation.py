@@ -1,6 +1,6 @@
-"""`kr-electra-kd evaluate`: score a fine-tuned model on its Korean task and write a results JSON.
+"""Evaluation on a Korean task, the library behind `kr-electra-kd evaluate` and `finetune`.
 
-Also the one home of what fine-tuning shares with evaluation: loading a model with a task head, checking the
+The one home of what fine-tuning shares with evaluation: loading a model with a task head, checking the
 tokenizer against it, scoring with `Trainer` (QA through n-best post-processing) and writing the results JSON.
 
     kr-electra-kd evaluate --model runs/nsmc --data-dir ../shared/data/nsmc

@@ -1,4 +1,4 @@
-"""`kr-electra-kd export`: a model of this family as ONNX, in the folder layout transformers.js and optimum read.
+"""ONNX export (the library behind `kr-electra-kd export`): a model of this family as ONNX, in the folder layout transformers.js and optimum read.
 
     kr-electra-kd export --model lf3-nsmc --output_dir lf3-nsmc-onnx --quantize int8
 

@@ -1,22 +1,14 @@
-"""`kr-electra-kd pretrain-teacher`: ELECTRA pre-training of a teacher from plain Korean text, on `Trainer`.
+"""ELECTRA pre-training on `Trainer` (the library behind `kr-electra-kd pretrain-teacher`): `ElectraPreTrainer`, the
+teacher folder it writes, and the check that the discriminator learned.
 
-A small generator (masked LM) fills masked positions with sampled tokens; the discriminator learns to tell which
-tokens were replaced. Both share the token, position and type embeddings; the loss is
-`mlm_weight * generator loss + rtd_weight * discriminator loss` (ELECTRA: 1 and 50). Masking is dynamic (a new mask
-every time a text is seen) and, by default, ELECTRA's: of the `mlm_probability` share of tokens chosen, 85% become
-`[MASK]` and 15% stay unchanged (the generator must still predict them). `--masking bert` gives BERT's 80% `[MASK]`,
-10% random token, 10% unchanged. Runs as one process or under `torchrun` / `accelerate launch` (DDP, gloo on CPU).
-The loss is a mean over each batch, divided by the gradient accumulation steps like any Trainer loss. The logs show
-`loss_rtd` beside `loss_rtd_constant`, what predicting the replaced share everywhere would cost; a run whose
-discriminator ends within 10% of it gets a warning (it has not learned yet, and such a teacher fine-tunes worse than
-a random one).
+The objective itself (generator + discriminator, masking, `corrupt()`) is training/electra_objective.py. Runs as one
+process or under `torchrun` / `accelerate launch` (DDP, gloo on CPU). The loss is a mean over each batch, divided by
+the gradient accumulation steps like any Trainer loss. The logs show `loss_rtd` beside `loss_rtd_constant`, what
+predicting the replaced share everywhere would cost; a run whose discriminator ends within 10% of it gets a warning
+(it has not learned yet, and such a teacher fine-tunes worse than a random one).
 
-    kr-electra-kd pretrain-teacher --corpus corpus.txt --tokenizer tok --output_dir teacher --preset small-kd \\
-        --max_steps 10000
-
-The output folder holds the discriminator (the teacher: config, safetensors, code files, tokenizer) and, in
-`generator/`, the generator. Checkpoints go to `output_dir/checkpoints`; a run restarted with the same output_dir
-resumes from the newest complete one, which must have the same shape.
+A teacher folder holds the discriminator (the teacher: config, safetensors, code files, tokenizer) and, in
+`generator/`, the generator.
 """
 
 from __future__ import annotations
