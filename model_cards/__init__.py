@@ -1,5 +1,1 @@
-"""Model cards generated from measured results (see generate.py and template.md)."""
-
-from .generate import write_model_card
-
-__all__ = ["write_model_card"]
+"""The model card template (template.md), package data read by training/model_card.py."""

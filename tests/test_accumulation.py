@@ -17,8 +17,9 @@ from modeling_kr_electra_kd import (
     KRElectraKDForPreTraining,
     KRElectraKDForSequenceClassification,
 )
-from training.distiller import DistillationConfig, DistillationTrainer
-from training.pretrain import ElectraGeneratorDiscriminator, ElectraPreTrainer, generator_config
+from training.distillation import DistillationConfig, DistillationTrainer
+from training.electra_objective import ElectraGeneratorDiscriminator, generator_config
+from training.pretraining import ElectraPreTrainer
 
 VOCAB, LENGTH, ROWS, MASK_ID = 60, 12, 16, 4
 NO_DROPOUT = {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0, "vocab_size": VOCAB}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from datasets import Dataset
 
-from training.baselines import (
+from training.task_baselines import (
     LEARNED_MARGIN,
     classical_baseline,
     learned_tasks,

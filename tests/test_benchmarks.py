@@ -11,7 +11,7 @@ import pytest
 
 from benchmarks import baseline_table, distillation_nsmc, report, size_speed
 from benchmarks.reproduce import models_below_margin, table
-from training.pipeline import PACKAGE_DATA, scaled_preset, step_seconds
+from training.recipe import PACKAGE_DATA, scaled_preset, step_seconds
 
 
 @pytest.mark.slow
@@ -255,7 +255,8 @@ def test_teacher_from_checkpoint_keeps_the_discriminator_of_a_pretraining_checkp
     from safetensors.torch import save_model
 
     from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDForMaskedLM, KRElectraKDForPreTraining
-    from training.pretrain import ElectraGeneratorDiscriminator, generator_config, teacher_from_checkpoint
+    from training.electra_objective import ElectraGeneratorDiscriminator, generator_config
+    from training.pretraining import teacher_from_checkpoint
 
     config = KRElectraKDConfig.from_preset("tiny", vocab_size=len(tiny_tokenizer))
     torch.manual_seed(0)

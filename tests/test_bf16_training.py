@@ -8,8 +8,9 @@ import math
 import pytest
 from transformers import TrainerState
 
-from training import distill, pretrain
-from training.distiller import LOSS_PARTS
+from training.commands import distill
+from training.commands import pretrain_teacher as pretrain
+from training.distillation import LOSS_PARTS
 
 QUIET = ["--disable_tqdm", "true", "--report_to", "none", "--use_cpu", "true", "--seed", "0"]
 

@@ -125,7 +125,7 @@ def test_each_process_reads_only_its_own_files(tmp_path, tiny_tokenizer, korean_
 
 @pytest.mark.slow
 def test_a_bad_line_met_mid_training_is_a_one_line_error(tmp_path, tiny_tokenizer, korean_texts, capsys):
-    from training import pretrain
+    from training.commands import pretrain_teacher as pretrain
 
     tiny_tokenizer.save_pretrained(tmp_path / "tok")
     corpus = tmp_path / "corpus.txt"

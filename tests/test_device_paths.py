@@ -20,14 +20,14 @@ from transformers import TrainingArguments
 
 from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDForMaskedLM, KRElectraKDForPreTraining
 from training.corpus import streamed_corpus
-from training.distiller import DistillationConfig, DistillationTrainer
-from training.pretrain import (
+from training.distillation import DistillationConfig, DistillationTrainer
+from training.electra_objective import (
     ElectraGeneratorDiscriminator,
-    ElectraPreTrainer,
     constant_prediction_loss,
     generator_config,
     masking_collator,
 )
+from training.pretraining import ElectraPreTrainer
 from training.trainer_common import STREAMING_PREFETCH_BATCHES, device_trainer_defaults
 
 

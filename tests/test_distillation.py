@@ -17,14 +17,18 @@ from transformers import DataCollatorWithPadding, TrainingArguments
 
 from modeling_kr_electra_kd import (
     KRElectraKDConfig,
+    KRElectraKDForMaskedLM,
     KRElectraKDForPreTraining,
     KRElectraKDForSequenceClassification,
 )
-from training import distill, pretrain
-from training.distiller import (
+from training import electra_objective
+from training.commands import distill
+from training.commands import pretrain_teacher as pretrain
+from training.distillation import (
     LOSS_PARTS,
     DistillationConfig,
     DistillationTrainer,
+    build_student,
     check_layer_map,
     uniform_layer_map,
 )
@@ -88,8 +92,8 @@ def test_pretraining_warns_when_the_discriminator_has_not_beaten_a_constant_pred
 
 def test_generator_is_narrower_and_shares_the_embeddings(tokenizer_dir):
     config = KRElectraKDConfig.from_preset("tiny", vocab_size=100)
-    generator = pretrain.KRElectraKDForMaskedLM(pretrain.generator_config(config))
-    model = pretrain.ElectraGeneratorDiscriminator(KRElectraKDForPreTraining(config), generator)
+    generator = KRElectraKDForMaskedLM(electra_objective.generator_config(config))
+    model = electra_objective.ElectraGeneratorDiscriminator(KRElectraKDForPreTraining(config), generator)
     assert generator.config.hidden_size == 16
     assert model.generator.electra.embeddings is model.discriminator.electra.embeddings
     assert model.generator.generator_lm_head.weight is model.discriminator.electra.embeddings.word_embeddings.weight
@@ -304,12 +308,9 @@ def test_student_initialised_from_teacher_layers(teacher_dir, fixtures_dir, tmp_
     from transformers import AutoTokenizer
 
     teacher = KRElectraKDForPreTraining.from_pretrained(teacher_dir)
-    args = distill.DistillArguments(
-        teacher=str(teacher_dir), student_preset="tiny", student_shape="num_hidden_layers=1"
-    )
-    args.student_init = "teacher-layers"
-    student, note = distill.build_student(
-        args, teacher, AutoTokenizer.from_pretrained(teacher_dir), "pretraining", None
+    tokenizer = AutoTokenizer.from_pretrained(teacher_dir)
+    student, note = build_student(
+        teacher, tokenizer, "pretraining", None, "tiny", shape="num_hidden_layers=1", init="teacher-layers"
     )
     assert note == {"init": "teacher-layers"}
     # one student layer <- the teacher's last layer (uniform map), embeddings copied
@@ -319,9 +320,8 @@ def test_student_initialised_from_teacher_layers(teacher_dir, fixtures_dir, tmp_
     assert torch.equal(
         student.electra.embeddings.word_embeddings.weight, teacher.electra.embeddings.word_embeddings.weight
     )
-    args.student_shape = "hidden_size=32"
     with pytest.raises(ValueError, match="as wide as the teacher"):
-        distill.build_student(args, teacher, AutoTokenizer.from_pretrained(teacher_dir), "pretraining", None)
+        build_student(teacher, tokenizer, "pretraining", None, "tiny", shape="hidden_size=32", init="teacher-layers")
 
 
 def _nsmc_teacher(teacher_dir, tokenizer_dir, folder: Path) -> Path:
@@ -493,9 +493,8 @@ def test_corrupt_replaces_exactly_the_masked_tokens_with_the_generators_choice(t
     """Known answer: with the generator's argmax as its sample, masked positions hold the generator's top token for
     that position, every other position keeps its token, and the labels are gone."""
     from modeling_kr_electra_kd import KRElectraKDForMaskedLM
-    from training import distiller
 
-    monkeypatch.setattr(distiller, "sample_replacements", lambda logits: logits.argmax(-1))
+    monkeypatch.setattr(electra_objective, "sample_replacements", lambda logits: logits.argmax(-1))
     teacher = KRElectraKDForPreTraining.from_pretrained(teacher_dir)
     generator = KRElectraKDForMaskedLM.from_pretrained(teacher_dir / "generator").eval()
     trainer = _trainer(teacher, KRElectraKDForPreTraining(teacher.config), None, None, tmp_path, weight_kl=1.0)

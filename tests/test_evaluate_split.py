@@ -10,8 +10,8 @@ from conftest import build_tiny_tokenizer
 from test_tasks import fixture_texts
 
 from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDForPreTraining
-from training import evaluate as evaluate_command
-from training import finetune as finetune_command
+from training.commands import evaluate as evaluate_command
+from training.commands import finetune as finetune_command
 
 pytestmark = pytest.mark.slow  # every test reads the model the finetune command trains (module fixture)
 

@@ -17,8 +17,9 @@ from modeling_kr_electra_kd import (
     KRElectraKDForTokenClassification,
     KRElectraKDModel,
 )
-from training import export
+from training import onnx_export
 from training.cli import main as cli_main
+from training.commands import export
 
 HEADS = [
     KRElectraKDModel,
@@ -72,14 +73,18 @@ def _onnx_differences(head, model_dir, onnx_file, tokenizer, texts) -> dict[str,
     """Max |PyTorch - ONNX| per output on other sentences, batch size and length than the export's own check used."""
     model = head.from_pretrained(model_dir).eval()
     inputs = dict(tokenizer(texts[:5], padding=True, truncation=True, max_length=40, return_tensors="pt"))
-    return export.max_differences(model, export.onnx_session(onnx_file), inputs, export.OUTPUT_NAMES[head.__name__])
+    return onnx_export.max_differences(
+        model, onnx_export.onnx_session(onnx_file), inputs, onnx_export.OUTPUT_NAMES[head.__name__]
+    )
 
 
 def _assert_onnx_matches_pytorch(head, model_dir, onnx_dir, tokenizer, texts):
     """onnx/model.onnx exists and gives every output of the PyTorch model, to 1e-4."""
     assert (onnx_dir / "onnx/model.onnx").is_file()
     differences = _onnx_differences(head, model_dir, onnx_dir / "onnx/model.onnx", tokenizer, texts)
-    assert set(differences) == set(export.OUTPUT_NAMES[head.__name__]) and max(differences.values()) < 1e-4, differences
+    assert set(differences) == set(onnx_export.OUTPUT_NAMES[head.__name__]) and max(differences.values()) < 1e-4, (
+        differences
+    )
 
 
 def test_bad_input_is_a_one_line_error(tiny_tokenizer, tmp_path, capsys):

@@ -16,8 +16,8 @@ from test_tasks import fixture_texts, folder_of, official_korquad_evaluate
 from transformers import pipeline
 
 from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDForPreTraining
-from training import evaluate as evaluate_command
-from training import finetune as finetune_command
+from training.commands import evaluate as evaluate_command
+from training.commands import finetune as finetune_command
 from training.provenance import find_local_paths
 from training.tasks import TASKS, get_task, load_task_data
 

@@ -11,7 +11,7 @@ import pytest
 @pytest.mark.slow  # the whole reproduce pipeline at micro scale
 def test_gpu_profile_keeps_the_paper_shapes_within_its_budget_and_runs_at_micro_scale(tmp_path, monkeypatch):
     from benchmarks import reproduce
-    from training.pipeline import PACKAGE_DATA
+    from training.recipe import PACKAGE_DATA
 
     gpu = reproduce.SCALES["gpu"]
     # estimates from issue 20's measured H100 rates (no stage timed on a GPU yet): the teacher needs two 9-minute slots

@@ -10,7 +10,7 @@ from safetensors.torch import load_file, save_file
 from transformers import ElectraConfig, ElectraForPreTraining
 
 from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDForPreTraining, KRElectraKDForSequenceClassification
-from training.evaluate import load_task_model
+from training.evaluation import load_task_model
 from training.head_swap import head_swap_line
 from training.loading import load_config, load_model
 from training.tasks import get_task

@@ -23,21 +23,23 @@ import pytest
 from conftest import build_tiny_tokenizer
 from transformers import AutoConfig, PreTrainedModel, TrainingArguments
 
-import upload
 from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDForPreTraining, KRElectraKDForSequenceClassification
-from training import distill, evaluate, export, finetune, lowrank
 from training.arguments import NUMBER_RULES, Bounds
 from training.cli import main as cli
-from training.distill import DistillArguments
-from training.distiller import DistillationConfig
-from training.evaluate import DataArguments, EvaluateArguments
-from training.export import ExportArguments
-from training.finetune import FinetuneArguments
-from training.lowrank import ConvertArguments
-from training.pipeline import PipelineArguments
-from training.pretrain import PretrainArguments
+from training.commands import convert as lowrank
+from training.commands import distill, evaluate, export, finetune, upload
+from training.commands.convert import ConvertArguments
+from training.commands.distill import DistillArguments
+from training.commands.evaluate import EvaluateArguments
+from training.commands.export import ExportArguments
+from training.commands.finetune import FinetuneArguments
+from training.commands.pretrain_teacher import PretrainArguments
+from training.commands.train_tokenizer import TokenizerArguments
+from training.distillation import DistillationConfig
+from training.evaluation import DataArguments
+from training.recipe import PipelineArguments
 from training.tasks import get_task
-from training.tokenizer import RUNTIME_TOKENIZER_KEYS, TokenizerArguments, save_tokenizer
+from training.tokenizer import RUNTIME_TOKENIZER_KEYS, save_tokenizer
 
 # Each command that takes numbers: its argument dataclasses, and the least command line that parses.
 COMMANDS = {

@@ -10,13 +10,9 @@ import torch
 from torch import nn
 
 from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDForPreTraining
-from training.distiller import attention_kl, hidden_mse, soft_target_kl
-from training.pretrain import (
-    constant_prediction_loss,
-    discriminator_check,
-    masking_collator,
-    replaced_token_labels,
-)
+from training.distillation import attention_kl, hidden_mse, soft_target_kl
+from training.electra_objective import constant_prediction_loss, masking_collator, replaced_token_labels
+from training.pretraining import discriminator_check
 
 
 def test_soft_target_kl_is_kl_times_temperature_squared():

@@ -29,8 +29,9 @@ from modeling_kr_electra_kd import (
     KRElectraKDLowRankLinear,
     KRElectraKDModel,
 )
+from training.commands.convert import main
 from training.loading import convert_stock_model, load_model
-from training.lowrank import convert_to_low_rank, main
+from training.lowrank import convert_to_low_rank
 
 ELECTRA = ElectraConfig(
     vocab_size=120,

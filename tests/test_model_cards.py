@@ -12,10 +12,10 @@ import torch
 from huggingface_hub import ModelCard
 from huggingface_hub.repocard_data import model_index_to_eval_results
 
-import upload
-from model_cards.generate import main as card_main
-from model_cards.generate import write_model_card
 from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDForSequenceClassification
+from training.commands import upload
+from training.commands.card import main as card_main
+from training.model_card import write_model_card
 
 
 def _results(task="nsmc", accuracy=81.25, n=400, data_source="hub:e9t/nsmc"):

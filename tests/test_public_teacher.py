@@ -9,8 +9,8 @@ import pytest
 from transformers import BertTokenizerFast, ElectraConfig, ElectraForPreTraining
 
 from modeling_kr_electra_kd import KRElectraKDForPreTraining
-from training import distill
-from training.pipeline import scaled_preset, shape_string
+from training.commands import distill
+from training.recipe import scaled_preset, shape_string
 
 QUIET = ["--disable_tqdm", "true", "--report_to", "none", "--seed", "0", "--save_strategy", "no"]
 

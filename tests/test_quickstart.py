@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-import upload
-from training.pipeline import StageProgress
-from training.quickstart import main
+from training.commands import upload
+from training.commands.quickstart import main
+from training.recipe import StageProgress
 
 
 @pytest.mark.slow

@@ -12,7 +12,8 @@ import pytest
 from transformers import AutoTokenizer
 
 from modeling_kr_electra_kd import KRElectraKDConfig
-from training.tokenizer import check_same_vocabulary, check_tokenizer_matches_config, main, train_tokenizer
+from training.commands.train_tokenizer import main
+from training.tokenizer import check_same_vocabulary, check_tokenizer_matches_config, train_tokenizer
 
 REVIEW = "배우들의 연기가 훌륭했습니다!"
 

@@ -1,4 +1,4 @@
-"""The `kr-electra-kd` command: one sub-command per job, each implemented by a module's `main(argv)`.
+"""The `kr-electra-kd` command: one sub-command per job, each implemented by `main(argv)` of a module in commands/.
 
 Modules are imported only when their sub-command runs, so `kr-electra-kd --help` is instant and a
 broken optional dependency of one job does not break the others. `kr-electra-kd <command> --help` prints the
@@ -18,27 +18,40 @@ from pathlib import Path
 # sub-command -> ("module:function", one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "quickstart": (
-        "training.quickstart:main",
+        "training.commands.quickstart:main",
         "the whole pipeline on embedded defaults: tokenizer, teacher, distilled student, fine-tune, card",
     ),
     "train-tokenizer": (
-        "training.tokenizer:main",
+        "training.commands.train_tokenizer:main",
         "learn a morpheme-aware Korean WordPiece vocabulary from a text corpus",
     ),
     "pretrain-teacher": (
-        "training.pretrain:main",
+        "training.commands.pretrain_teacher:main",
         "ELECTRA pre-training (generator + discriminator) of a teacher from plain text",
     ),
-    "distill": ("training.distill:main", "distil a teacher into a (low-rank) student, task-agnostic or for one task"),
+    "distill": (
+        "training.commands.distill:main",
+        "distil a teacher into a (low-rank) student, task-agnostic or for one task",
+    ),
     "convert": (
-        "training.lowrank:main",
+        "training.commands.convert:main",
         "convert a dense model (this family, ELECTRA or BERT) to low rank by truncated SVD",
     ),
-    "finetune": ("training.finetune:main", "fine-tune a model on a Korean task and write a results JSON"),
-    "evaluate": ("training.evaluate:main", "evaluate a fine-tuned model on a Korean task and write a results JSON"),
-    "tasks": ("training.tasks:main", "list the Korean tasks, their data sources and metrics"),
-    "card": ("model_cards.generate:main", "write a model card (README.md) for a student folder from its results"),
-    "export": ("training.export:main", "export a model as ONNX (optionally int8) for onnxruntime, transformers.js"),
+    "finetune": ("training.commands.finetune:main", "fine-tune a model on a Korean task and write a results JSON"),
+    "evaluate": (
+        "training.commands.evaluate:main",
+        "evaluate a fine-tuned model on a Korean task and write a results JSON",
+    ),
+    "tasks": ("training.commands.tasks:main", "list the Korean tasks, their data sources and metrics"),
+    "card": ("training.commands.card:main", "write a model card (README.md) for a student folder from its results"),
+    "export": (
+        "training.commands.export:main",
+        "export a model as ONNX (optionally int8) for onnxruntime, transformers.js",
+    ),
+    "upload": (
+        "training.commands.upload:main",
+        "check student folders and publish them to the Hugging Face Hub (= python upload.py)",
+    ),
 }
 
 

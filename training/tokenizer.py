@@ -14,17 +14,13 @@ analyzer and no custom code, and `AutoTokenizer` / `pipeline()` load it as they 
 from __future__ import annotations
 
 import json
-import sys
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from tqdm.auto import tqdm
 from transformers import PretrainedConfig, PreTrainedTokenizerBase, PreTrainedTokenizerFast
-
-from training.corpus import iter_corpus_lines
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
@@ -244,42 +240,3 @@ def check_same_vocabulary(
         f"{len(differing)} (token, id) pairs not shared, e.g. {example[0]!r} -> {example[1]}). Give the student the "
         "teacher's tokenizer."
     )
-
-
-@dataclass
-class TokenizerArguments:
-    corpus: list[str] = field(
-        metadata={"help": "Corpus files: UTF-8 text, one text per line, .txt or .gz (a folder: every such file in it)."}
-    )
-    output_dir: str = field(metadata={"help": "Folder to save the tokenizer in (loads with AutoTokenizer)."})
-    vocab_size: int = field(default=30000, metadata={"help": "Vocabulary size (KR-ELECTRA: 30,000)."})
-    no_morphemes: bool = field(
-        default=False, metadata={"help": "Plain WordPiece on raw text instead of morpheme-aware pieces (baseline)."}
-    )
-    max_lines: int | None = field(default=None, metadata={"help": "Read at most this many corpus lines."})
-    min_frequency: int = field(default=2, metadata={"help": "Least corpus frequency of a multi-character piece."})
-    model_max_length: int = field(default=512, metadata={"help": "Longest input the tokenizer will produce."})
-
-
-def main(argv: list[str] | None = None) -> int:
-    from training.arguments import parse_command
-
-    (args,) = parse_command((TokenizerArguments,), argv, "kr-electra-kd train-tokenizer")
-    try:
-        tokenizer = train_tokenizer(
-            iter_corpus_lines(args.corpus, max_lines=args.max_lines),
-            vocab_size=args.vocab_size,
-            morpheme_aware=not args.no_morphemes,
-            min_frequency=args.min_frequency,
-            model_max_length=args.model_max_length,
-        )
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    save_tokenizer(tokenizer, args.output_dir)
-    print(f"Saved a {len(tokenizer)}-token tokenizer to {args.output_dir}.")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,5 @@
-"""`DistillationTrainer`: knowledge distillation from a frozen teacher as a `Trainer` subclass.
+"""`DistillationTrainer`: knowledge distillation from a frozen teacher as a `Trainer` subclass; and the student it
+trains (`build_student`: a preset, initialised randomly, from the teacher's layers or from a trained student by SVD).
 
 The loss is any weighted mix of
 - `kl`: soft-target KL divergence between temperature-softened teacher and student outputs, scaled by T^2
@@ -32,14 +33,18 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, load_model, save_model
+from safetensors.torch import load_file, save_model
+from safetensors.torch import load_model as load_safetensors_into
 from torch import nn
 from transformers import PreTrainedModel, Trainer
 from transformers.utils import logging
 
-from training.pretrain import at_positions, masked_positions, replaced_token_labels, sample_replacements
+from modeling_kr_electra_kd import PRESETS, KRElectraKDConfig, KRElectraKDPreTrainedModel
+from training.electra_objective import corrupt
+from training.loading import HEADS, load_model
+from training.lowrank import convert_to_low_rank
 from training.tokenizer import save_tokenizer
-from training.trainer_common import LossPartsMixin
+from training.trainer_common import LossPartsMixin, parse_shape
 
 LOSS_PARTS = ("kl", "hard", "hidden", "attention", "embedding")
 # Beside the student in each checkpoint: the learned projections, which a resumed run needs.
@@ -333,20 +338,15 @@ class DistillationTrainer(LossPartsMixin, Trainer):
             self._teacher_cache_bytes += size
 
     def corrupt(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """ELECTRA's corruption of a masked batch: each masked position (`labels` != -100) gets a token sampled from
-        the generator; the labels are dropped (the student learns from the teacher, not from them)."""
+        """ELECTRA's corruption of a masked batch (`electra_objective.corrupt`, as in pre-training); the labels are
+        dropped (the student learns from the teacher, not from them)."""
         inputs = dict(inputs)
         labels = inputs.pop("labels")
-        positions = masked_positions(labels)
         with torch.no_grad():
-            hidden = self.generator.electra(
-                inputs["input_ids"],
-                attention_mask=inputs.get("attention_mask"),
-                token_type_ids=inputs.get("token_type_ids"),
-            ).last_hidden_state
-            # vocabulary logits only where a token was masked, as in pre-training
-            sampled = sample_replacements(self.generator.prediction_logits(at_positions(hidden, positions)).float())
-        inputs["input_ids"], _ = replaced_token_labels(inputs["input_ids"], labels, sampled)
+            corruption = corrupt(
+                self.generator, inputs["input_ids"], labels, inputs.get("attention_mask"), inputs.get("token_type_ids")
+            )
+        inputs["input_ids"] = corruption.input_ids
         return inputs
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
@@ -418,7 +418,7 @@ class DistillationTrainer(LossPartsMixin, Trainer):
         self.check_resumable(resume_from_checkpoint)
         projections = self.accelerator.unwrap_model(self.model).projections
         if any(True for _ in projections.parameters()):
-            load_model(projections, str(Path(resume_from_checkpoint) / PROJECTIONS_FILE))
+            load_safetensors_into(projections, str(Path(resume_from_checkpoint) / PROJECTIONS_FILE))
 
     def check_resumable(self, checkpoint: str | None) -> None:
         """Refuse, before training starts, a checkpoint without the projections this run trains (one written before
@@ -505,3 +505,77 @@ def _stack_cached(rows: list[dict], length: int, device: torch.device) -> dict:
         layers = first[key]
         out[key] = None if layers is None else tuple(stack([row[key][i] for row in rows]) for i in range(len(layers)))
     return out
+
+
+RANK_FIELDS = ("embedding_rank", "attention_rank", "ffn_rank")
+
+
+def load_generator(source: str, teacher_config) -> KRElectraKDPreTrainedModel:
+    """The generator, as a masked LM of this family, checked against the teacher's vocabulary."""
+    generator = load_model(source, head="masked-lm", flag="--generator")
+    if generator.config.vocab_size != teacher_config.vocab_size:
+        raise ValueError(
+            f"--generator {source} has a {generator.config.vocab_size}-token vocabulary and the teacher "
+            f"{teacher_config.vocab_size}: it must be the teacher's own generator (same tokenizer)."
+        )
+    return generator
+
+
+def student_config(preset: str, shape: str | None, teacher_config, tokenizer, task) -> KRElectraKDConfig:
+    """The student's config: `preset` with `shape`'s overrides, the teacher's vocabulary and positions, and `task`'s
+    labels when there is one."""
+    if preset not in PRESETS:
+        raise ValueError(f"Unknown student preset {preset!r}; choose one of: {', '.join(PRESETS)}.")
+    overrides = {"vocab_size": teacher_config.vocab_size, "pad_token_id": tokenizer.pad_token_id}
+    overrides["max_position_embeddings"] = teacher_config.max_position_embeddings
+    if task is not None:
+        overrides["num_labels"] = task.num_labels
+        if task.id2label:
+            overrides.update(id2label=task.id2label, label2id=task.label2id)
+    return KRElectraKDConfig.from_preset(preset, **{**overrides, **parse_shape(shape)})
+
+
+def _init_from_teacher_layers(student: KRElectraKDPreTrainedModel, teacher, layer_map: list[int]) -> None:
+    """Copy the teacher's embeddings and its mapped layers into a student of the same widths."""
+    student_base, teacher_base = student.base_model, teacher.base_model
+    if student.config.hidden_size != teacher.config.hidden_size or student.config.is_low_rank:
+        raise ValueError(
+            "--student_init teacher-layers needs a dense student as wide as the teacher (hidden_size "
+            f"{teacher.config.hidden_size}); this student has hidden_size {student.config.hidden_size}. Use random "
+            "initialisation, or distil a dense student first and pass its folder."
+        )
+    student_base.embeddings.load_state_dict(teacher_base.embeddings.state_dict())
+    if hasattr(teacher_base, "embeddings_project") and hasattr(student_base, "embeddings_project"):
+        student_base.embeddings_project.load_state_dict(teacher_base.embeddings_project.state_dict())
+    for index, teacher_layer in enumerate(layer_map):
+        student_base.encoder.layer[index].load_state_dict(teacher_base.encoder.layer[teacher_layer - 1].state_dict())
+
+
+def build_student(
+    teacher, tokenizer, head: str, task, preset: str, shape: str | None = None, init: str = "random"
+) -> tuple[KRElectraKDPreTrainedModel, dict]:
+    """The student model (`preset` + `shape`, with `head`; `init`: random, teacher-layers, or a folder/Hub id of a
+    trained student, converted by SVD to the preset's ranks when they differ) and a note of how it was initialised."""
+    config = student_config(preset, shape, teacher.config, tokenizer, task)
+    if init in ("random", "teacher-layers"):
+        student = HEADS[head](config)
+        if init == "teacher-layers":
+            _init_from_teacher_layers(
+                student, teacher, uniform_layer_map(config.num_hidden_layers, teacher.config.num_hidden_layers)
+            )
+        return student, {"init": init}
+    overrides = {}
+    if task is not None:
+        overrides = {"num_labels": task.num_labels}
+        if task.id2label:
+            overrides.update(id2label=task.id2label, label2id=task.label2id)
+    student = load_model(init, head=head, flag="--student_init", **overrides)
+    wanted = {name: getattr(config, name) for name in RANK_FIELDS}
+    current = {name: getattr(student.config, name) for name in RANK_FIELDS}
+    note = {"init": init}
+    if wanted != current:
+        changed = {name: value for name, value in wanted.items() if value != current[name] and value is not None}
+        if changed:
+            student, report = convert_to_low_rank(student, **changed)
+            note["svd"] = {"ranks": changed, "max_relative_error": report.max_relative_error}
+    return student, note

@@ -20,8 +20,7 @@ from transformers import Trainer, TrainingArguments, set_seed
 
 from modeling_kr_electra_kd.pipeline_kr_electra_kd import default_doc_stride
 from training.arguments import check_output_dir, command_parser, overwrite_field
-from training.baselines import data_baselines
-from training.evaluate import (
+from training.evaluation import (
     DataArguments,
     check_labels,
     check_tokenizer,
@@ -33,6 +32,7 @@ from training.evaluate import (
 )
 from training.loading import load_config, load_tokenizer
 from training.provenance import portable_path
+from training.task_baselines import data_baselines
 from training.tasks import QUESTION_ANSWERING, TASKS, build_compute_metrics, get_task, load_task_data, tokenize_dataset
 from training.tokenizer import make_tokenizer_config_portable
 from training.trainer_common import device_trainer_defaults, resume_checkpoint
@@ -82,7 +82,7 @@ class FinetuneArguments:
         default=False,
         metadata={
             "help": "Also score the task's trivial and classical baselines (majority class, TF-IDF + logistic "
-            "regression, ...: training/baselines.py) on the same rows, into results.json and the model card."
+            "regression, ...: training/task_baselines.py) on the same rows, into results.json and the model card."
         },
     )
     overwrite_output_dir: bool = overwrite_field()
@@ -98,6 +98,38 @@ def parse_arguments(argv: list[str] | None) -> tuple[FinetuneArguments, DataArgu
             "output_dir": str(Path("runs") / f"{Path(known.model).name or 'model'}-{known.task}")
         },
     )
+
+
+def build_trainer(
+    task, model, tokenizer, training_args: TrainingArguments, train_features, data, max_seq_length: int, doc_stride: int
+) -> Trainer:
+    """Trainer with the task's collator and, except for QA (scored after training, through n-best post-processing),
+    its metrics on the eval split while training when --eval_strategy asks for them."""
+    eval_features = None
+    if task.kind != QUESTION_ANSWERING and training_args.eval_strategy != "no":
+        eval_features = tokenize_dataset(task, data["eval"], tokenizer, max_seq_length, doc_stride, training=False)
+    return Trainer(
+        model=model,
+        args=training_args,
+        train_dataset=train_features,
+        eval_dataset=eval_features,
+        data_collator=data_collator_for(task, tokenizer),
+        processing_class=tokenizer,
+        compute_metrics=None if task.kind == QUESTION_ANSWERING else build_compute_metrics(task),
+    )
+
+
+def save_finetuned(trainer: Trainer, training_args: TrainingArguments, output_dir: Path) -> None:
+    """The fine-tuned model with a portable tokenizer and its training arguments as JSON (run-relative paths)."""
+    trainer.save_model(str(output_dir))
+    make_tokenizer_config_portable(output_dir)  # loads with transformers 4.x too, without run-time keys
+    # Trainer pickles its arguments beside the model; keep a readable JSON copy instead (no pickles in the folder).
+    (output_dir / "training_args.bin").unlink(missing_ok=True)
+    recorded = training_args.to_dict()
+    for key in ("output_dir", "logging_dir", "resume_from_checkpoint"):  # run-relative, as everything published
+        if isinstance(recorded.get(key), str):
+            recorded[key] = portable_path(recorded[key], output_dir)
+    (output_dir / "training_args.json").write_text(json.dumps(recorded, indent=2), encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,32 +163,13 @@ def main(argv: list[str] | None = None) -> int:
     if data.num_bad_rows_skipped:
         print(f"Skipped {data.num_bad_rows_skipped} malformed row(s), e.g.:\n  " + "\n  ".join(data.bad_row_examples))
 
-    eval_features = None
-    if task.kind != QUESTION_ANSWERING and training_args.eval_strategy != "no":
-        eval_features = tokenize_dataset(task, data["eval"], tokenizer, max_seq_length, doc_stride, training=False)
-    trainer = Trainer(
-        model=model,
-        args=training_args,
-        train_dataset=train_features,
-        eval_dataset=eval_features,
-        data_collator=data_collator_for(task, tokenizer),
-        processing_class=tokenizer,
-        compute_metrics=None if task.kind == QUESTION_ANSWERING else build_compute_metrics(task),
-    )
+    trainer = build_trainer(task, model, tokenizer, training_args, train_features, data, max_seq_length, doc_stride)
     checkpoint = training_args.resume_from_checkpoint
     if checkpoint is None and output_dir.is_dir():
         # the newest complete checkpoint: one a kill left half-written is skipped, and the line says which
         checkpoint = resume_checkpoint(output_dir)
     trainer.train(resume_from_checkpoint=checkpoint)
-    trainer.save_model(str(output_dir))
-    make_tokenizer_config_portable(output_dir)  # loads with transformers 4.x too, without run-time keys
-    # Trainer pickles its arguments beside the model; keep a readable JSON copy instead (no pickles in the folder).
-    (output_dir / "training_args.bin").unlink(missing_ok=True)
-    recorded = training_args.to_dict()
-    for key in ("output_dir", "logging_dir", "resume_from_checkpoint"):  # run-relative, as everything published
-        if isinstance(recorded.get(key), str):
-            recorded[key] = portable_path(recorded[key], output_dir)
-    (output_dir / "training_args.json").write_text(json.dumps(recorded, indent=2), encoding="utf-8")
+    save_finetuned(trainer, training_args, output_dir)
 
     scores = score(trainer, task, data["eval"], tokenizer, data_args, max_seq_length)
     results = write_results(

@@ -11,8 +11,6 @@ huggingface_hub's card classes, which validate every result; the body comes from
 from __future__ import annotations
 
 import json
-import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,8 @@ from transformers import AutoConfig
 
 from training.provenance import HUB_ID, is_local, portable_path, rebase
 
-TEMPLATE = Path(__file__).resolve().parent / "template.md"
+# The template is package data of the top-level `model_cards` package, installed beside `training`.
+TEMPLATE = Path(__file__).resolve().parents[1] / "model_cards" / "template.md"
 LICENSE = "apache-2.0"
 TAGS = ["korean", "electra", "knowledge-distillation", "low-rank", "kr-electra-kd"]
 # Head (config.architectures[0] suffix) -> the Hub's pipeline tag.
@@ -309,33 +308,3 @@ def write_model_card(
     )
     card.save(model_dir / "README.md")
     return card
-
-
-@dataclass
-class CardArguments:
-    model_dir: str = field(metadata={"help": "The model folder to write README.md into."})
-    results: list[str] = field(default_factory=list, metadata={"help": "This model's results JSON files."})
-    teacher_results: list[str] = field(default_factory=list, metadata={"help": "The teacher's results JSON files."})
-    teacher: str | None = field(default=None, metadata={"help": "The teacher's Hub id (base_model) or path."})
-    speed: str | None = field(default=None, metadata={"help": "A JSON file of CPU speed figures to show."})
-    repo_id: str | None = field(default=None, metadata={"help": "The Hub repo id the card will live in."})
-
-
-def main(argv: list[str] | None = None) -> int:
-    from training.arguments import parse_command
-
-    (args,) = parse_command((CardArguments,), argv, "kr-electra-kd card")
-    try:
-        speed = json.loads(Path(args.speed).read_text(encoding="utf-8")) if args.speed else None
-        write_model_card(
-            args.model_dir, args.results, args.teacher_results, teacher=args.teacher, speed=speed, repo_id=args.repo_id
-        )
-    except (ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(f"Wrote {Path(args.model_dir) / 'README.md'}.")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

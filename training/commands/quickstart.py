@@ -3,7 +3,7 @@
 On the Korean sample the package ships (training/data, written for this project): a morpheme-aware tokenizer, a
 small teacher pre-trained as ELECTRA, a low-rank student distilled from it, both fine-tuned and evaluated on the
 sample sentiment task, a Hub-ready student folder with its model card, and that folder loaded back through
-`pipeline()`. Every option of `training.pipeline.PipelineArguments` scales the same command up to real data:
+`pipeline()`. Every option of `training.recipe.PipelineArguments` scales the same command up to real data:
 
     kr-electra-kd quickstart --corpus ../shared/data/corpus/nsmc_unselected_reviews.txt.gz \\
         --data_dir ../shared/data/nsmc --max_train_samples 20000 --teacher_steps 5000 --distill_steps 5000
@@ -16,14 +16,14 @@ import time
 from pathlib import Path
 
 from training.arguments import parse_command
-from training.pipeline import PipelineArguments, run_pipeline
+from training.recipe import PipelineArguments, run_pipeline
 
 EXAMPLES = ["이 영화 정말 재미있었어요. 배우들 연기가 최고!", "시간 낭비였다. 너무 지루하고 뻔한 전개."]
 
 
 def write_cards(summary: dict) -> list[Path]:
     """A model card for every fine-tuned student, from its results and the teacher's on the same tasks."""
-    from model_cards.generate import write_model_card
+    from training.model_card import write_model_card
 
     written = []
     teacher = summary["models"]["teacher"]

@@ -220,90 +220,123 @@ def check_pipeline_lengths(args: PipelineArguments) -> None:
     check_length("--max_seq_length", args.max_seq_length, limit, "the teacher's")
 
 
+@dataclass
+class _PipelineRun:
+    """What every step of one `run_pipeline` call shares: the arguments, each stage's folder, the options common to
+    the training steps, and which stages may run (None: all)."""
+
+    args: PipelineArguments
+    folders: dict[str, Path]
+    stages: set[str] | None
+    progress: StageProgress
+
+    def step(self, stage: str, step: str, output: Path, command: str, argv: list[str]) -> Path:
+        if self.stages is not None and stage not in self.stages and not (output / ".done").exists():
+            raise StageNotRun(stage)
+        return run_step(step, output, command, argv, self.progress)
+
+    def corpus_options(self) -> list[str]:
+        options = ["--corpus", *self.args.corpus]
+        if self.args.max_corpus_lines:
+            options += ["--max_corpus_lines", str(self.args.max_corpus_lines)]
+        return options
+
+    def common_options(self) -> list[str]:
+        args = self.args
+        common = ["--seed", str(args.seed), "--report_to", "none", "--save_steps", "200", "--save_total_limit", "1"]
+        return common + ["--per_device_train_batch_size", str(args.batch_size), "--logging_steps", "50"]
+
+
+def _planned_steps(args: PipelineArguments) -> list[tuple[str, int | None]]:
+    """(command, steps) of every step in order, for the progress lines' estimate."""
+    planned = [("train-tokenizer", None), ("pretrain-teacher", args.teacher_steps)] if args.teacher is None else []
+    planned += [("distill", args.distill_steps)] * len(args.student_presets)
+    return planned + [("finetune", None)] * ((1 + len(args.student_presets)) * len(args.tasks))
+
+
+def _train_teacher(run: _PipelineRun) -> str:
+    """Steps 1-2: the tokenizer and the teacher pre-trained with it; returns the teacher folder (or the given one)."""
+    args = run.args
+    if args.teacher is not None:
+        return args.teacher
+    tokenizer_dir = run.folders["tokenizer"]
+    tokenizer_argv = ["--corpus", *args.corpus, "--output_dir", str(tokenizer_dir)]
+    tokenizer_argv += ["--vocab_size", str(args.vocab_size)]
+    if args.max_corpus_lines:
+        tokenizer_argv += ["--max_lines", str(args.max_corpus_lines)]
+    run.step("tokenizer", "tokenizer", tokenizer_dir, "train-tokenizer", tokenizer_argv)
+    teacher_dir = run.folders["teacher"]
+    teacher_shape = scaled_preset(args.teacher_preset, args.teacher_width, args.teacher_layers)
+    teacher_argv = [*run.corpus_options(), "--tokenizer", str(tokenizer_dir), "--preset", args.teacher_preset]
+    teacher_argv += ["--shape", shape_string(teacher_shape), "--output_dir", str(teacher_dir)]
+    teacher_argv += ["--max_steps", str(args.teacher_steps), "--max_seq_length", str(args.max_seq_length)]
+    teacher_argv += run.common_options()
+    if not args.packing:
+        teacher_argv += ["--no_packing"]
+    run.step("teacher", "teacher", teacher_dir, "pretrain-teacher", teacher_argv)
+    return str(teacher_dir)
+
+
+def _distill_students(run: _PipelineRun, teacher: str) -> dict[str, dict]:
+    """Step 3: small-kd is distilled; low-rank students are factorized from it by SVD and distilled again when it is in
+    the list (the paper's recipe), otherwise distilled directly in their low-rank shape."""
+    args = run.args
+    dense_dir = Path(args.output_dir) / "students" / "small-kd"
+    students = {}
+    for preset in args.student_presets:
+        shape = scaled_preset(preset, args.student_width, args.student_layers)
+        student_dir = run.folders[preset]
+        argv = ["--teacher", teacher, "--student_preset", preset, "--student_shape", shape_string(shape)]
+        argv += [*run.corpus_options(), "--output_dir", str(student_dir), "--max_seq_length", str(args.max_seq_length)]
+        argv += ["--max_steps", str(args.distill_steps), *run.common_options()]
+        if not args.packing:
+            argv += ["--no_packing"]
+        if preset != "small-kd" and "small-kd" in args.student_presets:
+            argv += ["--student_init", str(dense_dir)]
+        run.step(preset, f"distill {preset}", student_dir, "distill", argv)
+        students[preset] = {"path": str(student_dir), "preset": preset, "shape": shape}
+    return students
+
+
+def _finetune_argv(args: PipelineArguments, model_path: str, task_name: str, output: Path) -> list[str]:
+    argv = ["--model", model_path, "--task", task_name, "--output_dir", str(output)]
+    data_dir = _task_data_dir(args, task_name)
+    if data_dir is not None:
+        argv += ["--data_dir", data_dir]
+    if args.max_train_samples:
+        argv += ["--max_train_samples", str(args.max_train_samples)]
+    if args.max_eval_samples:
+        argv += ["--max_eval_samples", str(args.max_eval_samples)]
+    argv += [
+        "--num_train_epochs",
+        str(args.finetune_epochs),
+        "--learning_rate",
+        str(args.finetune_learning_rate),
+        "--warmup_steps",
+        str(args.finetune_warmup),
+    ]
+    return argv + ["--seed", str(args.seed), "--report_to", "none", "--logging_steps", "50", "--baselines", "true"]
+
+
+def _finetune_all(run: _PipelineRun, models: dict[str, dict]) -> None:
+    """Step 4: fine-tune and evaluate every model on every task; each model's `results` maps task -> results.json."""
+    for name, model in models.items():
+        model["results"] = {}
+        for task_name in run.args.tasks:
+            step = f"finetune {name} {task_name}"
+            output = run.folders[step]
+            run.step(step, step, output, "finetune", _finetune_argv(run.args, model["path"], task_name, output))
+            model["results"][task_name] = json.loads((output / "results.json").read_text(encoding="utf-8"))
+            model["results"][task_name]["model_dir"] = str(output)
+
+
 def run_pipeline(args: PipelineArguments, stages: set[str] | None = None) -> dict:
     """Run every step (skipping finished ones) and return {"models": {name: {...}}, "tasks": [...]}. With `stages`
     (names from `pipeline_stages`), run only those stages' steps: a finished step of another stage is reused, and the
     first unfinished one raises `StageNotRun` naming its stage."""
     check_pipeline_lengths(args)
-    root, folders = Path(args.output_dir), pipeline_stages(args)
-
-    def stage_step(stage: str, step: str, output: Path, command: str, argv: list[str]) -> Path:
-        if stages is not None and stage not in stages and not (output / ".done").exists():
-            raise StageNotRun(stage)
-        return run_step(step, output, command, argv, progress)
-
-    corpus_options = ["--corpus", *args.corpus]
-    if args.max_corpus_lines:
-        corpus_options += ["--max_corpus_lines", str(args.max_corpus_lines)]
-    common = ["--seed", str(args.seed), "--report_to", "none", "--save_steps", "200", "--save_total_limit", "1"]
-    common += ["--per_device_train_batch_size", str(args.batch_size), "--logging_steps", "50"]
-    models: dict[str, dict] = {}
-    planned = [("train-tokenizer", None), ("pretrain-teacher", args.teacher_steps)] if args.teacher is None else []
-    planned += [("distill", args.distill_steps)] * len(args.student_presets)
-    planned += [("finetune", None)] * ((1 + len(args.student_presets)) * len(args.tasks))
-    progress = StageProgress(planned)
-
-    # 1-2. Tokenizer and teacher (or the given teacher).
-    if args.teacher is None:
-        tokenizer_dir = folders["tokenizer"]
-        tokenizer_argv = ["--corpus", *args.corpus, "--output_dir", str(tokenizer_dir)]
-        tokenizer_argv += ["--vocab_size", str(args.vocab_size)]
-        if args.max_corpus_lines:
-            tokenizer_argv += ["--max_lines", str(args.max_corpus_lines)]
-        stage_step("tokenizer", "tokenizer", tokenizer_dir, "train-tokenizer", tokenizer_argv)
-        teacher_dir = folders["teacher"]
-        teacher_shape = scaled_preset(args.teacher_preset, args.teacher_width, args.teacher_layers)
-        teacher_argv = [*corpus_options, "--tokenizer", str(tokenizer_dir), "--preset", args.teacher_preset]
-        teacher_argv += ["--shape", shape_string(teacher_shape), "--output_dir", str(teacher_dir)]
-        teacher_argv += ["--max_steps", str(args.teacher_steps), "--max_seq_length", str(args.max_seq_length), *common]
-        if not args.packing:
-            teacher_argv += ["--no_packing"]
-        stage_step("teacher", "teacher", teacher_dir, "pretrain-teacher", teacher_argv)
-        teacher = str(teacher_dir)
-    else:
-        teacher = args.teacher
-    models["teacher"] = {"path": teacher, "preset": args.teacher_preset}
-
-    # 3. Students: small-kd is distilled; low-rank students are factorized from it by SVD and distilled again when it
-    # is in the list (the paper's recipe), otherwise distilled directly in their low-rank shape.
-    dense_dir = root / "students" / "small-kd"
-    for preset in args.student_presets:
-        shape = scaled_preset(preset, args.student_width, args.student_layers)
-        student_dir = folders[preset]
-        argv = ["--teacher", teacher, "--student_preset", preset, "--student_shape", shape_string(shape)]
-        argv += [*corpus_options, "--output_dir", str(student_dir), "--max_seq_length", str(args.max_seq_length)]
-        argv += ["--max_steps", str(args.distill_steps), *common]
-        if not args.packing:
-            argv += ["--no_packing"]
-        if preset != "small-kd" and "small-kd" in args.student_presets:
-            argv += ["--student_init", str(dense_dir)]
-        stage_step(preset, f"distill {preset}", student_dir, "distill", argv)
-        models[preset] = {"path": str(student_dir), "preset": preset, "shape": shape}
-
-    # 4. Fine-tune and evaluate every model on every task.
-    for name, model in models.items():
-        model["results"] = {}
-        for task_name in args.tasks:
-            step = f"finetune {name} {task_name}"
-            output = folders[step]
-            argv = ["--model", model["path"], "--task", task_name, "--output_dir", str(output)]
-            data_dir = _task_data_dir(args, task_name)
-            if data_dir is not None:
-                argv += ["--data_dir", data_dir]
-            if args.max_train_samples:
-                argv += ["--max_train_samples", str(args.max_train_samples)]
-            if args.max_eval_samples:
-                argv += ["--max_eval_samples", str(args.max_eval_samples)]
-            argv += [
-                "--num_train_epochs",
-                str(args.finetune_epochs),
-                "--learning_rate",
-                str(args.finetune_learning_rate),
-                "--warmup_steps",
-                str(args.finetune_warmup),
-            ]
-            argv += ["--seed", str(args.seed), "--report_to", "none", "--logging_steps", "50", "--baselines", "true"]
-            stage_step(step, step, output, "finetune", argv)
-            model["results"][task_name] = json.loads((output / "results.json").read_text(encoding="utf-8"))
-            model["results"][task_name]["model_dir"] = str(output)
+    run = _PipelineRun(args, pipeline_stages(args), stages, StageProgress(_planned_steps(args)))
+    teacher = _train_teacher(run)
+    models = {"teacher": {"path": teacher, "preset": args.teacher_preset}, **_distill_students(run, teacher)}
+    _finetune_all(run, models)
     return {"models": models, "tasks": list(args.tasks)}

@@ -1,0 +1,40 @@
+"""`kr-electra-kd card`: write a model card (README.md) for a student folder from its results; the library is training/model_card.py."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from training.model_card import write_model_card
+
+
+@dataclass
+class CardArguments:
+    model_dir: str = field(metadata={"help": "The model folder to write README.md into."})
+    results: list[str] = field(default_factory=list, metadata={"help": "This model's results JSON files."})
+    teacher_results: list[str] = field(default_factory=list, metadata={"help": "The teacher's results JSON files."})
+    teacher: str | None = field(default=None, metadata={"help": "The teacher's Hub id (base_model) or path."})
+    speed: str | None = field(default=None, metadata={"help": "A JSON file of CPU speed figures to show."})
+    repo_id: str | None = field(default=None, metadata={"help": "The Hub repo id the card will live in."})
+
+
+def main(argv: list[str] | None = None) -> int:
+    from training.arguments import parse_command
+
+    (args,) = parse_command((CardArguments,), argv, "kr-electra-kd card")
+    try:
+        speed = json.loads(Path(args.speed).read_text(encoding="utf-8")) if args.speed else None
+        write_model_card(
+            args.model_dir, args.results, args.teacher_results, teacher=args.teacher, speed=speed, repo_id=args.repo_id
+        )
+    except (ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"Wrote {Path(args.model_dir) / 'README.md'}.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""`kr-electra-kd export`: export a model as ONNX (optionally int8); the library is training/onnx_export.py."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import modeling_kr_electra_kd
+from modeling_kr_electra_kd import CODE_FILES
+from training.arguments import check_output_dir, parse_command
+from training.loading import load_tokenizer
+from training.onnx_export import (
+    ONNX_FILE,
+    PARITY_SENTENCES,
+    QUANTIZATIONS,
+    QUANTIZED_FILE,
+    export_onnx,
+    load_model,
+    max_differences,
+    onnx_session,
+    quantize_int8,
+)
+from training.tokenizer import save_tokenizer
+
+
+@dataclass
+class ExportArguments:
+    model: str = field(metadata={"help": "Model folder or Hub id of this family (any head)."})
+    output_dir: str = field(metadata={"help": "Folder to write: onnx/model.onnx, config.json, tokenizer files."})
+    quantize: str | None = field(
+        default=None, metadata={"help": "Also write onnx/model_quantized.onnx: 'int8' (ONNX Runtime dynamic int8)."}
+    )
+    opset: int = field(default=17, metadata={"help": "ONNX opset version (14 or later: scaled dot-product attention)."})
+    tolerance: float = field(
+        default=1e-4, metadata={"help": "Largest allowed difference between PyTorch and the float ONNX model."}
+    )
+    overwrite_output_dir: bool = field(
+        default=False, metadata={"help": "Replace a model or export already in --output_dir (refused otherwise)."}
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    (args,) = parse_command((ExportArguments,), argv, "kr-electra-kd export")
+    try:
+        check_output_dir(args.output_dir, args.overwrite_output_dir)
+        if args.quantize is not None and args.quantize not in QUANTIZATIONS:
+            raise ValueError(f"--quantize {args.quantize}: choose one of {', '.join(QUANTIZATIONS)}.")
+        missing = [name for name in ("onnx", "onnxruntime") if importlib.util.find_spec(name) is None]
+        if missing:
+            raise ValueError(f"export needs {' and '.join(missing)}: pip install 'kr-electra-kd[onnx]'.")
+        model = load_model(args.model)
+        tokenizer = load_tokenizer(args.model)
+    except (ValueError, OSError) as error:
+        print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
+        return 2
+
+    output_dir = Path(args.output_dir)
+    onnx_path = output_dir / "onnx" / ONNX_FILE
+    output_names = export_onnx(model, onnx_path, args.opset)
+    model.config.save_pretrained(output_dir)
+    save_tokenizer(tokenizer, output_dir)
+    # The config's auto_map names these files: with them the folder's config and tokenizer load with
+    # trust_remote_code=True, as the model folder's do.
+    code_dir = Path(modeling_kr_electra_kd.__file__).parent
+    for name in CODE_FILES:
+        shutil.copyfile(code_dir / name, output_dir / name)
+    files = [onnx_path]
+    if args.quantize == "int8":
+        files.append(output_dir / "onnx" / QUANTIZED_FILE)
+        quantize_int8(onnx_path, files[-1])
+
+    inputs = dict(tokenizer(PARITY_SENTENCES, padding=True, truncation=True, max_length=128, return_tensors="pt"))
+    parity_ok = True
+    for path in files:
+        differences = max_differences(model, onnx_session(path), inputs, output_names)
+        shown = ", ".join(f"{name} {value:.2e}" for name, value in differences.items())
+        print(f"{path.relative_to(output_dir)}: {path.stat().st_size / 1e6:.1f} MB; max |PyTorch - ONNX|: {shown}")
+        if path.name == ONNX_FILE and max(differences.values()) > args.tolerance:
+            parity_ok = False
+    if not parity_ok:
+        print(f"error: the ONNX model differs from PyTorch by more than --tolerance {args.tolerance}", file=sys.stderr)
+        return 1
+    print(
+        f"ONNX export of {type(model).__name__} in {output_dir} (parity checked on {len(PARITY_SENTENCES)} sentences)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

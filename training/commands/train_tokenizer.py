@@ -1,0 +1,48 @@
+"""`kr-electra-kd train-tokenizer`: learn a morpheme-aware Korean WordPiece vocabulary; the library is training/tokenizer.py."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+from training.corpus import iter_corpus_lines
+from training.tokenizer import save_tokenizer, train_tokenizer
+
+
+@dataclass
+class TokenizerArguments:
+    corpus: list[str] = field(
+        metadata={"help": "Corpus files: UTF-8 text, one text per line, .txt or .gz (a folder: every such file in it)."}
+    )
+    output_dir: str = field(metadata={"help": "Folder to save the tokenizer in (loads with AutoTokenizer)."})
+    vocab_size: int = field(default=30000, metadata={"help": "Vocabulary size (KR-ELECTRA: 30,000)."})
+    no_morphemes: bool = field(
+        default=False, metadata={"help": "Plain WordPiece on raw text instead of morpheme-aware pieces (baseline)."}
+    )
+    max_lines: int | None = field(default=None, metadata={"help": "Read at most this many corpus lines."})
+    min_frequency: int = field(default=2, metadata={"help": "Least corpus frequency of a multi-character piece."})
+    model_max_length: int = field(default=512, metadata={"help": "Longest input the tokenizer will produce."})
+
+
+def main(argv: list[str] | None = None) -> int:
+    from training.arguments import parse_command
+
+    (args,) = parse_command((TokenizerArguments,), argv, "kr-electra-kd train-tokenizer")
+    try:
+        tokenizer = train_tokenizer(
+            iter_corpus_lines(args.corpus, max_lines=args.max_lines),
+            vocab_size=args.vocab_size,
+            morpheme_aware=not args.no_morphemes,
+            min_frequency=args.min_frequency,
+            model_max_length=args.model_max_length,
+        )
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    save_tokenizer(tokenizer, args.output_dir)
+    print(f"Saved a {len(tokenizer)}-token tokenizer to {args.output_dir}.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
