@@ -33,7 +33,7 @@ from benchmarks.common import (
     task_step_count,
 )
 from benchmarks.report import save_results
-from training.pipeline import run_step, scaled_preset, shape_string, step_seconds
+from training.recipe import run_step, scaled_preset, shape_string, step_seconds
 
 
 def markdown(result: dict) -> str:

@@ -2,7 +2,7 @@
 
 For every task of benchmarks/results/reproduce.json (same data, seed, max_train_samples and max_eval_samples as its
 run) and for each seed of distillation_nsmc.json (that seed's NSMC training and test slices), the trivial score and a
-classical baseline (training/baselines.py says which). Adds them to both JSON files and re-renders reproduce.md and
+classical baseline (training/task_baselines.py says which). Adds them to both JSON files and re-renders reproduce.md and
 distillation_nsmc.md from the saved scores: no model is retrained. (reproduce.py and distillation_nsmc.py compute the same
 baselines themselves on every run.)
 
@@ -24,8 +24,8 @@ from benchmarks.common import RESULTS, command_line, nsmc_baselines
 from benchmarks.distillation_nsmc import markdown as distillation_markdown
 from benchmarks.report import save_results
 from benchmarks.reproduce import baselines_for, table_from_result
-from training.baselines import LEARNED_MARGIN, learned_tasks, primary_score, task_baselines
-from training.pipeline import PipelineArguments
+from training.recipe import PipelineArguments
+from training.task_baselines import LEARNED_MARGIN, learned_tasks, primary_score, task_baselines
 
 
 def pipeline_arguments(settings: dict) -> PipelineArguments:

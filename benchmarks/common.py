@@ -15,9 +15,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from training.baselines import primary_score, task_baselines
 from training.corpus import iter_corpus_lines
-from training.pipeline import run_step, scaled_preset
+from training.recipe import run_step, scaled_preset
+from training.task_baselines import primary_score, task_baselines
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"

@@ -43,7 +43,7 @@ from benchmarks.common import (
     write_transfer_set,
 )
 from benchmarks.report import save_results
-from training.pipeline import run_step, scaled_preset, shape_string
+from training.recipe import run_step, scaled_preset, shape_string
 
 # name -> (label in the table, what was done)
 STUDENTS = {

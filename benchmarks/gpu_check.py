@@ -16,7 +16,7 @@ and each phase's wall time recorded in `phase_seconds`:
 4. distill: `distill` of small-kd from that teacher, batch 128 x 128, likewise.
 5. quality: `finetune` on 20,000 NSMC training reviews (1 epoch), scored on the whole 50,000-review test set, for
    the pre-trained teacher, the same shape with random weights and the distilled small-kd; TF-IDF + logistic
-   regression (training.baselines) on the same rows; and the fine-tuned teacher's evaluation rate (Trainer.evaluate
+   regression (training.task_baselines) on the same rows; and the fine-tuned teacher's evaluation rate (Trainer.evaluate
    with `evaluate`'s Trainer options on the 50,000 reviews).
 """
 
@@ -35,7 +35,7 @@ import torch
 from benchmarks.common import DATA, RESULTS, quartiles, random_inputs, time_blocks
 from benchmarks.report import save_results
 from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDModel
-from training.pipeline import scaled_preset, shape_string
+from training.recipe import scaled_preset, shape_string
 from training.trainer_common import TIMING_FILE
 
 INFERENCE_PRESETS = ["teacher-base", "small-kd", "small-lf-v1", "small-lf-v2", "small-lf-v3"]
@@ -187,7 +187,7 @@ def eval_samples_per_second(model_dir: Path, profile: dict, data_dir: Path) -> f
     """Trainer.evaluate's own rate with `evaluate`'s Trainer options (device_trainer_defaults) on the test rows."""
     from transformers import Trainer, TrainingArguments
 
-    from training.evaluate import data_collator_for, load_task_model
+    from training.evaluation import data_collator_for, load_task_model
     from training.loading import load_config, load_tokenizer
     from training.tasks import build_compute_metrics, get_task, load_task_data, tokenize_dataset
     from training.trainer_common import device_trainer_defaults
@@ -266,7 +266,7 @@ def run(args: argparse.Namespace) -> dict:
     else:
         training["eval_teacher_base_samples_per_s"] = None
         budget.skipped.append("evaluation rate")
-    from training.baselines import primary_score, task_baselines
+    from training.task_baselines import primary_score, task_baselines
 
     baselines = task_baselines("nsmc", str(nsmc), profile["train_reviews"], profile["eval_reviews"])
     quality["tfidf"] = primary_score(baselines, "classical")

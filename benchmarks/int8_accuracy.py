@@ -25,7 +25,7 @@ import torch
 
 from benchmarks.common import RESULTS, command_line
 from benchmarks.report import save_results
-from training.export import export_onnx, load_model, onnx_session, quantize_int8, run_onnx
+from training.onnx_export import export_onnx, load_model, onnx_session, quantize_int8, run_onnx
 from training.tasks import get_task, load_task_data
 
 

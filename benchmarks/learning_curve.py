@@ -44,7 +44,7 @@ from benchmarks.common import (
     train_tokenizer,
 )
 from benchmarks.report import save_results
-from training.pipeline import run_step, shape_string, step_seconds
+from training.recipe import run_step, shape_string, step_seconds
 
 # 0: the same shape randomly initialised, fine-tuned alike: what the task's labels alone teach (the control).
 DEFAULT_STEPS = [0, 750, 1500, 3000, 6000]
@@ -101,7 +101,7 @@ def crossing(steps: list[int], accuracy: list[float], baseline: float) -> dict:
 def pretraining_losses(checkpoint: Path) -> dict | None:
     """The discriminator's and generator's losses last logged up to `checkpoint` (its trainer_state.json), None before
     the first log: beside a fine-tuned score they show whether the teacher still learns its own task."""
-    from training.pretrain import last_pretraining_log
+    from training.pretraining import last_pretraining_log
 
     history = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))["log_history"]
     last = last_pretraining_log(history)
@@ -119,7 +119,7 @@ def random_teacher(pretrained: Path, output_dir: Path, tokenizer: Path, seed: in
     from transformers import AutoTokenizer
 
     from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDForPreTraining
-    from training.pretrain import save_teacher
+    from training.pretraining import save_teacher
 
     torch.manual_seed(seed)
     discriminator = KRElectraKDForPreTraining(KRElectraKDConfig.from_pretrained(pretrained))
@@ -238,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
          "--max_steps", str(longest), "--output_dir", str(run / "pretrained"), *pretraining],
     )  # fmt: skip
 
-    from training.pretrain import teacher_from_checkpoint
+    from training.pretraining import teacher_from_checkpoint
 
     scores: dict[str, list[float]] = {}
     losses: dict[str, dict | None] = {}

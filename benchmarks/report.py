@@ -133,7 +133,7 @@ def baselines_sentence() -> str:
     result = _load("reproduce.json")
     if not result or not result.get("baselines"):
         return ""
-    from training.baselines import learned_tasks, primary_score
+    from training.task_baselines import learned_tasks, primary_score
 
     baselines, models = result["baselines"], result["models"]
     beaten = [task for task in result["tasks"] if task in baselines and primary_score(baselines[task], "classical")

@@ -40,7 +40,7 @@ with the `.done` seconds of a real run (`stages.json`).
 With `--teacher DIR` the tokenizer and teacher stages are skipped (the teacher's own tokenizer is used).
 
 Writes benchmarks/results/reproduce.json and .md (with the command); finished steps in --work-dir are reused. Beside
-the models the table prints each task's trivial and classical baselines on the same rows (training/baselines.py);
+the models the table prints each task's trivial and classical baselines on the same rows (training/task_baselines.py);
 average and retention count only the tasks the teacher learned.
 """
 
@@ -57,8 +57,7 @@ from pathlib import Path
 
 from benchmarks.common import DATA, RESULTS, command_line
 from benchmarks.report import save_results
-from training.baselines import LEARNED_MARGIN, learned_tasks, primary_score, task_baselines
-from training.pipeline import (
+from training.recipe import (
     PipelineArguments,
     StageNotRun,
     _task_data_dir,
@@ -66,6 +65,7 @@ from training.pipeline import (
     run_pipeline,
     step_seconds,
 )
+from training.task_baselines import LEARNED_MARGIN, learned_tasks, primary_score, task_baselines
 
 TASKS = ["nsmc", "kohate", "kornli", "korsts", "qpair", "paws", "ner", "korquad"]
 STUDENTS = ["small-kd", "small-lf-v1", "small-lf-v2", "small-lf-v3"]
@@ -225,7 +225,7 @@ def render_table(
     step_time_seconds: float | None = None,
 ) -> tuple[dict, str]:
     """Models' rows (scores, size_mb) beside each task's trivial and classical baseline. Average and retention count
-    only the tasks the teacher learned (training.baselines.learned_tasks); the others are listed, not averaged."""
+    only the tasks the teacher learned (training.task_baselines.learned_tasks); the others are listed, not averaged."""
     tasks = list(metrics)
     learned, not_learned = learned_tasks(rows["teacher"]["scores"], baselines)
     teacher_average = _average(rows["teacher"]["scores"], learned)
@@ -279,7 +279,7 @@ def render_table(
 
 def models_below_margin(rows: dict[str, dict], baselines: dict[str, dict]) -> list[tuple[str, str]]:
     """(model, task) pairs whose score does not clear the task's trivial score by LEARNED_MARGIN points: the
-    teacher's test (training.baselines.learned_tasks) applied to every model."""
+    teacher's test (training.task_baselines.learned_tasks) applied to every model."""
     return [(name, task) for name, row in rows.items() for task in learned_tasks(row["scores"], baselines)[1]]
 
 
@@ -312,7 +312,7 @@ def _baseline_notes(
         f"{LEARNED_MARGIN:g} points (about three standard errors of an accuracy measured on 1,000 test rows): "
         f"{', '.join(learned) or 'none'}. Not learned at this scale: {', '.join(not_learned) or 'none'}.",
         "",
-        "Baselines (italic rows), on the same training and test rows as the models (training/baselines.py; "
+        "Baselines (italic rows), on the same training and test rows as the models (training/task_baselines.py; "
         "`python -m benchmarks.baseline_table` adds them to saved results):",
     ]
     for kind in ("trivial", "classical"):

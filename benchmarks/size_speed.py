@@ -30,7 +30,7 @@ import torch
 from benchmarks.common import RESULTS, command_line, cpu_model, quartiles, random_inputs, time_blocks
 from benchmarks.report import save_results
 from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDModel
-from training.export import export_onnx, onnx_session, quantize_int8, run_onnx
+from training.onnx_export import export_onnx, onnx_session, quantize_int8, run_onnx
 
 PRESETS = ["teacher-base", "small-kd", "small-lf-v1", "small-lf-v2", "small-lf-v3"]
 STOCK = "stock-electra(small-kd shape)"

@@ -102,3 +102,13 @@ def test_the_rules_catch_a_forbidden_import(tmp_path, where, line, expected):
     target.write_text(target.read_text(encoding="utf-8") + "\n" + line + "\n", encoding="utf-8")
     problems = layout_violations(copy)
     assert problems and all(expected in problem for problem in problems), problems
+
+
+def test_no_function_in_training_is_longer_than_60_lines():
+    """Functions a reader can hold in their head: a longer one becomes named steps."""
+    long = []
+    for path in sorted((REPO / "training").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60:
+                long.append(f"{path.relative_to(REPO)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1})")
+    assert not long, "over 60 lines: " + "; ".join(long)

@@ -39,7 +39,7 @@ from torch import nn
 from transformers import PreTrainedModel, Trainer
 from transformers.utils import logging
 
-from modeling_kr_electra_kd import PRESETS, KRElectraKDConfig, KRElectraKDPreTrainedModel
+from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDPreTrainedModel, check_preset
 from training.electra_objective import corrupt
 from training.loading import HEADS, load_model
 from training.lowrank import convert_to_low_rank
@@ -524,8 +524,7 @@ def load_generator(source: str, teacher_config) -> KRElectraKDPreTrainedModel:
 def student_config(preset: str, shape: str | None, teacher_config, tokenizer, task) -> KRElectraKDConfig:
     """The student's config: `preset` with `shape`'s overrides, the teacher's vocabulary and positions, and `task`'s
     labels when there is one."""
-    if preset not in PRESETS:
-        raise ValueError(f"Unknown student preset {preset!r}; choose one of: {', '.join(PRESETS)}.")
+    check_preset(preset, "student preset")
     overrides = {"vocab_size": teacher_config.vocab_size, "pad_token_id": tokenizer.pad_token_id}
     overrides["max_position_embeddings"] = teacher_config.max_position_embeddings
     if task is not None:

@@ -235,6 +235,35 @@ def _speed_text(speed: dict | None) -> str:
     return "\n".join(f"- {key}: {value}" for key, value in speed.items())
 
 
+def _card_data(results: list[dict], model_name: str, pipeline_tag: str | None, teacher: str | None) -> ModelCardData:
+    """The card's metadata block: language, license, tags, the Hub datasets scored on, base model, eval results."""
+    # only the Hub datasets the scores were measured on (not the task's usual dataset when the data was local)
+    datasets = sorted(
+        {r["data_source"].removeprefix("hub:") for r in results if r.get("data_source", "").startswith("hub:")}
+    )
+    base_model = teacher if teacher and "/" in teacher and HUB_ID.match(teacher) and not is_local(teacher) else None
+    return ModelCardData(
+        language="ko",
+        license=LICENSE,
+        library_name="transformers",
+        pipeline_tag=pipeline_tag,
+        tags=TAGS,
+        datasets=datasets or None,
+        base_model=base_model,
+        model_name=model_name,
+        eval_results=_eval_results(results, model_name) or None,
+    )
+
+
+def _distillation_record(distillation: str | Path | dict | None, model_dir: Path) -> dict[str, Any] | None:
+    """The distillation record for the card: given, or the folder's own distillation.json, or none."""
+    if distillation is None and (model_dir / "distillation.json").is_file():
+        distillation = model_dir / "distillation.json"
+    if isinstance(distillation, dict):
+        return distillation
+    return _rebased_record(Path(distillation), model_dir) if distillation is not None else None
+
+
 def write_model_card(
     model_dir: str | Path,
     results: list[str | Path | dict] | None = None,
@@ -251,13 +280,7 @@ def write_model_card(
     config = AutoConfig.from_pretrained(model_dir, trust_remote_code=True)
     results, teacher_results = _load_results(results), _load_results(teacher_results)
     _check_results_match(results, config, model_dir)
-    if distillation is None and (model_dir / "distillation.json").is_file():
-        distillation = model_dir / "distillation.json"
-    record: dict[str, Any] | None = None
-    if isinstance(distillation, dict):
-        record = distillation
-    elif distillation is not None:
-        record = _rebased_record(Path(distillation), model_dir)
+    record = _distillation_record(distillation, model_dir)
     # A local teacher is named relative to this folder (never by this machine's path); only a Hub id is base_model.
     teacher = portable_path(teacher, model_dir) if teacher else (record or {}).get("teacher")
 
@@ -265,22 +288,7 @@ def write_model_card(
     pipeline_tag = next((tag for suffix, tag in PIPELINE_TAGS.items() if architecture.endswith(suffix)), None)
     model_name = repo_id.split("/")[-1] if repo_id else model_dir.name
 
-    # only the Hub datasets the scores were measured on (not the task's usual dataset when the data was local)
-    datasets = sorted(
-        {r["data_source"].removeprefix("hub:") for r in results if r.get("data_source", "").startswith("hub:")}
-    )
-    base_model = teacher if teacher and "/" in teacher and HUB_ID.match(teacher) and not is_local(teacher) else None
-    data = ModelCardData(
-        language="ko",
-        license=LICENSE,
-        library_name="transformers",
-        pipeline_tag=pipeline_tag,
-        tags=TAGS,
-        datasets=datasets or None,
-        base_model=base_model,
-        model_name=model_name,
-        eval_results=_eval_results(results, model_name) or None,
-    )
+    data = _card_data(results, model_name, pipeline_tag, teacher)
     size = _size_mb(model_dir)
     parameters = _parameters(model_dir)
     repo = repo_id or "ORG/NAME"

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from modeling_kr_electra_kd import PRESETS, KRElectraKDConfig
+from modeling_kr_electra_kd import PRESETS, KRElectraKDConfig, check_preset
 from training.provenance import PACKAGE_DATA
 
 
@@ -24,8 +24,7 @@ def scaled_preset(name: str, width: float = 1.0, layers: int | None = None) -> d
     """A preset's shape with every width (hidden, FFN, embedding and the ranks) multiplied by `width` and, optionally,
     another layer count; heads keep ELECTRA's 64-wide heads where the width allows. Used to run the paper's shapes at
     CPU scale while keeping their proportions."""
-    if name not in PRESETS:
-        raise ValueError(f"Unknown preset {name!r}; choose one of: {', '.join(PRESETS)}.")
+    check_preset(name)
     if not 0 < width <= 1:
         raise ValueError(f"width must be in (0, 1], got {width}.")
     shape = dict(PRESETS[name])

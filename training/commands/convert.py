@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from modeling_kr_electra_kd import PRESETS
+from modeling_kr_electra_kd import PRESETS, check_preset
 from training.arguments import check_output_dir, overwrite_field, parse_command
 from training.loading import HEADS, load_model, load_tokenizer
 from training.lowrank import convert_to_low_rank
@@ -41,8 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         # a fine-tuned folder's results.json and card would otherwise stay beside the new weights
         check_output_dir(args.output_dir, args.overwrite_output_dir)
         if args.preset is not None:
-            if args.preset not in PRESETS:
-                raise ValueError(f"Unknown preset {args.preset!r}; choose one of: {', '.join(PRESETS)}.")
+            check_preset(args.preset)
             ranks.update({key: PRESETS[args.preset].get(key) for key in ranks})
         ranks.update({key: getattr(args, key) for key in ranks if getattr(args, key) is not None})
         model = load_model(args.model, head=args.head)

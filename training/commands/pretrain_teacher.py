@@ -22,7 +22,13 @@ from transformers import (
     TrainingArguments,
 )
 
-from modeling_kr_electra_kd import PRESETS, KRElectraKDConfig, KRElectraKDForMaskedLM, KRElectraKDForPreTraining
+from modeling_kr_electra_kd import (
+    PRESETS,
+    KRElectraKDConfig,
+    KRElectraKDForMaskedLM,
+    KRElectraKDForPreTraining,
+    check_preset,
+)
 from training.arguments import check_length, check_output_dir, overwrite_field, parse_command
 from training.corpus import CorpusError, streamed_corpus
 from training.electra_objective import (
@@ -92,8 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # a finished teacher with its checkpoints is resumed (training continues to a larger --max_steps)
         check_output_dir(output_dir, args.overwrite_output_dir, checkpoints=training_args.output_dir)
-        if args.preset not in PRESETS:
-            raise ValueError(f"Unknown preset {args.preset!r}; choose one of: {', '.join(PRESETS)}.")
+        check_preset(args.preset)
         tokenizer = load_tokenizer(args.tokenizer, "--tokenizer")
         config = KRElectraKDConfig.from_preset(
             args.preset,
