@@ -25,6 +25,7 @@ import torch
 
 from benchmarks.common import RESULTS, command_line
 from benchmarks.report import save_results
+from training.defaults import RANK_FIELDS
 from training.onnx_export import export_onnx, load_model, onnx_session, quantize_int8, run_onnx
 from training.tasks import get_task, load_task_data
 
@@ -92,8 +93,7 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> dict:
         "model": args.model,
         "architecture": type(model).__name__,
         "config": {
-            k: getattr(model.config, k)
-            for k in ("num_hidden_layers", "hidden_size", "embedding_rank", "attention_rank", "ffn_rank", "vocab_size")
+            k: getattr(model.config, k) for k in ("num_hidden_layers", "hidden_size", *RANK_FIELDS, "vocab_size")
         },  # fmt: skip
         "test_sentences": len(texts),
         "max_length": args.max_length,

@@ -10,15 +10,21 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from training.defaults import PAPER_SIZES
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 
 # Published in Kim & Choi (Entropy 2025), as given in this project's brief.
 PAPER = {
-    "teacher": "110M parameters, 432 MB",
-    "students": "14M / 53 MB (KD), 13M / 35 MB (LF-V1), 11M / 30 MB (LF-V2), 4M / 18 MB (LF-V3)",
-    "retention": "the 53 MB student keeps 97.4% of the teacher's average score and reaches 89.72% on NSMC, above the "
-    "teacher there",
+    "teacher": "{} parameters, {} MB".format(*PAPER_SIZES["teacher-base"]),
+    "students": ", ".join(
+        f"{parameters} / {size_mb} MB ({name.removeprefix('small-').upper()})"
+        for name, (parameters, size_mb) in PAPER_SIZES.items()
+        if name != "teacher-base"
+    ),
+    "retention": f"the {PAPER_SIZES['small-kd'][1]} MB student keeps 97.4% of the teacher's average score and reaches "
+    "89.72% on NSMC, above the teacher there",
 }
 
 

@@ -57,6 +57,8 @@ from pathlib import Path
 
 from benchmarks.common import DATA, RESULTS, command_line
 from benchmarks.report import save_results
+from training.defaults import BENCHMARK_FINETUNE_LEARNING_RATE
+from training.defaults import PAPER_SIZES as PAPER_MODEL_SIZES
 from training.recipe import (
     PipelineArguments,
     StageNotRun,
@@ -69,8 +71,11 @@ from training.task_baselines import LEARNED_MARGIN, learned_tasks, primary_score
 
 TASKS = ["nsmc", "kohate", "kornli", "korsts", "qpair", "paws", "ner", "korquad"]
 STUDENTS = ["small-kd", "small-lf-v1", "small-lf-v2", "small-lf-v3"]
-PAPER_SIZES = {"teacher": "110M / 432 MB", "small-kd": "14M / 53 MB", "small-lf-v1": "13M / 35 MB",
-               "small-lf-v2": "11M / 30 MB", "small-lf-v3": "4M / 18 MB"}  # fmt: skip
+# the paper's "parameters / size" by this table's row name (the teacher's row is "teacher")
+PAPER_SIZES = {
+    name.removesuffix("-base"): f"{parameters} / {size_mb} MB"
+    for name, (parameters, size_mb) in PAPER_MODEL_SIZES.items()
+}
 SCALES = {
     "smoke": dict(
         max_corpus_lines=3000,
@@ -426,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
         student_presets=args.students,
         tasks=args.tasks,
         data_dir=args.data_dir,
-        finetune_learning_rate=2e-4,
+        finetune_learning_rate=BENCHMARK_FINETUNE_LEARNING_RATE,
         **SCALES[args.scale],
     )
     stages = pipeline_stages(pipeline_args)

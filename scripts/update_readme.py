@@ -21,32 +21,24 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
 
-# Kim & Choi (Entropy 2025): parameters and size of the teacher and each student.
-PAPER = {
-    "teacher-base": ("110M", 432),
-    "small-kd": ("14M", 53),
-    "small-lf-v1": ("13M", 35),
-    "small-lf-v2": ("11M", 30),
-    "small-lf-v3": ("4M", 18),
-}
-
 
 def presets_table() -> str:
     from modeling_kr_electra_kd import PRESETS, KRElectraKDConfig, KRElectraKDModel
+    from training.defaults import PAPER_SIZES, RANK_FIELDS
 
     rows = [
         "| preset | layers | hidden | FFN | emb | embedding_rank | attention_rank | ffn_rank | parameters | "
         "fp32 size (MB) | paper: parameters | paper: size (MB) | size vs paper |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, (paper_params, paper_mb) in PAPER.items():
+    for name, (paper_params, paper_mb) in PAPER_SIZES.items():
         config = KRElectraKDConfig.from_preset(name, vocab_size=30000)
         model = KRElectraKDModel(config)
         with tempfile.TemporaryDirectory() as folder:
             model.save_pretrained(folder)
             size_mb = (Path(folder) / "model.safetensors").stat().st_size / 1e6
         params = sum(p.numel() for p in model.parameters())
-        ranks = [PRESETS[name].get(key) or "dense" for key in ("embedding_rank", "attention_rank", "ffn_rank")]
+        ranks = [PRESETS[name].get(key) or "dense" for key in RANK_FIELDS]
         rows.append(
             f"| `{name}` | {config.num_hidden_layers} | {config.hidden_size} | {config.intermediate_size} | "
             f"{config.embedding_size} | {ranks[0]} | {ranks[1]} | {ranks[2]} | {params / 1e6:.1f}M | {size_mb:.1f} | "

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, NoReturn
 
+from training.defaults import LOSS_PARTS, RANK_FIELDS
 from training.provenance import ABSOLUTE_PATH, is_local, portable_path
 
 # A folder holding any of these holds a finished model (or its scores): it is not replaced without the flag.
@@ -144,9 +145,7 @@ NUMBER_RULES: dict[str, Bounds] = {
     "vocab_size": Bounds(6),  # the 5 special tokens and at least one more
     "min_frequency": AT_LEAST_ONE,
     "model_max_length": AT_LEAST_ONE,
-    "embedding_rank": AT_LEAST_ONE,
-    "attention_rank": AT_LEAST_ONE,
-    "ffn_rank": AT_LEAST_ONE,
+    **dict.fromkeys(RANK_FIELDS, AT_LEAST_ONE),
     "energy": SHARE,
     "opset": Bounds(14),  # scaled dot-product attention
     "tolerance": POSITIVE,
@@ -154,11 +153,7 @@ NUMBER_RULES: dict[str, Bounds] = {
     "rtd_weight": NON_NEGATIVE,
     "generator_size_divisor": AT_LEAST_ONE,
     "temperature": POSITIVE,
-    "weight_kl": NON_NEGATIVE,
-    "weight_hard": NON_NEGATIVE,
-    "weight_hidden": NON_NEGATIVE,
-    "weight_attention": NON_NEGATIVE,
-    "weight_embedding": NON_NEGATIVE,
+    **{f"weight_{part}": NON_NEGATIVE for part in LOSS_PARTS},
     "layer_map": AT_LEAST_ONE,
     "teacher_cache_mb": NON_NEGATIVE,
     "max_train_seconds": POSITIVE,

@@ -40,13 +40,13 @@ from transformers import PreTrainedModel, Trainer
 from transformers.utils import logging
 
 from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDPreTrainedModel, check_preset
+from training.defaults import LOSS_PARTS, LOSS_WEIGHTS, RANK_FIELDS
 from training.electra_objective import corrupt
 from training.loading import HEADS, load_model
 from training.lowrank import convert_to_low_rank
 from training.tokenizer import save_tokenizer
 from training.trainer_common import LossPartsMixin, parse_shape
 
-LOSS_PARTS = ("kl", "hard", "hidden", "attention", "embedding")
 # Beside the student in each checkpoint: the learned projections, which a resumed run needs.
 PROJECTIONS_FILE = "distillation_projections.safetensors"
 
@@ -58,11 +58,21 @@ class DistillationConfig:
     """What the distillation loss is made of."""
 
     temperature: float = field(default=2.0, metadata={"help": "Softmax temperature of the soft targets (> 0)."})
-    weight_kl: float = field(default=1.0, metadata={"help": "Weight of the soft-target KL loss (x T^2)."})
-    weight_hard: float = field(default=0.0, metadata={"help": "Weight of the student's own loss on the labels."})
-    weight_hidden: float = field(default=1.0, metadata={"help": "Weight of the hidden-state MSE loss."})
-    weight_attention: float = field(default=1.0, metadata={"help": "Weight of the attention-distribution KL loss."})
-    weight_embedding: float = field(default=0.0, metadata={"help": "Weight of the embedding-output MSE loss."})
+    weight_kl: float = field(
+        default=LOSS_WEIGHTS["kl"], metadata={"help": "Weight of the soft-target KL loss (x T^2)."}
+    )
+    weight_hard: float = field(
+        default=LOSS_WEIGHTS["hard"], metadata={"help": "Weight of the student's own loss on the labels."}
+    )
+    weight_hidden: float = field(
+        default=LOSS_WEIGHTS["hidden"], metadata={"help": "Weight of the hidden-state MSE loss."}
+    )
+    weight_attention: float = field(
+        default=LOSS_WEIGHTS["attention"], metadata={"help": "Weight of the attention-distribution KL loss."}
+    )
+    weight_embedding: float = field(
+        default=LOSS_WEIGHTS["embedding"], metadata={"help": "Weight of the embedding-output MSE loss."}
+    )
     layer_map: list[int] | None = field(
         default=None,
         metadata={
@@ -307,7 +317,7 @@ class DistillationTrainer(LossPartsMixin, Trainer):
                 return_dict=True,
             )
         result = {
-            "logits": _head_logits(outputs) if self.distillation.weight_kl else None,
+            "logits": _head_logits(outputs) if self.distillation.weights()["kl"] else None,
             "hidden_states": _keep(outputs.hidden_states, hidden),
             "attentions": _keep(outputs.attentions, attentions),
         }
@@ -505,9 +515,6 @@ def _stack_cached(rows: list[dict], length: int, device: torch.device) -> dict:
         layers = first[key]
         out[key] = None if layers is None else tuple(stack([row[key][i] for row in rows]) for i in range(len(layers)))
     return out
-
-
-RANK_FIELDS = ("embedding_rank", "attention_rank", "ffn_rank")
 
 
 def load_generator(source: str, teacher_config) -> KRElectraKDPreTrainedModel:

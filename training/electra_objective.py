@@ -22,6 +22,7 @@ from transformers import (
 from transformers.modeling_outputs import ModelOutput
 
 from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDForMaskedLM, KRElectraKDForPreTraining
+from training.defaults import MLM_PROBABILITY, RANK_FIELDS
 
 
 def generator_config(discriminator: KRElectraKDConfig, size_divisor: int = 4) -> KRElectraKDConfig:
@@ -31,7 +32,8 @@ def generator_config(discriminator: KRElectraKDConfig, size_divisor: int = 4) ->
     while hidden % heads:
         heads -= 1
     values = discriminator.to_dict()
-    for key in ("auto_map", "architectures", "model_type", "transformers_version", "attention_rank", "ffn_rank"):
+    # the generator keeps the discriminator's (shared) embeddings, so only their rank carries over
+    for key in ("auto_map", "architectures", "model_type", "transformers_version", *RANK_FIELDS[1:]):
         values.pop(key, None)
     values.update(hidden_size=hidden, num_attention_heads=heads, intermediate_size=4 * hidden)
     return KRElectraKDConfig(**values)
@@ -42,7 +44,7 @@ MASKING_SCHEMES = {"electra": (0.85, 0.0), "bert": (0.8, 0.1)}
 
 
 def masking_collator(
-    tokenizer, mlm_probability: float = 0.15, masking: str = "electra", seed: int | None = None
+    tokenizer, mlm_probability: float = MLM_PROBABILITY, masking: str = "electra", seed: int | None = None
 ) -> DataCollatorForLanguageModeling:
     """Pads a batch and picks `mlm_probability` of its tokens for the generator to predict (`labels`), replaced as the
     `masking` scheme says (see MASKING_SCHEMES)."""

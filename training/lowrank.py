@@ -21,6 +21,7 @@ from torch import nn
 from transformers import PreTrainedModel
 
 from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDLowRankLinear, KRElectraKDPreTrainedModel
+from training.defaults import RANK_GROUPS
 from training.loading import convert_stock_model
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -120,8 +121,6 @@ def _group_of(name: str, module: nn.Module) -> str | None:
     return None
 
 
-# The groups whose ranks are chosen together, each with its config field (embedding_rank, attention_rank, ffn_rank).
-RANK_GROUPS = ("embedding", "attention", "ffn")
 # A rank group's matrices: (name in the encoder, linear layer), or for the embedding the word-embedding matrix itself.
 GroupedMatrices = dict[str, list[tuple[str, nn.Module | torch.Tensor]]]
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from modeling_kr_electra_kd import PRESETS, KRElectraKDConfig, check_preset
+from training.defaults import RANK_FIELDS, RECIPE_FINETUNE_LEARNING_RATE
 from training.provenance import PACKAGE_DATA
 
 
@@ -28,7 +29,7 @@ def scaled_preset(name: str, width: float = 1.0, layers: int | None = None) -> d
     if not 0 < width <= 1:
         raise ValueError(f"width must be in (0, 1], got {width}.")
     shape = dict(PRESETS[name])
-    for key in ("hidden_size", "intermediate_size", "embedding_size", "embedding_rank", "attention_rank", "ffn_rank"):
+    for key in ("hidden_size", "intermediate_size", "embedding_size", *RANK_FIELDS):
         if shape.get(key) is not None:
             shape[key] = max(1, round(shape[key] * width))
     shape["num_attention_heads"] = max(1, math.gcd(shape["hidden_size"], max(1, shape["hidden_size"] // 64)))
@@ -88,7 +89,9 @@ class PipelineArguments:
     max_train_samples: int | None = field(default=None, metadata={"help": "Cap on fine-tuning examples per task."})
     max_eval_samples: int | None = field(default=None, metadata={"help": "Cap on evaluation examples per task."})
     finetune_epochs: float = field(default=3.0, metadata={"help": "Fine-tuning epochs per task."})
-    finetune_learning_rate: float = field(default=1e-3, metadata={"help": "Fine-tuning learning rate."})
+    finetune_learning_rate: float = field(
+        default=RECIPE_FINETUNE_LEARNING_RATE, metadata={"help": "Fine-tuning learning rate."}
+    )
     finetune_warmup: float = field(
         default=0.1,
         metadata={"help": "Share of the fine-tuning steps spent warming the learning rate up (small models need it)."},

@@ -13,6 +13,8 @@ from typing import Any
 import torch
 from transformers import PretrainedConfig, TrainerCallback
 
+from training.defaults import PRETRAINING_LEARNING_RATE, RANK_FIELDS
+
 # Batches a DataLoader worker prepares ahead of the GPU (tokenizing, packing and masking a streamed corpus).
 STREAMING_PREFETCH_BATCHES = 8
 
@@ -41,7 +43,7 @@ def device_trainer_defaults(streamed: bool = False, cuda: bool | None = None) ->
 
 # Trainer options of the pre-training and distillation commands (all still overridable on the command line).
 PRETRAINING_DEFAULTS = {
-    "learning_rate": 5e-4,
+    "learning_rate": PRETRAINING_LEARNING_RATE,
     "warmup_steps": 0.1,
     "per_device_train_batch_size": 32,
     "save_steps": 500,
@@ -158,9 +160,7 @@ SHAPE_FIELDS = (
     "num_hidden_layers",
     "num_attention_heads",
     "intermediate_size",
-    "embedding_rank",
-    "attention_rank",
-    "ffn_rank",
+    *RANK_FIELDS,
 )
 CHECKPOINT_FILES = ("trainer_state.json", "model.safetensors")
 

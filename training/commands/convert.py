@@ -9,6 +9,7 @@ from pathlib import Path
 
 from modeling_kr_electra_kd import PRESETS, check_preset
 from training.arguments import check_output_dir, overwrite_field, parse_command
+from training.defaults import RANK_FIELDS
 from training.loading import HEADS, load_model, load_tokenizer
 from training.lowrank import convert_to_low_rank
 
@@ -36,7 +37,7 @@ class ConvertArguments:
 
 def main(argv: list[str] | None = None) -> int:
     (args,) = parse_command((ConvertArguments,), argv, "kr-electra-kd convert")
-    ranks = {"embedding_rank": None, "attention_rank": None, "ffn_rank": None}
+    ranks = dict.fromkeys(RANK_FIELDS)
     try:
         # a fine-tuned folder's results.json and card would otherwise stay beside the new weights
         check_output_dir(args.output_dir, args.overwrite_output_dir)

@@ -35,6 +35,7 @@ from transformers import DataCollatorWithPadding, PreTrainedModel, PreTrainedTok
 from modeling_kr_electra_kd import PRESETS, KRElectraKDPreTrainedModel
 from training.arguments import check_length, check_model_source, check_output_dir, overwrite_field, parse_command
 from training.corpus import CorpusError, read_corpus, streamed_corpus, tokenized_corpus
+from training.defaults import MLM_PROBABILITY
 from training.distillation import DistillationConfig, DistillationTrainer, build_student, load_generator
 from training.electra_objective import masking_collator
 from training.evaluation import data_collator_for
@@ -113,7 +114,9 @@ class DistillArguments:
             "teacher folder's generator/ (written by pretrain-teacher)."
         },
     )
-    mlm_probability: float = field(default=0.15, metadata={"help": "Share of tokens --corrupt_inputs resamples."})
+    mlm_probability: float = field(
+        default=MLM_PROBABILITY, metadata={"help": "Share of tokens --corrupt_inputs resamples."}
+    )
     max_train_seconds: float | None = max_train_seconds_field()
     overwrite_output_dir: bool = overwrite_field()
 

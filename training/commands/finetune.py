@@ -20,6 +20,7 @@ from transformers import Trainer, TrainingArguments, set_seed
 
 from modeling_kr_electra_kd.pipeline_kr_electra_kd import default_doc_stride
 from training.arguments import check_output_dir, command_parser, overwrite_field
+from training.defaults import FINETUNE_LEARNING_RATE
 from training.evaluation import (
     DataArguments,
     check_labels,
@@ -41,7 +42,7 @@ RESULTS_FILE = "results.json"
 
 # Defaults of Trainer's own options for this command (all still overridable on the command line).
 TRAINING_DEFAULTS = {
-    "learning_rate": 5e-5,
+    "learning_rate": FINETUNE_LEARNING_RATE,
     "num_train_epochs": 3.0,
     "per_device_train_batch_size": 32,
     "per_device_eval_batch_size": 64,

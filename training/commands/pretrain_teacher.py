@@ -31,6 +31,7 @@ from modeling_kr_electra_kd import (
 )
 from training.arguments import check_length, check_output_dir, overwrite_field, parse_command
 from training.corpus import CorpusError, streamed_corpus
+from training.defaults import MLM_PROBABILITY
 from training.electra_objective import (
     MASKING_SCHEMES,
     ElectraGeneratorDiscriminator,
@@ -74,7 +75,9 @@ class PretrainArguments:
             "padded text per example."
         },
     )
-    mlm_probability: float = field(default=0.15, metadata={"help": "Share of tokens masked for the generator."})
+    mlm_probability: float = field(
+        default=MLM_PROBABILITY, metadata={"help": "Share of tokens masked for the generator."}
+    )
     masking: str = field(
         default="electra",
         metadata={

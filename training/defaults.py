@@ -1,0 +1,33 @@
+"""One home for the constants several modules share: rank field names, the paper's model sizes, learning rates,
+distillation loss weights and the masking share. A library module: it imports nothing from the package.
+
+`modeling_kr_electra_kd/` cannot import `training`, so its presets and config keep their own literals."""
+
+from __future__ import annotations
+
+# The groups of matrices whose ranks are chosen together, and each group's config field.
+RANK_GROUPS = ("embedding", "attention", "ffn")
+RANK_FIELDS = tuple(f"{group}_rank" for group in RANK_GROUPS)  # ("embedding_rank", "attention_rank", "ffn_rank")
+
+# Kim & Choi (Entropy 2025): parameters and fp32 size (MB) of the teacher and each student, by preset.
+PAPER_SIZES = {
+    "teacher-base": ("110M", 432),
+    "small-kd": ("14M", 53),
+    "small-lf-v1": ("13M", 35),
+    "small-lf-v2": ("11M", 30),
+    "small-lf-v3": ("4M", 18),
+}
+
+# Learning rates. Three fine-tuning defaults exist on purpose (each was chosen for its setting); changing one changes
+# results and needs a measured run first.
+FINETUNE_LEARNING_RATE = 5e-5  # `finetune` command: transformers' Trainer default, for full-size models
+RECIPE_FINETUNE_LEARNING_RATE = 1e-3  # recipe / quickstart: tiny CPU-scale students (diverged once in a measured run)
+BENCHMARK_FINETUNE_LEARNING_RATE = 2e-4  # benchmarks/reproduce.py's scales
+PRETRAINING_LEARNING_RATE = 5e-4  # teacher pre-training and distillation
+
+# Distillation loss weights by part (each is the default of the --weight_<part> option).
+LOSS_WEIGHTS = {"kl": 1.0, "hard": 0.0, "hidden": 1.0, "attention": 1.0, "embedding": 0.0}
+LOSS_PARTS = tuple(LOSS_WEIGHTS)
+
+# Share of tokens chosen for masking (BERT/ELECTRA), in pre-training and --corrupt_inputs.
+MLM_PROBABILITY = 0.15
