@@ -268,6 +268,7 @@ def test_upload_names_a_damaged_weights_file_in_one_line(damaged, capsys):
     assert err.startswith(f"error: model.safetensors in {damaged} is damaged (") and "\n" not in err
 
 
+@pytest.mark.slow  # a subprocess / the whole real dev set
 def test_a_misspelled_folder_with_the_hub_unreachable_names_the_closest_folder(tmp_path, tiny_tokenizer):
     _save_model(tmp_path / "lf3-nsmc", tiny_tokenizer)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
@@ -366,6 +367,7 @@ for folder in sys.argv[1:]:
 """
 
 
+@pytest.mark.slow  # a subprocess / the whole real dev set
 def test_saved_folders_tokenizers_load_without_remote_code(tmp_path, korean_texts, capsys):
     """A student, a fine-tuned model and an export, loaded by a plain transformers process that does not import this
     package, with stdin closed: the tokenizer loads as README shows, with no question about custom code."""

@@ -483,6 +483,7 @@ def test_korquad_metrics_equal_the_official_scorer(fixtures_dir):
     assert_korquad_metrics_equal_the_official_scorer(fixtures_dir / "tasks/korquad/KorQuAD_v1.0_dev.json")
 
 
+@pytest.mark.slow  # a subprocess / the whole real dev set
 def test_korquad_metrics_equal_the_official_scorer_on_the_real_dev_set(shared_data):
     """The same on all 5,774 questions of the real KorQuAD 1.0 dev set."""
     assert_korquad_metrics_equal_the_official_scorer(shared_data / "korquad/KorQuAD_v1.0_dev.json")
