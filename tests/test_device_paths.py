@@ -147,18 +147,23 @@ def test_a_pretraining_step_reads_back_only_the_masked_count(tiny_tokenizer, kor
     assert all(isinstance(value, float) for value in logs.values())
 
 
-def test_a_distillation_step_reads_back_only_the_masked_count(tiny_tokenizer, korean_texts, tmp_path):
-    pair = _pair(tiny_tokenizer)
+def _distillation_trainer(tokenizer, tmp_path, with_generator: bool = False, **weights) -> DistillationTrainer:
+    """A one-layer tiny student of the tiny teacher pair, with the given loss weights."""
+    pair = _pair(tokenizer)
     student_config = KRElectraKDConfig.from_preset(
-        "tiny", vocab_size=len(tiny_tokenizer), pad_token_id=tiny_tokenizer.pad_token_id, num_hidden_layers=1
+        "tiny", vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, num_hidden_layers=1
     )
-    trainer = DistillationTrainer(
+    return DistillationTrainer(
         model=KRElectraKDForPreTraining(student_config),
         args=_training_args(tmp_path),
         teacher=pair.discriminator,
-        generator=pair.generator,
-        distillation=DistillationConfig(weight_embedding=1.0),
+        generator=pair.generator if with_generator else None,
+        distillation=DistillationConfig(**weights),
     )
+
+
+def test_a_distillation_step_reads_back_only_the_masked_count(tiny_tokenizer, korean_texts, tmp_path):
+    trainer = _distillation_trainer(tiny_tokenizer, tmp_path, with_generator=True, weight_embedding=1.0)
     batch = _masked_batch(tiny_tokenizer, korean_texts)
     trainer.model.train()
     with DeviceReads() as reads:
@@ -171,16 +176,7 @@ def test_the_student_asks_for_attention_maps_only_when_a_loss_reads_them(
     weight_attention, maps, tiny_tokenizer, korean_texts, tmp_path
 ):
     """Maps force the eager attention path; without the attention loss the student runs the fused SDPA kernels."""
-    pair = _pair(tiny_tokenizer)
-    student_config = KRElectraKDConfig.from_preset(
-        "tiny", vocab_size=len(tiny_tokenizer), pad_token_id=tiny_tokenizer.pad_token_id, num_hidden_layers=1
-    )
-    trainer = DistillationTrainer(
-        model=KRElectraKDForPreTraining(student_config),
-        args=_training_args(tmp_path),
-        teacher=pair.discriminator,
-        distillation=DistillationConfig(weight_attention=weight_attention),
-    )
+    trainer = _distillation_trainer(tiny_tokenizer, tmp_path, weight_attention=weight_attention)
     _, outputs = trainer.compute_loss(trainer.model, _masked_batch(tiny_tokenizer, korean_texts), return_outputs=True)
     assert (outputs.attentions is not None) is maps
     assert outputs.hidden_states is not None  # the hidden-state loss still reads them
