@@ -12,12 +12,12 @@ import argparse
 import platform
 import statistics
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from training.corpus import iter_corpus_lines
 from training.recipe import run_step, scaled_preset
 from training.task_baselines import primary_score, task_baselines
+from training.timing import quartiles, random_inputs, time_blocks  # noqa: F401 (the benchmarks' timer lives in training)
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -32,24 +32,6 @@ def command_line(script: str, argv: list[str] | None) -> str:
 # The timer -------------------------------------------------------------------------------------------------------
 
 
-def time_blocks(call: Callable[[], object], min_run_time: float, threads: int = 1) -> list[float]:
-    """Seconds per call of each block `torch.utils.benchmark.Timer.blocked_autorange` times (it warms up and sizes
-    the blocks first), with `threads` torch threads. Pool the blocks of interleaved rounds and read them with
-    `quartiles`."""
-    from torch.utils.benchmark import Timer
-
-    timer = Timer(stmt="call()", globals={"call": call}, num_threads=threads)
-    return list(timer.blocked_autorange(min_run_time=min_run_time).times)
-
-
-def quartiles(values: list[float]) -> tuple[float, float, float]:
-    """First quartile, median and third quartile of timed blocks."""
-    if len(values) == 1:
-        return values[0], values[0], values[0]
-    first, median, third = statistics.quantiles(values, n=4, method="inclusive")
-    return first, median, third
-
-
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -58,18 +40,6 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
-
-
-def random_inputs(batch: int, length: int, vocab: int) -> dict:
-    """Random token ids; the first half of the batch (none at batch 1) is padded over its second half."""
-    import torch
-
-    generator = torch.Generator().manual_seed(0)
-    input_ids = torch.randint(5, vocab, (batch, length), generator=generator)
-    attention_mask = torch.ones(batch, length, dtype=torch.long)
-    attention_mask[: batch // 2, length // 2 :] = 0
-    input_ids[attention_mask == 0] = 0  # the pad id
-    return {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": torch.zeros_like(input_ids)}
 
 
 # The CPU-scale NSMC distillation benchmarks -----------------------------------------------------------------------

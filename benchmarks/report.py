@@ -74,6 +74,18 @@ def size_speed_section() -> str:
     )
 
 
+def rank_budget_section() -> str:
+    section = _table_section(
+        "rank_budget.md",
+        "Ranks chosen for a size budget vs the presets' uniform ranks (this project, CPU scale)",
+        "budgeted vs uniform ranks",
+        "python -m benchmarks.rank_budget",
+    )
+    if (RESULTS / "rank_budget.png").is_file():
+        section += "\n\n![task average against size, budgeted and uniform ranks](benchmarks/results/rank_budget.png)"
+    return section
+
+
 def int8_accuracy_section() -> str:
     return _table_section(
         "int8_accuracy.md",
@@ -190,6 +202,7 @@ def readme_results() -> str:
         corrupt_inputs_section(),
         learning_curve_section(),
         size_speed_section(),
+        rank_budget_section(),
         int8_accuracy_section(),
         tokenizer_section(),
         scale_section(),

@@ -14,7 +14,7 @@ from transformers import (
     AutoModelForTokenClassification,
 )
 
-from .configuration_kr_electra_kd import AUTO_MAP, PRESETS, KRElectraKDConfig, check_preset
+from .configuration_kr_electra_kd import AUTO_MAP, LAYER_MATRICES, PRESETS, KRElectraKDConfig, check_preset
 from .modeling_kr_electra_kd import (
     CODE_FILES,
     PIPELINE_FILE,
@@ -47,6 +47,7 @@ __all__ = [
     "PIPELINE_FILE",
     "KRElectraKDQuestionAnsweringPipeline",
     "extract_answers",
+    "LAYER_MATRICES",
     "PRESETS",
     "check_preset",
     "KRElectraKDConfig",

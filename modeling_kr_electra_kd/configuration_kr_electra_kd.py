@@ -69,6 +69,17 @@ PRESETS: dict[str, dict] = {
 }
 
 
+# The factorizable matrices of one encoder layer, by the name `matrix_ranks` keys use, and the rank group each belongs to.
+LAYER_MATRICES = {
+    "query": "attention",
+    "key": "attention",
+    "value": "attention",
+    "attention_output": "attention",
+    "ffn_intermediate": "ffn",
+    "ffn_output": "ffn",
+}
+
+
 def check_preset(name: str, what: str = "preset") -> None:
     """Refuse (one-line ValueError naming the choices) a `name` that is not in PRESETS. `what` names the option in the
     message (e.g. "student preset"). The one copy of this check: commands call it before loading anything."""
@@ -124,6 +135,17 @@ class KRElectraKDConfig(PretrainedConfig):
         ffn_rank (`int`, *optional*):
             Rank of both factorized feed-forward matrices (`hidden_size x intermediate_size` and back). `None` keeps
             them dense.
+        matrix_ranks (`dict[str, int | None]`, *optional*):
+            Ranks of single matrices, overriding their group's rank (`attention_rank` or `ffn_rank`). Keys are
+            `"<layer>.<matrix>"`, the layer counted from 0 and the matrix one of `query`, `key`, `value`,
+            `attention_output`, `ffn_intermediate`, `ffn_output`; e.g. `{"0.query": 40, "3.ffn_output": None}`, where
+            `None` keeps that matrix dense. Matrices not named take their group's rank. Written by
+            `kr-electra-kd convert --target_mb` / `--target_ms`, which choose a rank per matrix for a size or latency
+            budget; configs without it (one rank per group) load unchanged.
+        rank_budget (`dict`, *optional*):
+            A record, not a setting: the budget `convert --target_mb` / `--target_ms` chose `matrix_ranks` for and what
+            it measured (target, size or latency reached, smallest reachable). It travels with the model so that model
+            cards can state it; nothing in the model reads it.
         kwargs (*optional*):
             Passed on to [`PretrainedConfig`]: e.g. `num_labels`, `id2label`, or `attn_implementation` (`"sdpa"`, the
             default, or `"eager"`). `tie_word_embeddings` defaults to `True` (the generator's output layer shares the
@@ -166,6 +188,8 @@ class KRElectraKDConfig(PretrainedConfig):
         embedding_rank: int | None = None,
         attention_rank: int | None = None,
         ffn_rank: int | None = None,
+        matrix_ranks: dict[str, int | None] | None = None,
+        rank_budget: dict | None = None,
         **kwargs,
     ):
         self.vocab_size = vocab_size
@@ -186,6 +210,8 @@ class KRElectraKDConfig(PretrainedConfig):
         self.embedding_rank = embedding_rank
         self.attention_rank = attention_rank
         self.ffn_rank = ffn_rank
+        self.matrix_ranks = dict(matrix_ranks) if matrix_ranks else None
+        self.rank_budget = rank_budget
         # ELECTRA's generator shares the word embeddings with its output layer.
         kwargs.setdefault("tie_word_embeddings", True)
         super().__init__(pad_token_id=pad_token_id, **kwargs)
@@ -229,6 +255,32 @@ class KRElectraKDConfig(PretrainedConfig):
                     f"KRElectraKDConfig.{name} must be an integer from 1 to {limit} (the rank of the matrix it "
                     f"factors), or None for a dense matrix; got {value!r}."
                 )
+        self._validate_matrix_ranks()
+
+    def _validate_matrix_ranks(self) -> None:
+        """Each `matrix_ranks` key names a layer and matrix that exist, and each rank fits its matrix."""
+        limits = {"attention": self.hidden_size, "ffn": min(self.hidden_size, self.intermediate_size)}
+        for key, value in (self.matrix_ranks or {}).items():
+            layer, _, matrix = str(key).partition(".")
+            if not layer.isdigit() or int(layer) >= self.num_hidden_layers or matrix not in LAYER_MATRICES:
+                raise ValueError(
+                    f"KRElectraKDConfig.matrix_ranks key {key!r} is not '<layer>.<matrix>' with a layer from 0 to "
+                    f"{self.num_hidden_layers - 1} and a matrix among {', '.join(LAYER_MATRICES)}."
+                )
+            limit = limits[LAYER_MATRICES[matrix]]
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= limit):
+                raise ValueError(
+                    f"KRElectraKDConfig.matrix_ranks[{key!r}] must be an integer from 1 to {limit} (the rank of the "
+                    f"matrix it factors), or None for a dense matrix; got {value!r}."
+                )
+
+    def rank_of(self, layer_index: int, matrix: str) -> int | None:
+        """The rank of one layer's matrix (a `LAYER_MATRICES` name): its `matrix_ranks` entry, else its group's rank;
+        None means dense."""
+        key = f"{layer_index}.{matrix}"
+        if self.matrix_ranks and key in self.matrix_ranks:
+            return self.matrix_ranks[key]
+        return getattr(self, f"{LAYER_MATRICES[matrix]}_rank")
 
     @classmethod
     def from_preset(cls, name: str, **overrides) -> "KRElectraKDConfig":
@@ -239,10 +291,11 @@ class KRElectraKDConfig(PretrainedConfig):
 
     @property
     def is_low_rank(self) -> bool:
-        return any(rank is not None for rank in (self.embedding_rank, self.attention_rank, self.ffn_rank))
+        ranks = [self.embedding_rank, self.attention_rank, self.ffn_rank, *(self.matrix_ranks or {}).values()]
+        return any(rank is not None for rank in ranks)
 
 
 # transformers' route for custom code: saving a config copies this file and writes auto_map (see AUTO_MAP).
 KRElectraKDConfig.register_for_auto_class()
 
-__all__ = ["AUTO_MAP", "KRElectraKDConfig", "PRESETS", "check_preset"]
+__all__ = ["AUTO_MAP", "KRElectraKDConfig", "LAYER_MATRICES", "PRESETS", "check_preset"]

@@ -210,23 +210,24 @@ def sdpa_attention_forward(
 
 
 class KRElectraKDSelfAttention(nn.Module):
-    """Multi-head self-attention; Q, K and V are low-rank when `attention_rank` is set.
+    """Multi-head self-attention; Q, K and V are low-rank when `attention_rank` (or their `matrix_ranks`) is set.
 
     `config._attn_implementation` picks the kernel, as in transformers: "sdpa" (the default) or "eager" (e.g.
     `from_pretrained(..., attn_implementation="eager")`). Asking for the attention maps (`output_attentions=True`,
     which distillation does) takes the eager path whatever the setting, since SDPA does not return them.
     """
 
-    def __init__(self, config: KRElectraKDConfig):
+    def __init__(self, config: KRElectraKDConfig, layer_index: int):
         super().__init__()
         self.config = config
         self.num_attention_heads = config.num_attention_heads
         self.attention_head_size = config.hidden_size // config.num_attention_heads
         self.scaling = self.attention_head_size**-0.5
 
-        self.query = linear_or_low_rank(config.hidden_size, config.hidden_size, config.attention_rank)
-        self.key = linear_or_low_rank(config.hidden_size, config.hidden_size, config.attention_rank)
-        self.value = linear_or_low_rank(config.hidden_size, config.hidden_size, config.attention_rank)
+        hidden = config.hidden_size
+        self.query = linear_or_low_rank(hidden, hidden, config.rank_of(layer_index, "query"))
+        self.key = linear_or_low_rank(hidden, hidden, config.rank_of(layer_index, "key"))
+        self.value = linear_or_low_rank(hidden, hidden, config.rank_of(layer_index, "value"))
         self.dropout = nn.Dropout(config.attention_probs_dropout_prob)
 
     def project_qkv(self, hidden_states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -235,7 +236,7 @@ class KRElectraKDSelfAttention(nn.Module):
         Low-rank Q, K and V run as two operations instead of six: one GEMM through their three down factors stacked
         into a `(3 * rank) x hidden` matrix, then one batched GEMM through the three up factors. The stacked matrices
         are built per call from the saved factors, so the state dict keeps its keys and gradients reach each factor.
-        Dense projections, and wrapped ones (LoRA, quantization), run one by one."""
+        With unequal ranks (per-matrix ranks from `convert --target_mb`) the up factors run one by one. Dense projections, and wrapped ones (LoRA, quantization), run one by one."""
         projections = (self.query, self.key, self.value)
         if not all(
             type(p) is KRElectraKDLowRankLinear and type(p.down) is nn.Linear and type(p.up) is nn.Linear
@@ -243,9 +244,13 @@ class KRElectraKDSelfAttention(nn.Module):
         ):
             return tuple(p(hidden_states) for p in projections)
         down_weight = torch.cat([p.down.weight for p in projections])  # (3 * rank, hidden)
+        low_rank = nn.functional.linear(hidden_states, down_weight)
+        ranks = [p.rank for p in projections]
+        if len(set(ranks)) > 1:
+            return tuple(p.up(part) for p, part in zip(projections, low_rank.split(ranks, dim=-1)))
         up_weight = torch.stack([p.up.weight for p in projections]).transpose(1, 2)  # (3, rank, hidden)
         up_bias = torch.stack([p.up.bias for p in projections]).unsqueeze(1)  # (3, 1, hidden)
-        low_rank = nn.functional.linear(hidden_states, down_weight).view(-1, 3, self.query.rank).transpose(0, 1)
+        low_rank = low_rank.view(-1, 3, self.query.rank).transpose(0, 1)
         return torch.baddbmm(up_bias, low_rank, up_weight).view(3, *hidden_states.shape[:-1], -1).unbind(0)
 
     def forward(
@@ -278,9 +283,10 @@ class KRElectraKDSelfAttention(nn.Module):
 class KRElectraKDSelfOutput(nn.Module):
     """The attention output projection (low-rank with Q, K, V), dropout, residual and layer norm."""
 
-    def __init__(self, config: KRElectraKDConfig):
+    def __init__(self, config: KRElectraKDConfig, layer_index: int):
         super().__init__()
-        self.dense = linear_or_low_rank(config.hidden_size, config.hidden_size, config.attention_rank)
+        rank = config.rank_of(layer_index, "attention_output")
+        self.dense = linear_or_low_rank(config.hidden_size, config.hidden_size, rank)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
@@ -290,10 +296,10 @@ class KRElectraKDSelfOutput(nn.Module):
 
 
 class KRElectraKDAttention(nn.Module):
-    def __init__(self, config: KRElectraKDConfig):
+    def __init__(self, config: KRElectraKDConfig, layer_index: int):
         super().__init__()
-        self.self = KRElectraKDSelfAttention(config)
-        self.output = KRElectraKDSelfOutput(config)
+        self.self = KRElectraKDSelfAttention(config, layer_index)
+        self.output = KRElectraKDSelfOutput(config, layer_index)
 
     def forward(
         self,
@@ -309,9 +315,10 @@ class KRElectraKDAttention(nn.Module):
 class KRElectraKDIntermediate(nn.Module):
     """First FFN matrix (hidden -> intermediate, low-rank when `ffn_rank` is set) and its activation."""
 
-    def __init__(self, config: KRElectraKDConfig):
+    def __init__(self, config: KRElectraKDConfig, layer_index: int):
         super().__init__()
-        self.dense = linear_or_low_rank(config.hidden_size, config.intermediate_size, config.ffn_rank)
+        rank = config.rank_of(layer_index, "ffn_intermediate")
+        self.dense = linear_or_low_rank(config.hidden_size, config.intermediate_size, rank)
         self.intermediate_act_fn = ACT2FN[config.hidden_act]
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
@@ -322,9 +329,10 @@ class KRElectraKDIntermediate(nn.Module):
 class KRElectraKDOutput(nn.Module):
     """Second FFN matrix (intermediate -> hidden, low-rank when `ffn_rank` is set), dropout, residual, layer norm."""
 
-    def __init__(self, config: KRElectraKDConfig):
+    def __init__(self, config: KRElectraKDConfig, layer_index: int):
         super().__init__()
-        self.dense = linear_or_low_rank(config.intermediate_size, config.hidden_size, config.ffn_rank)
+        rank = config.rank_of(layer_index, "ffn_output")
+        self.dense = linear_or_low_rank(config.intermediate_size, config.hidden_size, rank)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
@@ -334,11 +342,11 @@ class KRElectraKDOutput(nn.Module):
 
 
 class KRElectraKDLayer(nn.Module):
-    def __init__(self, config: KRElectraKDConfig):
+    def __init__(self, config: KRElectraKDConfig, layer_index: int):
         super().__init__()
-        self.attention = KRElectraKDAttention(config)
-        self.intermediate = KRElectraKDIntermediate(config)
-        self.output = KRElectraKDOutput(config)
+        self.attention = KRElectraKDAttention(config, layer_index)
+        self.intermediate = KRElectraKDIntermediate(config, layer_index)
+        self.output = KRElectraKDOutput(config, layer_index)
 
     def forward(
         self,
@@ -361,7 +369,7 @@ class KRElectraKDEncoder(nn.Module):
     def __init__(self, config: KRElectraKDConfig):
         super().__init__()
         self.config = config
-        self.layer = nn.ModuleList([KRElectraKDLayer(config) for _ in range(config.num_hidden_layers)])
+        self.layer = nn.ModuleList([KRElectraKDLayer(config, index) for index in range(config.num_hidden_layers)])
         # Set by PreTrainedModel.gradient_checkpointing_enable(), which also sets `_gradient_checkpointing_func`.
         self.gradient_checkpointing = False
 

@@ -235,7 +235,7 @@ def test_layer_chunks_its_feed_forward_on_cpu_only(device, blocks, monkeypatch):
     monkeypatch.setattr(modeling, "FEED_FORWARD_CHUNK_TOKENS", 5)  # 12 tokens: 3 blocks on CPU
     config = KRElectraKDConfig.from_preset("tiny", vocab_size=100)
     with torch.device(device):
-        layer = modeling.KRElectraKDLayer(config).eval()
+        layer = modeling.KRElectraKDLayer(config, 0).eval()
         hidden_states = torch.randn(1, 12, config.hidden_size)
     seen = []
     feed_forward = modeling.KRElectraKDLayer.feed_forward

@@ -147,6 +147,10 @@ NUMBER_RULES: dict[str, Bounds] = {
     "model_max_length": AT_LEAST_ONE,
     **dict.fromkeys(RANK_FIELDS, AT_LEAST_ONE),
     "energy": SHARE,
+    "target_mb": POSITIVE,
+    "target_ms": POSITIVE,
+    "batch": AT_LEAST_ONE,
+    "seq": AT_LEAST_ONE,
     "opset": Bounds(14),  # scaled dot-product attention
     "tolerance": POSITIVE,
     "mlm_probability": OPEN_SHARE,

@@ -20,7 +20,12 @@ import torch
 from torch import nn
 from transformers import PreTrainedModel
 
-from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDLowRankLinear, KRElectraKDPreTrainedModel
+from modeling_kr_electra_kd import (
+    LAYER_MATRICES,
+    KRElectraKDConfig,
+    KRElectraKDLowRankLinear,
+    KRElectraKDPreTrainedModel,
+)
 from training.defaults import RANK_GROUPS
 from training.loading import convert_stock_model
 
@@ -51,6 +56,8 @@ class ConversionReport:
     params_before: int
     params_after: int
     matrices: list[FactorReport] = field(default_factory=list)
+    matrix_ranks: dict[str, int | None] | None = None  # per-matrix ranks over the group ranks (a budget's plan)
+    budget: dict | None = None  # --target_mb / --target_ms: the target, what was reached, the smallest reachable
 
     @property
     def max_relative_error(self) -> float:
@@ -64,8 +71,10 @@ class ConversionReport:
     def to_markdown(self) -> str:
         lines = [
             f"Ranks: embedding={self.embedding_rank}, attention={self.attention_rank}, ffn={self.ffn_rank}"
-            + (f" (energy {self.energy})" if self.energy is not None else ""),
+            + (f" (energy {self.energy})" if self.energy is not None else "")
+            + (f", {len(self.matrix_ranks)} matrices with their own rank" if self.matrix_ranks else ""),
             f"Parameters: {self.params_before:,} -> {self.params_after:,}",
+            *([budget_line(self.budget)] if self.budget else []),
             "",
             "| matrix | shape | rank | kept energy | relative error |",
             "|---|---|---|---|---|",
@@ -125,7 +134,7 @@ def _group_of(name: str, module: nn.Module) -> str | None:
 GroupedMatrices = dict[str, list[tuple[str, nn.Module | torch.Tensor]]]
 
 
-def _family_model(model: PreTrainedModel) -> KRElectraKDPreTrainedModel:
+def family_model(model: PreTrainedModel) -> KRElectraKDPreTrainedModel:
     """`model` as a model of this family: stock ELECTRA/BERT models are converted, anything else is refused."""
     if isinstance(model, KRElectraKDPreTrainedModel):
         return model
@@ -166,16 +175,50 @@ def _choose_ranks(
     return ranks
 
 
-def _target_config(source_config: KRElectraKDConfig, ranks: dict[str, int | None]) -> KRElectraKDConfig:
-    """`source_config` with the new ranks; the config validates them (a one-line ValueError), before any SVD work."""
+def config_with(source_config: KRElectraKDConfig, **fields) -> KRElectraKDConfig:
+    """`source_config` with `fields` replaced; the config validates them (a one-line ValueError), before any SVD
+    work."""
     config_dict = source_config.to_dict()
-    config_dict.update({f"{group}_rank": ranks[group] for group in RANK_GROUPS})
     for key in ("auto_map", "architectures", "model_type", "transformers_version"):
         config_dict.pop(key, None)
     try:
-        return KRElectraKDConfig(**config_dict)
+        return KRElectraKDConfig(**{**config_dict, **fields})
     except ValueError as error:
         raise ValueError(f"Cannot convert: {error}") from None
+
+
+def _target_config(
+    source_config: KRElectraKDConfig,
+    ranks: dict[str, int | None],
+    requested: dict[str, int | None],
+    matrix_ranks: dict[str, int | None] | None,
+) -> KRElectraKDConfig:
+    """`source_config` with the new group ranks and per-matrix ranks. A group given a rank now drops the per-matrix
+    ranks the source had for it (the new group rank is what was asked for)."""
+    kept = {
+        key: rank
+        for key, rank in (source_config.matrix_ranks or {}).items()
+        if requested[LAYER_MATRICES[key.split(".", 1)[1]]] is None
+    }
+    fields = {f"{group}_rank": ranks[group] for group in RANK_GROUPS}
+    # rank_budget records the budget the source's ranks were chosen for; the caller sets the new one, if any
+    return config_with(
+        source_config, **fields, matrix_ranks={**kept, **(matrix_ranks or {})} or None, rank_budget=None
+    )
+
+
+def budget_line(budget: dict) -> str:
+    """One line saying what a --target_mb / --target_ms budget asked for and what the conversion reached."""
+    if "target_mb" in budget:
+        return (
+            f"Budget: at most {budget['target_mb']:g} MB (fp32 model.safetensors); reached {budget['size_mb']:.3f} MB "
+            f"(smallest reachable {budget['smallest_mb']:.3f} MB); kept energy {budget['kept_energy']:.4f} (size-weighted)"
+        )
+    return (
+        f"Budget: at most {budget['target_ms']:g} ms per forward at batch {budget['batch']} x {budget['seq']} tokens "
+        f"on {budget['device']} ({budget['threads']} threads); measured {budget['latency_ms']:.2f} ms (fastest "
+        f"reachable {budget['fastest_ms']:.2f} ms); kept energy {budget['kept_energy']:.4f} (size-weighted)"
+    )
 
 
 def _factor_linear(name: str, module: nn.Module, new_module: nn.Module) -> FactorReport:
@@ -227,23 +270,28 @@ def convert_to_low_rank(
     attention_rank: int | None = None,
     ffn_rank: int | None = None,
     energy: float | None = None,
+    matrix_ranks: dict[str, int | None] | None = None,
 ) -> tuple[KRElectraKDPreTrainedModel, ConversionReport]:
     """Return a copy of `model` with the chosen matrix groups factorized by truncated SVD, and a per-matrix report.
 
     Give ranks per group, or `energy` (0 < energy <= 1) to pick, for each group not given a rank, the smallest rank
     that keeps that share of the squared singular values in every matrix of the group. A group with neither stays as
-    it is (dense, or at its current rank). Stock ELECTRA/BERT models are converted to this family first.
+    it is (dense, or at its current rank). `matrix_ranks` (keys as in `KRElectraKDConfig.matrix_ranks`, e.g. from
+    `training.rank_budget`) gives single matrices their own rank over their group's. Stock ELECTRA/BERT models are
+    converted to this family first.
     """
-    model = _family_model(model)
+    model = family_model(model)
     if energy is not None and not 0.0 < energy <= 1.0:
         raise ValueError(f"energy must be in (0, 1], the share of spectral energy to keep; got {energy}.")
     requested = {"embedding": embedding_rank, "attention": attention_rank, "ffn": ffn_rank}
-    if energy is None and all(rank is None for rank in requested.values()):
-        raise ValueError("Give at least one of embedding_rank, attention_rank, ffn_rank, or energy.")
+    if energy is None and not matrix_ranks and all(rank is None for rank in requested.values()):
+        raise ValueError("Give at least one of embedding_rank, attention_rank, ffn_rank, matrix_ranks, or energy.")
 
     groups = _group_matrices(model.base_model)
     current = {group: getattr(model.config, f"{group}_rank") for group in RANK_GROUPS}
-    target_config = _target_config(model.config, _choose_ranks(groups, requested, current, energy))
+    target_config = _target_config(
+        model.config, _choose_ranks(groups, requested, current, energy), requested, matrix_ranks
+    )
     target = type(model)(target_config)
     target.load_state_dict(_copy_unfactorized(model.state_dict(), target.state_dict()), strict=False)
     report = ConversionReport(
@@ -254,6 +302,7 @@ def convert_to_low_rank(
         params_before=sum(p.numel() for p in model.parameters()),
         params_after=0,
         matrices=_factor_into(target, groups),
+        matrix_ranks=target_config.matrix_ranks,
     )
     if hasattr(target, "generator_lm_head"):
         target.tie_weights()

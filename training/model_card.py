@@ -17,6 +17,7 @@ from typing import Any
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from transformers import AutoConfig
 
+from modeling_kr_electra_kd import LAYER_MATRICES
 from training.provenance import HUB_ID, is_local, portable_path, rebase
 
 # The template is package data of the top-level `model_cards` package, installed beside `training`.
@@ -264,6 +265,47 @@ def _distillation_record(distillation: str | Path | dict | None, model_dir: Path
     return _rebased_record(Path(distillation), model_dir) if distillation is not None else None
 
 
+def _matrix_ranks_by_group(config) -> dict[str, dict]:
+    from training.rank_budget import RankPlan
+
+    return RankPlan(dict(getattr(config, "matrix_ranks", None) or {})).summary()
+
+
+def _group_rank_text(config, group: str) -> str:
+    """A group's rank: its one rank, or (per-matrix ranks from a budget) the range and median over its matrices."""
+    summary = _matrix_ranks_by_group(config).get(group)
+    if summary is None:
+        return str(getattr(config, f"{group}_rank") or "dense")
+    dense = f", {summary['dense']} dense" if summary["dense"] else ""
+    return f"per matrix: {summary['min']}-{summary['max']} (median {summary['median']}{dense})"
+
+
+def _matrix_order(key: str, order: list[str]) -> tuple[int, int]:
+    layer, matrix = key.split(".", 1)
+    return int(layer), order.index(matrix)
+
+
+def _rank_budget_text(config) -> str:
+    """The budget the ranks were chosen for (convert --target_mb / --target_ms), what it reached, and the ranks."""
+    budget = getattr(config, "rank_budget", None)
+    if not budget:
+        return ""
+    from training.lowrank import budget_line
+
+    ranks = dict(getattr(config, "matrix_ranks", None) or {})
+    by_layer: dict[str, list[str]] = {}
+    order = list(LAYER_MATRICES)
+    for key, rank in sorted(ranks.items(), key=lambda item: _matrix_order(item[0], order)):
+        layer, matrix = key.split(".", 1)
+        by_layer.setdefault(layer, []).append(f"{matrix} {rank or 'dense'}")
+    rows = "\n".join(f"| {layer} | {', '.join(cells)} |" for layer, cells in by_layer.items())
+    return (
+        "\n\nThe ranks were chosen per matrix for a budget by `kr-electra-kd convert` (the most spectral energy the "
+        f"budget holds). {budget_line(budget)}. The size above is this repository's file, head included.\n\n"
+        f"| layer | rank per matrix |\n|---|---|\n{rows}"
+    )
+
+
 def write_model_card(
     model_dir: str | Path,
     results: list[str | Path | dict] | None = None,
@@ -302,8 +344,9 @@ def write_model_card(
         intermediate=config.intermediate_size,
         embedding=config.embedding_size,
         embedding_rank=config.embedding_rank or "dense",
-        attention_rank=config.attention_rank or "dense",
-        ffn_rank=config.ffn_rank or "dense",
+        attention_rank=_group_rank_text(config, "attention"),
+        ffn_rank=_group_rank_text(config, "ffn"),
+        rank_budget=_rank_budget_text(config),
         parameters=f"{parameters:,}" if parameters else "unknown",
         size=f"{size:.1f} MB" if size else "unknown",
         architecture=architecture,

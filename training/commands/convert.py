@@ -1,4 +1,10 @@
-"""`kr-electra-kd convert`: convert a dense model to low rank by truncated SVD; the library is training/lowrank.py."""
+"""`kr-electra-kd convert`: convert a dense model to low rank by truncated SVD; the library is training/lowrank.py,
+and training/rank_budget.py chooses per-matrix ranks for --target_mb / --target_ms.
+
+    kr-electra-kd convert --model small-kd --output_dir lf --preset small-lf-v3        # the paper's ranks
+    kr-electra-kd convert --model small-kd --output_dir lf --target_mb 17.9             # ranks for a file size
+    kr-electra-kd convert --model small-kd --output_dir lf --target_ms 30 --batch 1 --seq 128   # for a latency here
+"""
 
 from __future__ import annotations
 
@@ -9,9 +15,10 @@ from pathlib import Path
 
 from modeling_kr_electra_kd import PRESETS, check_preset
 from training.arguments import check_output_dir, overwrite_field, parse_command
-from training.defaults import RANK_FIELDS
+from training.defaults import RANK_FIELDS, RANK_GROUPS
 from training.loading import HEADS, load_model, load_tokenizer
-from training.lowrank import convert_to_low_rank
+from training.lowrank import convert_to_low_rank, family_model
+from training.rank_budget import EMBEDDING, RankPlan, plan_for_latency, plan_for_size
 
 
 @dataclass
@@ -29,6 +36,29 @@ class ConvertArguments:
         default=None,
         metadata={"help": "Instead of ranks: keep this share (0-1] of each matrix's spectral energy, per group."},
     )
+    target_mb: float | None = field(
+        default=None,
+        metadata={
+            "help": "Instead of ranks: choose a rank per matrix so that the fp32 model.safetensors (embeddings, heads "
+            "and biases included) is at most this many MB (1e6 bytes), keeping the most spectral energy."
+        },
+    )
+    target_ms: float | None = field(
+        default=None,
+        metadata={
+            "help": "Instead of ranks: choose a rank per matrix so that one inference forward at --batch x --seq, "
+            "timed on this machine (its GPU when there is one), takes at most this many milliseconds."
+        },
+    )
+    batch: int = field(default=1, metadata={"help": "Batch size of the --target_ms measurement."})
+    seq: int = field(default=128, metadata={"help": "Sequence length (tokens) of the --target_ms measurement."})
+    budget_groups: list[str] = field(
+        default_factory=lambda: list(RANK_GROUPS),
+        metadata={
+            "help": "Matrix groups --target_mb / --target_ms may factorize (embedding, attention, ffn); the others "
+            "stay as they are."
+        },
+    )
     head: str = field(
         default="auto", metadata={"help": f"Which head to load: auto (the checkpoint's own), {', '.join(HEADS)}."}
     )
@@ -45,18 +75,65 @@ def main(argv: list[str] | None = None) -> int:
             check_preset(args.preset)
             ranks.update({key: PRESETS[args.preset].get(key) for key in ranks})
         ranks.update({key: getattr(args, key) for key in ranks if getattr(args, key) is not None})
+        _check_budget_options(args, ranks)
         model = load_model(args.model, head=args.head)
-        converted, report = convert_to_low_rank(model, energy=args.energy, **ranks)
+        plan = _budget_plan(args, model)
+        if plan is not None:
+            ranks["embedding_rank"] = plan.ranks.get(EMBEDDING, ranks["embedding_rank"])
+        matrix_ranks = None if plan is None else {k: v for k, v in plan.ranks.items() if k != EMBEDDING}
+        converted, report = convert_to_low_rank(model, energy=args.energy, matrix_ranks=matrix_ranks, **ranks)
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     output = Path(args.output_dir)
+    if plan is not None:
+        report.budget = {**plan.budget, "ranks_by_group": plan.summary()}
+        converted.config.rank_budget = report.budget  # for model cards, through distillation and fine-tuning
     converted.save_pretrained(output)
+    if plan is not None and "target_mb" in plan.budget:
+        _check_saved_size(output, plan.budget)
     _copy_tokenizer(args.model, output)
     (output / "lowrank_report.json").write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
     print(report.to_markdown())
     print(f"\nSaved to {output} (max relative reconstruction error {report.max_relative_error:.4f}).")
     return 0
+
+
+def _check_budget_options(args: ConvertArguments, ranks: dict) -> None:
+    """One budget at a time, not mixed with ranks or --energy, and only known groups."""
+    budgets = [flag for flag in ("target_mb", "target_ms") if getattr(args, flag) is not None]
+    if not budgets:
+        return
+    others = [f"--{key}" for key, value in ranks.items() if value is not None] + (["--energy"] if args.energy else [])
+    if len(budgets) > 1 or others or args.preset:
+        given = [f"--{flag}" for flag in budgets] + others + (["--preset"] if args.preset else [])
+        raise ValueError(
+            f"Give one of --target_mb or --target_ms alone: it chooses every rank (got {' '.join(given)})."
+        )
+    unknown = [group for group in args.budget_groups if group not in RANK_GROUPS]
+    if unknown or not args.budget_groups:
+        raise ValueError(
+            f"--budget_groups takes some of: {', '.join(RANK_GROUPS)}; got {' '.join(args.budget_groups)}."
+        )
+
+
+def _budget_plan(args: ConvertArguments, model) -> RankPlan | None:
+    """The per-matrix ranks for --target_mb or --target_ms (None without a budget)."""
+    if args.target_mb is None and args.target_ms is None:
+        return None
+    model = family_model(model)
+    groups = tuple(args.budget_groups)
+    if args.target_mb is not None:
+        return plan_for_size(model, args.target_mb, groups)
+    print(f"Timing each matrix shape at a grid of ranks, then the model, at batch {args.batch} x {args.seq} ...")
+    return plan_for_latency(model, args.target_ms, args.batch, args.seq, groups)
+
+
+def _check_saved_size(output: Path, budget: dict) -> None:
+    """The saved file is the size the plan measured: its config differs only in the record, not in the weights."""
+    size_mb = (output / "model.safetensors").stat().st_size / 1e6
+    if size_mb > budget["target_mb"] or abs(size_mb - budget["size_mb"]) > 1e-6:
+        raise RuntimeError(f"{output}/model.safetensors is {size_mb} MB, not the {budget['size_mb']} MB planned.")
 
 
 def _copy_tokenizer(model: str, output: Path) -> None:
