@@ -28,7 +28,7 @@ from pathlib import Path
 from benchmarks.common import DATA, RESULTS, command_line
 from benchmarks.report import save_results
 from benchmarks.reproduce import SCALES
-from training.defaults import BENCHMARK_FINETUNE_LEARNING_RATE
+from training.defaults import BENCHMARK_FINETUNE_LEARNING_RATE, RANK_FIELDS
 from training.recipe import (
     PipelineArguments,
     StageNotRun,
@@ -49,7 +49,7 @@ RANK_BUDGET_SCALES = {
     "tiny": dict(SCALES["tiny"]),
 }
 ARMS = ("uniform", "budgeted")
-RANK_KEYS = ("embedding_rank", "attention_rank", "ffn_rank")
+RANK_KEYS = RANK_FIELDS
 
 
 def pipeline_arguments(args: argparse.Namespace, seed: int = 42) -> PipelineArguments:

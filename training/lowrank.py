@@ -202,9 +202,7 @@ def _target_config(
     }
     fields = {f"{group}_rank": ranks[group] for group in RANK_GROUPS}
     # rank_budget records the budget the source's ranks were chosen for; the caller sets the new one, if any
-    return config_with(
-        source_config, **fields, matrix_ranks={**kept, **(matrix_ranks or {})} or None, rank_budget=None
-    )
+    return config_with(source_config, **fields, matrix_ranks={**kept, **(matrix_ranks or {})} or None, rank_budget=None)
 
 
 def budget_line(budget: dict) -> str:

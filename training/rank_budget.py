@@ -37,10 +37,11 @@ import torch
 from torch import nn
 
 from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDLowRankLinear, KRElectraKDPreTrainedModel
-from training.defaults import RANK_GROUPS
+from training.defaults import RANK_FIELDS, RANK_GROUPS
 from training.lowrank import config_with
 from training.timing import quartiles, random_inputs, time_blocks
 
+GROUP_FIELDS = dict(zip(RANK_GROUPS, RANK_FIELDS))  # rank group -> its config field
 EMBEDDING = "embeddings.word_embeddings"  # the word-embedding matrix's name in plans and reports
 REFIT_ATTEMPTS = 8  # allocations tried before giving up (each takes the measured excess off the budget)
 
@@ -94,11 +95,11 @@ class RankPlan:
         fields = {"matrix_ranks": {**(config.matrix_ranks or {})}}
         for name, rank in self.ranks.items():
             if name == EMBEDDING:
-                fields["embedding_rank"] = rank
+                fields[GROUP_FIELDS["embedding"]] = rank
             else:
                 fields["matrix_ranks"][name] = rank
         covered = {group_of_matrix(name) for name in self.ranks if name != EMBEDDING}
-        fields.update({f"{group}_rank": None for group in covered})
+        fields.update({GROUP_FIELDS[group]: None for group in covered})
         fields["matrix_ranks"] = fields["matrix_ranks"] or None
         return fields
 

@@ -18,7 +18,7 @@ from training.arguments import check_output_dir, overwrite_field, parse_command
 from training.defaults import RANK_FIELDS, RANK_GROUPS
 from training.loading import HEADS, load_model, load_tokenizer
 from training.lowrank import convert_to_low_rank, family_model
-from training.rank_budget import EMBEDDING, RankPlan, plan_for_latency, plan_for_size
+from training.rank_budget import EMBEDDING, GROUP_FIELDS, RankPlan, plan_for_latency, plan_for_size
 
 
 @dataclass
@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         model = load_model(args.model, head=args.head)
         plan = _budget_plan(args, model)
         if plan is not None:
-            ranks["embedding_rank"] = plan.ranks.get(EMBEDDING, ranks["embedding_rank"])
+            field_name = GROUP_FIELDS["embedding"]
+            ranks[field_name] = plan.ranks.get(EMBEDDING, ranks[field_name])
         matrix_ranks = None if plan is None else {k: v for k, v in plan.ranks.items() if k != EMBEDDING}
         converted, report = convert_to_low_rank(model, energy=args.energy, matrix_ranks=matrix_ranks, **ranks)
     except (ValueError, OSError) as error:
