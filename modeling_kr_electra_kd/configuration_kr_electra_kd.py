@@ -69,7 +69,7 @@ PRESETS: dict[str, dict] = {
 }
 
 
-# The factorizable matrices of one encoder layer, by the name `matrix_ranks` keys use, and the rank group each belongs to.
+# The factorizable matrices of one encoder layer, by the name `matrix_ranks` keys use, and the rank group of each.
 LAYER_MATRICES = {
     "query": "attention",
     "key": "attention",

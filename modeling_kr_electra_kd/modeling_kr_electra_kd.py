@@ -236,7 +236,8 @@ class KRElectraKDSelfAttention(nn.Module):
         Low-rank Q, K and V run as two operations instead of six: one GEMM through their three down factors stacked
         into a `(3 * rank) x hidden` matrix, then one batched GEMM through the three up factors. The stacked matrices
         are built per call from the saved factors, so the state dict keeps its keys and gradients reach each factor.
-        With unequal ranks (per-matrix ranks from `convert --target_mb`) the up factors run one by one. Dense projections, and wrapped ones (LoRA, quantization), run one by one."""
+        With unequal ranks (per-matrix ranks from `convert --target_mb`) the up factors run one by one. Dense
+        projections, and wrapped ones (LoRA, quantization), run one by one."""
         projections = (self.query, self.key, self.value)
         if not all(
             type(p) is KRElectraKDLowRankLinear and type(p.down) is nn.Linear and type(p.up) is nn.Linear

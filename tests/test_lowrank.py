@@ -221,7 +221,7 @@ TARGETS = {
 
 def _computed_weights(model) -> dict[str, torch.Tensor]:
     """The out x in matrix each factorizable layer computes, whatever its storage (dense or low-rank)."""
-    from training.lowrank import _dense_weight
+    from training.lowrank import dense_weight
 
     base = model.base_model
     layer = base.encoder.layer[1]
@@ -231,8 +231,8 @@ def _computed_weights(model) -> dict[str, torch.Tensor]:
         word = word @ embeddings.word_embeddings_up.weight.T
     return {
         "embedding": word,
-        "attention": _dense_weight(layer.attention.self.value),
-        "ffn": _dense_weight(layer.intermediate.dense),
+        "attention": dense_weight(layer.attention.self.value),
+        "ffn": dense_weight(layer.intermediate.dense),
     }
 
 

@@ -86,7 +86,7 @@ class ConversionReport:
         return "\n".join(lines)
 
 
-def _dense_weight(module: nn.Module) -> torch.Tensor:
+def dense_weight(module: nn.Module) -> torch.Tensor:
     """The `out x in` weight a (possibly already factorized) linear layer computes."""
     if isinstance(module, KRElectraKDLowRankLinear):
         return module.up.weight @ module.down.weight
@@ -145,7 +145,7 @@ def family_model(model: PreTrainedModel) -> KRElectraKDPreTrainedModel:
     )
 
 
-def _group_matrices(encoder: nn.Module) -> GroupedMatrices:
+def group_matrices(encoder: nn.Module) -> GroupedMatrices:
     """The encoder's matrices by rank group. The embedding's is the full `vocab x hidden` word matrix (the product of
     its two factors when it is already low-rank)."""
     embeddings = encoder.embeddings
@@ -168,7 +168,7 @@ def _choose_ranks(
     ranks = dict(requested)
     for group, matrices in groups.items():
         if ranks[group] is None and energy is not None:
-            weights = [m if isinstance(m, torch.Tensor) else _dense_weight(m) for _, m in matrices]
+            weights = [m if isinstance(m, torch.Tensor) else dense_weight(m) for _, m in matrices]
             ranks[group] = max(rank_for_energy(_svd(weight)[1], energy) for weight in weights)
         if ranks[group] is None:
             ranks[group] = current[group]
@@ -202,7 +202,8 @@ def _target_config(
     }
     fields = {f"{group}_rank": ranks[group] for group in RANK_GROUPS}
     # rank_budget records the budget the source's ranks were chosen for; the caller sets the new one, if any
-    return config_with(source_config, **fields, matrix_ranks={**kept, **(matrix_ranks or {})} or None, rank_budget=None)
+    new_matrix_ranks = {**kept, **(matrix_ranks or {})} or None
+    return config_with(source_config, **fields, matrix_ranks=new_matrix_ranks, rank_budget=None)
 
 
 def budget_line(budget: dict) -> str:
@@ -210,7 +211,8 @@ def budget_line(budget: dict) -> str:
     if "target_mb" in budget:
         return (
             f"Budget: at most {budget['target_mb']:g} MB (fp32 model.safetensors); reached {budget['size_mb']:.3f} MB "
-            f"(smallest reachable {budget['smallest_mb']:.3f} MB); kept energy {budget['kept_energy']:.4f} (size-weighted)"
+            f"(smallest reachable {budget['smallest_mb']:.3f} MB); kept energy {budget['kept_energy']:.4f} "
+            "(size-weighted)"
         )
     return (
         f"Budget: at most {budget['target_ms']:g} ms per forward at batch {budget['batch']} x {budget['seq']} tokens "
@@ -221,7 +223,7 @@ def budget_line(budget: dict) -> str:
 
 def _factor_linear(name: str, module: nn.Module, new_module: nn.Module) -> FactorReport:
     """Fill `new_module` (low-rank, or dense when its group has no rank) from `module`'s weight and bias."""
-    weight = _dense_weight(module)
+    weight = dense_weight(module)
     bias = module.up.bias if isinstance(module, KRElectraKDLowRankLinear) else module.bias
     if isinstance(new_module, KRElectraKDLowRankLinear):
         left, right, kept, error = _factor(weight, new_module.rank)
@@ -285,7 +287,7 @@ def convert_to_low_rank(
     if energy is None and not matrix_ranks and all(rank is None for rank in requested.values()):
         raise ValueError("Give at least one of embedding_rank, attention_rank, ffn_rank, matrix_ranks, or energy.")
 
-    groups = _group_matrices(model.base_model)
+    groups = group_matrices(model.base_model)
     current = {group: getattr(model.config, f"{group}_rank") for group in RANK_GROUPS}
     target_config = _target_config(
         model.config, _choose_ranks(groups, requested, current, energy), requested, matrix_ranks

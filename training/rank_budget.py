@@ -38,7 +38,7 @@ from torch import nn
 
 from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDLowRankLinear, KRElectraKDPreTrainedModel
 from training.defaults import RANK_FIELDS, RANK_GROUPS
-from training.lowrank import config_with
+from training.lowrank import config_with, dense_weight, group_matrices
 from training.timing import quartiles, random_inputs, time_blocks
 
 GROUP_FIELDS = dict(zip(RANK_GROUPS, RANK_FIELDS))  # rank group -> its config field
@@ -158,28 +158,15 @@ def _cumulative_energy(weight: torch.Tensor) -> torch.Tensor:
 
 def matrix_spectra(model: KRElectraKDPreTrainedModel, groups: tuple[str, ...] = RANK_GROUPS) -> list[MatrixSpectrum]:
     """The spectrum of every factorizable matrix of `model` in `groups` (the product of the factors when a matrix is
-    already low-rank)."""
-    encoder = model.base_model
+    already low-rank), found by the same grouping `convert_to_low_rank` factorizes."""
     spectra = []
-    if "embedding" in groups:
-        embeddings = encoder.embeddings
-        word_matrix = embeddings.word_embeddings.weight
-        if hasattr(embeddings, "word_embeddings_up"):
-            word_matrix = word_matrix @ embeddings.word_embeddings_up.weight.T
-        spectra.append(
-            MatrixSpectrum(EMBEDDING, "embedding", tuple(word_matrix.shape), _cumulative_energy(word_matrix))
-        )
-    for module_name, module in encoder.named_modules():
-        name = layer_matrix_name(module_name)
-        if name is None or group_of_matrix(name) not in groups:
+    for group, matrices in group_matrices(model.base_model).items():
+        if group not in groups:
             continue
-        if isinstance(module, KRElectraKDLowRankLinear):
-            weight = module.up.weight @ module.down.weight
-        elif isinstance(module, nn.Linear):
-            weight = module.weight
-        else:
-            continue
-        spectra.append(MatrixSpectrum(name, group_of_matrix(name), tuple(weight.shape), _cumulative_energy(weight)))
+        for module_name, matrix in matrices:
+            weight = matrix if isinstance(matrix, torch.Tensor) else dense_weight(matrix)
+            name = EMBEDDING if group == "embedding" else layer_matrix_name(module_name)
+            spectra.append(MatrixSpectrum(name, group, tuple(weight.shape), _cumulative_energy(weight)))
     return spectra
 
 
