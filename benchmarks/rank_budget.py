@@ -339,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     args.settings = RANK_BUDGET_SCALES[args.scale]
     started = time.time()
     conversions = prepare(args) if args.stage != "table" else _saved_conversions(args)
-    (args.work_dir / "conversions.json").write_text(json.dumps(conversions, indent=2), encoding="utf-8")
+    _save_conversions(args, conversions)
     for seed in args.seeds if args.stage in ("all", "train", "dense") else []:
         if not args.no_dense:
             finetune_dense(args, seed)
@@ -365,6 +365,13 @@ def main(argv: list[str] | None = None) -> int:
     saved = save_results(result, args.output_dir, "rank_budget", markdown)
     plot(saved, args.output_dir / "rank_budget.png")
     return 0
+
+
+def _save_conversions(args: argparse.Namespace, conversions: dict) -> None:
+    """Merge this run's presets into conversions.json: processes that train different --presets share the file."""
+    path = args.work_dir / "conversions.json"
+    saved = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    path.write_text(json.dumps({**saved, **conversions}, indent=2), encoding="utf-8")
 
 
 def _saved_conversions(args: argparse.Namespace) -> dict:
