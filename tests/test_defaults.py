@@ -41,10 +41,10 @@ def test_constant_written_only_in_defaults(what):
 
 def test_defaults_match_what_the_modules_use():
     from modeling_kr_electra_kd import KRElectraKDConfig
-    from training.distillation import DistillationConfig
+    from training.distillation import LOSSES, DistillationConfig
     from training.trainer_common import SHAPE_FIELDS
 
     assert defaults.RANK_FIELDS == ("embedding_rank", "attention_rank", "ffn_rank")
     assert set(defaults.RANK_FIELDS) <= set(SHAPE_FIELDS)
     assert all(hasattr(KRElectraKDConfig(), name) for name in defaults.RANK_FIELDS)  # the config's own field names
-    assert DistillationConfig().weights() == defaults.LOSS_WEIGHTS
+    assert DistillationConfig().weights() == {name: spec.weight for name, spec in LOSSES.items()}

@@ -183,10 +183,10 @@ def test_cached_teacher_outputs_equal_fresh_ones(korean_texts, tiny_tokenizer, t
     trainer.distillation.cache_teacher_outputs = True
     collate = DataCollatorWithPadding(tiny_tokenizer)
     first = collate([dataset[i] for i in (0, 1, 2)])
-    fresh = trainer._teacher_outputs(first)
+    fresh = trainer.teacher_outputs(first)
     again = collate([dataset[i] for i in (2, 1, 0, 3)])  # other order, other padding length
-    trainer._teacher_outputs(collate([dataset[3]]))
-    cached = trainer._teacher_outputs(again)
+    trainer.teacher_outputs(collate([dataset[3]]))
+    cached = trainer.teacher_outputs(again)
     for row, source in ((0, 2), (2, 0)):
         length = int(first["attention_mask"][source].sum())
         assert torch.allclose(cached["logits"][row], fresh["logits"][source], atol=1e-6)
@@ -446,8 +446,8 @@ def _cache_trainer(korean_texts, tiny_tokenizer, tmp_path, **weights):
 
 def test_teacher_cache_keeps_only_what_the_losses_read(korean_texts, tiny_tokenizer, tmp_path):
     trainer, dataset, collate = _cache_trainer(korean_texts, tiny_tokenizer, tmp_path, weight_hidden=1.0)
-    trainer._teacher_outputs(collate([dataset[i] for i in range(4)]))
-    entry = trainer._teacher_cache[0]
+    trainer.teacher_outputs(collate([dataset[i] for i in range(4)]))
+    entry = trainer.teacher_cache[0]
     assert entry["logits"] is None and entry["attentions"] is None  # no KL, no attention loss
     # hidden states: only the teacher's layer 2 (the student's one layer maps to it), not the embeddings or layer 1
     assert [layer is not None for layer in entry["hidden_states"]] == [False, False, True]
@@ -455,17 +455,16 @@ def test_teacher_cache_keeps_only_what_the_losses_read(korean_texts, tiny_tokeni
 
 def test_teacher_cache_is_bounded(korean_texts, tiny_tokenizer, tmp_path, caplog):
     trainer, dataset, collate = _cache_trainer(korean_texts, tiny_tokenizer, tmp_path, weight_kl=1.0, weight_hidden=1.0)
-    trainer._teacher_outputs(collate([dataset[0]]))
-    one_example = trainer._teacher_cache_bytes
-    trainer._teacher_cache.clear()
-    trainer._teacher_cache_bytes = 0
-    trainer.distillation.teacher_cache_mb = 2.5 * one_example / 2**20  # room for about two examples
+    trainer.teacher_outputs(collate([dataset[0]]))
+    one_example = trainer.teacher_cache.bytes
+    trainer.teacher_cache.clear()
+    trainer.teacher_cache.limit_mb = 2.5 * one_example / 2**20  # room for about two examples
     batch = collate([dataset[i] for i in range(8)])
-    fresh = trainer._teacher_outputs(batch)
-    assert 1 <= len(trainer._teacher_cache) <= 3
-    assert trainer._teacher_cache_bytes > trainer.distillation.teacher_cache_mb * 2**20  # marked full
+    fresh = trainer.teacher_outputs(batch)
+    assert 1 <= len(trainer.teacher_cache) <= 3
+    assert trainer.teacher_cache.full and trainer.teacher_cache.bytes <= trainer.teacher_cache.limit_mb * 2**20
     assert any("teacher-output cache reached teacher_cache_mb" in record.message for record in caplog.records)
-    again = trainer._teacher_outputs(batch)  # not all cached: computed afresh, the same values
+    again = trainer.teacher_outputs(batch)  # not all cached: computed afresh, the same values
     assert torch.allclose(again["logits"], fresh["logits"])
 
 
@@ -474,11 +473,11 @@ def test_cached_teacher_outputs_follow_the_student_device(korean_texts, tiny_tok
     the meta device stands in for it."""
     trainer, dataset, collate = _cache_trainer(korean_texts, tiny_tokenizer, tmp_path, weight_kl=1.0, weight_hidden=1.0)
     batch = collate([dataset[i] for i in range(4)])
-    trainer._teacher_outputs({key: value.to(trainer.args.device) for key, value in batch.items()})
-    assert trainer._teacher_cache[0]["logits"][0].device.type == "cpu"
+    trainer.teacher_outputs({key: value.to(trainer.args.device) for key, value in batch.items()})
+    assert trainer.teacher_cache[0]["logits"][0].device.type == "cpu"
     device = torch.device("cuda") if torch.cuda.is_available() else torch.device("meta")
     moved = {key: value if key == "example_index" else value.to(device) for key, value in batch.items()}
-    cached = trainer._teacher_outputs(moved)
+    cached = trainer.teacher_outputs(moved)
     assert cached["logits"].device.type == device.type
     assert all(layer is None or layer.device.type == device.type for layer in cached["hidden_states"])
 

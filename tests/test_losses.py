@@ -11,6 +11,7 @@ from torch import nn
 
 from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDForPreTraining
 from training.distillation import attention_kl, hidden_mse, soft_target_kl
+from training.distillation.losses import CLASSIFICATION, REPLACED_TOKEN_DETECTION
 from training.electra_objective import constant_prediction_loss, masking_collator, replaced_token_labels
 from training.pretraining import discriminator_check
 
@@ -21,9 +22,9 @@ def test_soft_target_kl_is_kl_times_temperature_squared():
     teacher = torch.tensor([[math.log(9.0), 0.0]])
     student = torch.zeros(1, 2)
     expected = (0.75 * math.log(0.75 / 0.5) + 0.25 * math.log(0.25 / 0.5)) * temperature**2
-    assert soft_target_kl(student, teacher, temperature).item() == pytest.approx(expected, rel=1e-6)
+    assert soft_target_kl(student, teacher, temperature, CLASSIFICATION).item() == pytest.approx(expected, rel=1e-6)
     # two rows: the mean of the rows' KL (the second row matches its teacher: KL 0)
-    both = soft_target_kl(torch.cat([student, teacher]), torch.cat([teacher, teacher]), temperature)
+    both = soft_target_kl(torch.cat([student, teacher]), torch.cat([teacher, teacher]), temperature, CLASSIFICATION)
     assert both.item() == pytest.approx(expected / 2, rel=1e-6)
 
 
@@ -34,7 +35,9 @@ def test_replaced_token_detection_kl_excludes_padding():
     mask = torch.tensor([[1, 0]])
     # token 1: teacher P(replaced) = 9/10 at T=2, student 1/2
     expected = (0.1 * math.log(0.1 / 0.5) + 0.9 * math.log(0.9 / 0.5)) * 4
-    assert soft_target_kl(student, teacher, 2.0, mask).item() == pytest.approx(expected, rel=1e-6)
+    assert soft_target_kl(student, teacher, 2.0, REPLACED_TOKEN_DETECTION, mask).item() == pytest.approx(
+        expected, rel=1e-6
+    )
 
 
 def test_attention_kl_on_a_two_token_example_with_padding():

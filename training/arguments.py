@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, NoReturn
 
-from training.defaults import LOSS_PARTS, RANK_FIELDS
+from training.defaults import RANK_FIELDS
 from training.provenance import ABSOLUTE_PATH, is_local, portable_path
 
 # A folder holding any of these holds a finished model (or its scores): it is not replaced without the flag.
@@ -157,7 +157,6 @@ NUMBER_RULES: dict[str, Bounds] = {
     "rtd_weight": NON_NEGATIVE,
     "generator_size_divisor": AT_LEAST_ONE,
     "temperature": POSITIVE,
-    **{f"weight_{part}": NON_NEGATIVE for part in LOSS_PARTS},
     "layer_map": AT_LEAST_ONE,
     "teacher_cache_mb": NON_NEGATIVE,
     "max_train_seconds": POSITIVE,
@@ -173,11 +172,23 @@ NUMBER_RULES: dict[str, Bounds] = {
 }
 
 
+# Rules by the start of an option's name, for options without their own entry: the distillation loss weights (one
+# `--weight_<name>` per loss in training.distillation.losses.LOSSES).
+PREFIX_RULES: dict[str, Bounds] = {"weight_": NON_NEGATIVE}
+
+
+def number_rule(name: str) -> Bounds | None:
+    """The NUMBER_RULES entry of option `name`, else the PREFIX_RULES entry its name starts with, else None."""
+    if name in NUMBER_RULES:
+        return NUMBER_RULES[name]
+    return next((rule for prefix, rule in PREFIX_RULES.items() if name.startswith(prefix)), None)
+
+
 def check_numbers(values: dict[str, Any]) -> str | None:
     """The one-line complaint about the first value in `values` (option name -> parsed value) that its NUMBER_RULES
     entry refuses, or None. None values (an option left unset) and booleans are not numbers here."""
     for name, value in values.items():
-        rule = NUMBER_RULES.get(name)
+        rule = number_rule(name)
         if rule is None or value is None:
             continue
         items = value if isinstance(value, (list, tuple)) else [value]

@@ -1,5 +1,6 @@
-"""One home for the constants several modules share: rank field names, the paper's model sizes, learning rates,
-distillation loss weights and the masking share. A library module: it imports nothing from the package.
+"""One home for the constants several modules share: rank field names, the paper's model sizes, learning rates and
+the masking share (the distillation loss weights live with the losses, in training.distillation.losses). A library
+module: it imports nothing from the package.
 
 `modeling_kr_electra_kd/` cannot import `training`, so its presets and config keep their own literals."""
 
@@ -24,10 +25,6 @@ FINETUNE_LEARNING_RATE = 5e-5  # `finetune` command: transformers' Trainer defau
 RECIPE_FINETUNE_LEARNING_RATE = 1e-3  # recipe / quickstart: tiny CPU-scale students (diverged once in a measured run)
 BENCHMARK_FINETUNE_LEARNING_RATE = 2e-4  # benchmarks/reproduce.py's scales
 PRETRAINING_LEARNING_RATE = 5e-4  # teacher pre-training and distillation
-
-# Distillation loss weights by part (each is the default of the --weight_<part> option).
-LOSS_WEIGHTS = {"kl": 1.0, "hard": 0.0, "hidden": 1.0, "attention": 1.0, "embedding": 0.0}
-LOSS_PARTS = tuple(LOSS_WEIGHTS)
 
 # Share of tokens chosen for masking (BERT/ELECTRA), in pre-training and --corrupt_inputs.
 MLM_PROBABILITY = 0.15
