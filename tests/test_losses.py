@@ -11,7 +11,8 @@ from torch import nn
 
 from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDForPreTraining
 from training.distillation import attention_kl, hidden_mse, soft_target_kl
-from training.distillation.losses import CLASSIFICATION, REPLACED_TOKEN_DETECTION
+from training.distillation.losses import CLASSIFICATION, LOSSES, REPLACED_TOKEN_DETECTION
+from training.distillation.minilm import relation_kl
 from training.electra_objective import constant_prediction_loss, masking_collator, replaced_token_labels
 from training.pretraining import discriminator_check
 
@@ -117,3 +118,47 @@ def test_discriminator_check_warns_only_within_the_margin_of_the_constant_predic
     assert discriminator_check(history(0.34, 0.37)) is not None  # 8% below: still within the 10% margin
     assert discriminator_check(history(0.30, 0.37)) is None  # 19% below: learned
     assert discriminator_check([{"step": 5, "loss": 1.0}]) is None  # nothing logged
+
+
+def test_minilm_relation_loss_is_zero_for_identical_states_and_ignores_padding():
+    torch.manual_seed(0)
+    qkv = tuple(torch.randn(2, 5, 8) for _ in range(3))
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])
+    assert relation_kl(qkv, qkv, 2, mask).item() == pytest.approx(0.0, abs=1e-6)
+    # what sits at padding positions changes nothing
+    student = tuple(torch.randn(2, 5, 4) for _ in range(3))
+    noisy = tuple(state.clone() for state in student)
+    for state in noisy:
+        state[1, 3:] = 100.0
+    assert relation_kl(noisy, qkv, 2, mask).item() == pytest.approx(relation_kl(student, qkv, 2, mask).item(), rel=1e-5)
+
+
+def test_minilm_relation_loss_on_a_hand_case():
+    # one relation head, width 1, two tokens. Teacher X = [1, 0]: X X^T / sqrt(1) = [[1, 0], [0, 0]] -> row 1
+    # softmax([1, 0]) = [e / (e + 1), 1 / (e + 1)], row 2 uniform. Student X = [0, 0]: both rows uniform.
+    teacher = torch.tensor([[[1.0], [0.0]]])
+    student = torch.zeros(1, 2, 1)
+    p = math.e / (math.e + 1)
+    row_one = p * math.log(p / 0.5) + (1 - p) * math.log((1 - p) / 0.5)
+    expected = 3 * (row_one + 0.0) / 2  # Q, K and V relations (the same states), averaged over the two queries
+    loss = relation_kl((student,) * 3, (teacher,) * 3, 1, torch.tensor([[1, 1]]))
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_minilm_relation_loss_matches_the_formula_for_two_heads_of_different_widths():
+    """Student width 4 and teacher width 6, two relation heads (d_r = 2 and 3): the direct formula, head by head."""
+    torch.manual_seed(1)
+    student = tuple(torch.randn(1, 3, 4) for _ in range(3))
+    teacher = tuple(torch.randn(1, 3, 6) for _ in range(3))
+
+    def relation(states, head, width):
+        x = states[0, :, head * width : (head + 1) * width]  # [seq, d_r]
+        return torch.softmax(x @ x.T / math.sqrt(width), dim=-1)
+
+    expected = 0.0
+    for s, t in zip(student, teacher):
+        for head in range(2):
+            r_s, r_t = relation(s, head, 2), relation(t, head, 3)
+            expected += (r_t * (r_t.log() - r_s.log())).sum(-1).mean().item() / 2
+    assert relation_kl(student, teacher, 2, None).item() == pytest.approx(expected, rel=1e-5)
+    assert LOSSES["minilm"].weight == 0.0 and LOSSES["minilm"].needs == {"qkv"}

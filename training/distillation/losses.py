@@ -18,6 +18,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from training.distillation.minilm import minilm_relation_loss
 from training.tasks.registry import CLASSIFICATION, QUESTION_ANSWERING, REGRESSION, TOKEN_CLASSIFICATION
 
 # Head kinds: what the soft-target loss compares. The task kinds of training.tasks (classification: logits
@@ -206,4 +207,11 @@ LOSSES: dict[str, LossSpec] = {
     "hidden": LossSpec(_hidden, 1.0, "Weight of the hidden-state MSE loss.", frozenset({HIDDEN_STATES})),
     "attention": LossSpec(_attention, 1.0, "Weight of the attention-distribution KL loss.", frozenset({ATTENTIONS})),
     "embedding": LossSpec(_embedding, 0.0, "Weight of the embedding-output MSE loss.", frozenset({EMBEDDING})),
+    "minilm": LossSpec(
+        minilm_relation_loss,
+        0.0,
+        "Weight of MiniLMv2's self-attention relation loss (Q-Q, K-K, V-V relations of the last student layer and "
+        "its teacher layer).",
+        frozenset({QKV}),
+    ),
 }
