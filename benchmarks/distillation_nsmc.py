@@ -8,14 +8,17 @@ teacher, all fine-tuned on the same NSMC slices, at CPU scale on ../shared/data.
    same S steps, then fine-tuned for the same F steps;
 5. student "distilled twice": the same task-agnostic student, then F steps of task-specific distillation from the
    fine-tuned teacher on the same training slice plus an unlabeled transfer set of reviews that the teacher labels
-   (TinyBERT's recipe; the texts come from the corpus, beyond the lines used for pre-training).
+   (TinyBERT's recipe; the texts come from the corpus, beyond the lines used for pre-training);
+6. optional (`--students ... student_minilm`): student "MiniLM relations": distilled for the same S steps with
+   MiniLMv2's self-attention relation loss alone (`--weight_minilm 1`, every other weight 0), then fine-tuned for F
+   steps; the table then adds its paired difference with the "distilled" student (the default loss mix).
 
 Every student sees S + F steps of batch --batch-size and the same labelled reviews; students are fine-tuned with
 several seeds (each seed draws its own training and test slices, shared by all students: a paired comparison).
 
     python -m benchmarks.distillation_nsmc   # about 90 minutes on one core (5,416 s measured, machine shared)
 
-Writes benchmarks/results/distillation_nsmc.json and .md (with the command). Every step is the `kr-electra-kd`
+Writes benchmarks/results/distillation_nsmc.json and .md (with the command; `--result-name` for another name). Every step is the `kr-electra-kd`
 sub-command a user would run; finished steps are skipped when the script is run again with the same --work-dir.
 """
 
@@ -43,9 +46,10 @@ from benchmarks.common import (
     write_transfer_set,
 )
 from benchmarks.report import save_results
+from training.distillation import LOSSES, weight_option
 from training.recipe import run_step, scaled_preset, shape_string
 
-# name -> (label in the table, what was done)
+# name -> (label in the table, what was done): the students every run trains
 STUDENTS = {
     "student_no_teacher": ("student, no teacher", "ELECTRA pre-training, then fine-tuning"),
     "student_distilled": ("student, distilled", "distilled from the teacher, then fine-tuning"),
@@ -55,12 +59,26 @@ STUDENTS = {
         "teacher-labelled transfer set",
     ),
 }
+# ... and those a run trains when --students names them
+EXTRA_STUDENTS = {
+    "student_minilm": (
+        "student, MiniLM relations",
+        "distilled from the teacher with MiniLMv2's self-attention relation loss alone, then fine-tuning",
+    ),
+}
+# The loss options of each task-agnostic distilled student (the default mix: none).
+LOSS_MIXES = {
+    "student_distilled": [],
+    "student_minilm": [
+        arg for name in LOSSES for arg in (f"--{weight_option(name)}", "1" if name == "minilm" else "0")
+    ],
+}
 
 
 def _baseline_lines(result: dict) -> tuple[list[str], list[str]]:
     """Table rows of the baselines, and the distilled student's comparison with the classical one."""
     baselines, accuracy = result.get("baselines"), result["nsmc_accuracy"]
-    if not baselines:
+    if not baselines or "student_distilled" not in accuracy:
         return [], []
     rows = []
     for kind, (label, what) in BASELINES.items():
@@ -75,8 +93,56 @@ def _baseline_lines(result: dict) -> tuple[list[str], list[str]]:
     return rows, [comparison]
 
 
-def markdown(result: dict) -> str:
+def _label(name: str) -> tuple[str, str]:
+    return {**STUDENTS, **EXTRA_STUDENTS}[name]
+
+
+def _table(result: dict) -> list[str]:
     settings, accuracy = result["settings"], result["nsmc_accuracy"]
+    steps = settings["student_steps"]
+    rows = {
+        "student_no_teacher": (f"{steps} ELECTRA steps", "fine-tuning"),
+        "student_distilled": (f"{steps} distillation steps", "fine-tuning"),
+        "student_distilled_twice": (
+            f"{steps} distillation steps",
+            f"distillation from the fine-tuned teacher, + {settings['transfer_samples']:,} teacher-labelled reviews",
+        ),
+        "student_minilm": (f"{steps} distillation steps, MiniLM relation loss alone", "fine-tuning"),
+    }
+    lines = [
+        "| model | before the task | on the task | NSMC accuracy | per seed |",
+        "|---|---|---|---|---|",
+        f"| teacher | {settings['teacher_steps']} ELECTRA steps | fine-tuning | {accuracy['teacher']:.2f} | |",
+    ]
+    for name, (before, on_task) in rows.items():
+        if name in accuracy:
+            lines.append(f"| {_label(name)[0]} | {before} | {on_task} | {score_cells(accuracy[name])} |")
+    return lines
+
+
+def _comparisons(result: dict) -> list[str]:
+    """One line per student against the student without teacher, and MiniLM against the default loss mix."""
+    accuracy, seeds = result["nsmc_accuracy"], result["settings"]["seeds"]
+    lines = []
+    for name, wins in result["seeds_beating_no_teacher"].items():
+        difference = accuracy[name]["mean"] - accuracy["student_no_teacher"]["mean"]
+        lines.append(
+            f"- {_label(name)[0]} ({_label(name)[1]}): {difference:+.2f} points against the student without teacher "
+            f"(better on {wins} of {len(seeds)} seeds)."
+        )
+    paired = result.get("minilm_minus_default")
+    if paired:
+        lines.append(
+            f"- {_label('student_minilm')[0]} minus {_label('student_distilled')[0]} (the default loss mix), paired by "
+            f"seed: {paired['mean']:+.2f} ± {paired['stdev']:.2f} points "
+            f"({' / '.join(f'{value:+.2f}' for value in paired['per_seed'])}; better on {paired['wins']} of "
+            f"{len(seeds)} seeds)."
+        )
+    return lines
+
+
+def markdown(result: dict) -> str:
+    settings = result["settings"]
     seeds = ", ".join(map(str, settings["seeds"]))
     lines = [
         f"NSMC accuracy (%) after training on {settings['train_samples']:,} labelled reviews, scored on "
@@ -89,37 +155,14 @@ def markdown(result: dict) -> str:
         f"`{shape_string(result['teacher_shape'])}`, {settings['teacher_steps']} ELECTRA steps, fine-tuned once "
         f"(seed {settings['seeds'][0]}).",
         "",
-        "| model | before the task | on the task | NSMC accuracy | per seed |",
-        "|---|---|---|---|---|",
-        f"| teacher | {settings['teacher_steps']} ELECTRA steps | fine-tuning | {accuracy['teacher']:.2f} | |",
+        *_table(result),
     ]
-    rows = {
-        "student_no_teacher": (f"{settings['student_steps']} ELECTRA steps", "fine-tuning"),
-        "student_distilled": (f"{settings['student_steps']} distillation steps", "fine-tuning"),
-        "student_distilled_twice": (
-            f"{settings['student_steps']} distillation steps",
-            f"distillation from the fine-tuned teacher, + {settings['transfer_samples']:,} teacher-labelled reviews",
-        ),
-    }
-    for name, (before, on_task) in rows.items():
-        score = accuracy[name]
-        lines.append(f"| {STUDENTS[name][0]} | {before} | {on_task} | {score_cells(score)} |")
     baseline_rows, baseline_comparison = _baseline_lines(result)
-    lines += baseline_rows
-    baseline = accuracy["student_no_teacher"]["mean"]
-    lines.append("")
-    for name in ("student_distilled", "student_distilled_twice"):
-        wins = result["seeds_beating_no_teacher"][name]
-        lines.append(
-            f"- {STUDENTS[name][0]} ({STUDENTS[name][1]}): {accuracy[name]['mean'] - baseline:+.2f} points against "
-            "the student without teacher "
-            f"(better on {wins} of {len(settings['seeds'])} seeds)."
-        )
-    lines += baseline_comparison
+    lines += [*baseline_rows, "", *_comparisons(result), *baseline_comparison]
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_scale_arguments(parser)
     parser.add_argument("--teacher-steps", type=int, default=1500, help="Teacher ELECTRA pre-training steps.")
@@ -128,95 +171,151 @@ def main(argv: list[str] | None = None) -> int:
         "--transfer-samples", type=int, default=20000, help="Unlabelled reviews the fine-tuned teacher labels."
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44], help="Seeds of the student runs.")
+    parser.add_argument(
+        "--students",
+        nargs="+",
+        default=list(STUDENTS),
+        choices=[*STUDENTS, *EXTRA_STUDENTS],
+        help="The students to train and score (default: the first three).",
+    )
     parser.add_argument("--work-dir", type=Path, default=Path("runs/distillation_benchmark"))
     parser.add_argument("--output-dir", type=Path, default=RESULTS)
-    args = parser.parse_args(argv)
-    started = time.time()
-    work, seed = args.work_dir, args.seeds[0]
-    task_steps = task_step_count(args)
-    pretraining = pretraining_options(args, seed)
-    on_task = task_options(args)
-    scoring = ["--task", "nsmc", "--data_dir", args.nsmc_dir, "--max_eval_samples", str(args.eval_samples)]
-    scoring += ["--max_seq_length", str(args.seq_length)]
+    parser.add_argument("--result-name", default="distillation_nsmc", help="Name of the .json and .md written.")
+    return parser.parse_args(argv)
 
+
+def prepare_teacher(args: argparse.Namespace, work: Path) -> tuple[Path, Path, Path]:
+    """The tokenizer, the pre-trained teacher and the teacher fine-tuned on NSMC (seed: the first)."""
     tokenizer = train_tokenizer(args, work)
-    teacher_shape = teacher_preset()
     teacher = run_step(
         "teacher",
         work / "teacher",
         "pretrain-teacher",
-        ["--tokenizer", str(tokenizer), "--preset", "teacher-base", "--shape", shape_string(teacher_shape),
-         "--max_steps", str(args.teacher_steps), "--output_dir", str(work / "teacher"), *pretraining],
-    )  # fmt: skip
-    student_shape = scaled_preset("small-kd", width=0.5, layers=4)
-    student = ["--student_preset", "small-kd", "--student_shape", shape_string(student_shape)]
-    distilled = run_step(
-        "distilled student",
-        work / "student_distilled",
-        "distill",
-        ["--teacher", str(teacher), *student, "--max_steps", str(args.student_steps),
-         "--output_dir", str(work / "student_distilled"), *pretraining],
-    )  # fmt: skip
-    no_teacher = run_step(
-        "student without teacher",
-        work / "student_no_teacher",
-        "pretrain-teacher",
-        ["--tokenizer", str(tokenizer), "--preset", "small-kd", "--shape", shape_string(student_shape),
-         "--max_steps", str(args.student_steps), "--output_dir", str(work / "student_no_teacher"), *pretraining],
+        ["--tokenizer", str(tokenizer), "--preset", "teacher-base", "--shape", shape_string(teacher_preset()),
+         "--max_steps", str(args.teacher_steps), "--output_dir", str(work / "teacher"),
+         *pretraining_options(args, args.seeds[0])],
     )  # fmt: skip
     teacher_nsmc = run_step(
         "finetune teacher",
         work / "finetuned_teacher",
         "finetune",
-        ["--model", str(teacher), "--output_dir", str(work / "finetuned_teacher"), "--seed", str(seed), *on_task,
-         "--max_eval_samples", str(args.eval_samples)],
+        ["--model", str(teacher), "--output_dir", str(work / "finetuned_teacher"), "--seed", str(args.seeds[0]),
+         *task_options(args), "--max_eval_samples", str(args.eval_samples)],
     )  # fmt: skip
+    return tokenizer, teacher, teacher_nsmc
+
+
+def student_options() -> list[str]:
+    return [
+        "--student_preset",
+        "small-kd",
+        "--student_shape",
+        shape_string(scaled_preset("small-kd", width=0.5, layers=4)),
+    ]
+
+
+def pretrain_students(args: argparse.Namespace, work: Path, tokenizer: Path, teacher: Path) -> dict[str, Path]:
+    """The students before the task: ELECTRA pre-training without the teacher, or task-agnostic distillation with
+    each student's loss mix, all for S steps."""
+    pretraining = pretraining_options(args, args.seeds[0])
+    models = {}
+    for name in args.students:
+        if name in LOSS_MIXES:
+            models[name] = run_step(
+                name.replace("_", " "), work / name, "distill",
+                ["--teacher", str(teacher), *student_options(), *LOSS_MIXES[name], "--max_steps",
+                 str(args.student_steps), "--output_dir", str(work / name), *pretraining],
+            )  # fmt: skip
+    if "student_no_teacher" in args.students:
+        models["student_no_teacher"] = run_step(
+            "student without teacher", work / "student_no_teacher", "pretrain-teacher",
+            ["--tokenizer", str(tokenizer), "--preset", "small-kd", "--shape",
+             shape_string(scaled_preset("small-kd", width=0.5, layers=4)), "--max_steps", str(args.student_steps),
+             "--output_dir", str(work / "student_no_teacher"), *pretraining],
+        )  # fmt: skip
+    return models
+
+
+def _accuracy(results: Path) -> float:
+    return json.loads(results.read_text("utf-8"))["metrics"]["accuracy"]
+
+
+def distil_twice(args: argparse.Namespace, work: Path, teacher_nsmc: Path, distilled: Path, seed: int) -> float:
+    """Task-specific distillation of the distilled student from the fine-tuned teacher, scored on the seed's slice."""
+    on_task, seeded = task_options(args), ["--seed", str(seed)]
+    output = work / f"student_distilled_twice_seed{seed}"
     transfer = write_transfer_set(args.corpus, args.corpus_lines, args.transfer_samples, work / "transfer_set.txt")
+    run_step(f"task distillation seed {seed}", output, "distill",
+             ["--teacher", str(teacher_nsmc), *student_options(), "--student_init", str(distilled),
+              "--transfer_corpus", str(transfer), "--output_dir", str(output), *seeded, *on_task])  # fmt: skip
+    scoring = ["--task", "nsmc", "--data_dir", args.nsmc_dir, "--max_eval_samples", str(args.eval_samples)]
+    scoring += ["--max_seq_length", str(args.seq_length)]
+    scored = output / "eval"
+    run_step(f"score task distillation seed {seed}", scored, "evaluate",
+             ["--model", str(output), "--output_file", str(scored / "results.json"), *seeded, *scoring])  # fmt: skip
+    return _accuracy(scored / "results.json")
 
-    scores: dict[str, list[float]] = {name: [] for name in STUDENTS}
-    for run_seed in args.seeds:
-        seeded = ["--seed", str(run_seed)]
-        for name, model in (("student_no_teacher", no_teacher), ("student_distilled", distilled)):
-            output = work / f"finetuned_{name}_seed{run_seed}"
-            run_step(f"finetune {name} seed {run_seed}", output, "finetune",
-                     ["--model", str(model), "--output_dir", str(output), *seeded, *on_task,
+
+def score_students(args, work: Path, models: dict[str, Path], teacher_nsmc: Path) -> dict[str, list[float]]:
+    """Every student's NSMC accuracy on every seed's slices."""
+    scores: dict[str, list[float]] = {name: [] for name in args.students}
+    for seed in args.seeds:
+        for name, model in models.items():
+            output = work / f"finetuned_{name}_seed{seed}"
+            run_step(f"finetune {name} seed {seed}", output, "finetune",
+                     ["--model", str(model), "--output_dir", str(output), "--seed", str(seed), *task_options(args),
                       "--max_eval_samples", str(args.eval_samples)])  # fmt: skip
-            scores[name].append(json.loads((output / "results.json").read_text("utf-8"))["metrics"]["accuracy"])
-        output = work / f"student_distilled_twice_seed{run_seed}"
-        run_step(f"task distillation seed {run_seed}", output, "distill",
-                 ["--teacher", str(teacher_nsmc), *student, "--student_init", str(distilled),
-                  "--transfer_corpus", str(transfer), "--output_dir", str(output), *seeded, *on_task])  # fmt: skip
-        scored = output / "eval"
-        run_step(f"score task distillation seed {run_seed}", scored, "evaluate",
-                 ["--model", str(output), "--output_file", str(scored / "results.json"), *seeded, *scoring])  # fmt: skip
-        scores["student_distilled_twice"].append(
-            json.loads((scored / "results.json").read_text("utf-8"))["metrics"]["accuracy"]
-        )
+            scores[name].append(_accuracy(output / "results.json"))
+        if "student_distilled_twice" in args.students:
+            distilled = models["student_distilled"]  # the task-agnostic student it starts from
+            scores["student_distilled_twice"].append(distil_twice(args, work, teacher_nsmc, distilled, seed))
+    return scores
 
-    teacher_result = json.loads((Path(teacher_nsmc) / "results.json").read_text(encoding="utf-8"))
-    accuracy = {"teacher": teacher_result["metrics"]["accuracy"], **{name: summary(s) for name, s in scores.items()}}
-    result = {
+
+def _paired(scores: dict[str, list[float]], name: str, against: str) -> dict | None:
+    """Per-seed differences `name` - `against` (mean ± sd, wins), or None unless both were run."""
+    if name not in scores or against not in scores:
+        return None
+    differences = [round(a - b, 2) for a, b in zip(scores[name], scores[against])]
+    return {**summary(differences), "wins": sum(value > 0 for value in differences)}
+
+
+def build_result(args, argv, scores: dict[str, list[float]], models: dict[str, Path], teacher_nsmc: Path) -> dict:
+    accuracy = {"teacher": _accuracy(Path(teacher_nsmc) / "results.json")}
+    accuracy.update({name: summary(values) for name, values in scores.items()})
+    compared = [name for name in scores if name != "student_no_teacher"] if "student_no_teacher" in scores else []
+    first_distilled = next(path for name, path in models.items() if name in LOSS_MIXES)
+    return {
         "command": command_line("distillation_nsmc", argv),
         "settings": {**vars(args), "work_dir": str(args.work_dir), "output_dir": str(args.output_dir)},
-        "teacher_shape": teacher_shape,
-        "student_shape": student_shape,
-        "student_parameters": json.loads((Path(distilled) / "distillation.json").read_text())["parameters"],
-        "task_steps": task_steps,
-        "models": {name: description for name, (_, description) in STUDENTS.items()},
+        "teacher_shape": teacher_preset(),
+        "student_shape": scaled_preset("small-kd", width=0.5, layers=4),
+        "student_parameters": json.loads((Path(first_distilled) / "distillation.json").read_text())["parameters"],
+        "task_steps": task_step_count(args),
+        "models": {name: _label(name)[1] for name in scores},
         "nsmc_accuracy": accuracy,
         "seeds_beating_no_teacher": {
-            name: sum(a > b for a, b in zip(scores[name], scores["student_no_teacher"]))
-            for name in ("student_distilled", "student_distilled_twice")
+            name: sum(a > b for a, b in zip(scores[name], scores["student_no_teacher"])) for name in compared
         },
         "distilled_beats_no_teacher": {
-            name: accuracy[name]["mean"] > accuracy["student_no_teacher"]["mean"]
-            for name in ("student_distilled", "student_distilled_twice")
+            name: accuracy[name]["mean"] > accuracy["student_no_teacher"]["mean"] for name in compared
         },
+        "minilm_minus_default": _paired(scores, "student_minilm", "student_distilled"),
         # Computed on every run, on the seeds' own slices, so that the table's baselines never go stale.
         "baselines": nsmc_baselines(args.nsmc_dir, args.train_samples, args.eval_samples, args.seeds),
-        "seconds": round(time.time() - started),
     }
-    save_results(result, args.output_dir, "distillation_nsmc", markdown)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_arguments(argv)
+    if "student_distilled_twice" in args.students and "student_distilled" not in args.students:
+        args.students.append("student_distilled")  # the student it starts from
+    started = time.time()
+    tokenizer, teacher, teacher_nsmc = prepare_teacher(args, args.work_dir)
+    models = pretrain_students(args, args.work_dir, tokenizer, teacher)
+    scores = score_students(args, args.work_dir, models, teacher_nsmc)
+    result = {**build_result(args, argv, scores, models, teacher_nsmc), "seconds": round(time.time() - started)}
+    save_results(result, args.output_dir, args.result_name, markdown)
     return 0
 
 
