@@ -88,7 +88,7 @@ def test_every_cli_command_is_a_module_of_the_commands_package():
         ("commands/evaluate.py", "from training.commands.finetune import main", "imports command"),
         ("commands/evaluate.py", "from training.commands import finetune", "imports command"),
         ("commands/tasks.py", "from . import card", "imports command"),
-        ("distillation.py", "from training.commands.distill import DistillArguments", "imports command"),
+        ("distillation/run.py", "from training.commands.distill import main", "imports command"),
         ("recipe.py", "def f():\n    from model_cards import template", "above the library"),
         ("tasks/registry.py", "import benchmarks.common", "above the library"),
         ("loading.py", "import upload", "above the library"),

@@ -1,5 +1,6 @@
-"""Known-answer tests of each training loss: soft-target KL x T^2, attention KL, hidden-state MSE through a
-projection, replaced-token-detection labels, and the masking scheme of pre-training."""
+"""Known-answer tests of each training loss: soft-target KL x T^2 for every head kind (classes, replaced-token
+detection, question answering, per token, regression), attention KL, hidden-state MSE through a projection, MiniLMv2's
+relation loss, replaced-token-detection labels, and the masking scheme of pre-training."""
 
 from __future__ import annotations
 
@@ -9,9 +10,22 @@ import pytest
 import torch
 from torch import nn
 
-from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDForPreTraining
-from training.distillation import attention_kl, hidden_mse, soft_target_kl
-from training.distillation.losses import CLASSIFICATION, LOSSES, REPLACED_TOKEN_DETECTION
+from modeling_kr_electra_kd import (
+    KRElectraKDConfig,
+    KRElectraKDForPreTraining,
+    KRElectraKDForQuestionAnswering,
+    KRElectraKDForSequenceClassification,
+    KRElectraKDForTokenClassification,
+)
+from training.distillation import attention_kl, head_kind, hidden_mse, soft_target_kl
+from training.distillation.losses import (
+    CLASSIFICATION,
+    LOSSES,
+    QUESTION_ANSWERING,
+    REGRESSION,
+    REPLACED_TOKEN_DETECTION,
+    TOKEN_CLASSIFICATION,
+)
 from training.distillation.minilm import relation_kl
 from training.electra_objective import constant_prediction_loss, masking_collator, replaced_token_labels
 from training.pretraining import discriminator_check
@@ -39,6 +53,65 @@ def test_replaced_token_detection_kl_excludes_padding():
     assert soft_target_kl(student, teacher, 2.0, REPLACED_TOKEN_DETECTION, mask).item() == pytest.approx(
         expected, rel=1e-6
     )
+
+
+def _kl(p: list[float], q: list[float]) -> float:
+    """KL(p || q) of two distributions written out."""
+    return sum(a * math.log(a / b) for a, b in zip(p, q))
+
+
+def test_question_answering_kl_is_the_mean_of_start_and_end_over_real_positions():
+    # [batch 1, seq 3], the third position is padding (its logits would dominate if it counted); T = 1
+    mask = torch.tensor([[1, 1, 0]])
+    teacher_start, student_start = torch.tensor([[math.log(3.0), 0.0, 50.0]]), torch.tensor([[0.0, 0.0, -50.0]])
+    teacher_end, student_end = torch.tensor([[0.0, 0.0, 50.0]]), torch.tensor([[0.0, math.log(3.0), 50.0]])
+    start = _kl([0.75, 0.25], [0.5, 0.5])  # softmax([ln 3, 0]) = [3/4, 1/4] against uniform
+    end = _kl([0.5, 0.5], [0.25, 0.75])
+    loss = soft_target_kl((student_start, student_end), (teacher_start, teacher_end), 1.0, QUESTION_ANSWERING, mask)
+    assert loss.item() == pytest.approx((start + end) / 2, rel=1e-5)
+
+
+def test_per_token_kl_averages_the_real_tokens_only():
+    # [batch 1, seq 2, classes 2] at T = 2; token 2 is padding with far-apart logits
+    teacher = torch.tensor([[[math.log(9.0), 0.0], [30.0, -30.0]]])  # token 1 at T=2: softmax([ln 3, 0]) = [3/4, 1/4]
+    student = torch.tensor([[[0.0, 0.0], [-30.0, 30.0]]])
+    mask = torch.tensor([[1, 0]])
+    expected = _kl([0.75, 0.25], [0.5, 0.5]) * 2.0**2
+    assert soft_target_kl(student, teacher, 2.0, TOKEN_CLASSIFICATION, mask).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_regression_soft_target_is_the_mse_to_the_teacher_prediction_without_temperature():
+    student, teacher = torch.tensor([[1.0], [2.0]]), torch.tensor([[0.5], [3.0]])
+    expected = ((1.0 - 0.5) ** 2 + (2.0 - 3.0) ** 2) / 2  # 0.625, whatever the temperature
+    for temperature in (1.0, 4.0):
+        assert soft_target_kl(student, teacher, temperature, REGRESSION).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_the_head_kind_is_given_not_guessed_from_shapes():
+    # the same [batch, seq] logits read as replaced-token detection (per token, two outcomes) and as one class
+    # distribution per example give different losses; an unknown kind is refused
+    student, teacher, mask = torch.zeros(1, 2), torch.tensor([[math.log(9.0) * 2, 0.0]]), torch.tensor([[1, 1]])
+    per_token = soft_target_kl(student, teacher, 2.0, REPLACED_TOKEN_DETECTION, mask).item()
+    per_example = soft_target_kl(student, teacher, 2.0, CLASSIFICATION, mask).item()
+    assert per_token == pytest.approx((_kl([0.1, 0.9], [0.5, 0.5]) + 0.0) / 2 * 4, rel=1e-5)
+    assert per_example == pytest.approx(_kl([0.9, 0.1], [0.5, 0.5]) * 4, rel=1e-5)
+    with pytest.raises(ValueError, match="Unknown head kind"):
+        soft_target_kl(student, teacher, 2.0, "sequence-classification")
+
+
+@pytest.mark.parametrize(
+    "head, num_labels, kind",
+    [
+        (KRElectraKDForPreTraining, 2, REPLACED_TOKEN_DETECTION),
+        (KRElectraKDForSequenceClassification, 3, CLASSIFICATION),
+        (KRElectraKDForSequenceClassification, 1, REGRESSION),
+        (KRElectraKDForTokenClassification, 5, TOKEN_CLASSIFICATION),
+        (KRElectraKDForQuestionAnswering, 2, QUESTION_ANSWERING),
+    ],
+)
+def test_the_trainer_reads_the_head_kind_from_the_model_class(head, num_labels, kind):
+    model = head(KRElectraKDConfig.from_preset("tiny", vocab_size=16, num_labels=num_labels))
+    assert head_kind(model) == kind
 
 
 def test_attention_kl_on_a_two_token_example_with_padding():

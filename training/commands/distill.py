@@ -19,319 +19,40 @@ for a student of the teacher's width); or a folder/Hub id of a trained student, 
 `--student_preset` when they differ (distil dense, factorize, distil again). The output folder is Hub-ready (code
 files, tokenizer, config) with `distillation.json` describing how it was made; checkpoints in
 `output_dir/checkpoints` (the student and its projections) are resumed when the command is run again.
+
+The rules live in training/distillation/run.py (`run_distillation` runs one from keyword arguments); this module
+parses the command line and reports errors.
 """
 
 from __future__ import annotations
 
-import json
 import sys
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
-import torch
-from datasets import Dataset, concatenate_datasets
-from transformers import DataCollatorWithPadding, PreTrainedModel, PreTrainedTokenizerBase, TrainingArguments
+from transformers import TrainingArguments
 
-from modeling_kr_electra_kd import PRESETS, KRElectraKDPreTrainedModel
-from training.arguments import check_length, check_model_source, check_output_dir, overwrite_field, parse_command
-from training.corpus import CorpusError, read_corpus, streamed_corpus, tokenized_corpus
-from training.defaults import MLM_PROBABILITY
-from training.distillation import DistillationConfig, DistillationTrainer, build_student, load_generator
-from training.electra_objective import masking_collator
-from training.evaluation import data_collator_for
-from training.loading import load_config, load_model, load_tokenizer
-from training.provenance import portable_path
-from training.tasks import get_task, load_task_data, tokenize_dataset
-from training.tokenizer import check_same_vocabulary, check_tokenizer_matches_config, save_tokenizer
-from training.trainer_common import (
-    PRETRAINING_DEFAULTS,
-    TrainTimer,
-    max_train_seconds_field,
-    parse_shape,
-    resume_checkpoint,
-)
+from training.arguments import parse_command
+from training.corpus import CorpusError
+from training.distillation import DistillationConfig
+from training.distillation.run import DISTILL_DEFAULTS, DistillArguments, prepare_distillation
 
-
-@dataclass
-class DistillArguments:
-    teacher: str = field(
-        metadata={"help": "Teacher folder or Hub id (this family, ELECTRA or BERT) with its tokenizer."}
-    )
-    student_preset: str = field(default="small-kd", metadata={"help": f"Student shape: {', '.join(PRESETS)}."})
-    student_shape: str | None = field(
-        default=None, metadata={"help": "Overrides of the student preset, e.g. 'hidden_size=128,num_hidden_layers=4'."}
-    )
-    student_init: str = field(
-        default="random",
-        metadata={
-            "help": "random | teacher-layers | a trained student's folder or Hub id (SVD-converted to the "
-            "preset's ranks when they differ)."
-        },
-    )
-    student_tokenizer: str | None = field(
-        default=None, metadata={"help": "The student's tokenizer, if not the teacher's; it must equal the teacher's."}
-    )
-    corpus: list[str] | None = field(
-        default=None,
-        metadata={
-            "help": "Unlabeled text files (one text per line, .txt or .gz) or folders of them for task-agnostic "
-            "distillation; streamed, never loaded whole."
-        },
-    )
-    max_corpus_lines: int | None = field(default=None, metadata={"help": "Use at most this many corpus lines."})
-    task: str | None = field(default=None, metadata={"help": "Task-specific distillation on this task instead."})
-    data_dir: str | None = field(default=None, metadata={"help": "The task's local data folder (default: the Hub)."})
-    max_train_samples: int | None = field(default=None, metadata={"help": "Cap on the task's training examples."})
-    transfer_corpus: list[str] | None = field(
-        default=None,
-        metadata={
-            "help": "Unlabeled texts of the task's kind, labelled by the teacher (single-text tasks: nsmc, "
-            "kohate*, ner)."
-        },
-    )
-    max_seq_length: int = field(
-        default=128,
-        metadata={"help": "Inputs are truncated to this many tokens (the length of the packed corpus blocks)."},
-    )
-    packing: bool = field(
-        default=True,
-        metadata={
-            "help": "Task-agnostic: join consecutive corpus texts into full blocks; --no_packing: one text each."
-        },
-    )
-    corrupt_inputs: bool = field(
-        default=False,
-        metadata={
-            "help": "Task-agnostic: teacher and student read ELECTRA-corrupted text (an ELECTRA generator resamples "
-            "--mlm_probability of the tokens), where the teacher's replaced-token head has something to teach; on "
-            "clean text its soft-target KL is about 1e-3."
-        },
-    )
-    generator: str | None = field(
-        default=None,
-        metadata={
-            "help": "The ELECTRA generator (masked LM) for --corrupt_inputs: folder or Hub id. Default: the "
-            "teacher folder's generator/ (written by pretrain-teacher)."
-        },
-    )
-    mlm_probability: float = field(
-        default=MLM_PROBABILITY, metadata={"help": "Share of tokens --corrupt_inputs resamples."}
-    )
-    max_train_seconds: float | None = max_train_seconds_field()
-    overwrite_output_dir: bool = overwrite_field()
-
-
-def generator_source(args: DistillArguments) -> str:
-    """The folder or Hub id --corrupt_inputs samples from, checked before anything is loaded."""
-    if args.task is not None:
-        raise ValueError("--corrupt_inputs is for task-agnostic distillation (--corpus), not --task.")
-    source = args.generator
-    if source is None:
-        beside = Path(args.teacher) / "generator"
-        if not (beside / "config.json").is_file():
-            raise ValueError(
-                f"--corrupt_inputs needs a generator and the teacher has none at {beside}: pass --generator (a folder "
-                "or Hub id, e.g. the ELECTRA generator released with the teacher)."
-            )
-        source = str(beside)
-    check_model_source(source, "--generator")
-    return source
-
-
-def check_max_seq_length(args: DistillArguments) -> None:
-    """--max_seq_length against the positions of the teacher and of the student (the teacher's, unless --student_shape
-    or a --student_init folder says otherwise), read from their configs only."""
-    limits = [("the teacher's", load_config(args.teacher, "--teacher").max_position_embeddings)]
-    if args.student_init not in ("random", "teacher-layers"):
-        limits.append(("the student's", load_config(args.student_init, "--student_init").max_position_embeddings))
-    shape = parse_shape(args.student_shape)
-    if shape.get("max_position_embeddings") is not None:
-        limits.append(("the student's", shape["max_position_embeddings"]))
-    whose, limit = min(limits, key=lambda item: item[1])
-    check_length("--max_seq_length", args.max_seq_length, limit, whose)
-
-
-def _task_datasets(args: DistillArguments, task, tokenizer, seed: int) -> Dataset:
-    # the same seeded subset as `kr-electra-kd finetune --seed` draws, so the two can be compared example for example
-    data = load_task_data(task, data_dir=args.data_dir, max_train_samples=args.max_train_samples, seed=seed)
-    train = tokenize_dataset(task, data["train"], tokenizer, args.max_seq_length)
-    if not args.transfer_corpus:
-        return train
-    if task.name not in ("nsmc", "kohate", "kohate-binary", "kohate-bias", "ner"):
-        raise ValueError(
-            f"--transfer_corpus takes plain texts, which fit single-text tasks (nsmc, kohate*, ner), not {task.name}."
-        )
-    # The teacher labels the transfer texts; with them in the mix only the teacher-based loss parts apply.
-    transfer = tokenized_corpus(read_corpus(args.transfer_corpus), tokenizer, args.max_seq_length)
-    keep = [column for column in ("input_ids", "token_type_ids", "attention_mask") if column in train.column_names]
-    return concatenate_datasets([train.select_columns(keep), transfer.select_columns(keep)])
-
-
-def _portable_init(student_init: str, output_dir: Path) -> str:
-    """--student_init as distillation.json records it: a keyword, a Hub id, or a path relative to the output folder."""
-    return student_init if student_init in ("random", "teacher-layers") else portable_path(student_init, output_dir)
-
-
-def check_arguments(args: DistillArguments, distillation: DistillationConfig, output_dir: Path) -> tuple:
-    """Every check that needs no weights; returns the task (None: task-agnostic) and the generator source for
-    --corrupt_inputs (None without)."""
-    check_output_dir(output_dir, args.overwrite_output_dir)
-    check_model_source(args.teacher, "--teacher")
-    if args.student_init not in ("random", "teacher-layers"):
-        check_model_source(args.student_init, "--student_init")
-    if (args.corpus is None) == (args.task is None):
-        raise ValueError("Give exactly one of --corpus (task-agnostic) or --task (task-specific distillation).")
-    distillation.validate(corrupted_inputs=args.corrupt_inputs)
-    generator_from = generator_source(args) if args.corrupt_inputs else None
-    task = get_task(args.task) if args.task is not None else None
-    check_max_seq_length(args)  # from the configs alone, before any weights are read
-    return task, generator_from
-
-
-@dataclass
-class Models:
-    """What `load_models` returns: the teacher with its tokenizer, the student, and the generator if any."""
-
-    teacher: PreTrainedModel
-    tokenizer: PreTrainedTokenizerBase
-    student: KRElectraKDPreTrainedModel
-    init_note: dict
-    generator: KRElectraKDPreTrainedModel | None
-
-
-def load_models(args: DistillArguments, task, generator_from: str | None, seed: int) -> Models:
-    """Teacher (checked against --task and its tokenizer), generator, and the student built from --student_init."""
-    head = task.head if task is not None else "pretraining"
-    tokenizer = load_tokenizer(args.teacher, "--teacher")
-    if args.student_tokenizer:
-        check_same_vocabulary(tokenizer, load_tokenizer(args.student_tokenizer, "--student_tokenizer"))
-    teacher = load_model(args.teacher, head=head, flag="--teacher")
-    if task is not None and getattr(teacher.config, "finetuning_task", task.name) != task.name:
-        raise ValueError(
-            f"The teacher was fine-tuned on {teacher.config.finetuning_task}, not {task.name}: fine-tune it on "
-            f"{task.name} first (`kr-electra-kd finetune --task {task.name}`)."
-        )
-    check_tokenizer_matches_config(tokenizer, teacher.config)
-    generator = load_generator(generator_from, teacher.config) if generator_from else None
-    torch.manual_seed(seed)
-    student, init_note = build_student(
-        teacher, tokenizer, head, task, args.student_preset, args.student_shape, args.student_init
-    )
-    if args.student_init not in ("random", "teacher-layers"):
-        try:
-            student_tokenizer = load_tokenizer(args.student_init, "--student_init")
-        except ValueError:
-            student_tokenizer = None  # the student folder has no tokenizer of its own: it gets the teacher's
-        if student_tokenizer is not None:
-            check_same_vocabulary(tokenizer, student_tokenizer)
-    return Models(teacher, tokenizer, student, init_note, generator)
-
-
-def build_train_data(args: DistillArguments, distillation: DistillationConfig, task, tokenizer, seed: int):
-    """The training set: the streamed corpus (task-agnostic) or the task's data (+ transfer texts), indexed for the
-    teacher cache when it is on."""
-    if task is not None:
-        train = _task_datasets(args, task, tokenizer, seed)
-        if distillation.cache_teacher_outputs:
-            train = train.add_column("example_index", list(range(len(train))))
-        return train
-    # Unshuffled with the teacher cache: it is keyed by position, which must hold the same block each epoch.
-    # Endless (one epoch to max_steps, exact resume) except with the cache, whose keys must recur each pass.
-    train = streamed_corpus(
-        args.corpus,
-        tokenizer,
-        args.max_seq_length,
-        args.max_corpus_lines,
-        args.packing,
-        None if distillation.cache_teacher_outputs else seed,
-        endless=not distillation.cache_teacher_outputs,
-    )
-    if distillation.cache_teacher_outputs:
-        train = train.map(lambda _, indices: {"example_index": indices}, with_indices=True, batched=True)
-    return train
-
-
-def pick_collator(args: DistillArguments, task, tokenizer, corrupting: bool):
-    """Masking for --corrupt_inputs, padding for plain corpus blocks, the task's collator (None: QA windows come
-    padded)."""
-    if task is None:
-        return masking_collator(tokenizer, args.mlm_probability) if corrupting else DataCollatorWithPadding(tokenizer)
-    if task.kind == "question-answering":
-        return None
-    return data_collator_for(task, tokenizer)
-
-
-def distillation_record(
-    args: DistillArguments, distillation: DistillationConfig, trainer: DistillationTrainer, models: Models, output_dir
-) -> dict:
-    """distillation.json: how the student was made, with paths relative to the output folder (or Hub ids), since
-    the record is published with the student."""
-    losses = [entry for entry in trainer.state.log_history if "loss" in entry]
-    return {
-        "teacher": portable_path(args.teacher, output_dir),
-        "student_preset": args.student_preset,
-        "student_shape": parse_shape(args.student_shape),
-        "student_init": {**models.init_note, "init": _portable_init(args.student_init, output_dir)},
-        "mode": "task-agnostic" if args.task is None else "task-specific",
-        "corrupted_inputs": models.generator is not None,
-        "corpus": [portable_path(path, output_dir) for path in args.corpus or []] or None,
-        "task": args.task,
-        "transfer_corpus": [portable_path(path, output_dir) for path in args.transfer_corpus or []] or None,
-        "steps": trainer.state.global_step,
-        "loss_weights": distillation.weights(),
-        "temperature": distillation.temperature,
-        "layer_map": trainer.layer_map,
-        "first_loss": losses[0] if losses else None,
-        "last_loss": losses[-1] if losses else None,
-        "parameters": sum(p.numel() for p in models.student.parameters()),
-        "distillation_config": asdict(distillation),
-    }
-
-
-def write_student(args, distillation, trainer: DistillationTrainer, models: Models, output_dir: Path) -> None:
-    """The Hub-ready student folder: model, tokenizer and distillation.json."""
-    models.student.save_pretrained(output_dir)
-    save_tokenizer(models.tokenizer, output_dir)
-    record = distillation_record(args, distillation, trainer, models, output_dir)
-    (output_dir / "distillation.json").write_text(json.dumps(record, indent=2, ensure_ascii=False), encoding="utf-8")
-    print(f"Saved the student to {output_dir}.")
+__all__ = ["DistillArguments", "main"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    # the teacher needs every input column, which the student wrapper's signature does not list
-    defaults = {**PRETRAINING_DEFAULTS, "remove_unused_columns": False}
     args, distillation, training_args = parse_command(
-        (DistillArguments, DistillationConfig, TrainingArguments), argv, "kr-electra-kd distill", defaults
+        (DistillArguments, DistillationConfig, TrainingArguments), argv, "kr-electra-kd distill", DISTILL_DEFAULTS
     )
-    output_dir = Path(training_args.output_dir)
-    training_args.output_dir = str(output_dir / "checkpoints")
     try:
-        task, generator_from = check_arguments(args, distillation, output_dir)
-        models = load_models(args, task, generator_from, training_args.seed)
-        trainer = DistillationTrainer(
-            model=models.student,
-            teacher=models.teacher,
-            distillation=distillation,
-            args=training_args,
-            train_dataset=build_train_data(args, distillation, task, models.tokenizer, training_args.seed),
-            data_collator=pick_collator(args, task, models.tokenizer, models.generator is not None),
-            processing_class=models.tokenizer,
-            generator=models.generator,
-            callbacks=[TrainTimer(args.max_train_seconds)],
-        )
-        last = resume_checkpoint(training_args.output_dir, models.student.config)
-        trainer.check_resumable(last)
+        run = prepare_distillation(args, distillation, training_args)
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-
     try:
-        trainer.train(resume_from_checkpoint=last)
+        run.train()
     except CorpusError as error:  # a bad line deep in the streamed corpus is met only when training reaches it
         print(f"error: {error}", file=sys.stderr)
         return 2
-    if trainer.is_world_process_zero():
-        write_student(args, distillation, trainer, models, output_dir)
+    run.save()
     return 0
 
 

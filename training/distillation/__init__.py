@@ -5,7 +5,8 @@
 - `projections`: the learned student -> teacher width maps, and the student wrapped with them;
 - `cache`: `TeacherCache`, the teacher's outputs kept across epochs;
 - `students`: the student's config and initialisation, the layer map, the generator;
-- `trainer`: `DistillationTrainer`, which sums the active losses.
+- `trainer`: `DistillationTrainer`, which sums the active losses;
+- `run`: the distill command's rules, and `run_distillation`, one whole distillation from keyword arguments.
 """
 
 from training.distillation.cache import TeacherCache
@@ -21,6 +22,7 @@ from training.distillation.losses import (
     soft_target_kl,
 )
 from training.distillation.projections import PROJECTIONS_FILE, DistillationProjections, StudentWithProjections
+from training.distillation.run import DistillArguments, prepare_distillation, run_distillation
 from training.distillation.students import (
     build_student,
     check_layer_map,
@@ -36,6 +38,7 @@ __all__ = [
     "LOSS_PARTS",
     "PROJECTIONS_FILE",
     "REPLACED_TOKEN_DETECTION",
+    "DistillArguments",
     "DistillationConfig",
     "DistillationProjections",
     "DistillationTrainer",
@@ -50,6 +53,8 @@ __all__ = [
     "head_kind",
     "hidden_mse",
     "load_generator",
+    "prepare_distillation",
+    "run_distillation",
     "soft_target_kl",
     "student_config",
     "uniform_layer_map",

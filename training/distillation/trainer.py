@@ -18,7 +18,6 @@ student and, in `distillation_projections.safetensors`, the projections, so a re
 
 from __future__ import annotations
 
-import inspect
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -134,14 +133,11 @@ class DistillationTrainer(LossPartsMixin, Trainer):
             # Without the soft-target loss the student's head (and, for attention-only losses, its last feed-forward
             # layer) gets no gradient: under DDP that is an error unless DDP looks for unused parameters.
             training_args.ddp_find_unused_parameters = True
+        if training_args is not None:
+            # The teacher reads every input column, `example_index` keys the teacher cache, and the wrapper's
+            # forward(**inputs) names no column: Trainer must pass the batch as the collator made it.
+            training_args.remove_unused_columns = False
         super().__init__(StudentWithProjections(student, projections), *args, **kwargs)
-        # Trainer keeps the dataset columns the model's forward accepts: the student's, not the wrapper's **inputs.
-        self._signature_columns = [
-            *inspect.signature(student.forward).parameters,
-            "label",
-            "label_ids",
-            "example_index",
-        ]
         self.teacher = teacher.eval().requires_grad_(False).to(self.args.device)
         self.generator = None if generator is None else generator.eval().requires_grad_(False).to(self.args.device)
         self.teacher_cache = TeacherCache(self.distillation.teacher_cache_mb)
@@ -235,9 +231,12 @@ class DistillationTrainer(LossPartsMixin, Trainer):
             self.record_loss_parts(parts)
         return (loss, outputs) if return_outputs else loss
 
-    def _save(self, output_dir: str | None = None, state_dict=None) -> None:
-        # The student as a Hub-ready folder (with its code files), and beside it the projections, which a resumed run
-        # needs (the optimizer state in the checkpoint covers them too).
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
+        """The student as a Hub-ready folder (with its code files), and beside it the projections, which a resumed
+        run needs (the optimizer state in the checkpoint covers them too). Trainer saves each checkpoint through this
+        public method; the wrapper is no PreTrainedModel, so Trainer's own saving would write its state dict."""
+        if not self.args.should_save:
+            return
         output_dir = output_dir or self.args.output_dir
         self.student.save_pretrained(output_dir)
         if self.processing_class is not None:
@@ -246,6 +245,10 @@ class DistillationTrainer(LossPartsMixin, Trainer):
         if projections.has_parameters():
             save_model(projections, str(Path(output_dir) / PROJECTIONS_FILE))
 
+    # A private Trainer method, overridden because no public hook loads a checkpoint on resume: the checkpoint holds
+    # the student's own weights (keys without the wrapper's `student.` prefix, as save_model writes them) and the
+    # projections in their own file. Written against `Trainer._load_from_checkpoint(self, resume_from_checkpoint:
+    # str, model: torch.nn.Module | None = None) -> None`; tests/test_distillation.py fails when that signature changes.
     def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
         state = load_file(f"{resume_from_checkpoint}/model.safetensors")
         missing, unexpected = self.student.load_state_dict(state, strict=False)
