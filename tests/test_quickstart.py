@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from training.commands import upload
+from training import publishing
 from training.commands.quickstart import main
 from training.recipe import StageProgress
 
@@ -39,7 +39,7 @@ def test_quickstart_runs_the_whole_pipeline_and_resumes(tmp_path, capsys):
     assert "positive" in out or "negative" in out  # the pipeline() prediction on the saved folder
     # the card says the score is on the packaged sample, names no local teacher as base_model, and upload.py's checks
     # (card matches results.json, no local path in any file sent) pass
-    metadata = upload.check_folder(student)
+    metadata = publishing.check_folder(student)
     assert results["data_source"] == "sample:sample_nsmc" and "base_model" not in metadata
     assert "e9t/nsmc" not in json.dumps(metadata) and "measured on sample data" in (student / "README.md").read_text()
     config = json.loads((tmp_path / "students" / "small-lf-v3" / "config.json").read_text())
