@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from training.arguments import parse_command
+from training.errors import bad_input, one_line_errors
 from training.recipe import PipelineArguments, run_pipeline
 
 EXAMPLES = ["이 영화 정말 재미있었어요. 배우들 연기가 최고!", "시간 낭비였다. 너무 지루하고 뻔한 전개."]
@@ -59,6 +60,7 @@ def print_summary(summary: dict) -> None:
         print(f"| *{kind} baseline* | " + " | ".join(f"{score:.1f}" for score in cells) + " | |")
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     # Measured on the sample (600 steps each, fine-tuning seeds 42 and 1): a teacher pre-trained on packed blocks of the
     # short reviews fine-tuned well itself (99.5), but the student distilled from it stayed at chance (49.5); from a
@@ -66,11 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     # quickstart turns packing off; at real scale it stays on (the commands' default).
     (args,) = parse_command((PipelineArguments,), argv, "kr-electra-kd quickstart", defaults={"packing": False})
     started = time.time()
-    try:
+    with bad_input(ValueError, RuntimeError, OSError):
         summary = run_pipeline(args)
-    except (ValueError, RuntimeError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
     cards = write_cards(summary)
     print_summary(summary)
 
