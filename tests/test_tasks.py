@@ -647,3 +647,14 @@ def test_readers_module_keeps_one_converter_per_sentence_task():
         name for name, task in TASKS.items() if task.kind not in (QUESTION_ANSWERING, TOKEN_CLASSIFICATION)
     }
     assert set(readers._SENTENCE_TASK_COLUMNS) == sentence_tasks
+
+
+def test_the_single_text_tasks_are_those_the_readers_read_one_text_for():
+    """The registry's `single_text` (one home of the rule) agrees with the readers' columns: no pair column, or NER."""
+    from training.tasks import CLASSIFICATION, single_text_tasks
+
+    read_as_one_text = {name for name, columns in readers._SENTENCE_TASK_COLUMNS.items() if columns[1] is None} | {
+        "ner"
+    }
+    assert set(single_text_tasks()) == read_as_one_text == {"nsmc", "kohate", "kohate-binary", "kohate-bias", "ner"}
+    assert single_text_tasks(CLASSIFICATION) == ("nsmc", "kohate", "kohate-binary", "kohate-bias")

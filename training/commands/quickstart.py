@@ -18,6 +18,7 @@ from pathlib import Path
 from training.arguments import parse_command
 from training.errors import bad_input, one_line_errors
 from training.recipe import PipelineArguments, run_pipeline
+from training.tasks import CLASSIFICATION, single_text_tasks
 
 EXAMPLES = ["이 영화 정말 재미있었어요. 배우들 연기가 최고!", "시간 낭비였다. 너무 지루하고 뻔한 전개."]
 
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     student = next(name for name in summary["models"] if name != "teacher")
     task = summary["tasks"][0]
     folder = summary["models"][student]["results"][task]["model_dir"]
-    if task in ("nsmc", "kohate", "kohate-binary", "kohate-bias"):
+    if task in single_text_tasks(CLASSIFICATION):
         classifier = pipeline("text-classification", model=folder, trust_remote_code=True)
         for text, prediction in zip(EXAMPLES, classifier(EXAMPLES)):
             print(f"{prediction['label']:>9} ({prediction['score']:.2f})  {text}")
