@@ -35,6 +35,7 @@ import torch
 from benchmarks.common import DATA, RESULTS, quartiles, random_inputs, time_blocks
 from benchmarks.report import save_results
 from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDModel
+from training.defaults import RESULTS_FILE
 from training.recipe import scaled_preset, shape_string
 from training.trainer_common import TIMING_FILE
 
@@ -180,7 +181,7 @@ def _finetune(model: str, output: Path, profile: dict, data_dir: Path) -> dict:
     if profile["eval_reviews"]:
         argv += ["--max_eval_samples", str(profile["eval_reviews"])]
     _cli(argv)
-    return json.loads((output / "results.json").read_text(encoding="utf-8"))
+    return json.loads((output / RESULTS_FILE).read_text(encoding="utf-8"))
 
 
 def eval_samples_per_second(model_dir: Path, profile: dict, data_dir: Path) -> float:

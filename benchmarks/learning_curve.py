@@ -44,6 +44,7 @@ from benchmarks.common import (
     train_tokenizer,
 )
 from benchmarks.report import save_results
+from training.defaults import RESULTS_FILE
 from training.recipe import run_step, shape_string, step_seconds
 
 # 0: the same shape randomly initialised, fine-tuned alike: what the task's labels alone teach (the control).
@@ -257,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
             run_step(f"finetune teacher at step {step}, seed {run_seed}", output, "finetune",
                      ["--model", str(teacher), "--output_dir", str(output), "--seed", str(run_seed),
                       *task_options(args), "--max_eval_samples", str(args.eval_samples)])  # fmt: skip
-            scores[str(step)].append(json.loads((output / "results.json").read_text("utf-8"))["metrics"]["accuracy"])
+            scores[str(step)].append(json.loads((output / RESULTS_FILE).read_text("utf-8"))["metrics"]["accuracy"])
 
     accuracy = {step: summary(values) for step, values in scores.items()}
     baselines = nsmc_baselines(args.nsmc_dir, args.train_samples, args.eval_samples, args.seeds)

@@ -28,7 +28,7 @@ from pathlib import Path
 from benchmarks.common import DATA, RESULTS, command_line
 from benchmarks.report import save_results
 from benchmarks.reproduce import SCALES
-from training.defaults import BENCHMARK_FINETUNE_LEARNING_RATE, RANK_FIELDS
+from training.defaults import BENCHMARK_FINETUNE_LEARNING_RATE, RANK_FIELDS, RESULTS_FILE
 from training.recipe import (
     PipelineArguments,
     StageNotRun,
@@ -129,7 +129,7 @@ def train(args: argparse.Namespace, seed: int) -> None:
 
 
 def _score(folder: Path) -> float | None:
-    results = folder / "results.json"
+    results = folder / RESULTS_FILE
     if not results.exists():
         return None
     data = json.loads(results.read_text(encoding="utf-8"))

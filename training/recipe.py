@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from modeling_kr_electra_kd import PRESETS, KRElectraKDConfig, check_preset
-from training.defaults import RANK_FIELDS, RECIPE_FINETUNE_LEARNING_RATE
+from training.defaults import RANK_FIELDS, RECIPE_FINETUNE_LEARNING_RATE, RESULTS_FILE
 from training.provenance import PACKAGE_DATA
 
 
@@ -328,7 +328,7 @@ def _finetune_all(run: _PipelineRun, models: dict[str, dict]) -> None:
             step = f"finetune {name} {task_name}"
             output = run.folders[step]
             run.step(step, step, output, "finetune", _finetune_argv(run.args, model["path"], task_name, output))
-            model["results"][task_name] = json.loads((output / "results.json").read_text(encoding="utf-8"))
+            model["results"][task_name] = json.loads((output / RESULTS_FILE).read_text(encoding="utf-8"))
             model["results"][task_name]["model_dir"] = str(output)
 
 

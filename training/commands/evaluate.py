@@ -21,6 +21,7 @@ from transformers import (
 )
 
 from training.arguments import parse_command
+from training.defaults import RESULTS_FILE
 from training.errors import bad_input, one_line_errors
 from training.evaluation import (
     TASK_CONFIG_KEY,
@@ -100,7 +101,7 @@ def _task_of(args: EvaluateArguments, config: PretrainedConfig) -> Task:
 def _eval_seed(args: EvaluateArguments, task: Task, data_dir: str | None) -> int:
     """The seed that gives the model's own eval split. For a task trained on a held-out part of its evaluation file,
     another seed than the fine-tuning one would score rows the model trained on: refused."""
-    results_file = Path(args.model) / "results.json"  # written by `kr-electra-kd finetune`
+    results_file = Path(args.model) / RESULTS_FILE  # written by `kr-electra-kd finetune`
     record = json.loads(results_file.read_text(encoding="utf-8")) if results_file.is_file() else {}
     recorded = record.get("seed") if record.get("task") == task.name else None
     holdout = (

@@ -20,7 +20,7 @@ from transformers import Trainer, TrainingArguments, set_seed
 
 from modeling_kr_electra_kd.pipeline_kr_electra_kd import default_doc_stride
 from training.arguments import check_output_dir, command_parser, overwrite_field
-from training.defaults import FINETUNE_LEARNING_RATE
+from training.defaults import FINETUNE_LEARNING_RATE, RESULTS_FILE
 from training.errors import bad_input, one_line_errors
 from training.evaluation import (
     DataArguments,
@@ -38,8 +38,6 @@ from training.task_baselines import data_baselines
 from training.tasks import QUESTION_ANSWERING, TASKS, build_compute_metrics, get_task, load_task_data, tokenize_dataset
 from training.tokenizer import make_tokenizer_config_portable
 from training.trainer_common import device_trainer_defaults, resume_checkpoint
-
-RESULTS_FILE = "results.json"
 
 # Defaults of Trainer's own options for this command (all still overridable on the command line).
 TRAINING_DEFAULTS = {

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from training.arguments import parse_command
+from training.defaults import RESULTS_FILE
 from training.errors import bad_input, one_line_errors
 from training.recipe import PipelineArguments, run_pipeline
 from training.tasks import CLASSIFICATION, single_text_tasks
@@ -36,8 +37,8 @@ def write_cards(summary: dict) -> list[Path]:
             folder = Path(result["model_dir"])
             write_model_card(
                 folder,
-                results=[folder / "results.json"],
-                teacher_results=[Path(teacher["results"][task]["model_dir"]) / "results.json"],
+                results=[folder / RESULTS_FILE],
+                teacher_results=[Path(teacher["results"][task]["model_dir"]) / RESULTS_FILE],
                 teacher=teacher["path"],
                 distillation=Path(model["path"]) / "distillation.json",
             )
