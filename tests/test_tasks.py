@@ -658,3 +658,27 @@ def test_the_single_text_tasks_are_those_the_readers_read_one_text_for():
     }
     assert set(single_text_tasks()) == read_as_one_text == {"nsmc", "kohate", "kohate-binary", "kohate-bias", "ner"}
     assert single_text_tasks(CLASSIFICATION) == ("nsmc", "kohate", "kohate-binary", "kohate-bias")
+
+
+def test_training_and_the_shipped_pipeline_see_the_same_question(fixture_tokenizer):
+    """One normalisation (modeling_kr_electra_kd/pipeline_kr_electra_kd.py), applied by training's windows and by the
+    pipeline a saved QA model ships: both hand the tokenizer the question without its leading whitespace."""
+    from types import SimpleNamespace
+
+    from modeling_kr_electra_kd.pipeline_kr_electra_kd import KRElectraKDQuestionAnsweringPipeline
+
+    seen = []
+
+    def recording_tokenizer(question, context, **kwargs):
+        seen.append(question if isinstance(question, str) else question[0])
+        return fixture_tokenizer(question, context, **kwargs)
+
+    question, context = " \t한글을 만든 왕은?", "한글은 세종대왕이 창제하였다."
+    serving = SimpleNamespace(tokenizer=recording_tokenizer, model=SimpleNamespace(config=SimpleNamespace(
+        max_position_embeddings=64)))  # fmt: skip
+    KRElectraKDQuestionAnsweringPipeline.preprocess(serving, {"question": question, "context": context}, 48)
+    examples = {"question": [question], "context": [context]}
+    from training.tasks import preprocess
+
+    preprocess._qa_windows(examples, recording_tokenizer, 48, 12)
+    assert seen == ["한글을 만든 왕은?", "한글을 만든 왕은?"]
