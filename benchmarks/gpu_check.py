@@ -36,7 +36,7 @@ from benchmarks.common import DATA, RESULTS, quartiles, random_inputs, time_bloc
 from benchmarks.report import save_results
 from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDModel
 from training.defaults import RESULTS_FILE
-from training.recipe import scaled_preset, shape_string
+from training.recipe import run_command, scaled_preset, shape_string
 from training.trainer_common import TIMING_FILE
 
 INFERENCE_PRESETS = ["teacher-base", "small-kd", "small-lf-v1", "small-lf-v2", "small-lf-v3"]
@@ -74,14 +74,6 @@ class Budget:
 
     def record(self, phase: str, since: float) -> None:
         self.phase_seconds[phase] = round(time.perf_counter() - since, 2)
-
-
-def _cli(argv: list[str]) -> None:
-    from training.cli import main as cli
-
-    code = cli(argv)
-    if code:
-        raise RuntimeError(f"kr-electra-kd {' '.join(argv)} failed with exit code {code}")
 
 
 def _sync() -> None:
@@ -174,13 +166,13 @@ def _training_argv(profile: dict, seconds: float | None, output: Path) -> list[s
 
 
 def _finetune(model: str, output: Path, profile: dict, data_dir: Path) -> dict:
-    argv = ["finetune", "--model", model, "--task", "nsmc", "--data_dir", str(data_dir), "--output_dir", str(output)]
+    argv = ["--model", model, "--task", "nsmc", "--data_dir", str(data_dir), "--output_dir", str(output)]
     argv += ["--max_train_samples", str(profile["train_reviews"]), "--num_train_epochs", "1", "--learning_rate", "1e-4"]
     argv += ["--per_device_train_batch_size", str(profile["finetune_batch"]), "--logging_steps", "100"]
     argv += ["--save_strategy", "no", "--report_to", "none", "--max_seq_length", "128"]
     if profile["eval_reviews"]:
         argv += ["--max_eval_samples", str(profile["eval_reviews"])]
-    _cli(argv)
+    run_command("finetune", argv)
     return json.loads((output / RESULTS_FILE).read_text(encoding="utf-8"))
 
 
@@ -218,7 +210,7 @@ def run(args: argparse.Namespace) -> dict:
 
     since = time.perf_counter()
     tokenizer = work / "tokenizer"
-    _cli(["train-tokenizer", "--corpus", str(corpus), "--output_dir", str(tokenizer), "--no_morphemes",
+    run_command("train-tokenizer", ["--corpus", str(corpus), "--output_dir", str(tokenizer), "--no_morphemes",
           "--vocab_size", str(profile["vocab_size"]), "--max_lines", str(profile["corpus_lines"])])  # fmt: skip
     budget.record("tokenizer", since)
 
@@ -230,14 +222,14 @@ def run(args: argparse.Namespace) -> dict:
     since = time.perf_counter()
     teacher = work / "teacher"
     teacher_shape = shape_string(_shape(profile, "teacher-base"))
-    _cli(["pretrain-teacher", "--corpus", str(corpus), "--tokenizer", str(tokenizer), "--preset", "teacher-base",
+    run_command("pretrain-teacher", ["--corpus", str(corpus), "--tokenizer", str(tokenizer), "--preset", "teacher-base",
           "--shape", teacher_shape, *_training_argv(profile, profile["pretrain_s"], teacher)])  # fmt: skip
     training["pretrain_teacher_base_steps_per_s"] = _train_rate(teacher)
     budget.record("pretrain", since)
 
     since = time.perf_counter()
     student = work / "small-kd"
-    _cli(["distill", "--teacher", str(teacher), "--student_preset", "small-kd", "--corpus", str(corpus),
+    run_command("distill", ["--teacher", str(teacher), "--student_preset", "small-kd", "--corpus", str(corpus),
           "--student_shape", shape_string(_shape(profile, "small-kd")),
           *_training_argv(profile, profile["distill_s"], student)])  # fmt: skip
     training["distill_small_kd_steps_per_s"] = _train_rate(student)

@@ -32,12 +32,12 @@ from training.defaults import BENCHMARK_FINETUNE_LEARNING_RATE, RANK_FIELDS, RES
 from training.recipe import (
     PipelineArguments,
     StageNotRun,
-    _finetune_argv,
-    _task_data_dir,
+    finetune_argv,
     run_pipeline,
     run_step,
     scaled_preset,
     shape_string,
+    task_data_dir,
 )
 from training.task_baselines import primary_score, task_baselines
 
@@ -125,7 +125,7 @@ def train(args: argparse.Namespace, seed: int) -> None:
             for task in args.tasks:
                 output = student.parent / f"{preset}-{arm}-{task}"
                 step = f"seed {seed} finetune {preset} {arm} {task}"
-                run_step(step, output, "finetune", _finetune_argv(pipeline, str(student), task, output))
+                run_step(step, output, "finetune", finetune_argv(pipeline, str(student), task, output))
 
 
 def _score(folder: Path) -> float | None:
@@ -167,7 +167,7 @@ def finetune_dense(args: argparse.Namespace, seed: int) -> None:
     small_kd = args.work_dir / "students" / "small-kd"
     for task in args.tasks:
         output = args.work_dir / f"seed{seed}" / f"small-kd-{task}"
-        run_step(f"seed {seed} finetune small-kd {task}", output, "finetune", _finetune_argv(pipeline, str(small_kd),
+        run_step(f"seed {seed} finetune small-kd {task}", output, "finetune", finetune_argv(pipeline, str(small_kd),
                  task, output))  # fmt: skip
 
 
@@ -175,7 +175,7 @@ def baselines(args: argparse.Namespace) -> dict:
     """Each task's trivial and classical baseline on each seed's own fine-tuning and test rows."""
     out: dict = {}
     for task in args.tasks:
-        data_dir = _task_data_dir(pipeline_arguments(args), task)
+        data_dir = task_data_dir(pipeline_arguments(args), task)
         per_seed = {}
         for seed in args.seeds:
             result = task_baselines(task, data_dir, args.settings["max_train_samples"],

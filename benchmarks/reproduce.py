@@ -62,10 +62,10 @@ from training.defaults import PAPER_SIZES as PAPER_MODEL_SIZES
 from training.recipe import (
     PipelineArguments,
     StageNotRun,
-    _task_data_dir,
     pipeline_stages,
     run_pipeline,
     step_seconds,
+    task_data_dir,
 )
 from training.task_baselines import LEARNED_MARGIN, learned_tasks, primary_score, task_baselines
 
@@ -189,7 +189,7 @@ def model_rows(summary: dict) -> dict[str, dict]:
 def baselines_for(args: PipelineArguments) -> dict[str, dict]:
     """Trivial and classical baselines of every task on the rows the pipeline fine-tunes and scores on."""
     return {
-        task: task_baselines(task, _task_data_dir(args, task), args.max_train_samples, args.max_eval_samples, args.seed)
+        task: task_baselines(task, task_data_dir(args, task), args.max_train_samples, args.max_eval_samples, args.seed)
         for task in args.tasks
     }
 
