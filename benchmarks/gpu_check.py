@@ -198,27 +198,9 @@ def eval_samples_per_second(model_dir: Path, profile: dict, data_dir: Path) -> f
         return float(trainer.evaluate(features)["eval_samples_per_second"])
 
 
-def run(args: argparse.Namespace) -> dict:
-    profile = PROFILES["smoke" if args.smoke else "gpu"]
-    budget = Budget(profile["budget_s"])
-    device = torch.device("cuda" if torch.cuda.is_available() and not args.smoke else "cpu")
-    corpus = args.data_dir / "corpus" / "nsmc_unselected_reviews.txt.gz"
-    nsmc = args.data_dir / "nsmc"
-    work = Path(tempfile.mkdtemp(prefix="gpu_check_"))
+def _train_phases(profile: dict, corpus: Path, tokenizer: Path, work: Path, budget: Budget) -> dict:
+    """Phases 3-4: pre-train the teacher and distil small-kd, each until its time is up; their step rates."""
     training: dict = {}
-    quality: dict = {}
-
-    since = time.perf_counter()
-    tokenizer = work / "tokenizer"
-    run_command("train-tokenizer", ["--corpus", str(corpus), "--output_dir", str(tokenizer), "--no_morphemes",
-          "--vocab_size", str(profile["vocab_size"]), "--max_lines", str(profile["corpus_lines"])])  # fmt: skip
-    budget.record("tokenizer", since)
-
-    since = time.perf_counter()
-    rows = inference(profile, device, budget)
-    budget.record("inference", since)
-    torch.cuda.empty_cache() if device.type == "cuda" else None
-
     since = time.perf_counter()
     teacher = work / "teacher"
     teacher_shape = shape_string(_shape(profile, "teacher-base"))
@@ -234,17 +216,28 @@ def run(args: argparse.Namespace) -> dict:
           *_training_argv(profile, profile["distill_s"], student)])  # fmt: skip
     training["distill_small_kd_steps_per_s"] = _train_rate(student)
     budget.record("distill", since)
+    return training
 
-    since = time.perf_counter()
-    random_teacher = work / "teacher-random"
-    torch.manual_seed(0)
-    KRElectraKDModel(KRElectraKDConfig.from_pretrained(teacher)).save_pretrained(random_teacher)
+
+def _quality_phase(profile: dict, nsmc: Path, tokenizer: Path, work: Path, budget: Budget, training: dict) -> dict:
+    """Phase 5: NSMC accuracy of the pre-trained teacher, the same shape with random weights and small-kd, the
+    TF-IDF baseline on the same rows, and the fine-tuned teacher's evaluation rate (into `training`)."""
     from transformers import AutoTokenizer
 
+    from training.task_baselines import primary_score, task_baselines
     from training.tokenizer import save_tokenizer
 
+    since = time.perf_counter()
+    quality: dict = {}
+    teacher, random_teacher = work / "teacher", work / "teacher-random"
+    torch.manual_seed(0)
+    KRElectraKDModel(KRElectraKDConfig.from_pretrained(teacher)).save_pretrained(random_teacher)
     save_tokenizer(AutoTokenizer.from_pretrained(tokenizer), random_teacher)
-    for name, model in (("teacher_pretrained", teacher), ("teacher_random", random_teacher), ("small_kd", student)):
+    for name, model in (
+        ("teacher_pretrained", teacher),
+        ("teacher_random", random_teacher),
+        ("small_kd", work / "small-kd"),
+    ):
         if budget.left() < 20:
             budget.skipped.append(f"quality {name}")
             quality[name] = None
@@ -253,18 +246,38 @@ def run(args: argparse.Namespace) -> dict:
         quality[name] = result["metrics"]["accuracy"]
         quality.setdefault("num_train_samples", result["num_train_samples"])
         quality.setdefault("num_eval_samples", result["num_eval_samples"])
+    training["eval_teacher_base_samples_per_s"] = None
     if quality["teacher_pretrained"] is not None and budget.left() > 10:
         training["eval_teacher_base_samples_per_s"] = eval_samples_per_second(work / "nsmc-teacher_pretrained",
                                                                                profile, nsmc)  # fmt: skip
     else:
-        training["eval_teacher_base_samples_per_s"] = None
         budget.skipped.append("evaluation rate")
-    from training.task_baselines import primary_score, task_baselines
-
     baselines = task_baselines("nsmc", str(nsmc), profile["train_reviews"], profile["eval_reviews"])
     quality["tfidf"] = primary_score(baselines, "classical")
     budget.record("quality", since)
+    return quality
 
+
+def run(args: argparse.Namespace) -> dict:
+    profile = PROFILES["smoke" if args.smoke else "gpu"]
+    budget = Budget(profile["budget_s"])
+    device = torch.device("cuda" if torch.cuda.is_available() and not args.smoke else "cpu")
+    corpus = args.data_dir / "corpus" / "nsmc_unselected_reviews.txt.gz"
+    work = Path(tempfile.mkdtemp(prefix="gpu_check_"))
+
+    since = time.perf_counter()
+    tokenizer = work / "tokenizer"
+    run_command("train-tokenizer", ["--corpus", str(corpus), "--output_dir", str(tokenizer), "--no_morphemes",
+          "--vocab_size", str(profile["vocab_size"]), "--max_lines", str(profile["corpus_lines"])])  # fmt: skip
+    budget.record("tokenizer", since)
+
+    since = time.perf_counter()
+    rows = inference(profile, device, budget)
+    budget.record("inference", since)
+    torch.cuda.empty_cache() if device.type == "cuda" else None
+
+    training = _train_phases(profile, corpus, tokenizer, work, budget)
+    quality = _quality_phase(profile, args.data_dir / "nsmc", tokenizer, work, budget, training)
     return {
         "device": torch.cuda.get_device_name() if device.type == "cuda" else f"cpu (smoke: {args.smoke})",
         "smoke": args.smoke,
