@@ -276,23 +276,24 @@ def _notes(result: dict) -> list[str]:
 
 
 def verdict(rows: dict) -> str:
-    """Whether the goal (a higher average at equal size) was reached, preset by preset, as measured."""
+    """Whether the goal (a higher average at equal size) was reached, preset by preset, as measured: reached only when
+    the paired difference is positive and beyond 2 standard errors of it; within them, not shown either way."""
     parts = []
     for name, row in rows.items():
         paired = row.get("paired_difference")
         if not paired or paired["mean"] is None:
             continue
         count = len(paired["per_seed"])
-        reached = "reached" if paired["mean"] > 0 else "not reached"
         standard_error = paired["sd"] / count**0.5 if count > 1 else None
         if standard_error is None:
-            noise = "one seed: no estimate of noise"
+            noise, outcome = "one seed: no estimate of noise", "not shown"
         elif abs(paired["mean"]) > 2 * standard_error:
             noise = f"beyond 2 standard errors ({standard_error:.2f})"
+            outcome = "reached" if paired["mean"] > 0 else "not reached"
         else:
-            noise = f"within 2 standard errors ({standard_error:.2f}) of no difference"
+            noise, outcome = f"within 2 standard errors ({standard_error:.2f}) of no difference", "not shown"
         parts.append(f"{name.split()[0]}: {paired['mean']:+.2f} points on average ({paired['wins']} of {count} "
-                     f"seeds better; {noise}): goal {reached}")  # fmt: skip
+                     f"seeds better; {noise}): goal {outcome}")  # fmt: skip
     return "Verdict (higher average at equal size?): " + ("; ".join(parts) or "no finished pair yet") + "."
 
 
