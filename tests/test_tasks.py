@@ -650,12 +650,10 @@ def test_readers_module_keeps_one_converter_per_sentence_task():
 
 
 def test_the_single_text_tasks_are_those_the_readers_read_one_text_for():
-    """The registry's `single_text` (one home of the rule) agrees with the readers' columns: no pair column, or NER."""
-    from training.tasks import CLASSIFICATION, single_text_tasks
+    """The registry's `single_text` (one home of the rule) agrees with what the readers produce: no pair, no question."""
+    from training.tasks import CLASSIFICATION, features_for, single_text_tasks
 
-    read_as_one_text = {name for name, columns in readers._SENTENCE_TASK_COLUMNS.items() if columns[1] is None} | {
-        "ner"
-    }
+    read_as_one_text = {name for name, task in TASKS.items() if not {"text_pair", "question"} & set(features_for(task))}
     assert set(single_text_tasks()) == read_as_one_text == {"nsmc", "kohate", "kohate-binary", "kohate-bias", "ner"}
     assert single_text_tasks(CLASSIFICATION) == ("nsmc", "kohate", "kohate-binary", "kohate-bias")
 
@@ -669,16 +667,21 @@ def test_training_and_the_shipped_pipeline_see_the_same_question(fixture_tokeniz
 
     seen = []
 
-    def recording_tokenizer(question, context, **kwargs):
-        seen.append(question if isinstance(question, str) else question[0])
-        return fixture_tokenizer(question, context, **kwargs)
+    class Recording:
+        def __call__(self, question, context, **kwargs):
+            seen.append(question if isinstance(question, str) else question[0])
+            return fixture_tokenizer(question, context, **kwargs)
+
+        def __getattr__(self, name):
+            return getattr(fixture_tokenizer, name)
 
     question, context = " \t한글을 만든 왕은?", "한글은 세종대왕이 창제하였다."
-    serving = SimpleNamespace(tokenizer=recording_tokenizer, model=SimpleNamespace(config=SimpleNamespace(
+    serving = SimpleNamespace(tokenizer=Recording(), model=SimpleNamespace(config=SimpleNamespace(
         max_position_embeddings=64)))  # fmt: skip
     KRElectraKDQuestionAnsweringPipeline.preprocess(serving, {"question": question, "context": context}, 48)
-    examples = {"question": [question], "context": [context]}
-    from training.tasks import preprocess
-
-    preprocess._qa_windows(examples, recording_tokenizer, 48, 12)
+    examples = Dataset.from_dict(
+        {"id": ["q1"], "title": ["t"], "context": [context], "question": [question],
+         "answers": [{"text": ["세종대왕"], "answer_start": [4]}]}
+    )  # fmt: skip
+    tokenize_dataset(get_task("korquad"), examples, Recording(), max_length=48, doc_stride=12, training=True)
     assert seen == ["한글을 만든 왕은?", "한글을 만든 왕은?"]
