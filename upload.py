@@ -1,4 +1,5 @@
-"""`python upload.py --help`: publish student folders to the Hub (the logic is training/commands/upload.py)."""
+"""`python upload.py --help`: publish student folders to the Hub (= `kr-electra-kd upload`; the command is
+training/commands/upload.py, the library training/publishing.py)."""
 
 import sys
 

@@ -33,6 +33,7 @@ from benchmarks.common import (
     task_step_count,
 )
 from benchmarks.report import save_results
+from training.defaults import RESULTS_FILE
 from training.recipe import run_step, scaled_preset, shape_string, step_seconds
 
 
@@ -105,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             run_step(f"finetune {variant} seed {seed}", output, "finetune",
                      ["--model", str(student), "--output_dir", str(output), "--seed", str(seed), *task_options(args),
                       "--max_eval_samples", str(args.eval_samples)])  # fmt: skip
-            scores[variant].append(json.loads((output / "results.json").read_text("utf-8"))["metrics"]["accuracy"])
+            scores[variant].append(json.loads((output / RESULTS_FILE).read_text("utf-8"))["metrics"]["accuracy"])
 
     per_seed = [round(b - a, 2) for a, b in zip(scores["baseline"], scores["changed"])]
     result = {

@@ -35,7 +35,8 @@ import torch
 from benchmarks.common import DATA, RESULTS, quartiles, random_inputs, time_blocks
 from benchmarks.report import save_results
 from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDModel
-from training.recipe import scaled_preset, shape_string
+from training.defaults import RESULTS_FILE
+from training.recipe import run_command, scaled_preset, shape_string
 from training.trainer_common import TIMING_FILE
 
 INFERENCE_PRESETS = ["teacher-base", "small-kd", "small-lf-v1", "small-lf-v2", "small-lf-v3"]
@@ -73,14 +74,6 @@ class Budget:
 
     def record(self, phase: str, since: float) -> None:
         self.phase_seconds[phase] = round(time.perf_counter() - since, 2)
-
-
-def _cli(argv: list[str]) -> None:
-    from training.cli import main as cli
-
-    code = cli(argv)
-    if code:
-        raise RuntimeError(f"kr-electra-kd {' '.join(argv)} failed with exit code {code}")
 
 
 def _sync() -> None:
@@ -173,14 +166,14 @@ def _training_argv(profile: dict, seconds: float | None, output: Path) -> list[s
 
 
 def _finetune(model: str, output: Path, profile: dict, data_dir: Path) -> dict:
-    argv = ["finetune", "--model", model, "--task", "nsmc", "--data_dir", str(data_dir), "--output_dir", str(output)]
+    argv = ["--model", model, "--task", "nsmc", "--data_dir", str(data_dir), "--output_dir", str(output)]
     argv += ["--max_train_samples", str(profile["train_reviews"]), "--num_train_epochs", "1", "--learning_rate", "1e-4"]
     argv += ["--per_device_train_batch_size", str(profile["finetune_batch"]), "--logging_steps", "100"]
     argv += ["--save_strategy", "no", "--report_to", "none", "--max_seq_length", "128"]
     if profile["eval_reviews"]:
         argv += ["--max_eval_samples", str(profile["eval_reviews"])]
-    _cli(argv)
-    return json.loads((output / "results.json").read_text(encoding="utf-8"))
+    run_command("finetune", argv)
+    return json.loads((output / RESULTS_FILE).read_text(encoding="utf-8"))
 
 
 def eval_samples_per_second(model_dir: Path, profile: dict, data_dir: Path) -> float:
@@ -205,53 +198,46 @@ def eval_samples_per_second(model_dir: Path, profile: dict, data_dir: Path) -> f
         return float(trainer.evaluate(features)["eval_samples_per_second"])
 
 
-def run(args: argparse.Namespace) -> dict:
-    profile = PROFILES["smoke" if args.smoke else "gpu"]
-    budget = Budget(profile["budget_s"])
-    device = torch.device("cuda" if torch.cuda.is_available() and not args.smoke else "cpu")
-    corpus = args.data_dir / "corpus" / "nsmc_unselected_reviews.txt.gz"
-    nsmc = args.data_dir / "nsmc"
-    work = Path(tempfile.mkdtemp(prefix="gpu_check_"))
+def _train_phases(profile: dict, corpus: Path, tokenizer: Path, work: Path, budget: Budget) -> dict:
+    """Phases 3-4: pre-train the teacher and distil small-kd, each until its time is up; their step rates."""
     training: dict = {}
-    quality: dict = {}
-
-    since = time.perf_counter()
-    tokenizer = work / "tokenizer"
-    _cli(["train-tokenizer", "--corpus", str(corpus), "--output_dir", str(tokenizer), "--no_morphemes",
-          "--vocab_size", str(profile["vocab_size"]), "--max_lines", str(profile["corpus_lines"])])  # fmt: skip
-    budget.record("tokenizer", since)
-
-    since = time.perf_counter()
-    rows = inference(profile, device, budget)
-    budget.record("inference", since)
-    torch.cuda.empty_cache() if device.type == "cuda" else None
-
     since = time.perf_counter()
     teacher = work / "teacher"
     teacher_shape = shape_string(_shape(profile, "teacher-base"))
-    _cli(["pretrain-teacher", "--corpus", str(corpus), "--tokenizer", str(tokenizer), "--preset", "teacher-base",
+    run_command("pretrain-teacher", ["--corpus", str(corpus), "--tokenizer", str(tokenizer), "--preset", "teacher-base",
           "--shape", teacher_shape, *_training_argv(profile, profile["pretrain_s"], teacher)])  # fmt: skip
     training["pretrain_teacher_base_steps_per_s"] = _train_rate(teacher)
     budget.record("pretrain", since)
 
     since = time.perf_counter()
     student = work / "small-kd"
-    _cli(["distill", "--teacher", str(teacher), "--student_preset", "small-kd", "--corpus", str(corpus),
+    run_command("distill", ["--teacher", str(teacher), "--student_preset", "small-kd", "--corpus", str(corpus),
           "--student_shape", shape_string(_shape(profile, "small-kd")),
           *_training_argv(profile, profile["distill_s"], student)])  # fmt: skip
     training["distill_small_kd_steps_per_s"] = _train_rate(student)
     budget.record("distill", since)
+    return training
 
-    since = time.perf_counter()
-    random_teacher = work / "teacher-random"
-    torch.manual_seed(0)
-    KRElectraKDModel(KRElectraKDConfig.from_pretrained(teacher)).save_pretrained(random_teacher)
+
+def _quality_phase(profile: dict, nsmc: Path, tokenizer: Path, work: Path, budget: Budget, training: dict) -> dict:
+    """Phase 5: NSMC accuracy of the pre-trained teacher, the same shape with random weights and small-kd, the
+    TF-IDF baseline on the same rows, and the fine-tuned teacher's evaluation rate (into `training`)."""
     from transformers import AutoTokenizer
 
+    from training.task_baselines import primary_score, task_baselines
     from training.tokenizer import save_tokenizer
 
+    since = time.perf_counter()
+    quality: dict = {}
+    teacher, random_teacher = work / "teacher", work / "teacher-random"
+    torch.manual_seed(0)
+    KRElectraKDModel(KRElectraKDConfig.from_pretrained(teacher)).save_pretrained(random_teacher)
     save_tokenizer(AutoTokenizer.from_pretrained(tokenizer), random_teacher)
-    for name, model in (("teacher_pretrained", teacher), ("teacher_random", random_teacher), ("small_kd", student)):
+    for name, model in (
+        ("teacher_pretrained", teacher),
+        ("teacher_random", random_teacher),
+        ("small_kd", work / "small-kd"),
+    ):
         if budget.left() < 20:
             budget.skipped.append(f"quality {name}")
             quality[name] = None
@@ -260,18 +246,38 @@ def run(args: argparse.Namespace) -> dict:
         quality[name] = result["metrics"]["accuracy"]
         quality.setdefault("num_train_samples", result["num_train_samples"])
         quality.setdefault("num_eval_samples", result["num_eval_samples"])
+    training["eval_teacher_base_samples_per_s"] = None
     if quality["teacher_pretrained"] is not None and budget.left() > 10:
         training["eval_teacher_base_samples_per_s"] = eval_samples_per_second(work / "nsmc-teacher_pretrained",
                                                                                profile, nsmc)  # fmt: skip
     else:
-        training["eval_teacher_base_samples_per_s"] = None
         budget.skipped.append("evaluation rate")
-    from training.task_baselines import primary_score, task_baselines
-
     baselines = task_baselines("nsmc", str(nsmc), profile["train_reviews"], profile["eval_reviews"])
     quality["tfidf"] = primary_score(baselines, "classical")
     budget.record("quality", since)
+    return quality
 
+
+def run(args: argparse.Namespace) -> dict:
+    profile = PROFILES["smoke" if args.smoke else "gpu"]
+    budget = Budget(profile["budget_s"])
+    device = torch.device("cuda" if torch.cuda.is_available() and not args.smoke else "cpu")
+    corpus = args.data_dir / "corpus" / "nsmc_unselected_reviews.txt.gz"
+    work = Path(tempfile.mkdtemp(prefix="gpu_check_"))
+
+    since = time.perf_counter()
+    tokenizer = work / "tokenizer"
+    run_command("train-tokenizer", ["--corpus", str(corpus), "--output_dir", str(tokenizer), "--no_morphemes",
+          "--vocab_size", str(profile["vocab_size"]), "--max_lines", str(profile["corpus_lines"])])  # fmt: skip
+    budget.record("tokenizer", since)
+
+    since = time.perf_counter()
+    rows = inference(profile, device, budget)
+    budget.record("inference", since)
+    torch.cuda.empty_cache() if device.type == "cuda" else None
+
+    training = _train_phases(profile, corpus, tokenizer, work, budget)
+    quality = _quality_phase(profile, args.data_dir / "nsmc", tokenizer, work, budget, training)
     return {
         "device": torch.cuda.get_device_name() if device.type == "cuda" else f"cpu (smoke: {args.smoke})",
         "smoke": args.smoke,

@@ -44,6 +44,7 @@ from benchmarks.common import (
     train_tokenizer,
 )
 from benchmarks.report import save_results
+from training.defaults import RESULTS_FILE
 from training.recipe import run_step, shape_string, step_seconds
 
 # 0: the same shape randomly initialised, fine-tuned alike: what the task's labels alone teach (the control).
@@ -198,7 +199,7 @@ def plot(result: dict, path: Path) -> None:
     plt.close(figure)
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.format(minutes=estimated_minutes(DEFAULT_STEPS, 1)),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -218,6 +219,37 @@ def main(argv: list[str] | None = None) -> int:
     if min(args.steps) < 0 or max(args.steps) < 1:
         parser.error("--steps: give positive step counts (and 0 for the randomly initialised control)")
     args.steps = sorted(set(args.steps))
+    return args
+
+
+def score_checkpoints(args: argparse.Namespace, run: Path, tokenizer: Path) -> tuple[dict, dict]:
+    """NSMC accuracy per seed ({step: [accuracy]}) of the teacher at each listed step (0: random weights), and its
+    pre-training losses there."""
+    from training.pretraining import teacher_from_checkpoint
+
+    scores: dict[str, list[float]] = {}
+    losses: dict[str, dict | None] = {}
+    for step in args.steps:
+        checkpoint = run / "pretrained" / "checkpoints" / f"checkpoint-{step}"
+        losses[str(step)] = pretraining_losses(checkpoint) if step else None
+        teacher = run / f"teacher_step{step}"
+        if not (teacher / "tokenizer_config.json").is_file():  # written last
+            if step:
+                teacher_from_checkpoint(checkpoint, teacher, tokenizer)
+            else:
+                random_teacher(run / "pretrained", teacher, tokenizer, args.seeds[0])
+        scores[str(step)] = []
+        for run_seed in args.seeds:
+            output = run / f"finetuned_step{step}_seed{run_seed}"
+            run_step(f"finetune teacher at step {step}, seed {run_seed}", output, "finetune",
+                     ["--model", str(teacher), "--output_dir", str(output), "--seed", str(run_seed),
+                      *task_options(args), "--max_eval_samples", str(args.eval_samples)])  # fmt: skip
+            scores[str(step)].append(json.loads((output / RESULTS_FILE).read_text("utf-8"))["metrics"]["accuracy"])
+    return scores, losses
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_arguments(argv)
     pretrained_steps = [step for step in args.steps if step]
     started = time.time()
     work, seed = args.work_dir, args.seeds[0]
@@ -237,27 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         ["--tokenizer", str(tokenizer), "--preset", "teacher-base", "--shape", shape_string(teacher_shape),
          "--max_steps", str(longest), "--output_dir", str(run / "pretrained"), *pretraining],
     )  # fmt: skip
-
-    from training.pretraining import teacher_from_checkpoint
-
-    scores: dict[str, list[float]] = {}
-    losses: dict[str, dict | None] = {}
-    for step in args.steps:
-        checkpoint = run / "pretrained" / "checkpoints" / f"checkpoint-{step}"
-        losses[str(step)] = pretraining_losses(checkpoint) if step else None
-        teacher = run / f"teacher_step{step}"
-        if not (teacher / "tokenizer_config.json").is_file():  # written last
-            if step:
-                teacher_from_checkpoint(checkpoint, teacher, tokenizer)
-            else:
-                random_teacher(run / "pretrained", teacher, tokenizer, seed)
-        scores[str(step)] = []
-        for run_seed in args.seeds:
-            output = run / f"finetuned_step{step}_seed{run_seed}"
-            run_step(f"finetune teacher at step {step}, seed {run_seed}", output, "finetune",
-                     ["--model", str(teacher), "--output_dir", str(output), "--seed", str(run_seed),
-                      *task_options(args), "--max_eval_samples", str(args.eval_samples)])  # fmt: skip
-            scores[str(step)].append(json.loads((output / "results.json").read_text("utf-8"))["metrics"]["accuracy"])
+    scores, losses = score_checkpoints(args, run, tokenizer)
 
     accuracy = {step: summary(values) for step, values in scores.items()}
     baselines = nsmc_baselines(args.nsmc_dir, args.train_samples, args.eval_samples, args.seeds)

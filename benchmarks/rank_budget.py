@@ -28,16 +28,16 @@ from pathlib import Path
 from benchmarks.common import DATA, RESULTS, command_line
 from benchmarks.report import save_results
 from benchmarks.reproduce import SCALES
-from training.defaults import BENCHMARK_FINETUNE_LEARNING_RATE, RANK_FIELDS
+from training.defaults import BENCHMARK_FINETUNE_LEARNING_RATE, RANK_FIELDS, RESULTS_FILE
 from training.recipe import (
     PipelineArguments,
     StageNotRun,
-    _finetune_argv,
-    _task_data_dir,
+    finetune_argv,
     run_pipeline,
     run_step,
     scaled_preset,
     shape_string,
+    task_data_dir,
 )
 from training.task_baselines import primary_score, task_baselines
 
@@ -125,11 +125,11 @@ def train(args: argparse.Namespace, seed: int) -> None:
             for task in args.tasks:
                 output = student.parent / f"{preset}-{arm}-{task}"
                 step = f"seed {seed} finetune {preset} {arm} {task}"
-                run_step(step, output, "finetune", _finetune_argv(pipeline, str(student), task, output))
+                run_step(step, output, "finetune", finetune_argv(pipeline, str(student), task, output))
 
 
 def _score(folder: Path) -> float | None:
-    results = folder / "results.json"
+    results = folder / RESULTS_FILE
     if not results.exists():
         return None
     data = json.loads(results.read_text(encoding="utf-8"))
@@ -167,7 +167,7 @@ def finetune_dense(args: argparse.Namespace, seed: int) -> None:
     small_kd = args.work_dir / "students" / "small-kd"
     for task in args.tasks:
         output = args.work_dir / f"seed{seed}" / f"small-kd-{task}"
-        run_step(f"seed {seed} finetune small-kd {task}", output, "finetune", _finetune_argv(pipeline, str(small_kd),
+        run_step(f"seed {seed} finetune small-kd {task}", output, "finetune", finetune_argv(pipeline, str(small_kd),
                  task, output))  # fmt: skip
 
 
@@ -175,7 +175,7 @@ def baselines(args: argparse.Namespace) -> dict:
     """Each task's trivial and classical baseline on each seed's own fine-tuning and test rows."""
     out: dict = {}
     for task in args.tasks:
-        data_dir = _task_data_dir(pipeline_arguments(args), task)
+        data_dir = task_data_dir(pipeline_arguments(args), task)
         per_seed = {}
         for seed in args.seeds:
             result = task_baselines(task, data_dir, args.settings["max_train_samples"],
@@ -276,23 +276,24 @@ def _notes(result: dict) -> list[str]:
 
 
 def verdict(rows: dict) -> str:
-    """Whether the goal (a higher average at equal size) was reached, preset by preset, as measured."""
+    """Whether the goal (a higher average at equal size) was reached, preset by preset, as measured: reached only when
+    the paired difference is positive and beyond 2 standard errors of it; within them, not shown either way."""
     parts = []
     for name, row in rows.items():
         paired = row.get("paired_difference")
         if not paired or paired["mean"] is None:
             continue
         count = len(paired["per_seed"])
-        reached = "reached" if paired["mean"] > 0 else "not reached"
         standard_error = paired["sd"] / count**0.5 if count > 1 else None
         if standard_error is None:
-            noise = "one seed: no estimate of noise"
+            noise, outcome = "one seed: no estimate of noise", "not shown"
         elif abs(paired["mean"]) > 2 * standard_error:
             noise = f"beyond 2 standard errors ({standard_error:.2f})"
+            outcome = "reached" if paired["mean"] > 0 else "not reached"
         else:
-            noise = f"within 2 standard errors ({standard_error:.2f}) of no difference"
+            noise, outcome = f"within 2 standard errors ({standard_error:.2f}) of no difference", "not shown"
         parts.append(f"{name.split()[0]}: {paired['mean']:+.2f} points on average ({paired['wins']} of {count} "
-                     f"seeds better; {noise}): goal {reached}")  # fmt: skip
+                     f"seeds better; {noise}): goal {outcome}")  # fmt: skip
     return "Verdict (higher average at equal size?): " + ("; ".join(parts) or "no finished pair yet") + "."
 
 

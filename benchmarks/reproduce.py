@@ -62,10 +62,10 @@ from training.defaults import PAPER_SIZES as PAPER_MODEL_SIZES
 from training.recipe import (
     PipelineArguments,
     StageNotRun,
-    _task_data_dir,
     pipeline_stages,
     run_pipeline,
     step_seconds,
+    task_data_dir,
 )
 from training.task_baselines import LEARNED_MARGIN, learned_tasks, primary_score, task_baselines
 
@@ -189,7 +189,7 @@ def model_rows(summary: dict) -> dict[str, dict]:
 def baselines_for(args: PipelineArguments) -> dict[str, dict]:
     """Trivial and classical baselines of every task on the rows the pipeline fine-tunes and scores on."""
     return {
-        task: task_baselines(task, _task_data_dir(args, task), args.max_train_samples, args.max_eval_samples, args.seed)
+        task: task_baselines(task, task_data_dir(args, task), args.max_train_samples, args.max_eval_samples, args.seed)
         for task in args.tasks
     }
 
@@ -398,7 +398,7 @@ def run_slot(pipeline_args: PipelineArguments, stage_argv: list[str], minutes: f
     return not unfinished
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", choices=list(SCALES), default="hour")
     parser.add_argument("--tasks", nargs="+", default=TASKS)
@@ -420,12 +420,14 @@ def main(argv: list[str] | None = None) -> int:
         "resumes); writes the table once every stage is finished.",
     )  # fmt: skip
     args = parser.parse_args(argv)
-    argv = list(argv if argv is not None else sys.argv[1:])
-    command = command_line("reproduce", argv)
-    started = time.time()
-    work_dir = args.work_dir or Path("runs") / f"reproduce_{args.scale}"
-    pipeline_args = PipelineArguments(
-        output_dir=str(work_dir),
+    args.work_dir = args.work_dir or Path("runs") / f"reproduce_{args.scale}"
+    return args
+
+
+def pipeline_arguments(args: argparse.Namespace) -> PipelineArguments:
+    """The recipe's arguments at `args.scale`."""
+    return PipelineArguments(
+        output_dir=str(args.work_dir),
         corpus=args.corpus,
         teacher=args.teacher,
         student_presets=args.students,
@@ -434,25 +436,10 @@ def main(argv: list[str] | None = None) -> int:
         finetune_learning_rate=BENCHMARK_FINETUNE_LEARNING_RATE,
         **SCALES[args.scale],
     )
-    stages = pipeline_stages(pipeline_args)
-    if args.stage not in ("all", "table", *stages):
-        print(f"error: unknown stage {args.stage!r}; choose one of: {', '.join(stages)}, table, all.", file=sys.stderr)
-        return 2
-    if args.slot_minutes is not None:
-        stage_argv = ["--scale", args.scale, "--tasks", *args.tasks, "--students", *args.students]
-        stage_argv += ["--corpus", *args.corpus, "--data-dir", args.data_dir, "--work-dir", str(work_dir)]
-        stage_argv += ["--teacher", args.teacher] if args.teacher else []
-        if not run_slot(pipeline_args, stage_argv, args.slot_minutes):
-            return 0
-    elif args.stage not in ("all", "table"):
-        return run_stage(pipeline_args, args.stage)
-    try:  # every stage (skipping finished ones); 'table' and a finished slot run only reuse them
-        summary = run_pipeline(
-            pipeline_args, stages=None if args.stage == "all" and args.slot_minutes is None else set()
-        )
-    except StageNotRun as pending:
-        print(f"error: stage {pending.stage!r} is not finished: run --stage {pending.stage!r} first.", file=sys.stderr)
-        return 2
+
+
+def write_table(pipeline_args: PipelineArguments, summary: dict, args: argparse.Namespace, command: str, started):
+    """reproduce.json / .md from the finished pipeline's summary."""
     save_stage_status(pipeline_args)
     # Computed on every run, from the run's own splits, so that the table's baselines never go stale.
     baselines = baselines_for(pipeline_args)
@@ -471,6 +458,33 @@ def main(argv: list[str] | None = None) -> int:
         "step_seconds": round(total_step_seconds),
     }
     save_results(result, args.output_dir, "reproduce", lambda _: markdown)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_arguments(argv)
+    command = command_line("reproduce", list(argv if argv is not None else sys.argv[1:]))
+    started = time.time()
+    pipeline_args = pipeline_arguments(args)
+    stages = pipeline_stages(pipeline_args)
+    if args.stage not in ("all", "table", *stages):
+        print(f"error: unknown stage {args.stage!r}; choose one of: {', '.join(stages)}, table, all.", file=sys.stderr)
+        return 2
+    if args.slot_minutes is not None:
+        stage_argv = ["--scale", args.scale, "--tasks", *args.tasks, "--students", *args.students]
+        stage_argv += ["--corpus", *args.corpus, "--data-dir", args.data_dir, "--work-dir", str(args.work_dir)]
+        stage_argv += ["--teacher", args.teacher] if args.teacher else []
+        if not run_slot(pipeline_args, stage_argv, args.slot_minutes):
+            return 0
+    elif args.stage not in ("all", "table"):
+        return run_stage(pipeline_args, args.stage)
+    try:  # every stage (skipping finished ones); 'table' and a finished slot run only reuse them
+        summary = run_pipeline(
+            pipeline_args, stages=None if args.stage == "all" and args.slot_minutes is None else set()
+        )
+    except StageNotRun as pending:
+        print(f"error: stage {pending.stage!r} is not finished: run --stage {pending.stage!r} first.", file=sys.stderr)
+        return 2
+    write_table(pipeline_args, summary, args, command, started)
     return 0
 
 

@@ -29,7 +29,7 @@ AUTO_MAP = {
 }
 
 # Named shapes. Ranks were chosen so that the fp32 safetensors file of the encoder (KRElectraKDModel) at a
-# 30,000-word vocabulary lands within 10% of the sizes in Kim & Choi (Entropy 2025); `scripts/preset_table.py`
+# 30,000-word vocabulary lands within 10% of the sizes in Kim & Choi (Entropy 2025); `scripts/update_readme.py`
 # measures them and writes the table in README.md.
 # ELECTRA-small's shape, shared by every student.
 _SMALL = {

@@ -28,6 +28,12 @@ DEFAULT_MAX_ANSWER_LEN = 30  # tokens
 DEFAULT_N_BEST = 20  # start and end candidates per window
 
 
+def normalize_question(question: str) -> str:
+    """A question as the model sees it, in training and in this pipeline alike: without leading whitespace (which
+    some tokenizers turn into tokens of their own, taking the context's room in the window)."""
+    return question.lstrip()
+
+
 def default_doc_stride(max_seq_len: int) -> int:
     """Overlap in tokens between the windows of a long context: a quarter of the window (96 for 384)."""
     return max_seq_len // 4
@@ -127,7 +133,7 @@ class KRElectraKDQuestionAnsweringPipeline(Pipeline):
         max_seq_len = min(max_seq_len, self.model.config.max_position_embeddings)
         doc_stride = default_doc_stride(max_seq_len) if doc_stride is None else min(doc_stride, max_seq_len // 2)
         encoded = self.tokenizer(
-            inputs["question"],
+            normalize_question(inputs["question"]),
             inputs["context"],
             truncation="only_second",
             max_length=max_seq_len,

@@ -431,3 +431,19 @@ def test_a_benchmark_script_runs_as_a_module_from_the_repository_root():
     )
     assert process.returncode == 0, process.stderr
     assert "python -m benchmarks.tokenizer_compare" in process.stdout
+
+
+def test_the_rank_budget_verdict_claims_the_goal_only_beyond_noise():
+    from benchmarks.rank_budget import verdict
+
+    def row(per_seed):
+        mean = sum(per_seed) / len(per_seed)
+        sd = (sum((value - mean) ** 2 for value in per_seed) / (len(per_seed) - 1)) ** 0.5 if len(per_seed) > 1 else 0
+        wins = sum(value > 0 for value in per_seed)
+        return {"paired_difference": {"mean": mean, "sd": sd, "per_seed": per_seed, "wins": wins}}
+
+    text = verdict({"a budgeted": row([1.92, -0.45, 0.15]), "b budgeted": row([2.89, 1.94, 1.42])})
+    assert "a: +0.54 points" in text and "of no difference): goal not shown" in text
+    assert "b: +2.08 points" in text and "(0.43)): goal reached" in text
+    assert "goal not reached" in verdict({"c budgeted": row([-2.0, -2.1, -1.9])})
+    assert "one seed: no estimate of noise): goal not shown" in verdict({"d budgeted": row([3.0])})

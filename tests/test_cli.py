@@ -248,3 +248,54 @@ def test_an_onnx_export_is_a_finished_model_and_overwriting_drops_its_old_files(
         check_output_dir(tmp_path / "exported", overwrite=False)
     check_output_dir(tmp_path / "exported", overwrite=True)
     assert not onnx.exists()  # a new export without --quantize leaves no int8 file of the old model beside it
+
+
+# Commands whose main still prints its own errors; each moves to training.errors when its owner next changes it.
+OWN_ERROR_PRINTING = {"training.commands.distill"}  # h31d's rewrite of the distill command
+
+
+def test_every_command_reports_errors_through_the_one_handler():
+    """Every command's main is wrapped by training.errors.one_line_errors, and no command prints `error:` itself."""
+    import ast
+    import importlib
+
+    for target, _ in COMMANDS.values():
+        module_name = target.split(":")[0]
+        if module_name in OWN_ERROR_PRINTING:
+            continue
+        module = importlib.import_module(module_name)
+        assert getattr(module.main, "__wrapped__", None) is not None, f"{module_name}.main lacks @one_line_errors"
+        source = Path(module.__file__).read_text(encoding="utf-8")
+        prints = [
+            node.lineno
+            for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Call)
+            and getattr(node.func, "id", None) == "print"
+            and node.args
+            and ast.unparse(node.args[0]).lstrip("f'\"").startswith("error:")
+        ]
+        assert not prints, f"{module_name} prints its own error at lines {prints}: raise CommandError instead"
+
+
+def test_the_handler_prints_one_line_and_returns_the_code(capsys):
+    from training.errors import CommandError, bad_input, one_line_errors
+
+    @one_line_errors
+    def main(argv):
+        with bad_input():
+            raise OSError(f"{argv[0]} is missing\nsecond line")
+
+    assert main(["x.txt"]) == 2 and capsys.readouterr().err == "error: x.txt is missing\n"
+
+    @one_line_errors
+    def network(argv):
+        raise CommandError("the Hub is unreachable", code=1)
+
+    assert network([]) == 1 and capsys.readouterr().err == "error: the Hub is unreachable\n"
+
+    @one_line_errors
+    def bug(argv):
+        raise KeyError("a bug is not bad input")
+
+    with pytest.raises(KeyError):
+        bug([])

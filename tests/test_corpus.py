@@ -9,8 +9,8 @@ import pytest
 
 from training.corpus import (
     CorpusError,
-    _file_texts,
     corpus_shards,
+    file_texts,
     iter_corpus_lines,
     pack_token_ids,
     read_corpus,
@@ -148,13 +148,13 @@ def test_a_plain_file_cut_into_byte_ranges_reads_every_line_once(tmp_path, tiny_
     # the error in the last range still names the file's line number (counted from the start of the file)
     with pytest.raises(CorpusError, match=rf"line {len(korean_texts) + 2}\)"):
         for _, start, end in shards:
-            texts.extend(_file_texts(path, start, end))
+            texts.extend(file_texts(path, start, end))
     assert texts == korean_texts  # every line once, in order, none cut at a range boundary
     # a range boundary exactly at a line start: that line belongs to the range it starts
     lines = [f"line {number:04d}" for number in range(10)]  # 10 bytes each with the newline
     (tmp_path / "even.txt").write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
     shards = corpus_shards([tmp_path / "even.txt"], shard_bytes=20)
-    assert [text for _, start, end in shards for text in _file_texts(tmp_path / "even.txt", start, end)] == lines
+    assert [text for _, start, end in shards for text in file_texts(tmp_path / "even.txt", start, end)] == lines
     dataset = streamed_corpus([path], tiny_tokenizer, 128, packing=False, shuffle_seed=None, shard_bytes=100)
     assert dataset.n_shards == len(corpus_shards([path], shard_bytes=100))
 

@@ -19,6 +19,13 @@ COPIES = {
     "a rank field name in quotes": r"""["'](embedding|attention|ffn)_rank["']""",
     "a paper model size": r"\b432\b|\b110M\b",
     "the masking share": r"(?<![\d.])0\.15(?!\d)",
+    "the results file name": r"""["']results\.json["']""",
+    "the built student inits": r"""\(["']random["'], ["']teacher-layers["']\)""",
+}
+# Files not yet switched to the constant, by the constant (remove an entry when its owner switches the file).
+PENDING = {
+    "the results file name": {"benchmarks/distillation_nsmc.py"},
+    "the built student inits": {"training/distillation.py", "training/commands/distill.py"},
 }
 
 
@@ -32,6 +39,7 @@ def test_constant_written_only_in_defaults(what):
     copies = [
         f"{path.relative_to(REPO)}:{number}: {line.strip()}"
         for path in _sources()
+        if path.relative_to(REPO).as_posix() not in PENDING.get(what, ())
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
         if pattern.search(line)
     ]

@@ -13,6 +13,7 @@ from huggingface_hub import ModelCard
 from huggingface_hub.repocard_data import model_index_to_eval_results
 
 from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDForSequenceClassification
+from training import publishing
 from training.commands import upload
 from training.commands.card import main as card_main
 from training.model_card import write_model_card
@@ -120,28 +121,28 @@ def _ready(student_dir):
 def test_folder_checks_catch_each_missing_piece(student_dir, remove, message):
     _ready(student_dir)
     (student_dir / remove).unlink()
-    with pytest.raises(upload.UploadError, match=message):
-        upload.check_folder(student_dir)
+    with pytest.raises(publishing.PublishError, match=message):
+        publishing.check_folder(student_dir)
 
 
 def test_malformed_card_metadata_and_repo_refs_are_caught(student_dir):
     _ready(student_dir)
     card = (student_dir / "README.md").read_text()
     (student_dir / "README.md").write_text(card.replace("value: 81.25", "value: [oops"))
-    with pytest.raises(upload.UploadError, match="invalid metadata"):
-        upload.check_folder(student_dir)
+    with pytest.raises(publishing.PublishError, match="invalid metadata"):
+        publishing.check_folder(student_dir)
     _ready(student_dir)
     config = json.loads((student_dir / "config.json").read_text())
     config["auto_map"]["AutoModel"] = "org/repo--modeling_kr_electra_kd.KRElectraKDModel"
     (student_dir / "config.json").write_text(json.dumps(config))
-    with pytest.raises(upload.UploadError, match="another repo"):
-        upload.check_folder(student_dir)
+    with pytest.raises(publishing.PublishError, match="another repo"):
+        publishing.check_folder(student_dir)
 
 
 @pytest.mark.slow
 def test_dry_run_of_a_saved_tiny_student(student_dir, capsys):
     _ready(student_dir)
-    assert upload.main(["--model-dir", str(student_dir), "--repo-id", "org/kr-tiny", "--dry-run"]) == 0
+    assert upload.main(["--model_dir", str(student_dir), "--repo_id", "org/kr-tiny", "--dry_run"]) == 0
     out = capsys.readouterr().out
     assert "org/kr-tiny" in out and "model.safetensors" in out and '"language": "ko"' in out
 
@@ -149,12 +150,12 @@ def test_dry_run_of_a_saved_tiny_student(student_dir, capsys):
 @pytest.mark.slow
 def test_bad_repo_id_and_missing_token_are_one_line_errors(student_dir, capsys, monkeypatch):
     _ready(student_dir)
-    assert upload.main(["--model-dir", str(student_dir), "--repo-id", "no-slash"]) == 1
+    assert upload.main(["--model_dir", str(student_dir), "--repo_id", "no-slash"]) == 2
     assert "not of the form ORG/NAME" in capsys.readouterr().err
     monkeypatch.delenv("HF_TOKEN", raising=False)
     monkeypatch.setenv("HF_HOME", str(student_dir.parent / "empty_hf_home"))
     with mock.patch("huggingface_hub.get_token", return_value=None):
-        assert upload.main(["--model-dir", str(student_dir), "--repo-id", "org/kr-tiny"]) == 1
+        assert upload.main(["--model_dir", str(student_dir), "--repo_id", "org/kr-tiny"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no Hugging Face token" in err
 
@@ -172,7 +173,7 @@ def test_upload_is_one_commit_or_none(student_dir, tmp_path, capsys, monkeypatch
             "huggingface_hub.HfApi.upload_folder", return_value=mock.Mock(commit_url="https://hub/commit/1")
         ) as commit,
     ):
-        assert upload.main(["--all", str(tmp_path / "many"), "--repo-id", "org"]) == 0
+        assert upload.main(["--all", str(tmp_path / "many"), "--repo_id", "org"]) == 0
     assert create.call_count == 2 and commit.call_count == 2  # one commit per folder
     assert {c.kwargs["repo_id"] for c in commit.call_args_list} == {"org/first", "org/second"}
     # a folder that fails its checks stops everything before any network call
@@ -181,11 +182,11 @@ def test_upload_is_one_commit_or_none(student_dir, tmp_path, capsys, monkeypatch
         mock.patch("huggingface_hub.HfApi.create_repo") as create,
         mock.patch("huggingface_hub.HfApi.upload_folder") as commit,
     ):
-        assert upload.main(["--all", str(tmp_path / "many"), "--repo-id", "org"]) == 1
+        assert upload.main(["--all", str(tmp_path / "many"), "--repo_id", "org"]) == 2
     assert create.call_count == 0 and commit.call_count == 0
     # no network: one line, non-zero
     with mock.patch("huggingface_hub.HfApi.create_repo", side_effect=ConnectionError("Failed to resolve host")):
-        assert upload.main(["--model-dir", str(student_dir), "--repo-id", "org/x"]) == 1
+        assert upload.main(["--model_dir", str(student_dir), "--repo_id", "org/x"]) == 1  # the network, not the input
     assert "cannot reach the Hugging Face Hub" in capsys.readouterr().err
 
 
@@ -264,14 +265,14 @@ def test_a_local_teacher_is_named_relative_to_the_card_and_never_base_model(stud
 
 
 def _upload_error(student_dir) -> str:
-    with pytest.raises(upload.UploadError) as caught:
-        upload.check_folder(student_dir)
+    with pytest.raises(publishing.PublishError) as caught:
+        publishing.check_folder(student_dir)
     return str(caught.value)
 
 
 def test_upload_refuses_a_card_whose_results_are_not_the_folders(student_dir):
     _ready(student_dir)
-    upload.check_folder(student_dir)  # the generated card matches
+    publishing.check_folder(student_dir)  # the generated card matches
     results = json.loads((student_dir / "results.json").read_text())
     for change in ({"metrics": {"accuracy": 46.0}}, {"data_source": "sample:sample_nsmc"}):
         (student_dir / "results.json").write_text(json.dumps({**results, **change}))
@@ -333,9 +334,27 @@ def test_upload_refuses_a_local_base_model_and_a_path_in_the_card_text(student_d
 
 
 def test_the_login_command_is_the_installed_hubs(monkeypatch):
-    import huggingface_hub
+    """`hf auth login` where huggingface_hub ships the `hf` CLI module, `huggingface-cli login` where it does not."""
+    import sys
 
-    expected = "hf auth login" if int(huggingface_hub.__version__.split(".")[0]) >= 1 else None
-    assert upload.login_command() in ("hf auth login", "huggingface-cli login")
-    if expected:
-        assert upload.login_command() == expected
+    import huggingface_hub.cli
+
+    monkeypatch.setitem(sys.modules, "huggingface_hub.cli.hf", mock.Mock())
+    assert publishing.login_command() == "hf auth login"
+    monkeypatch.delattr(huggingface_hub.cli, "hf", raising=False)
+    monkeypatch.setitem(sys.modules, "huggingface_hub.cli.hf", None)  # None in sys.modules: the import fails
+    assert publishing.login_command() == "huggingface-cli login"
+
+
+def test_upload_takes_the_old_flag_spellings_with_one_deprecation_line(tmp_path, capsys):
+    assert upload.main(["--model-dir", str(tmp_path / "missing"), "--repo-id", "org/x", "--dry-run"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "kr-electra-kd upload: --model-dir, --repo-id, --dry-run: old spelling, deprecated; use --model_dir, "
+        "--repo_id, --dry_run.",
+        f"error: {tmp_path / 'missing'} is not a folder: pass a model folder written by save_pretrained.",
+    ]
+    assert upload.main(["--model_dir", str(tmp_path), "--all", str(tmp_path), "--repo_id", "org/x"]) == 2
+    assert capsys.readouterr().err == (
+        "error: pass exactly one of --model_dir (one folder) and --all (a folder of model folders).\n"
+    )

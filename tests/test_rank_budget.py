@@ -259,7 +259,7 @@ def test_calibration_times_every_shape_at_every_grid_rank_by_measurement(monkeyp
         timed.append(call)
         return 0.001 * (len(timed) % 3)  # noisy and not monotone: the table must be made non-decreasing
 
-    monkeypatch.setattr("training.rank_budget._median_seconds", fake_seconds)
+    monkeypatch.setattr("training.rank_budget.median_seconds", fake_seconds)
     times = calibrate_matrix_times(spectra, tokens=16, grid=[1, 8, 16, 24])
     shapes = {s.shape: s for s in spectra}
     assert len(timed) == sum(len(s.rank_steps([1, 8, 16, 24])) for s in shapes.values()) == len(times)

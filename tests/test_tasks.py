@@ -647,3 +647,41 @@ def test_readers_module_keeps_one_converter_per_sentence_task():
         name for name, task in TASKS.items() if task.kind not in (QUESTION_ANSWERING, TOKEN_CLASSIFICATION)
     }
     assert set(readers._SENTENCE_TASK_COLUMNS) == sentence_tasks
+
+
+def test_the_single_text_tasks_are_those_the_readers_read_one_text_for():
+    """The registry's `single_text` (one home of the rule) agrees with what the readers produce: no pair, no question."""
+    from training.tasks import CLASSIFICATION, features_for, single_text_tasks
+
+    read_as_one_text = {name for name, task in TASKS.items() if not {"text_pair", "question"} & set(features_for(task))}
+    assert set(single_text_tasks()) == read_as_one_text == {"nsmc", "kohate", "kohate-binary", "kohate-bias", "ner"}
+    assert single_text_tasks(CLASSIFICATION) == ("nsmc", "kohate", "kohate-binary", "kohate-bias")
+
+
+def test_training_and_the_shipped_pipeline_see_the_same_question(fixture_tokenizer):
+    """One normalisation (modeling_kr_electra_kd/pipeline_kr_electra_kd.py), applied by training's windows and by the
+    pipeline a saved QA model ships: both hand the tokenizer the question without its leading whitespace."""
+    from types import SimpleNamespace
+
+    from modeling_kr_electra_kd.pipeline_kr_electra_kd import KRElectraKDQuestionAnsweringPipeline
+
+    seen = []
+
+    class Recording:
+        def __call__(self, question, context, **kwargs):
+            seen.append(question if isinstance(question, str) else question[0])
+            return fixture_tokenizer(question, context, **kwargs)
+
+        def __getattr__(self, name):
+            return getattr(fixture_tokenizer, name)
+
+    question, context = " \t한글을 만든 왕은?", "한글은 세종대왕이 창제하였다."
+    serving = SimpleNamespace(tokenizer=Recording(), model=SimpleNamespace(config=SimpleNamespace(
+        max_position_embeddings=64)))  # fmt: skip
+    KRElectraKDQuestionAnsweringPipeline.preprocess(serving, {"question": question, "context": context}, 48)
+    examples = Dataset.from_dict(
+        {"id": ["q1"], "title": ["t"], "context": [context], "question": [question],
+         "answers": [{"text": ["세종대왕"], "answer_start": [4]}]}
+    )  # fmt: skip
+    tokenize_dataset(get_task("korquad"), examples, Recording(), max_length=48, doc_stride=12, training=True)
+    assert seen == ["한글을 만든 왕은?", "한글을 만든 왕은?"]

@@ -26,15 +26,15 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, NoReturn
 
-from training.defaults import RANK_FIELDS
+from training.defaults import RANK_FIELDS, RESULTS_FILE
 from training.provenance import ABSOLUTE_PATH, is_local, portable_path
 
 # A folder holding any of these holds a finished model (or its scores): it is not replaced without the flag.
-FINISHED_MODEL_FILES = ("config.json", "model.safetensors", "results.json", "onnx/model.onnx")
+FINISHED_MODEL_FILES = ("config.json", "model.safetensors", RESULTS_FILE, "onnx/model.onnx")
 # What describes a previous model in a folder: removed when that folder is overwritten, so that no old score or card
 # is left beside new weights (upload.py would publish them together).
 STALE_FILES = (
-    "results.json",
+    RESULTS_FILE,
     "eval_results_*.json",
     "training_args.json",
     "distillation.json",

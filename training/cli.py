@@ -70,11 +70,14 @@ INTERRUPTED_EXIT_CODE = 130
 
 
 def _run(command: str, argv: list[str]) -> int:
+    from training.errors import CommandError, report
     from training.threads import configure_threads
 
     configure_threads()  # before the command imports torch: see training/threads.py
     try:
         result = _entry(command)(argv)
+    except CommandError as error:  # a command's own `one_line_errors` reports it first; this catches one without
+        return report(error)
     except SystemExit as stop:  # argparse's exit (help, or a one-line usage error) ends only this command
         return stop.code if isinstance(stop.code, int) else 2
     except KeyboardInterrupt as interrupt:

@@ -58,7 +58,7 @@ def corpus_files(paths: Sequence[str | Path] | str | Path) -> list[Path]:
     return files
 
 
-def _file_texts(path: Path, start: int = 0, end: int | None = None) -> Iterator[str]:
+def file_texts(path: Path, start: int = 0, end: int | None = None) -> Iterator[str]:
     """The stripped, non-empty lines of one file, or of the lines starting in bytes [start, end) of a plain file,
     decoded strictly (a wrong encoding stops with its line number instead of turning into replacement characters)."""
     try:
@@ -122,7 +122,7 @@ def iter_corpus_lines(paths: Sequence[str | Path], max_lines: int | None = None)
     files = corpus_files(paths)
     yielded = 0
     for path in files:
-        for text in _file_texts(path):
+        for text in file_texts(path):
             yield text
             yielded += 1
             if max_lines is not None and yielded >= max_lines:
@@ -193,7 +193,7 @@ def _shard_texts(
     # `shards` holds this shard's byte ranges (datasets splits the list of shards between processes and workers).
     while True:
         one_pass = (
-            text for ranges in shards for path, start, end in ranges for text in _file_texts(Path(path), start, end)
+            text for ranges in shards for path, start, end in ranges for text in file_texts(Path(path), start, end)
         )
         yielded = 0
         for text in itertools.islice(one_pass, max_lines):

@@ -28,3 +28,9 @@ PRETRAINING_LEARNING_RATE = 5e-4  # teacher pre-training and distillation
 
 # Share of tokens chosen for masking (BERT/ELECTRA), in pre-training and --corrupt_inputs.
 MLM_PROBABILITY = 0.15
+
+# The results file `finetune` and `evaluate` write into a model folder (read by `card`, `upload`, the recipe).
+RESULTS_FILE = "results.json"
+
+# --student_init values that build a student here rather than loading a trained one.
+BUILT_STUDENT_INITS = ("random", "teacher-layers")

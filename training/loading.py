@@ -26,36 +26,18 @@ from safetensors import SafetensorError
 from transformers import AutoConfig, PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
 
 import modeling_kr_electra_kd
-from modeling_kr_electra_kd import AUTO_MAP, KRElectraKDConfig, KRElectraKDPreTrainedModel
+from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDPreTrainedModel
 from training.arguments import check_model_source, nearby_folder_hint
 from training.head_swap import from_pretrained_with_head_swap_line
+from training.heads import HEADS as HEAD_TABLE
+from training.heads import head_of_architecture
 from training.provenance import is_local
 
 WEIGHTS_FILE = "model.safetensors"
 
-# Head name -> the Auto class that loads it; "auto" picks the head from the checkpoint's `architectures`.
-HEAD_AUTO_CLASSES: dict[str, str] = {
-    "base": "AutoModel",
-    "pretraining": "AutoModelForPreTraining",
-    "masked-lm": "AutoModelForMaskedLM",
-    "sequence-classification": "AutoModelForSequenceClassification",
-    "token-classification": "AutoModelForTokenClassification",
-    "question-answering": "AutoModelForQuestionAnswering",
-}
-# Head name -> this family's class, as named in the auto_map every saved folder carries.
+# Head name (training.heads.HEADS; "auto" picks the head from the checkpoint's `architectures`) -> this family's class.
 HEADS: dict[str, type[KRElectraKDPreTrainedModel]] = {
-    head: getattr(modeling_kr_electra_kd, AUTO_MAP[auto_class].split(".")[-1])
-    for head, auto_class in HEAD_AUTO_CLASSES.items()
-}
-
-# Stock architectures we convert, by the suffix of their class name, and the head they become.
-_STOCK_HEADS = {
-    "Model": "base",
-    "ForPreTraining": "pretraining",
-    "ForMaskedLM": "masked-lm",
-    "ForSequenceClassification": "sequence-classification",
-    "ForTokenClassification": "token-classification",
-    "ForQuestionAnswering": "question-answering",
+    name: getattr(modeling_kr_electra_kd, head.class_name) for name, head in HEAD_TABLE.items()
 }
 SUPPORTED_MODEL_TYPES = ("kr-electra-kd", "electra", "bert")
 
@@ -161,17 +143,8 @@ def check_weights(folder: str | Path) -> None:
 def head_of(model_or_config: PreTrainedModel | PretrainedConfig) -> str:
     """The head name (a key of HEADS) of a model or of the first architecture named in a config."""
     if isinstance(model_or_config, PreTrainedModel):
-        architecture = type(model_or_config).__name__
-    else:
-        architectures = getattr(model_or_config, "architectures", None) or ["Model"]
-        architecture = architectures[0]
-    for suffix, head in sorted(_STOCK_HEADS.items(), key=lambda item: -len(item[0])):
-        if architecture.endswith(suffix):
-            return head
-    raise ValueError(
-        f"Unsupported architecture {architecture!r}: convertible heads are "
-        f"{', '.join('*' + suffix for suffix in _STOCK_HEADS)} of ELECTRA, BERT or KR-ELECTRA-KD."
-    )
+        return head_of_architecture(type(model_or_config).__name__).name
+    return head_of_architecture((getattr(model_or_config, "architectures", None) or ["Model"])[0]).name
 
 
 def _check_head(head: str) -> None:
@@ -202,7 +175,7 @@ def load_model(
             return from_pretrained_with_head_swap_line(HEADS[head], source, **config_overrides)
         import transformers
 
-        stock_auto = getattr(transformers, HEAD_AUTO_CLASSES[head])
+        stock_auto = getattr(transformers, HEAD_TABLE[head].auto_class)
         stock = from_pretrained_with_head_swap_line(stock_auto, source, **config_overrides)
     except SafetensorError as error:  # a Hub download that is damaged in the cache
         raise ValueError(damaged_weights_message(source, error)) from None

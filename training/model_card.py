@@ -18,21 +18,13 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from transformers import AutoConfig
 
 from modeling_kr_electra_kd import LAYER_MATRICES
+from training.heads import head_of_architecture
 from training.provenance import HUB_ID, is_local, portable_path, rebase
 
 # The template is package data of the top-level `model_cards` package, installed beside `training`.
 TEMPLATE = Path(__file__).resolve().parents[1] / "model_cards" / "template.md"
 LICENSE = "apache-2.0"
 TAGS = ["korean", "electra", "knowledge-distillation", "low-rank", "kr-electra-kd"]
-# Head (config.architectures[0] suffix) -> the Hub's pipeline tag.
-PIPELINE_TAGS = {
-    "ForSequenceClassification": "text-classification",
-    "ForTokenClassification": "token-classification",
-    "ForQuestionAnswering": "question-answering",
-    "ForMaskedLM": "fill-mask",
-    "ForPreTraining": "feature-extraction",
-    "Model": "feature-extraction",
-}
 # The results table's first line (upload.py refuses a card showing it without a model-index).
 RESULTS_TABLE_HEADER = "| task | metric | this model | teacher | retention | eval data | eval split | eval examples |"
 RESULTS_TABLE_MARK = "| task | metric | this model |"  # also in cards written before the data columns
@@ -44,7 +36,7 @@ TASK_TYPES = {
 }
 
 
-def _load_results(items: list[str | Path | dict] | None) -> list[dict]:
+def load_results(items: list[str | Path | dict] | None) -> list[dict]:
     results = []
     for item in items or []:
         if isinstance(item, dict):
@@ -124,7 +116,7 @@ def data_origin(result: dict) -> tuple[str, str, str]:
     return task.name, task.name, "source not recorded"
 
 
-def _eval_results(results: list[dict], model_name: str) -> list[EvalResult]:
+def eval_results(results: list[dict], model_name: str) -> list[EvalResult]:
     from training.tasks import get_task
 
     evals = []
@@ -252,7 +244,7 @@ def _card_data(results: list[dict], model_name: str, pipeline_tag: str | None, t
         datasets=datasets or None,
         base_model=base_model,
         model_name=model_name,
-        eval_results=_eval_results(results, model_name) or None,
+        eval_results=eval_results(results, model_name) or None,
     )
 
 
@@ -320,14 +312,15 @@ def write_model_card(
     if not (model_dir / "config.json").is_file():
         raise ValueError(f"{model_dir} has no config.json: pass a folder written by save_pretrained.")
     config = AutoConfig.from_pretrained(model_dir, trust_remote_code=True)
-    results, teacher_results = _load_results(results), _load_results(teacher_results)
+    results, teacher_results = load_results(results), load_results(teacher_results)
     _check_results_match(results, config, model_dir)
     record = _distillation_record(distillation, model_dir)
     # A local teacher is named relative to this folder (never by this machine's path); only a Hub id is base_model.
     teacher = portable_path(teacher, model_dir) if teacher else (record or {}).get("teacher")
 
     architecture = (getattr(config, "architectures", None) or ["Model"])[0]
-    pipeline_tag = next((tag for suffix, tag in PIPELINE_TAGS.items() if architecture.endswith(suffix)), None)
+    head = head_of_architecture(architecture)
+    pipeline_tag = head.pipeline_tag
     model_name = repo_id.split("/")[-1] if repo_id else model_dir.name
 
     data = _card_data(results, model_name, pipeline_tag, teacher)
@@ -354,8 +347,8 @@ def write_model_card(
         results_table=_results_table(results, teacher_results),
         baselines=_baselines_text(results),
         speed=_speed_text(speed),
-        auto_class="AutoModel" + architecture.removeprefix("KRElectraKD").removeprefix("Model"),
-        pipeline_tag=pipeline_tag or "feature-extraction",
+        auto_class=head.auto_class,
+        pipeline_tag=pipeline_tag,
     )
     card.save(model_dir / "README.md")
     return card

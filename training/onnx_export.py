@@ -19,6 +19,7 @@ from transformers import PreTrainedModel
 
 import modeling_kr_electra_kd
 from modeling_kr_electra_kd import KRElectraKDConfig
+from training.heads import HEADS
 from training.loading import load_config
 from training.loading import load_model as load_any_model
 
@@ -30,15 +31,8 @@ PARITY_SENTENCES = [
     "서울에서 부산까지 KTX로 두 시간 반 정도 걸립니다.",
 ]
 INPUT_NAMES = ["input_ids", "attention_mask", "token_type_ids"]
-# The outputs each head exports, named as transformers.js and optimum name them.
-OUTPUT_NAMES = {
-    "KRElectraKDModel": ["last_hidden_state"],
-    "KRElectraKDForPreTraining": ["logits"],
-    "KRElectraKDForMaskedLM": ["logits"],
-    "KRElectraKDForSequenceClassification": ["logits"],
-    "KRElectraKDForTokenClassification": ["logits"],
-    "KRElectraKDForQuestionAnswering": ["start_logits", "end_logits"],
-}
+# The outputs each head exports (by class name), named as transformers.js and optimum name them: training.heads.
+OUTPUT_NAMES = {head.class_name: list(head.outputs) for head in HEADS.values()}
 QUANTIZATIONS = ("int8",)
 ONNX_FILE = "model.onnx"
 QUANTIZED_FILE = "model_quantized.onnx"

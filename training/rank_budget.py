@@ -305,7 +305,8 @@ def _device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def _median_seconds(call: Callable[[], object], min_run_time: float) -> float:
+def median_seconds(call: Callable[[], object], min_run_time: float) -> float:
+    """The median seconds of one `call` over blocks of at least `min_run_time` (the one timer, training/timing.py)."""
     return quartiles(time_blocks(call, min_run_time, torch.get_num_threads()))[1]
 
 
@@ -334,7 +335,7 @@ def calibrate_matrix_times(
         largest = 0.0
         for rank in spectrum.rank_steps(grid):
             with torch.inference_mode():
-                seconds = _median_seconds(_matrix_forward(spectrum, rank, tokens, device), min_run_time)
+                seconds = median_seconds(_matrix_forward(spectrum, rank, tokens, device), min_run_time)
             largest = max(largest, seconds)
             times[shape, rank] = largest
     return times
@@ -347,7 +348,7 @@ def model_latency_ms(model: KRElectraKDPreTrainedModel, batch: int, seq: int, mi
     model = model.base_model.to(device).eval()
     inputs = {key: value.to(device) for key, value in random_inputs(batch, seq, model.config.vocab_size).items()}
     with torch.inference_mode():
-        return 1000 * _median_seconds(lambda: model(**inputs), min_run_time)
+        return 1000 * median_seconds(lambda: model(**inputs), min_run_time)
 
 
 def latency_grid(spectra: list[MatrixSpectrum]) -> list[int]:

@@ -13,11 +13,12 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from modeling_kr_electra_kd import PRESETS, KRElectraKDConfig, check_preset
-from training.defaults import RANK_FIELDS, RECIPE_FINETUNE_LEARNING_RATE
+from training.defaults import RANK_FIELDS, RECIPE_FINETUNE_LEARNING_RATE, RESULTS_FILE
 from training.provenance import PACKAGE_DATA
 
 
@@ -163,10 +164,25 @@ def pipeline_stages(args: PipelineArguments) -> dict[str, Path]:
     return stages
 
 
-def run_step(step: str, output: Path, command: str, argv: list[str], progress: StageProgress | None = None) -> Path:
-    """Run one `kr-electra-kd` sub-command unless its output is complete (a finished step); fail loudly if it fails."""
+def run_command(command: str, argv: list[str]) -> None:
+    """Run one `kr-electra-kd` sub-command in this process (as a user would type it); a failure raises RuntimeError.
+    The recipe's steps that have no library function yet, and the benchmarks that time a whole command, use it."""
     from training.cli import main as cli
 
+    code = cli([command, *argv])
+    if code:
+        raise RuntimeError(f"kr-electra-kd {command} failed with exit code {code}; see its output above.")
+
+
+def run_step(
+    step: str,
+    output: Path,
+    command: str | Callable[[], object],
+    argv: list[str] | None = None,
+    progress: StageProgress | None = None,
+) -> Path:
+    """Run one step unless its output is complete (a finished step); fail loudly if it fails. `command` is a library
+    call (a function of no arguments) or the name of a sub-command run with `argv` (`run_command`)."""
     stage = progress.begin(step) if progress else f"[{step}]"
     done = output / ".done"
     if done.exists():
@@ -174,11 +190,13 @@ def run_step(step: str, output: Path, command: str, argv: list[str], progress: S
         if progress:
             progress.finish(float(done.read_text()))  # its time when it ran: a resumed run's estimate uses it
         return output
-    print(f"{stage}: kr-electra-kd {command} {' '.join(argv)}", flush=True)
+    shown = f"kr-electra-kd {command} {' '.join(argv or [])}" if isinstance(command, str) else f"writing {output}"
+    print(f"{stage}: {shown}", flush=True)
     started = time.time()
-    code = cli([command, *argv])
-    if code:
-        raise RuntimeError(f"step {step!r} failed with exit code {code}; see its output above.")
+    try:
+        command() if callable(command) else run_command(command, argv or [])
+    except RuntimeError as error:
+        raise RuntimeError(f"step {step!r} failed: {error}") from None
     seconds = time.time() - started
     done.parent.mkdir(parents=True, exist_ok=True)
     done.write_text(f"{seconds:.1f}\n")
@@ -198,7 +216,7 @@ def shape_string(shape: dict) -> str:
     return ",".join(f"{key}={value}" for key, value in shape.items())
 
 
-def _task_data_dir(args: PipelineArguments, task_name: str) -> str | None:
+def task_data_dir(args: PipelineArguments, task_name: str) -> str | None:
     """One task: `data_dir` is its folder. Several: `data_dir` holds one folder per task, named as in
     ../shared/data (kohate-binary and kohate-bias read kohate/)."""
     if args.data_dir is None or len(args.tasks) == 1:
@@ -232,7 +250,7 @@ class _PipelineRun:
     stages: set[str] | None
     progress: StageProgress
 
-    def step(self, stage: str, step: str, output: Path, command: str, argv: list[str]) -> Path:
+    def step(self, stage: str, step: str, output: Path, command: str | Callable[[], object], argv=None) -> Path:
         if self.stages is not None and stage not in self.stages and not (output / ".done").exists():
             raise StageNotRun(stage)
         return run_step(step, output, command, argv, self.progress)
@@ -262,11 +280,7 @@ def _train_teacher(run: _PipelineRun) -> str:
     if args.teacher is not None:
         return args.teacher
     tokenizer_dir = run.folders["tokenizer"]
-    tokenizer_argv = ["--corpus", *args.corpus, "--output_dir", str(tokenizer_dir)]
-    tokenizer_argv += ["--vocab_size", str(args.vocab_size)]
-    if args.max_corpus_lines:
-        tokenizer_argv += ["--max_lines", str(args.max_corpus_lines)]
-    run.step("tokenizer", "tokenizer", tokenizer_dir, "train-tokenizer", tokenizer_argv)
+    run.step("tokenizer", "tokenizer", tokenizer_dir, lambda: train_and_save_tokenizer(args, tokenizer_dir))
     teacher_dir = run.folders["teacher"]
     teacher_shape = scaled_preset(args.teacher_preset, args.teacher_width, args.teacher_layers)
     teacher_argv = [*run.corpus_options(), "--tokenizer", str(tokenizer_dir), "--preset", args.teacher_preset]
@@ -277,6 +291,15 @@ def _train_teacher(run: _PipelineRun) -> str:
         teacher_argv += ["--no_packing"]
     run.step("teacher", "teacher", teacher_dir, "pretrain-teacher", teacher_argv)
     return str(teacher_dir)
+
+
+def train_and_save_tokenizer(args: PipelineArguments, output: Path) -> None:
+    """Step 1: the morpheme-aware WordPiece tokenizer of the corpus (`train-tokenizer`'s defaults), saved to `output`."""
+    from training.corpus import iter_corpus_lines
+    from training.tokenizer import save_tokenizer, train_tokenizer
+
+    tokenizer = train_tokenizer(iter_corpus_lines(args.corpus, max_lines=args.max_corpus_lines), args.vocab_size)
+    save_tokenizer(tokenizer, output)
 
 
 def _distill_students(run: _PipelineRun, teacher: str) -> dict[str, dict]:
@@ -300,9 +323,9 @@ def _distill_students(run: _PipelineRun, teacher: str) -> dict[str, dict]:
     return students
 
 
-def _finetune_argv(args: PipelineArguments, model_path: str, task_name: str, output: Path) -> list[str]:
+def finetune_argv(args: PipelineArguments, model_path: str, task_name: str, output: Path) -> list[str]:
     argv = ["--model", model_path, "--task", task_name, "--output_dir", str(output)]
-    data_dir = _task_data_dir(args, task_name)
+    data_dir = task_data_dir(args, task_name)
     if data_dir is not None:
         argv += ["--data_dir", data_dir]
     if args.max_train_samples:
@@ -327,8 +350,8 @@ def _finetune_all(run: _PipelineRun, models: dict[str, dict]) -> None:
         for task_name in run.args.tasks:
             step = f"finetune {name} {task_name}"
             output = run.folders[step]
-            run.step(step, step, output, "finetune", _finetune_argv(run.args, model["path"], task_name, output))
-            model["results"][task_name] = json.loads((output / "results.json").read_text(encoding="utf-8"))
+            run.step(step, step, output, "finetune", finetune_argv(run.args, model["path"], task_name, output))
+            model["results"][task_name] = json.loads((output / RESULTS_FILE).read_text(encoding="utf-8"))
             model["results"][task_name]["model_dir"] = str(output)
 
 

@@ -46,12 +46,6 @@ from training.tasks import (
 # trivial one.
 LEARNED_MARGIN = 5.0
 
-TRIVIAL_METHODS = {
-    CLASSIFICATION: "the better of the training majority class and uniform random guessing",
-    REGRESSION: "a constant prediction (correlation undefined, counted as 0)",
-    TOKEN_CLASSIFICATION: "no entity (every word O)",
-    QUESTION_ANSWERING: "the empty answer",
-}
 CLASSICAL_METHODS = {
     CLASSIFICATION: "char 1-4-gram TF-IDF + logistic regression (a pair as [a, b, abs(a-b), a*b])",
     REGRESSION: "char 1-4-gram TF-IDF cosine of the two sentences",

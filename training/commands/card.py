@@ -7,6 +7,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from training.errors import bad_input, one_line_errors
 from training.model_card import write_model_card
 
 
@@ -20,18 +21,16 @@ class CardArguments:
     repo_id: str | None = field(default=None, metadata={"help": "The Hub repo id the card will live in."})
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     from training.arguments import parse_command
 
     (args,) = parse_command((CardArguments,), argv, "kr-electra-kd card")
-    try:
+    with bad_input():
         speed = json.loads(Path(args.speed).read_text(encoding="utf-8")) if args.speed else None
         write_model_card(
             args.model_dir, args.results, args.teacher_results, teacher=args.teacher, speed=speed, repo_id=args.repo_id
         )
-    except (ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
     print(f"Wrote {Path(args.model_dir) / 'README.md'}.")
     return 0
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from modeling_kr_electra_kd import PRESETS, check_preset
 from training.arguments import check_output_dir, overwrite_field, parse_command
 from training.defaults import RANK_FIELDS, RANK_GROUPS
+from training.errors import bad_input, one_line_errors
 from training.loading import HEADS, load_model, load_tokenizer
 from training.lowrank import convert_to_low_rank, family_model
 from training.rank_budget import EMBEDDING, GROUP_FIELDS, RankPlan, plan_for_latency, plan_for_size
@@ -65,10 +66,11 @@ class ConvertArguments:
     overwrite_output_dir: bool = overwrite_field()
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     (args,) = parse_command((ConvertArguments,), argv, "kr-electra-kd convert")
     ranks = dict.fromkeys(RANK_FIELDS)
-    try:
+    with bad_input():
         # a fine-tuned folder's results.json and card would otherwise stay beside the new weights
         check_output_dir(args.output_dir, args.overwrite_output_dir)
         if args.preset is not None:
@@ -83,9 +85,6 @@ def main(argv: list[str] | None = None) -> int:
             ranks[field_name] = plan.ranks.get(EMBEDDING, ranks[field_name])
         matrix_ranks = None if plan is None else {k: v for k, v in plan.ranks.items() if k != EMBEDDING}
         converted, report = convert_to_low_rank(model, energy=args.energy, matrix_ranks=matrix_ranks, **ranks)
-    except (ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
     output = Path(args.output_dir)
     if plan is not None:
         report.budget = {**plan.budget, "ranks_by_group": plan.summary()}

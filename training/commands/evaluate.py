@@ -21,6 +21,8 @@ from transformers import (
 )
 
 from training.arguments import parse_command
+from training.defaults import RESULTS_FILE
+from training.errors import bad_input, one_line_errors
 from training.evaluation import (
     TASK_CONFIG_KEY,
     DataArguments,
@@ -99,7 +101,7 @@ def _task_of(args: EvaluateArguments, config: PretrainedConfig) -> Task:
 def _eval_seed(args: EvaluateArguments, task: Task, data_dir: str | None) -> int:
     """The seed that gives the model's own eval split. For a task trained on a held-out part of its evaluation file,
     another seed than the fine-tuning one would score rows the model trained on: refused."""
-    results_file = Path(args.model) / "results.json"  # written by `kr-electra-kd finetune`
+    results_file = Path(args.model) / RESULTS_FILE  # written by `kr-electra-kd finetune`
     record = json.loads(results_file.read_text(encoding="utf-8")) if results_file.is_file() else {}
     recorded = record.get("seed") if record.get("task") == task.name else None
     holdout = (
@@ -122,10 +124,11 @@ def _eval_seed(args: EvaluateArguments, task: Task, data_dir: str | None) -> int
     return recorded if recorded is not None else args.seed
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     args, data_args = parse_command((EvaluateArguments, DataArguments), argv, "kr-electra-kd evaluate")
     started = time.perf_counter()
-    try:
+    with bad_input():
         config = load_config(args.model)  # the model resolved (folder or Hub) before any data is read
         task = _task_of(args, config)
         max_seq_length = resolve_max_seq_length(data_args.max_seq_length, task, config)
@@ -141,9 +144,6 @@ def main(argv: list[str] | None = None) -> int:
         model = load_task_model(args.model, task, config)
         tokenizer = load_tokenizer(args.model)
         check_tokenizer(tokenizer, model)
-    except (ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
     output_file = Path(args.output_file) if args.output_file else _default_output(args.model, task)
     with tempfile.TemporaryDirectory() as scratch:
         trainer = Trainer(

@@ -11,6 +11,7 @@ from pathlib import Path
 import modeling_kr_electra_kd
 from modeling_kr_electra_kd import CODE_FILES
 from training.arguments import check_output_dir, parse_command
+from training.errors import CommandError, bad_input, one_line_errors
 from training.loading import load_tokenizer
 from training.onnx_export import (
     ONNX_FILE,
@@ -42,9 +43,10 @@ class ExportArguments:
     )
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     (args,) = parse_command((ExportArguments,), argv, "kr-electra-kd export")
-    try:
+    with bad_input():
         check_output_dir(args.output_dir, args.overwrite_output_dir)
         if args.quantize is not None and args.quantize not in QUANTIZATIONS:
             raise ValueError(f"--quantize {args.quantize}: choose one of {', '.join(QUANTIZATIONS)}.")
@@ -53,9 +55,6 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"export needs {' and '.join(missing)}: pip install 'kr-electra-kd[onnx]'.")
         model = load_model(args.model)
         tokenizer = load_tokenizer(args.model)
-    except (ValueError, OSError) as error:
-        print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
-        return 2
 
     output_dir = Path(args.output_dir)
     onnx_path = output_dir / "onnx" / ONNX_FILE
@@ -81,8 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         if path.name == ONNX_FILE and max(differences.values()) > args.tolerance:
             parity_ok = False
     if not parity_ok:
-        print(f"error: the ONNX model differs from PyTorch by more than --tolerance {args.tolerance}", file=sys.stderr)
-        return 1
+        raise CommandError(f"the ONNX model differs from PyTorch by more than --tolerance {args.tolerance}", code=1)
     print(
         f"ONNX export of {type(model).__name__} in {output_dir} (parity checked on {len(PARITY_SENTENCES)} sentences)"
     )

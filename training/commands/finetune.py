@@ -20,7 +20,8 @@ from transformers import Trainer, TrainingArguments, set_seed
 
 from modeling_kr_electra_kd.pipeline_kr_electra_kd import default_doc_stride
 from training.arguments import check_output_dir, command_parser, overwrite_field
-from training.defaults import FINETUNE_LEARNING_RATE
+from training.defaults import FINETUNE_LEARNING_RATE, RESULTS_FILE
+from training.errors import bad_input, one_line_errors
 from training.evaluation import (
     DataArguments,
     check_labels,
@@ -37,8 +38,6 @@ from training.task_baselines import data_baselines
 from training.tasks import QUESTION_ANSWERING, TASKS, build_compute_metrics, get_task, load_task_data, tokenize_dataset
 from training.tokenizer import make_tokenizer_config_portable
 from training.trainer_common import device_trainer_defaults, resume_checkpoint
-
-RESULTS_FILE = "results.json"
 
 # Defaults of Trainer's own options for this command (all still overridable on the command line).
 TRAINING_DEFAULTS = {
@@ -133,12 +132,13 @@ def save_finetuned(trainer: Trainer, training_args: TrainingArguments, output_di
     (output_dir / "training_args.json").write_text(json.dumps(recorded, indent=2), encoding="utf-8")
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     args, data_args, training_args = parse_arguments(argv)
     started = time.perf_counter()
     output_dir = Path(training_args.output_dir)
     # Everything that can be wrong with the input is checked here, before any training step.
-    try:
+    with bad_input():
         check_output_dir(output_dir, args.overwrite_output_dir)
         task = get_task(args.task)
         config = load_config(args.model)  # the model resolved (folder or Hub) before any data is read
@@ -158,9 +158,6 @@ def main(argv: list[str] | None = None) -> int:
         check_tokenizer(tokenizer, model)
         doc_stride = data_args.doc_stride or default_doc_stride(max_seq_length)
         train_features = tokenize_dataset(task, data["train"], tokenizer, max_seq_length, doc_stride, training=True)
-    except (ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
     if data.num_bad_rows_skipped:
         print(f"Skipped {data.num_bad_rows_skipped} malformed row(s), e.g.:\n  " + "\n  ".join(data.bad_row_examples))
 

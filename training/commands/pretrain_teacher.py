@@ -38,6 +38,7 @@ from training.electra_objective import (
     generator_config,
     masking_collator,
 )
+from training.errors import bad_input, one_line_errors
 from training.loading import load_tokenizer
 from training.pretraining import ElectraPreTrainer, discriminator_check, save_teacher
 from training.tokenizer import check_tokenizer_matches_config
@@ -92,13 +93,14 @@ class PretrainArguments:
     overwrite_output_dir: bool = overwrite_field()
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     args, training_args = parse_command(
         (PretrainArguments, TrainingArguments), argv, "kr-electra-kd pretrain-teacher", PRETRAINING_DEFAULTS
     )
     output_dir = Path(training_args.output_dir)
     training_args.output_dir = str(output_dir / "checkpoints")
-    try:
+    with bad_input():
         # a finished teacher with its checkpoints is resumed (training continues to a larger --max_steps)
         check_output_dir(output_dir, args.overwrite_output_dir, checkpoints=training_args.output_dir)
         check_preset(args.preset)
@@ -119,9 +121,6 @@ def main(argv: list[str] | None = None) -> int:
             endless=True,
         )
         last = resume_checkpoint(training_args.output_dir, config)
-    except (ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
 
     torch.manual_seed(training_args.seed)
     discriminator = KRElectraKDForPreTraining(config)
@@ -135,11 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         data_collator=collator,
         callbacks=[TrainTimer(args.max_train_seconds)],
     )
-    try:
+    with bad_input(CorpusError):  # a bad line deep in the streamed corpus is met only when training reaches it
         trainer.train(resume_from_checkpoint=last)
-    except CorpusError as error:  # a bad line deep in the streamed corpus is met only when training reaches it
-        print(f"error: {error}", file=sys.stderr)
-        return 2
 
     if trainer.is_world_process_zero():
         warning = discriminator_check(trainer.state.log_history)

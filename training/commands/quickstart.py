@@ -16,7 +16,10 @@ import time
 from pathlib import Path
 
 from training.arguments import parse_command
+from training.defaults import RESULTS_FILE
+from training.errors import bad_input, one_line_errors
 from training.recipe import PipelineArguments, run_pipeline
+from training.tasks import CLASSIFICATION, single_text_tasks
 
 EXAMPLES = ["이 영화 정말 재미있었어요. 배우들 연기가 최고!", "시간 낭비였다. 너무 지루하고 뻔한 전개."]
 
@@ -34,8 +37,8 @@ def write_cards(summary: dict) -> list[Path]:
             folder = Path(result["model_dir"])
             write_model_card(
                 folder,
-                results=[folder / "results.json"],
-                teacher_results=[Path(teacher["results"][task]["model_dir"]) / "results.json"],
+                results=[folder / RESULTS_FILE],
+                teacher_results=[Path(teacher["results"][task]["model_dir"]) / RESULTS_FILE],
                 teacher=teacher["path"],
                 distillation=Path(model["path"]) / "distillation.json",
             )
@@ -59,6 +62,7 @@ def print_summary(summary: dict) -> None:
         print(f"| *{kind} baseline* | " + " | ".join(f"{score:.1f}" for score in cells) + " | |")
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     # Measured on the sample (600 steps each, fine-tuning seeds 42 and 1): a teacher pre-trained on packed blocks of the
     # short reviews fine-tuned well itself (99.5), but the student distilled from it stayed at chance (49.5); from a
@@ -66,11 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     # quickstart turns packing off; at real scale it stays on (the commands' default).
     (args,) = parse_command((PipelineArguments,), argv, "kr-electra-kd quickstart", defaults={"packing": False})
     started = time.time()
-    try:
+    with bad_input(ValueError, RuntimeError, OSError):
         summary = run_pipeline(args)
-    except (ValueError, RuntimeError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
     cards = write_cards(summary)
     print_summary(summary)
 
@@ -80,13 +81,13 @@ def main(argv: list[str] | None = None) -> int:
     student = next(name for name in summary["models"] if name != "teacher")
     task = summary["tasks"][0]
     folder = summary["models"][student]["results"][task]["model_dir"]
-    if task in ("nsmc", "kohate", "kohate-binary", "kohate-bias"):
+    if task in single_text_tasks(CLASSIFICATION):
         classifier = pipeline("text-classification", model=folder, trust_remote_code=True)
         for text, prediction in zip(EXAMPLES, classifier(EXAMPLES)):
             print(f"{prediction['label']:>9} ({prediction['score']:.2f})  {text}")
     print(f"\nHub-ready student: {folder} (card: {', '.join(map(str, cards[:1]))})")
     print(
-        f"Done in {time.time() - started:.0f} s. Publish with: python upload.py --model-dir {folder} --repo-id ORG/NAME"
+        f"Done in {time.time() - started:.0f} s. Publish with: python upload.py --model_dir {folder} --repo_id ORG/NAME"
     )
     return 0
 

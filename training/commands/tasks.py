@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 
+from training.errors import bad_input, one_line_errors
 from training.tasks import TASKS, get_task
 
 
@@ -13,6 +13,7 @@ class TasksArguments:
     task: str | None = field(default=None, metadata={"help": "Show the details of one task instead of the list."})
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     from training.arguments import parse_command
 
@@ -21,11 +22,8 @@ def main(argv: list[str] | None = None) -> int:
         for task in TASKS.values():
             print(f"{task.name:<14} {task.primary_metric:<12} {task.description}")
         return 0
-    try:
+    with bad_input(ValueError):
         task = get_task(args.task)
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
     print(f"{task.name}: {task.description}")
     print(f"  head: {task.head}, labels: {', '.join(task.label_names)} ({task.num_labels} outputs)")
     print(f"  metrics: {', '.join(task.metric_names)} (primary: {task.primary_metric}; percentages)")

@@ -6,6 +6,7 @@ import sys
 from dataclasses import dataclass, field
 
 from training.corpus import iter_corpus_lines
+from training.errors import bad_input, one_line_errors
 from training.tokenizer import save_tokenizer, train_tokenizer
 
 
@@ -24,11 +25,12 @@ class TokenizerArguments:
     model_max_length: int = field(default=512, metadata={"help": "Longest input the tokenizer will produce."})
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     from training.arguments import parse_command
 
     (args,) = parse_command((TokenizerArguments,), argv, "kr-electra-kd train-tokenizer")
-    try:
+    with bad_input(ValueError):
         tokenizer = train_tokenizer(
             iter_corpus_lines(args.corpus, max_lines=args.max_lines),
             vocab_size=args.vocab_size,
@@ -36,9 +38,6 @@ def main(argv: list[str] | None = None) -> int:
             min_frequency=args.min_frequency,
             model_max_length=args.model_max_length,
         )
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
     save_tokenizer(tokenizer, args.output_dir)
     print(f"Saved a {len(tokenizer)}-token tokenizer to {args.output_dir}.")
     return 0

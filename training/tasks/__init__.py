@@ -22,6 +22,7 @@ from .registry import (
     HubSplit,
     Task,
     get_task,
+    single_text_tasks,
 )
 
 # Names of the submodules that import datasets, transformers and scikit-learn, loaded on first use so that
@@ -60,6 +61,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "single_text_tasks",
     "BadRowError",
     "CLASSIFICATION",
     "DataFileError",

@@ -14,7 +14,12 @@ import numpy as np
 from datasets import Dataset
 from transformers import PreTrainedTokenizerBase
 
-from modeling_kr_electra_kd.pipeline_kr_electra_kd import default_doc_stride
+from modeling_kr_electra_kd.pipeline_kr_electra_kd import (
+    DEFAULT_MAX_ANSWER_LEN,
+    DEFAULT_N_BEST,
+    default_doc_stride,
+    normalize_question,
+)
 
 from .registry import QUESTION_ANSWERING, TOKEN_CLASSIFICATION, Task
 
@@ -92,7 +97,7 @@ def _tokenize_ner(
 
 
 def _qa_windows(examples: dict, tokenizer: PreTrainedTokenizerBase, max_length: int, doc_stride: int) -> dict:
-    questions = [question.lstrip() for question in examples["question"]]
+    questions = [normalize_question(question) for question in examples["question"]]
     return tokenizer(
         questions,
         examples["context"],
@@ -196,8 +201,8 @@ def postprocess_qa_predictions(
     features: Dataset,
     start_logits: np.ndarray,
     end_logits: np.ndarray,
-    n_best_size: int = 20,
-    max_answer_length: int = 30,
+    n_best_size: int = DEFAULT_N_BEST,
+    max_answer_length: int = DEFAULT_MAX_ANSWER_LEN,
 ) -> dict[str, str]:
     """Best answer text per question id over all its windows, chosen exactly as the model's QA pipeline does."""
     from modeling_kr_electra_kd import extract_answers

@@ -50,10 +50,13 @@ class Task:
     holdout_train_fraction: float | None = None
     local_format: str = ""  # what the files look like, for error messages and `kr-electra-kd tasks`
     default_max_seq_length: int = 128
+    # Each example is one text (no pair, no question and context), so plain unlabeled text can stand in for it
+    # (`distill --transfer_corpus`, the quickstart's demo).
+    single_text: bool = False
 
     @property
     def head(self) -> str:
-        """The model head (a key of training.lowrank.HEADS)."""
+        """The model head (a key of training.heads.HEADS)."""
         return _HEAD_OF_KIND[self.kind]
 
     @property
@@ -99,6 +102,7 @@ def _kohate_task(name: str, description: str, label_names: tuple[str, ...]) -> T
         train_files=("train.tsv",),
         eval_files=("dev.tsv",),  # test labels are not public: dev is the evaluation split of the benchmarks
         local_format="TSV with header `comments contain_gender_bias bias hate`",
+        single_text=True,
     )
 
 
@@ -117,6 +121,7 @@ TASKS: dict[str, Task] = {
             train_files=("ratings_train.txt", "ratings_train.txt.gz"),
             eval_files=("ratings_test.txt", "ratings_test.txt.gz"),
             local_format="TSV with header `id document label` (0 negative, 1 positive), optionally gzipped",
+            single_text=True,
         ),
         _kohate_task(
             "kohate",
@@ -213,6 +218,7 @@ TASKS: dict[str, Task] = {
             eval_files=("test.tsv",),
             holdout_train_fraction=0.8,  # without train.tsv: 80% of test.tsv trains, 20% evaluates
             local_format="TSV without header: `words separated by spaces<TAB>one tag per word` (e.g. `PER-B O`)",
+            single_text=True,
         ),
         Task(
             name="paws",
@@ -240,3 +246,8 @@ def get_task(name: str) -> Task:
     if name not in TASKS:
         raise ValueError(f"Unknown task {name!r}; known tasks: {', '.join(TASKS)}.")
     return TASKS[name]
+
+
+def single_text_tasks(kind: str | None = None) -> tuple[str, ...]:
+    """The names of the tasks whose examples are one text each (of `kind` only, when given)."""
+    return tuple(task.name for task in TASKS.values() if task.single_text and kind in (None, task.kind))
