@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     discriminator = KRElectraKDForPreTraining(config)
     generator = KRElectraKDForMaskedLM(generator_config(config, args.generator_size_divisor))
     model = ElectraGeneratorDiscriminator(discriminator, generator, rtd_weight=args.rtd_weight)
-    collator = masking_collator(tokenizer, args.mlm_probability, args.masking)
+    collator = masking_collator(tokenizer, args.mlm_probability, args.masking, seed=training_args.seed)
     trainer = ElectraPreTrainer(
         model=model,
         args=training_args,
