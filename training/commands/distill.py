@@ -39,6 +39,7 @@ from training.defaults import MLM_PROBABILITY
 from training.distillation import DistillationConfig, DistillationTrainer, build_student, load_generator
 from training.electra_objective import masking_collator
 from training.evaluation import data_collator_for
+from training.interrupts import train_until_stopped
 from training.loading import load_config, load_model, load_tokenizer
 from training.provenance import portable_path
 from training.tasks import get_task, load_task_data, tokenize_dataset
@@ -326,7 +327,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     try:
-        trainer.train(resume_from_checkpoint=last)
+        if (stopped := train_until_stopped(trainer, last)) is not None:
+            return stopped
     except CorpusError as error:  # a bad line deep in the streamed corpus is met only when training reaches it
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -31,6 +31,7 @@ from training.evaluation import (
     score,
     write_results,
 )
+from training.interrupts import train_until_stopped
 from training.loading import load_config, load_tokenizer
 from training.provenance import portable_path
 from training.task_baselines import data_baselines
@@ -168,8 +169,13 @@ def main(argv: list[str] | None = None) -> int:
     checkpoint = training_args.resume_from_checkpoint
     if checkpoint is None and output_dir.is_dir():
         # the newest complete checkpoint: one a kill left half-written is skipped, and the line says which
-        checkpoint = resume_checkpoint(output_dir)
-    trainer.train(resume_from_checkpoint=checkpoint)
+        try:
+            checkpoint = resume_checkpoint(output_dir, restart_if_damaged=args.overwrite_output_dir)
+        except ValueError as error:  # only damaged checkpoints: refused unless --overwrite_output_dir
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+    if (stopped := train_until_stopped(trainer, checkpoint)) is not None:
+        return stopped
     save_finetuned(trainer, training_args, output_dir)
 
     scores = score(trainer, task, data["eval"], tokenizer, data_args, max_seq_length)

@@ -38,6 +38,7 @@ from training.electra_objective import (
     generator_config,
     masking_collator,
 )
+from training.interrupts import train_until_stopped
 from training.loading import load_tokenizer
 from training.pretraining import ElectraPreTrainer, discriminator_check, save_teacher
 from training.tokenizer import check_tokenizer_matches_config
@@ -136,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         callbacks=[TrainTimer(args.max_train_seconds)],
     )
     try:
-        trainer.train(resume_from_checkpoint=last)
+        if (stopped := train_until_stopped(trainer, last)) is not None:
+            return stopped
     except CorpusError as error:  # a bad line deep in the streamed corpus is met only when training reaches it
         print(f"error: {error}", file=sys.stderr)
         return 2
