@@ -216,3 +216,31 @@ def check_checkpoint_shape(checkpoint: Path, config: PretrainedConfig) -> None:
             f"Checkpoint {checkpoint} holds a model of shape {before}, but this run builds {now}: give the same "
             "--preset/--shape as that run, or another --output_dir."
         )
+
+
+def check_loss_has_labels(weights: dict[str, float], task: str | None, transfer_corpus: list[str] | None) -> None:
+    """Refuse (ValueError) a distillation whose only loss part is the hard-label loss on texts without labels: a
+    `--corpus` (no `task`) or a `task` mixed with `transfer_corpus` texts. It would otherwise fail at its first step."""
+    if [part for part, weight in weights.items() if weight] != ["hard"] or (task and not transfer_corpus):
+        return
+    source = "--transfer_corpus" if task else "--corpus"
+    raise ValueError(
+        f"--weight_hard {weights['hard']:g} is the only loss weight above 0, but {source} texts have no labels: add "
+        "a loss from the teacher (e.g. --weight_kl 1 or --weight_hidden 1)."
+    )
+
+
+def save_steps_sets_strategy(parser, argv: list[str] | None) -> list[str]:
+    """For a command whose default `save_strategy` is not `steps` (finetune: `epoch`): `argv` with
+    `--save_strategy steps` added when it gives `--save_steps` but no `--save_strategy`, which Trainer would otherwise
+    ignore silently; `parser`'s help for --save_steps says so."""
+    import sys
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    for action in parser._actions:
+        if action.dest == "save_steps":
+            action.help = f"{action.help} Giving it sets --save_strategy steps unless --save_strategy is given."
+    flags = {item.split("=", 1)[0].replace("-", "_") for item in argv if item.startswith("--")}
+    if "__save_steps" in flags and "__save_strategy" not in flags:
+        argv += ["--save_strategy", "steps"]
+    return argv

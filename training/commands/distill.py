@@ -47,6 +47,7 @@ from training.tokenizer import check_same_vocabulary, check_tokenizer_matches_co
 from training.trainer_common import (
     PRETRAINING_DEFAULTS,
     TrainTimer,
+    check_loss_has_labels,
     max_train_seconds_field,
     parse_shape,
     resume_checkpoint,
@@ -183,6 +184,7 @@ def check_arguments(args: DistillArguments, distillation: DistillationConfig, ou
     if (args.corpus is None) == (args.task is None):
         raise ValueError("Give exactly one of --corpus (task-agnostic) or --task (task-specific distillation).")
     distillation.validate(corrupted_inputs=args.corrupt_inputs)
+    check_loss_has_labels(distillation.weights(), args.task, args.transfer_corpus)
     generator_from = generator_source(args) if args.corrupt_inputs else None
     task = get_task(args.task) if args.task is not None else None
     check_max_seq_length(args)  # from the configs alone, before any weights are read

@@ -37,7 +37,7 @@ from training.provenance import portable_path
 from training.task_baselines import data_baselines
 from training.tasks import QUESTION_ANSWERING, TASKS, build_compute_metrics, get_task, load_task_data, tokenize_dataset
 from training.tokenizer import make_tokenizer_config_portable
-from training.trainer_common import device_trainer_defaults, resume_checkpoint
+from training.trainer_common import device_trainer_defaults, resume_checkpoint, save_steps_sets_strategy
 
 RESULTS_FILE = "results.json"
 
@@ -95,7 +95,7 @@ def parse_arguments(argv: list[str] | None) -> tuple[FinetuneArguments, DataArgu
     parser.set_defaults(**TRAINING_DEFAULTS)
     # The default output folder depends on the model and task.
     return parser.parse(
-        argv,
+        save_steps_sets_strategy(parser, argv),
         late_defaults=lambda known: {
             "output_dir": str(Path("runs") / f"{Path(known.model).name or 'model'}-{known.task}")
         },
