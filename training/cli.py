@@ -88,29 +88,10 @@ def _run(command: str, argv: list[str]) -> int:
 
 
 def interrupted_message(interrupt: KeyboardInterrupt) -> str:
-    """One line for Ctrl-C instead of a traceback: the step training stopped at and the checkpoint a rerun resumes from.
+    """One line for Ctrl-C instead of a traceback (training/interrupts.py: the step and the checkpoint to resume from)."""
+    from training.interrupts import interrupted_message
 
-    Read from the `Trainer` whose `train()` the interrupt passed through (any command's, found on the traceback), so
-    every training command reports the same way without a hook of its own.
-    """
-    from training.trainer_common import newest_complete_checkpoint
-
-    trainer = None
-    traceback = interrupt.__traceback__
-    while traceback is not None:
-        candidate = traceback.tb_frame.f_locals.get("self")
-        if trainer is None and hasattr(candidate, "state") and hasattr(candidate, "args"):
-            trainer = candidate if hasattr(candidate.state, "global_step") else None
-        traceback = traceback.tb_next
-    if trainer is None:
-        return "stopped before training started; nothing was saved."
-    checkpoint = newest_complete_checkpoint(trainer.args.output_dir)
-    where = (
-        f"last checkpoint: {checkpoint} (run the same command again to resume from it)"
-        if checkpoint
-        else "no checkpoint yet (running the same command again starts from step 0)"
-    )
-    return f"stopped at step {trainer.state.global_step}; {where}."
+    return interrupted_message(interrupt)
 
 
 def close_process_group() -> None:

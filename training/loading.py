@@ -110,9 +110,12 @@ def load_config(source: str | Path, flag: str = "--model") -> PretrainedConfig:
     if Path(source).is_dir():
         check_weights(source)  # a header read: a damaged file is named before any data or weights are read
     try:
-        return AutoConfig.from_pretrained(source, trust_remote_code=True)
+        config = AutoConfig.from_pretrained(source, trust_remote_code=True)
     except (OSError, ValueError) as error:
         raise ValueError(_source_error(source, flag, error)) from None
+    if Path(source).is_dir():
+        check_config_fits_weights(source, config)
+    return config
 
 
 def damaged_weights_message(folder: str | Path, error: Exception) -> str:
@@ -133,6 +136,35 @@ def check_weights(folder: str | Path) -> None:
             pass
     except (SafetensorError, OSError) as error:
         raise ValueError(damaged_weights_message(folder, error)) from None
+
+
+def check_config_fits_weights(folder: str | Path, config: PretrainedConfig) -> None:
+    """Raise ValueError when a folder of this family holds weights of other shapes than its config.json describes
+    (e.g. an edited vocab_size): the config's model is built on the meta device (no memory, no initialisation) and its
+    tensor shapes compared with model.safetensors' header, before transformers' LOAD REPORT and RuntimeError."""
+    import torch
+    from safetensors import safe_open
+
+    path = Path(folder) / WEIGHTS_FILE
+    if config.model_type != KRElectraKDConfig.model_type or not path.is_file():
+        return
+    try:
+        head = head_of(config)
+    except ValueError:
+        return  # an unknown architecture is load_model's to refuse
+    with torch.device("meta"):
+        expected = {name: tuple(value.shape) for name, value in HEADS[head](config).state_dict().items()}
+    with safe_open(str(path), "pt") as weights:
+        saved = {name: tuple(weights.get_slice(name).get_shape()) for name in weights.keys()}
+    differing = [name for name in saved if name in expected and saved[name] != expected[name]]
+    if differing:
+        name = differing[0]
+        others = f" (and {len(differing) - 1} more tensors)" if len(differing) > 1 else ""
+        raise ValueError(
+            f"config.json in {folder} does not fit its {WEIGHTS_FILE}: {name} is {list(saved[name])} in the weights "
+            f"but {list(expected[name])} by the config{others} (vocab_size={config.vocab_size}, "
+            f"hidden_size={config.hidden_size}); restore the config.json saved with these weights."
+        )
 
 
 # --------------------------------------------------------------------------------------------------------------------

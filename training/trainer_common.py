@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import torch
 from transformers import PretrainedConfig, TrainerCallback
 
+from training import checkpoints
 from training.defaults import PRETRAINING_LEARNING_RATE, RANK_FIELDS
 
 # Batches a DataLoader worker prepares ahead of the GPU (tokenizing, packing and masking a streamed corpus).
@@ -162,43 +164,41 @@ SHAPE_FIELDS = (
     "intermediate_size",
     *RANK_FIELDS,
 )
-CHECKPOINT_FILES = ("trainer_state.json", "model.safetensors")
 
 
 def newest_complete_checkpoint(checkpoints_dir: str | Path) -> Path | None:
-    """The newest `checkpoint-<step>` folder in `checkpoints_dir` holding trainer_state.json and model.safetensors."""
-    return _newest_complete(Path(checkpoints_dir))[0]
+    """The newest `checkpoint-<step>` folder in `checkpoints_dir` that is complete and intact
+    (training/checkpoints.py)."""
+    return checkpoints.newest_intact_checkpoint(checkpoints_dir)
 
 
-def _newest_complete(folder: Path) -> tuple[Path | None, list[str]]:
-    """The newest complete checkpoint in `folder`, and the names of the newer incomplete ones (a run killed while
-    saving)."""
-    checkpoints = [path for path in folder.glob("checkpoint-*") if path.name.split("-")[-1].isdigit()]
-    checkpoints.sort(key=lambda path: int(path.name.split("-")[-1]), reverse=True)
-    incomplete = []
-    for checkpoint in checkpoints:
-        if all((checkpoint / name).is_file() for name in CHECKPOINT_FILES):
-            return checkpoint, incomplete
-        incomplete.append(checkpoint.name)
-    return None, incomplete
-
-
-def resume_checkpoint(checkpoints_dir: str | Path, config: PretrainedConfig | None = None) -> str | None:
-    """The newest complete `checkpoint-<step>` folder in `checkpoints_dir` (one holding trainer_state.json and
-    model.safetensors), or None. Partly written checkpoints (a run killed while saving) are skipped. Prints one line
-    naming the checkpoint the run resumes from. With `config`, a checkpoint of another model shape is refused with a
+def resume_checkpoint(
+    checkpoints_dir: str | Path, config: PretrainedConfig | None = None, restart_if_damaged: bool = False
+) -> str | None:
+    """The newest complete and intact `checkpoint-<step>` folder in `checkpoints_dir` (training/checkpoints.py), or
+    None. Newer checkpoints that are incomplete (a run killed while saving) or damaged (a file that cannot be read)
+    are skipped, and the one line naming the checkpoint the run resumes from names them and the damaged file. With
+    only damaged checkpoints, a ValueError refuses to start over unless `restart_if_damaged` (the command's
+    --overwrite_output_dir), which removes them. With `config`, a checkpoint of another model shape is refused with a
     ValueError naming both shapes."""
     folder = Path(checkpoints_dir)
-    checkpoint, incomplete = _newest_complete(folder)
-    if checkpoint is None:
-        if incomplete:
-            print(f"No complete checkpoint in {folder} (incomplete: {', '.join(incomplete)}): starting from step 0.")
+    found = checkpoints.scan(folder)
+    if found.checkpoint is None:
+        if found.damaged and not restart_if_damaged:
+            raise ValueError(checkpoints.no_intact_checkpoint(folder, found))
+        if found.damaged:
+            for name, _ in found.damaged:
+                shutil.rmtree(folder / name)
+            print(f"No intact checkpoint in {folder}: removed the damaged ones, starting from step 0.")
+        elif found.incomplete:
+            print(
+                f"No complete checkpoint in {folder} (incomplete: {', '.join(found.incomplete)}): starting from step 0."
+            )
         return None
     if config is not None:
-        check_checkpoint_shape(checkpoint, config)
-    skipped = f", skipping the incomplete {', '.join(incomplete)}" if incomplete else ""
-    print(f"Resuming from {checkpoint}{skipped}.")
-    return str(checkpoint)
+        check_checkpoint_shape(found.checkpoint, config)
+    print(f"Resuming from {found.checkpoint}{checkpoints.skipped_note(found)}.")
+    return str(found.checkpoint)
 
 
 def check_checkpoint_shape(checkpoint: Path, config: PretrainedConfig) -> None:
@@ -216,3 +216,19 @@ def check_checkpoint_shape(checkpoint: Path, config: PretrainedConfig) -> None:
             f"Checkpoint {checkpoint} holds a model of shape {before}, but this run builds {now}: give the same "
             "--preset/--shape as that run, or another --output_dir."
         )
+
+
+def save_steps_sets_strategy(parser, argv: list[str] | None) -> list[str]:
+    """For a command whose default `save_strategy` is not `steps` (finetune: `epoch`): `argv` with
+    `--save_strategy steps` added when it gives `--save_steps` but no `--save_strategy`, which Trainer would otherwise
+    ignore silently; `parser`'s help for --save_steps says so."""
+    import sys
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    for action in parser._actions:
+        if action.dest == "save_steps":
+            action.help = f"{action.help} Giving it sets --save_strategy steps unless --save_strategy is given."
+    flags = {item.split("=", 1)[0].replace("-", "_") for item in argv if item.startswith("--")}
+    if "__save_steps" in flags and "__save_strategy" not in flags:
+        argv += ["--save_strategy", "steps"]
+    return argv

@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     try:
-        run.train()
+        if (stopped := run.train()) is not None:
+            return stopped
     except CorpusError as error:  # a bad line deep in the streamed corpus is met only when training reaches it
         print(f"error: {error}", file=sys.stderr)
         return 2

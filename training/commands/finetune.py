@@ -32,12 +32,13 @@ from training.evaluation import (
     score,
     write_results,
 )
+from training.interrupts import train_until_stopped
 from training.loading import load_config, load_tokenizer
 from training.provenance import portable_path
 from training.task_baselines import data_baselines
 from training.tasks import QUESTION_ANSWERING, TASKS, build_compute_metrics, get_task, load_task_data, tokenize_dataset
 from training.tokenizer import make_tokenizer_config_portable
-from training.trainer_common import device_trainer_defaults, resume_checkpoint
+from training.trainer_common import device_trainer_defaults, resume_checkpoint, save_steps_sets_strategy
 
 # Defaults of Trainer's own options for this command (all still overridable on the command line).
 TRAINING_DEFAULTS = {
@@ -93,7 +94,7 @@ def parse_arguments(argv: list[str] | None) -> tuple[FinetuneArguments, DataArgu
     parser.set_defaults(**TRAINING_DEFAULTS)
     # The default output folder depends on the model and task.
     return parser.parse(
-        argv,
+        save_steps_sets_strategy(parser, argv),
         late_defaults=lambda known: {
             "output_dir": str(Path("runs") / f"{Path(known.model).name or 'model'}-{known.task}")
         },
@@ -165,8 +166,13 @@ def main(argv: list[str] | None = None) -> int:
     checkpoint = training_args.resume_from_checkpoint
     if checkpoint is None and output_dir.is_dir():
         # the newest complete checkpoint: one a kill left half-written is skipped, and the line says which
-        checkpoint = resume_checkpoint(output_dir)
-    trainer.train(resume_from_checkpoint=checkpoint)
+        try:
+            checkpoint = resume_checkpoint(output_dir, restart_if_damaged=args.overwrite_output_dir)
+        except ValueError as error:  # only damaged checkpoints: refused unless --overwrite_output_dir
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+    if (stopped := train_until_stopped(trainer, checkpoint)) is not None:
+        return stopped
     save_finetuned(trainer, training_args, output_dir)
 
     scores = score(trainer, task, data["eval"], tokenizer, data_args, max_seq_length)

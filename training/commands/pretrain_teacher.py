@@ -39,6 +39,7 @@ from training.electra_objective import (
     masking_collator,
 )
 from training.errors import bad_input, one_line_errors
+from training.interrupts import train_until_stopped
 from training.loading import load_tokenizer
 from training.pretraining import ElectraPreTrainer, discriminator_check, save_teacher
 from training.tokenizer import check_tokenizer_matches_config
@@ -126,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     discriminator = KRElectraKDForPreTraining(config)
     generator = KRElectraKDForMaskedLM(generator_config(config, args.generator_size_divisor))
     model = ElectraGeneratorDiscriminator(discriminator, generator, rtd_weight=args.rtd_weight)
-    collator = masking_collator(tokenizer, args.mlm_probability, args.masking)
+    collator = masking_collator(tokenizer, args.mlm_probability, args.masking, seed=training_args.seed)
     trainer = ElectraPreTrainer(
         model=model,
         args=training_args,
@@ -135,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         callbacks=[TrainTimer(args.max_train_seconds)],
     )
     with bad_input(CorpusError):  # a bad line deep in the streamed corpus is met only when training reaches it
-        trainer.train(resume_from_checkpoint=last)
+        if (stopped := train_until_stopped(trainer, last)) is not None:
+            return stopped
 
     if trainer.is_world_process_zero():
         warning = discriminator_check(trainer.state.log_history)

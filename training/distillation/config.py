@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, make_dataclass
 
-from training.distillation.losses import LOSSES, QKV
+from training.distillation.losses import LABELS, LOSSES, QKV
 
 LOSS_PARTS = tuple(LOSSES)
 
@@ -70,6 +70,18 @@ class _Settings:
                 "drop --cache_teacher_outputs."
             )
 
+
+    def check_labels(self, unlabelled_source: str | None) -> None:
+        """Refuse a loss mix in which every active loss reads labels while `unlabelled_source` (the flag whose texts
+        have none: --corpus, --transfer_corpus) feeds the run; it would otherwise fail at its first step."""
+        active = self.active()
+        if unlabelled_source is None or not all(LABELS in LOSSES[name].needs for name in active):
+            return
+        given = ", ".join(f"--{weight_option(name)} {weight:g}" for name, weight in active.items())
+        raise ValueError(
+            f"{given}: only losses on labels are on, but {unlabelled_source} texts have no labels: add a loss from "
+            "the teacher (e.g. --weight_kl 1 or --weight_hidden 1)."
+        )
 
 DistillationConfig = make_dataclass(
     "DistillationConfig",

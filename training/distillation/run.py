@@ -35,6 +35,7 @@ from training.distillation.students import INIT_KEYWORDS, build_student, load_ge
 from training.distillation.trainer import DistillationTrainer
 from training.electra_objective import masking_collator
 from training.evaluation import data_collator_for
+from training.interrupts import train_until_stopped
 from training.loading import load_config, load_model, load_tokenizer
 from training.provenance import portable_path
 from training.tasks import features_for, get_task, load_task_data, tokenize_dataset
@@ -189,6 +190,7 @@ def check_arguments(args: DistillArguments, distillation: DistillationConfig, ou
     if (args.corpus is None) == (args.task is None):
         raise ValueError("Give exactly one of --corpus (task-agnostic) or --task (task-specific distillation).")
     distillation.validate(corrupted_inputs=args.corrupt_inputs)
+    distillation.check_labels("--corpus" if args.task is None else "--transfer_corpus" if args.transfer_corpus else None)
     generator_from = generator_source(args) if args.corrupt_inputs else None
     task = get_task(args.task) if args.task is not None else None
     check_max_seq_length(args)  # from the configs alone, before any weights are read
@@ -315,10 +317,11 @@ class Distillation:
     trainer: DistillationTrainer
     resume_from: str | None  # the checkpoint training continues from, if any
 
-    def train(self) -> None:
-        """Train (from the last checkpoint in output_dir/checkpoints when there is one). A bad line deep in a
+    def train(self) -> int | None:
+        """Train (from the last checkpoint in output_dir/checkpoints when there is one); None when it ran to its end,
+        or the exit status of the signal that stopped it with a checkpoint (training.interrupts). A bad line deep in a
         streamed corpus is met only here (training.corpus.CorpusError)."""
-        self.trainer.train(resume_from_checkpoint=self.resume_from)
+        return train_until_stopped(self.trainer, self.resume_from)
 
     def save(self) -> Path:
         """The Hub-ready student folder with distillation.json (written by the main process only); its path."""
@@ -372,5 +375,7 @@ def run_distillation(**options) -> Path:
     own, loss, trainer = _split_options(options)
     training_args = TrainingArguments(**{**DISTILL_DEFAULTS, **trainer})
     run = prepare_distillation(DistillArguments(**own), DistillationConfig(**loss), training_args)
-    run.train()
+    stopped = run.train()
+    if stopped is not None:  # SIGTERM/SIGINT: the checkpoint is written and the line printed; the process ends
+        raise SystemExit(stopped)
     return run.save()

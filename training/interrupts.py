@@ -1,0 +1,129 @@
+"""Stopping is saving: what a training command does on SIGTERM (a scheduler or a pre-empted machine) and SIGINT
+(Ctrl-C).
+
+The first signal sets a flag; at the end of the current step `StopOnSignal` asks Trainer for a checkpoint and the end
+of training, and `train_until_stopped` prints one line (the step, the checkpoint, "run the same command again to
+resume") and returns the exit status a shell reports for the signal: 143 for SIGTERM, 130 for SIGINT. A second signal
+while the step finishes or the checkpoint is written stops at once: the checkpoint being written is left incomplete,
+and the re-run resumes from the one before (training/checkpoints.py tells them apart). Every training command calls
+`train_until_stopped` instead of `trainer.train`; a KeyboardInterrupt raised outside it (Ctrl-C while a command loads
+its data) is training/cli.py's one line, `interrupted_message`, which reads its step and checkpoint from here.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import torch
+from transformers import Trainer, TrainerCallback
+
+# The signals that stop a run with a checkpoint, and the exit status of each (128 + the signal, as shells report).
+STOP_SIGNALS = {signal.SIGTERM: 128 + signal.SIGTERM, signal.SIGINT: 128 + signal.SIGINT}
+INTERRUPTED_EXIT_CODE = STOP_SIGNALS[signal.SIGINT]
+
+
+class StoppedAtOnce(KeyboardInterrupt):
+    """A second stop signal: raised from the signal handler wherever the run is, without saving anything more."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class StopOnSignal(TrainerCallback):
+    """On the first SIGTERM or SIGINT, Trainer ends training after the current step with a checkpoint (`should_save`
+    and `should_training_stop` at `on_step_end`); the second raises StoppedAtOnce. Under torchrun, the ranks agree at
+    each step end (one all-reduce of a flag), so all of them stop at the same step and save one checkpoint together."""
+
+    def __init__(self):
+        self.signum: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return  # Python delivers signals to the main thread only
+        for signum in STOP_SIGNALS:
+            self._previous[signum] = signal.signal(signum, self._handle)
+
+    def uninstall(self) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous = {}
+
+    def _handle(self, signum, frame) -> None:
+        if self.signum is not None:
+            raise StoppedAtOnce(signum)
+        self.signum = signum
+
+    def on_step_end(self, args, state, control, **kwargs):
+        stop = self.signum is not None
+        if args.world_size > 1 and torch.distributed.is_initialized():
+            flag = torch.tensor([self.signum or 0], device=args.device)
+            torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+            self.signum = int(flag.item()) or None
+            stop = self.signum is not None
+        if stop:
+            control.should_save = control.should_training_stop = True
+        return control
+
+
+def train_until_stopped(trainer: Trainer, resume_from_checkpoint: str | None = None) -> int | None:
+    """`trainer.train(resume_from_checkpoint)`; None when it ran to its end, or, when a signal stopped it, the exit
+    status for the signal after one line naming the step and the checkpoint to resume from (on stderr)."""
+    stop = StopOnSignal()
+    trainer.add_callback(stop)
+    stop.install()
+    try:
+        trainer.train(resume_from_checkpoint=resume_from_checkpoint)
+    except KeyboardInterrupt as interrupt:  # a second signal, or Ctrl-C raised before the handler was installed
+        signum = interrupt.signum if isinstance(interrupt, StoppedAtOnce) else signal.SIGINT
+        print(stopped_line(trainer), file=sys.stderr)
+        return STOP_SIGNALS[signum]
+    finally:
+        stop.uninstall()
+        trainer.remove_callback(stop)
+    if stop.signum is None:
+        return None
+    checkpoint = newest_checkpoint(trainer.args.output_dir)
+    name = signal.Signals(stop.signum).name
+    print(
+        f"stopped by {name} at step {trainer.state.global_step}; saved checkpoint {checkpoint}; run the same command "
+        "again to resume.",
+        file=sys.stderr,
+    )
+    return STOP_SIGNALS[stop.signum]
+
+
+def newest_checkpoint(checkpoints_dir: str | Path) -> Path | None:
+    from training.checkpoints import newest_intact_checkpoint
+
+    return newest_intact_checkpoint(checkpoints_dir)
+
+
+def stopped_line(trainer: Trainer | None) -> str:
+    """The line for a run stopped at once (nothing more saved): its step and the checkpoint a re-run resumes from."""
+    if trainer is None:
+        return "stopped before training started; nothing was saved."
+    checkpoint = newest_checkpoint(trainer.args.output_dir)
+    where = (
+        f"last checkpoint: {checkpoint} (run the same command again to resume from it)"
+        if checkpoint
+        else "no checkpoint yet (running the same command again starts from step 0)"
+    )
+    return f"stopped at step {trainer.state.global_step}; {where}."
+
+
+def interrupted_message(interrupt: KeyboardInterrupt) -> str:
+    """One line for a KeyboardInterrupt that reached the command line: `stopped_line` of the `Trainer` whose `train()`
+    the interrupt passed through (found on the traceback), or that nothing was saved."""
+    trainer = None
+    traceback = interrupt.__traceback__
+    while traceback is not None:
+        candidate = traceback.tb_frame.f_locals.get("self")
+        if trainer is None and hasattr(candidate, "state") and hasattr(candidate, "args"):
+            trainer = candidate if hasattr(candidate.state, "global_step") else None
+        traceback = traceback.tb_next
+    return stopped_line(trainer)
