@@ -70,7 +70,6 @@ class _Settings:
                 "drop --cache_teacher_outputs."
             )
 
-
     def check_labels(self, unlabelled_source: str | None) -> None:
         """Refuse a loss mix in which every active loss reads labels while `unlabelled_source` (the flag whose texts
         have none: --corpus, --transfer_corpus) feeds the run; it would otherwise fail at its first step."""
@@ -82,6 +81,7 @@ class _Settings:
             f"{given}: only losses on labels are on, but {unlabelled_source} texts have no labels: add a loss from "
             "the teacher (e.g. --weight_kl 1 or --weight_hidden 1)."
         )
+
 
 DistillationConfig = make_dataclass(
     "DistillationConfig",

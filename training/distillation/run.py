@@ -190,7 +190,9 @@ def check_arguments(args: DistillArguments, distillation: DistillationConfig, ou
     if (args.corpus is None) == (args.task is None):
         raise ValueError("Give exactly one of --corpus (task-agnostic) or --task (task-specific distillation).")
     distillation.validate(corrupted_inputs=args.corrupt_inputs)
-    distillation.check_labels("--corpus" if args.task is None else "--transfer_corpus" if args.transfer_corpus else None)
+    distillation.check_labels(
+        "--corpus" if args.task is None else "--transfer_corpus" if args.transfer_corpus else None
+    )
     generator_from = generator_source(args) if args.corrupt_inputs else None
     task = get_task(args.task) if args.task is not None else None
     check_max_seq_length(args)  # from the configs alone, before any weights are read
