@@ -40,6 +40,7 @@ from training.distillation import DistillationConfig, DistillationTrainer, build
 from training.electra_objective import masking_collator
 from training.evaluation import data_collator_for
 from training.loading import load_config, load_model, load_tokenizer
+from training.outputs import atomic_output, bytes_of, guards_outputs
 from training.provenance import portable_path
 from training.tasks import get_task, load_task_data, tokenize_dataset
 from training.tokenizer import check_same_vocabulary, check_tokenizer_matches_config, save_tokenizer
@@ -289,14 +290,16 @@ def distillation_record(
 
 
 def write_student(args, distillation, trainer: DistillationTrainer, models: Models, output_dir: Path) -> None:
-    """The Hub-ready student folder: model, tokenizer and distillation.json."""
-    models.student.save_pretrained(output_dir)
-    save_tokenizer(models.tokenizer, output_dir)
-    record = distillation_record(args, distillation, trainer, models, output_dir)
-    (output_dir / "distillation.json").write_text(json.dumps(record, indent=2, ensure_ascii=False), encoding="utf-8")
+    """The Hub-ready student folder: model, tokenizer and distillation.json, moved into place once complete."""
+    with atomic_output(output_dir, needed=bytes_of(models.student)) as staging:
+        models.student.save_pretrained(staging)
+        save_tokenizer(models.tokenizer, staging)
+        record = distillation_record(args, distillation, trainer, models, output_dir)
+        (staging / "distillation.json").write_text(json.dumps(record, indent=2, ensure_ascii=False), encoding="utf-8")
     print(f"Saved the student to {output_dir}.")
 
 
+@guards_outputs
 def main(argv: list[str] | None = None) -> int:
     # the teacher needs every input column, which the student wrapper's signature does not list
     defaults = {**PRETRAINING_DEFAULTS, "remove_unused_columns": False}

@@ -32,6 +32,7 @@ from training.evaluation import (
     write_results,
 )
 from training.loading import load_config, load_tokenizer
+from training.outputs import atomic_output, bytes_of, guards_outputs
 from training.provenance import portable_path
 from training.task_baselines import data_baselines
 from training.tasks import QUESTION_ANSWERING, TASKS, build_compute_metrics, get_task, load_task_data, tokenize_dataset
@@ -120,19 +121,24 @@ def build_trainer(
     )
 
 
-def save_finetuned(trainer: Trainer, training_args: TrainingArguments, output_dir: Path) -> None:
-    """The fine-tuned model with a portable tokenizer and its training arguments as JSON (run-relative paths)."""
-    trainer.save_model(str(output_dir))
-    make_tokenizer_config_portable(output_dir)  # loads with transformers 4.x too, without run-time keys
+def save_finetuned(
+    trainer: Trainer, training_args: TrainingArguments, output_dir: Path, into: Path | None = None
+) -> None:
+    """The fine-tuned model with a portable tokenizer and its training arguments as JSON (paths relative to
+    `output_dir`), written to `into` (default: `output_dir`; the staging folder of `training.outputs.atomic_output`)."""
+    into = output_dir if into is None else into
+    trainer.save_model(str(into))
+    make_tokenizer_config_portable(into)  # loads with transformers 4.x too, without run-time keys
     # Trainer pickles its arguments beside the model; keep a readable JSON copy instead (no pickles in the folder).
-    (output_dir / "training_args.bin").unlink(missing_ok=True)
+    (into / "training_args.bin").unlink(missing_ok=True)
     recorded = training_args.to_dict()
     for key in ("output_dir", "logging_dir", "resume_from_checkpoint"):  # run-relative, as everything published
         if isinstance(recorded.get(key), str):
             recorded[key] = portable_path(recorded[key], output_dir)
-    (output_dir / "training_args.json").write_text(json.dumps(recorded, indent=2), encoding="utf-8")
+    (into / "training_args.json").write_text(json.dumps(recorded, indent=2), encoding="utf-8")
 
 
+@guards_outputs
 def main(argv: list[str] | None = None) -> int:
     args, data_args, training_args = parse_arguments(argv)
     started = time.perf_counter()
@@ -170,21 +176,22 @@ def main(argv: list[str] | None = None) -> int:
         # the newest complete checkpoint: one a kill left half-written is skipped, and the line says which
         checkpoint = resume_checkpoint(output_dir)
     trainer.train(resume_from_checkpoint=checkpoint)
-    save_finetuned(trainer, training_args, output_dir)
-
-    scores = score(trainer, task, data["eval"], tokenizer, data_args, max_seq_length)
-    results = write_results(
-        output_dir / RESULTS_FILE,
-        task,
-        scores,
-        args.model,
-        data,
-        data_args.data_dir,
-        num_train_samples=len(data["train"]),
-        seconds=time.perf_counter() - started,
-        seed=training_args.seed,
-        baselines=data_baselines(task, data) if args.baselines else None,
-    )
+    # model and results appear together, once both are complete: a kill or a full disk leaves the checkpoints only
+    with atomic_output(output_dir, needed=bytes_of(model)) as staging:
+        save_finetuned(trainer, training_args, output_dir, into=staging)
+        scores = score(trainer, task, data["eval"], tokenizer, data_args, max_seq_length)
+        results = write_results(
+            staging / RESULTS_FILE,
+            task,
+            scores,
+            args.model,
+            data,
+            data_args.data_dir,
+            num_train_samples=len(data["train"]),
+            seconds=time.perf_counter() - started,
+            seed=training_args.seed,
+            baselines=data_baselines(task, data) if args.baselines else None,
+        )
     if not args.keep_checkpoints:
         for folder in output_dir.glob("checkpoint-*"):
             shutil.rmtree(folder)

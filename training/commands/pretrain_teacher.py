@@ -39,6 +39,7 @@ from training.electra_objective import (
     masking_collator,
 )
 from training.loading import load_tokenizer
+from training.outputs import atomic_output, bytes_of, guards_outputs
 from training.pretraining import ElectraPreTrainer, discriminator_check, save_teacher
 from training.tokenizer import check_tokenizer_matches_config
 from training.trainer_common import (
@@ -92,6 +93,7 @@ class PretrainArguments:
     overwrite_output_dir: bool = overwrite_field()
 
 
+@guards_outputs
 def main(argv: list[str] | None = None) -> int:
     args, training_args = parse_command(
         (PretrainArguments, TrainingArguments), argv, "kr-electra-kd pretrain-teacher", PRETRAINING_DEFAULTS
@@ -145,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         warning = discriminator_check(trainer.state.log_history)
         if warning:
             print(warning, file=sys.stderr)
-        save_teacher(output_dir, discriminator, tokenizer, generator)
+        with atomic_output(output_dir, needed=bytes_of(model)) as staging:  # moved into place once complete
+            save_teacher(staging, discriminator, tokenizer, generator)
         print(f"Saved the teacher (discriminator) to {output_dir} and its generator to {output_dir / 'generator'}.")
     return 0
 
