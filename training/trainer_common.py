@@ -152,6 +152,22 @@ class TrainTimer(TrainerCallback):
             (Path(args.output_dir) / TIMING_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
 
 
+def train_or_restore(trainer, checkpoint: str | None) -> None:
+    """`trainer.train(resume_from_checkpoint=checkpoint)`, except when `checkpoint` holds every step the run asks for
+    (a run killed after training, while saving its final model): then its weights and state are loaded and no step is
+    taken, where Trainer would train one step past --max_steps before looking at it."""
+    from transformers import TrainerState
+
+    if checkpoint is not None and trainer.args.max_steps > 0:
+        state = TrainerState.load_from_json(str(Path(checkpoint) / "trainer_state.json"))
+        if state.global_step >= trainer.args.max_steps:
+            trainer._load_from_checkpoint(checkpoint)
+            trainer.state = state
+            print(f"{checkpoint} holds all {state.global_step} steps: saving the model without further training.")
+            return
+    trainer.train(resume_from_checkpoint=checkpoint)
+
+
 # The config fields that decide the model's weight shapes: a checkpoint with other values cannot be resumed.
 SHAPE_FIELDS = (
     "vocab_size",

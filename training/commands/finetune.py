@@ -37,7 +37,7 @@ from training.provenance import portable_path
 from training.task_baselines import data_baselines
 from training.tasks import QUESTION_ANSWERING, TASKS, build_compute_metrics, get_task, load_task_data, tokenize_dataset
 from training.tokenizer import make_tokenizer_config_portable
-from training.trainer_common import device_trainer_defaults, resume_checkpoint
+from training.trainer_common import device_trainer_defaults, resume_checkpoint, train_or_restore
 
 RESULTS_FILE = "results.json"
 
@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     if checkpoint is None and output_dir.is_dir():
         # the newest complete checkpoint: one a kill left half-written is skipped, and the line says which
         checkpoint = resume_checkpoint(output_dir)
-    trainer.train(resume_from_checkpoint=checkpoint)
+    train_or_restore(trainer, checkpoint)
     # model and results appear together, once both are complete: a kill or a full disk leaves the checkpoints only
     with atomic_output(output_dir, needed=bytes_of(model)) as staging:
         save_finetuned(trainer, training_args, output_dir, into=staging)

@@ -48,6 +48,7 @@ from training.trainer_common import (
     max_train_seconds_field,
     parse_shape,
     resume_checkpoint,
+    train_or_restore,
 )
 
 
@@ -138,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         callbacks=[TrainTimer(args.max_train_seconds)],
     )
     try:
-        trainer.train(resume_from_checkpoint=last)
+        train_or_restore(trainer, last)
     except CorpusError as error:  # a bad line deep in the streamed corpus is met only when training reaches it
         print(f"error: {error}", file=sys.stderr)
         return 2
