@@ -69,9 +69,14 @@ class DiskFullError(OSError):
 
     def __str__(self) -> str:
         needed = f"about {_size(self.needed)} needed, " if self.needed else ""
+        if self.reason == os.strerror(errno.EFBIG):
+            return (
+                f"not enough space to write {self.folder} (File too large: a file-size limit, ulimit -f, was reached"
+                f"{'; ' + needed.rstrip(', ') if needed else ''}). Raise the limit and run the same command again."
+            )
         return (
             f"not enough space to write {self.folder} ({self.reason}): {needed}{_size(free_bytes(self.folder))} free "
-            "there. Free some space (or raise the limit) and run the same command again."
+            "there. Free some space and run the same command again."
         )
 
 
@@ -99,7 +104,8 @@ def disk_full_reason(error: BaseException) -> str | None:
         text = str(error).lower()
         for message in DISK_FULL_MESSAGES:
             if message in text:
-                return "File too large" if message in ("file too large", "os error 27") else "No space left on device"
+                reason = errno.EFBIG if message in ("file too large", "os error 27") else errno.ENOSPC
+                return os.strerror(reason)
         if TORCH_WRITE_FAILURE.search(str(error)):
             return "a write failed: the disk is full or a file-size limit was reached"
         error = error.__cause__ or error.__context__
@@ -244,7 +250,7 @@ def clear_leftovers(folder: str | Path) -> list[str]:
     """Remove what killed runs left in and beside `folder`: their staging folders (undoing a half-done move into
     `folder`) and safetensors' `.tmpXXXXXX` files. Call only while holding the folder's lock. Prints one line, returns
     the names removed."""
-    folder = Path(folder)
+    folder = Path(folder).absolute()
     removed = []
     for staging in sorted(folder.parent.glob(f".{glob_escape(folder.name)}{PARTIAL_MARK}*")):
         pid = staging.name.rsplit(PARTIAL_MARK, 1)[1]
@@ -294,7 +300,7 @@ def atomic_output(target: str | Path, needed: int | None = None) -> Iterator[Pat
     error the staging folder is removed and `target` is left as it was; a full disk becomes a DiskFullError naming
     `target`. In processes other than the main one the block writes to a scratch folder that is thrown away.
     """
-    target = Path(target)
+    target = Path(target).absolute()  # a name even for "."
     if not is_main_process():
         with tempfile.TemporaryDirectory(prefix="kr-electra-kd-") as scratch:
             yield Path(scratch)
