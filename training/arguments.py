@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from training.defaults import RANK_FIELDS, RESULTS_FILE
+from training.outputs import claim_output_folder
 from training.provenance import ABSOLUTE_PATH, is_local, portable_path
 
 # A folder holding any of these holds a finished model (or its scores): it is not replaced without the flag.
@@ -394,10 +395,15 @@ def check_output_dir(output_dir: str | Path, overwrite: bool, checkpoints: str |
     `checkpoints`: a folder of this command's own `checkpoint-*` folders; when it holds one the run resumes from it
     (pretrain-teacher continues training that way). With `overwrite`, whatever described the previous model (results,
     card, training arguments, checkpoints) is removed first, so none of it is left beside the new weights.
+
+    In a command run (`training.outputs.guards_outputs`) the folder is first locked for the run (a live run holding it
+    is refused, naming its PID) and cleared of what killed runs left (a half-written final output, temporary files),
+    so that a run killed while saving its final model is resumed, not refused.
     """
     folder = Path(output_dir)
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"--output_dir {folder} is a file, not a folder; pass a folder path.")
+    claim_output_folder(folder)
     finished = [name for name in FINISHED_MODEL_FILES if (folder / name).is_file()]
     resumable = checkpoints is not None and any(Path(checkpoints).glob("checkpoint-*"))
     if overwrite and (finished or resumable):

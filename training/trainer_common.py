@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import PretrainedConfig, TrainerCallback
+from transformers import PretrainedConfig, TrainerCallback, TrainerState
 
 from training import checkpoints
 from training.defaults import PRETRAINING_LEARNING_RATE, RANK_FIELDS
+from training.interrupts import train_until_stopped
 
 # Batches a DataLoader worker prepares ahead of the GPU (tokenizing, packing and masking a streamed corpus).
 STREAMING_PREFETCH_BATCHES = 8
@@ -152,6 +153,21 @@ class TrainTimer(TrainerCallback):
         if state.is_world_process_zero:
             Path(args.output_dir).mkdir(parents=True, exist_ok=True)
             (Path(args.output_dir) / TIMING_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
+
+
+def train_or_restore(trainer, checkpoint: str | None) -> int | None:
+    """`training.interrupts.train_until_stopped(trainer, checkpoint)` (None, or the exit status of a stop signal),
+    except when `checkpoint` holds every step the run asks for
+    (a run killed after training, while saving its final model): then its weights and state are loaded and no step is
+    taken, where Trainer would train one step past --max_steps before looking at it."""
+    if checkpoint is not None and trainer.args.max_steps > 0:
+        state = TrainerState.load_from_json(str(Path(checkpoint) / "trainer_state.json"))
+        if state.global_step >= trainer.args.max_steps:
+            trainer._load_from_checkpoint(checkpoint)
+            trainer.state = state
+            print(f"{checkpoint} holds all {state.global_step} steps: saving the model without further training.")
+            return None
+    return train_until_stopped(trainer, checkpoint)
 
 
 # The config fields that decide the model's weight shapes: a checkpoint with other values cannot be resumed.

@@ -19,6 +19,7 @@ from training.defaults import RANK_FIELDS, RANK_GROUPS
 from training.errors import bad_input, one_line_errors
 from training.loading import HEADS, load_model, load_tokenizer
 from training.lowrank import convert_to_low_rank, family_model
+from training.outputs import atomic_output, bytes_of, guards_outputs
 from training.rank_budget import EMBEDDING, GROUP_FIELDS, RankPlan, plan_for_latency, plan_for_size
 
 
@@ -67,6 +68,7 @@ class ConvertArguments:
 
 
 @one_line_errors
+@guards_outputs
 def main(argv: list[str] | None = None) -> int:
     (args,) = parse_command((ConvertArguments,), argv, "kr-electra-kd convert")
     ranks = dict.fromkeys(RANK_FIELDS)
@@ -89,11 +91,12 @@ def main(argv: list[str] | None = None) -> int:
     if plan is not None:
         report.budget = {**plan.budget, "ranks_by_group": plan.summary()}
         converted.config.rank_budget = report.budget  # for model cards, through distillation and fine-tuning
-    converted.save_pretrained(output)
-    if plan is not None and "target_mb" in plan.budget:
-        _check_saved_size(output, plan.budget)
-    _copy_tokenizer(args.model, output)
-    (output / "lowrank_report.json").write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
+    with atomic_output(output, needed=bytes_of(converted)) as staging:  # moved into place once complete
+        converted.save_pretrained(staging)
+        if plan is not None and "target_mb" in plan.budget:
+            _check_saved_size(staging, plan.budget)
+        _copy_tokenizer(args.model, staging)
+        (staging / "lowrank_report.json").write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
     print(report.to_markdown())
     print(f"\nSaved to {output} (max relative reconstruction error {report.max_relative_error:.4f}).")
     return 0

@@ -34,25 +34,23 @@ from training.arguments import parse_command
 from training.corpus import CorpusError
 from training.distillation import DistillationConfig
 from training.distillation.run import DISTILL_DEFAULTS, DistillArguments, prepare_distillation
+from training.errors import bad_input, one_line_errors
+from training.outputs import guards_outputs
 
 __all__ = ["DistillArguments", "main"]
 
 
+@one_line_errors
+@guards_outputs
 def main(argv: list[str] | None = None) -> int:
     args, distillation, training_args = parse_command(
         (DistillArguments, DistillationConfig, TrainingArguments), argv, "kr-electra-kd distill", DISTILL_DEFAULTS
     )
-    try:
+    with bad_input():
         run = prepare_distillation(args, distillation, training_args)
-    except (ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    try:
+    with bad_input(CorpusError):  # a bad line deep in the streamed corpus is met only when training reaches it
         if (stopped := run.train()) is not None:
             return stopped
-    except CorpusError as error:  # a bad line deep in the streamed corpus is met only when training reaches it
-        print(f"error: {error}", file=sys.stderr)
-        return 2
     run.save()
     return 0
 

@@ -24,7 +24,8 @@ from training.onnx_export import (
     onnx_session,
     quantize_int8,
 )
-from training.tokenizer import save_tokenizer
+from training.outputs import atomic_output, bytes_of, guards_outputs
+from training.tokenizer import check_tokenizer_matches_config, save_tokenizer
 
 
 @dataclass
@@ -44,6 +45,7 @@ class ExportArguments:
 
 
 @one_line_errors
+@guards_outputs
 def main(argv: list[str] | None = None) -> int:
     (args,) = parse_command((ExportArguments,), argv, "kr-electra-kd export")
     with bad_input():
@@ -55,21 +57,21 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"export needs {' and '.join(missing)}: pip install 'kr-electra-kd[onnx]'.")
         model = load_model(args.model)
         tokenizer = load_tokenizer(args.model)
+        check_tokenizer_matches_config(tokenizer, model.config)  # ids past the embeddings fail only in ONNX Runtime
 
     output_dir = Path(args.output_dir)
-    onnx_path = output_dir / "onnx" / ONNX_FILE
-    output_names = export_onnx(model, onnx_path, args.opset)
-    model.config.save_pretrained(output_dir)
-    save_tokenizer(tokenizer, output_dir)
-    # The config's auto_map names these files: with them the folder's config and tokenizer load with
-    # trust_remote_code=True, as the model folder's do.
-    code_dir = Path(modeling_kr_electra_kd.__file__).parent
-    for name in CODE_FILES:
-        shutil.copyfile(code_dir / name, output_dir / name)
-    files = [onnx_path]
-    if args.quantize == "int8":
-        files.append(output_dir / "onnx" / QUANTIZED_FILE)
-        quantize_int8(onnx_path, files[-1])
+    with atomic_output(output_dir, needed=bytes_of(model)) as staging:  # moved into place once complete
+        output_names = export_onnx(model, staging / "onnx" / ONNX_FILE, args.opset)
+        model.config.save_pretrained(staging)
+        save_tokenizer(tokenizer, staging)
+        # The config's auto_map names these files: with them the folder's config and tokenizer load with
+        # trust_remote_code=True, as the model folder's do.
+        code_dir = Path(modeling_kr_electra_kd.__file__).parent
+        for name in CODE_FILES:
+            shutil.copyfile(code_dir / name, staging / name)
+        if args.quantize == "int8":
+            quantize_int8(staging / "onnx" / ONNX_FILE, staging / "onnx" / QUANTIZED_FILE)
+    files = [output_dir / "onnx" / name for name in (ONNX_FILE, QUANTIZED_FILE)[: 2 if args.quantize else 1]]
 
     inputs = dict(tokenizer(PARITY_SENTENCES, padding=True, truncation=True, max_length=128, return_tensors="pt"))
     parity_ok = True

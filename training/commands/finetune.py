@@ -32,13 +32,18 @@ from training.evaluation import (
     score,
     write_results,
 )
-from training.interrupts import train_until_stopped
 from training.loading import load_config, load_tokenizer
+from training.outputs import atomic_output, bytes_of, guards_outputs
 from training.provenance import portable_path
 from training.task_baselines import data_baselines
 from training.tasks import QUESTION_ANSWERING, TASKS, build_compute_metrics, get_task, load_task_data, tokenize_dataset
 from training.tokenizer import make_tokenizer_config_portable
-from training.trainer_common import device_trainer_defaults, resume_checkpoint, save_steps_sets_strategy
+from training.trainer_common import (
+    device_trainer_defaults,
+    resume_checkpoint,
+    save_steps_sets_strategy,
+    train_or_restore,
+)
 
 # Defaults of Trainer's own options for this command (all still overridable on the command line).
 TRAINING_DEFAULTS = {
@@ -120,20 +125,25 @@ def build_trainer(
     )
 
 
-def save_finetuned(trainer: Trainer, training_args: TrainingArguments, output_dir: Path) -> None:
-    """The fine-tuned model with a portable tokenizer and its training arguments as JSON (run-relative paths)."""
-    trainer.save_model(str(output_dir))
-    make_tokenizer_config_portable(output_dir)  # loads with transformers 4.x too, without run-time keys
+def save_finetuned(
+    trainer: Trainer, training_args: TrainingArguments, output_dir: Path, into: Path | None = None
+) -> None:
+    """The fine-tuned model with a portable tokenizer and its training arguments as JSON (paths relative to
+    `output_dir`), written to `into` (default: `output_dir`; the staging folder of `training.outputs.atomic_output`)."""
+    into = output_dir if into is None else into
+    trainer.save_model(str(into))
+    make_tokenizer_config_portable(into)  # loads with transformers 4.x too, without run-time keys
     # Trainer pickles its arguments beside the model; keep a readable JSON copy instead (no pickles in the folder).
-    (output_dir / "training_args.bin").unlink(missing_ok=True)
+    (into / "training_args.bin").unlink(missing_ok=True)
     recorded = training_args.to_dict()
     for key in ("output_dir", "logging_dir", "resume_from_checkpoint"):  # run-relative, as everything published
         if isinstance(recorded.get(key), str):
             recorded[key] = portable_path(recorded[key], output_dir)
-    (output_dir / "training_args.json").write_text(json.dumps(recorded, indent=2), encoding="utf-8")
+    (into / "training_args.json").write_text(json.dumps(recorded, indent=2), encoding="utf-8")
 
 
 @one_line_errors
+@guards_outputs
 def main(argv: list[str] | None = None) -> int:
     args, data_args, training_args = parse_arguments(argv)
     started = time.perf_counter()
@@ -166,28 +176,26 @@ def main(argv: list[str] | None = None) -> int:
     checkpoint = training_args.resume_from_checkpoint
     if checkpoint is None and output_dir.is_dir():
         # the newest complete checkpoint: one a kill left half-written is skipped, and the line says which
-        try:
+        with bad_input(ValueError):  # only damaged checkpoints: refused unless --overwrite_output_dir
             checkpoint = resume_checkpoint(output_dir, restart_if_damaged=args.overwrite_output_dir)
-        except ValueError as error:  # only damaged checkpoints: refused unless --overwrite_output_dir
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-    if (stopped := train_until_stopped(trainer, checkpoint)) is not None:
+    if (stopped := train_or_restore(trainer, checkpoint)) is not None:
         return stopped
-    save_finetuned(trainer, training_args, output_dir)
-
-    scores = score(trainer, task, data["eval"], tokenizer, data_args, max_seq_length)
-    results = write_results(
-        output_dir / RESULTS_FILE,
-        task,
-        scores,
-        args.model,
-        data,
-        data_args.data_dir,
-        num_train_samples=len(data["train"]),
-        seconds=time.perf_counter() - started,
-        seed=training_args.seed,
-        baselines=data_baselines(task, data) if args.baselines else None,
-    )
+    # model and results appear together, once both are complete: a kill or a full disk leaves the checkpoints only
+    with atomic_output(output_dir, needed=bytes_of(model)) as staging:
+        save_finetuned(trainer, training_args, output_dir, into=staging)
+        scores = score(trainer, task, data["eval"], tokenizer, data_args, max_seq_length)
+        results = write_results(
+            staging / RESULTS_FILE,
+            task,
+            scores,
+            args.model,
+            data,
+            data_args.data_dir,
+            num_train_samples=len(data["train"]),
+            seconds=time.perf_counter() - started,
+            seed=training_args.seed,
+            baselines=data_baselines(task, data) if args.baselines else None,
+        )
     if not args.keep_checkpoints:
         for folder in output_dir.glob("checkpoint-*"):
             shutil.rmtree(folder)

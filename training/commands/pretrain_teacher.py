@@ -39,8 +39,8 @@ from training.electra_objective import (
     masking_collator,
 )
 from training.errors import bad_input, one_line_errors
-from training.interrupts import train_until_stopped
 from training.loading import load_tokenizer
+from training.outputs import atomic_output, bytes_of, guards_outputs
 from training.pretraining import ElectraPreTrainer, discriminator_check, save_teacher
 from training.tokenizer import check_tokenizer_matches_config
 from training.trainer_common import (
@@ -49,6 +49,7 @@ from training.trainer_common import (
     max_train_seconds_field,
     parse_shape,
     resume_checkpoint,
+    train_or_restore,
 )
 
 
@@ -95,6 +96,7 @@ class PretrainArguments:
 
 
 @one_line_errors
+@guards_outputs
 def main(argv: list[str] | None = None) -> int:
     args, training_args = parse_command(
         (PretrainArguments, TrainingArguments), argv, "kr-electra-kd pretrain-teacher", PRETRAINING_DEFAULTS
@@ -136,14 +138,15 @@ def main(argv: list[str] | None = None) -> int:
         callbacks=[TrainTimer(args.max_train_seconds)],
     )
     with bad_input(CorpusError):  # a bad line deep in the streamed corpus is met only when training reaches it
-        if (stopped := train_until_stopped(trainer, last)) is not None:
+        if (stopped := train_or_restore(trainer, last)) is not None:
             return stopped
 
     if trainer.is_world_process_zero():
         warning = discriminator_check(trainer.state.log_history)
         if warning:
             print(warning, file=sys.stderr)
-        save_teacher(output_dir, discriminator, tokenizer, generator)
+        with atomic_output(output_dir, needed=bytes_of(model)) as staging:  # moved into place once complete
+            save_teacher(staging, discriminator, tokenizer, generator)
         print(f"Saved the teacher (discriminator) to {output_dir} and its generator to {output_dir / 'generator'}.")
     return 0
 

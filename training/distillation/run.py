@@ -35,8 +35,8 @@ from training.distillation.students import INIT_KEYWORDS, build_student, load_ge
 from training.distillation.trainer import DistillationTrainer
 from training.electra_objective import masking_collator
 from training.evaluation import data_collator_for
-from training.interrupts import train_until_stopped
 from training.loading import load_config, load_model, load_tokenizer
+from training.outputs import atomic_output, bytes_of
 from training.provenance import portable_path
 from training.tasks import features_for, get_task, load_task_data, tokenize_dataset
 from training.tokenizer import check_same_vocabulary, check_tokenizer_matches_config, save_tokenizer
@@ -46,6 +46,7 @@ from training.trainer_common import (
     max_train_seconds_field,
     parse_shape,
     resume_checkpoint,
+    train_or_restore,
 )
 
 # Trainer defaults of a distillation (the command's and run_distillation's). The teacher needs every input column,
@@ -300,11 +301,12 @@ def distillation_record(
 
 
 def write_student(args, distillation, trainer: DistillationTrainer, models: Models, output_dir: Path) -> None:
-    """The Hub-ready student folder: model, tokenizer and distillation.json."""
-    models.student.save_pretrained(output_dir)
-    save_tokenizer(models.tokenizer, output_dir)
-    record = distillation_record(args, distillation, trainer, models, output_dir)
-    (output_dir / RECORD_FILE).write_text(json.dumps(record, indent=2, ensure_ascii=False), encoding="utf-8")
+    """The Hub-ready student folder: model, tokenizer and distillation.json, moved into place once complete."""
+    with atomic_output(output_dir, needed=bytes_of(models.student)) as staging:
+        models.student.save_pretrained(staging)
+        save_tokenizer(models.tokenizer, staging)
+        record = distillation_record(args, distillation, trainer, models, output_dir)
+        (staging / RECORD_FILE).write_text(json.dumps(record, indent=2, ensure_ascii=False), encoding="utf-8")
     print(f"Saved the student to {output_dir}.")
 
 
@@ -323,7 +325,7 @@ class Distillation:
         """Train (from the last checkpoint in output_dir/checkpoints when there is one); None when it ran to its end,
         or the exit status of the signal that stopped it with a checkpoint (training.interrupts). A bad line deep in a
         streamed corpus is met only here (training.corpus.CorpusError)."""
-        return train_until_stopped(self.trainer, self.resume_from)
+        return train_or_restore(self.trainer, self.resume_from)
 
     def save(self) -> Path:
         """The Hub-ready student folder with distillation.json (written by the main process only); its path."""
