@@ -46,6 +46,7 @@ from benchmarks.common import (
     write_transfer_set,
 )
 from benchmarks.report import save_results
+from training.defaults import RESULTS_FILE
 from training.distillation import LOSSES, weight_option
 from training.recipe import run_step, scaled_preset, shape_string
 
@@ -252,8 +253,8 @@ def distil_twice(args: argparse.Namespace, work: Path, teacher_nsmc: Path, disti
     scoring += ["--max_seq_length", str(args.seq_length)]
     scored = output / "eval"
     run_step(f"score task distillation seed {seed}", scored, "evaluate",
-             ["--model", str(output), "--output_file", str(scored / "results.json"), *seeded, *scoring])  # fmt: skip
-    return _accuracy(scored / "results.json")
+             ["--model", str(output), "--output_file", str(scored / RESULTS_FILE), *seeded, *scoring])  # fmt: skip
+    return _accuracy(scored / RESULTS_FILE)
 
 
 def score_students(args, work: Path, models: dict[str, Path], teacher_nsmc: Path) -> dict[str, list[float]]:
@@ -265,7 +266,7 @@ def score_students(args, work: Path, models: dict[str, Path], teacher_nsmc: Path
             run_step(f"finetune {name} seed {seed}", output, "finetune",
                      ["--model", str(model), "--output_dir", str(output), "--seed", str(seed), *task_options(args),
                       "--max_eval_samples", str(args.eval_samples)])  # fmt: skip
-            scores[name].append(_accuracy(output / "results.json"))
+            scores[name].append(_accuracy(output / RESULTS_FILE))
         if "student_distilled_twice" in args.students:
             distilled = models["student_distilled"]  # the task-agnostic student it starts from
             scores["student_distilled_twice"].append(distil_twice(args, work, teacher_nsmc, distilled, seed))
@@ -281,7 +282,7 @@ def _paired(scores: dict[str, list[float]], name: str, against: str) -> dict | N
 
 
 def build_result(args, argv, scores: dict[str, list[float]], models: dict[str, Path], teacher_nsmc: Path) -> dict:
-    accuracy = {"teacher": _accuracy(Path(teacher_nsmc) / "results.json")}
+    accuracy = {"teacher": _accuracy(Path(teacher_nsmc) / RESULTS_FILE)}
     accuracy.update({name: summary(values) for name, values in scores.items()})
     compared = [name for name in scores if name != "student_no_teacher"] if "student_no_teacher" in scores else []
     first_distilled = next(path for name, path in models.items() if name in LOSS_MIXES)

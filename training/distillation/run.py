@@ -28,10 +28,10 @@ from transformers import DataCollatorWithPadding, PreTrainedModel, PreTrainedTok
 from modeling_kr_electra_kd import PRESETS, KRElectraKDPreTrainedModel
 from training.arguments import check_length, check_model_source, check_numbers, check_output_dir, overwrite_field
 from training.corpus import read_corpus, streamed_corpus, tokenized_corpus
-from training.defaults import MLM_PROBABILITY
+from training.defaults import BUILT_STUDENT_INITS, MLM_PROBABILITY
 from training.distillation.config import DistillationConfig
 from training.distillation.losses import QUESTION_ANSWERING, REPLACED_TOKEN_DETECTION
-from training.distillation.students import INIT_KEYWORDS, build_student, load_generator
+from training.distillation.students import build_student, load_generator
 from training.distillation.trainer import DistillationTrainer
 from training.electra_objective import masking_collator
 from training.evaluation import data_collator_for
@@ -145,7 +145,7 @@ def check_max_seq_length(args: DistillArguments) -> None:
     """--max_seq_length against the positions of the teacher and of the student (the teacher's, unless --student_shape
     or a --student_init folder says otherwise), read from their configs only."""
     limits = [("the teacher's", load_config(args.teacher, "--teacher").max_position_embeddings)]
-    if args.student_init not in INIT_KEYWORDS:
+    if args.student_init not in BUILT_STUDENT_INITS:
         limits.append(("the student's", load_config(args.student_init, "--student_init").max_position_embeddings))
     shape = parse_shape(args.student_shape)
     if shape.get("max_position_embeddings") is not None:
@@ -178,7 +178,7 @@ def _task_datasets(args: DistillArguments, task, tokenizer, seed: int) -> Datase
 
 def _portable_init(student_init: str, output_dir: Path) -> str:
     """--student_init as distillation.json records it: a keyword, a Hub id, or a path relative to the output folder."""
-    return student_init if student_init in INIT_KEYWORDS else portable_path(student_init, output_dir)
+    return student_init if student_init in BUILT_STUDENT_INITS else portable_path(student_init, output_dir)
 
 
 def check_arguments(args: DistillArguments, distillation: DistillationConfig, output_dir: Path) -> tuple:
@@ -186,7 +186,7 @@ def check_arguments(args: DistillArguments, distillation: DistillationConfig, ou
     --corrupt_inputs (None without)."""
     check_output_dir(output_dir, args.overwrite_output_dir)
     check_model_source(args.teacher, "--teacher")
-    if args.student_init not in INIT_KEYWORDS:
+    if args.student_init not in BUILT_STUDENT_INITS:
         check_model_source(args.student_init, "--student_init")
     if (args.corpus is None) == (args.task is None):
         raise ValueError("Give exactly one of --corpus (task-agnostic) or --task (task-specific distillation).")
@@ -229,7 +229,7 @@ def load_models(args: DistillArguments, task, generator_from: str | None, seed: 
     student, init_note = build_student(
         teacher, tokenizer, head, task, args.student_preset, args.student_shape, args.student_init
     )
-    if args.student_init not in INIT_KEYWORDS:
+    if args.student_init not in BUILT_STUDENT_INITS:
         try:
             student_tokenizer = load_tokenizer(args.student_init, "--student_init")
         except ValueError:

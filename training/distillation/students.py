@@ -6,13 +6,10 @@ layer learns from (`uniform_layer_map`, `check_layer_map`), and the generator of
 from __future__ import annotations
 
 from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDPreTrainedModel, check_preset
-from training.defaults import RANK_FIELDS
+from training.defaults import BUILT_STUDENT_INITS, RANK_FIELDS
 from training.loading import HEADS, load_model
 from training.lowrank import convert_to_low_rank
 from training.trainer_common import parse_shape
-
-# --student_init values that name no folder.
-INIT_KEYWORDS = ("random", "teacher-layers")
 
 
 def uniform_layer_map(student_layers: int, teacher_layers: int) -> list[int]:
@@ -82,7 +79,7 @@ def build_student(
     """The student model (`preset` + `shape`, with `head`; `init`: random, teacher-layers, or a folder/Hub id of a
     trained student, converted by SVD to the preset's ranks when they differ) and a note of how it was initialised."""
     config = student_config(preset, shape, teacher.config, tokenizer, task)
-    if init in INIT_KEYWORDS:
+    if init in BUILT_STUDENT_INITS:
         student = HEADS[head](config)
         if init == "teacher-layers":
             _init_from_teacher_layers(
