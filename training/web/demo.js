@@ -58,7 +58,8 @@ async function show(pipe, task, first, second, config) {
     return [[answer.answer, answer.score.toFixed(4)]];
   }
   if (task === "fill-mask") {
-    return (await pipe(first)).map((p) => [p.token_str, p.score.toFixed(4)]);
+    const mask = pipe.tokenizer.mask_token;
+    return (await pipe(first.includes(mask) ? first : `${first} ${mask}`)).map((p) => [p.token_str, p.score.toFixed(4)]);
   }
   const features = await pipe(first, { pooling: "mean" });
   return [["mean-pooled vector", `${features.dims.join(" x ")}`]];
