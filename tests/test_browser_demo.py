@@ -1,0 +1,62 @@
+"""`kr-electra-kd demo`: one command serves an export folder and the page on 127.0.0.1 with the cross-origin isolation
+headers; bad input is one line. (The page itself runs in Chromium in tests/test_browser.py.)"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+import torch
+
+from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDForPreTraining, KRElectraKDForSequenceClassification
+from training import web_server
+from training.commands import demo, export
+from training.tokenizer import save_tokenizer
+
+
+def _export(head, tokenizer, folder):
+    torch.manual_seed(0)
+    head(KRElectraKDConfig.from_preset("tiny", vocab_size=len(tokenizer), num_labels=2)).save_pretrained(folder / "m")
+    save_tokenizer(tokenizer, folder / "m")
+    assert export.main(["--model", str(folder / "m"), "--output_dir", str(folder / "web")]) == 0
+    return folder / "web"
+
+
+def test_bad_folders_are_one_line_errors(tiny_tokenizer, tmp_path, capsys):
+    assert demo.main(["--model", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert "is not an export folder" in error and "kr-electra-kd export" in error and error.count("\n") == 1
+    (tmp_path / "model").mkdir()
+    assert demo.main(["--model", str(_export(KRElectraKDForPreTraining, tiny_tokenizer, tmp_path))]) == 2
+    assert capsys.readouterr().err.strip().endswith("has no transformers.js pipeline; nothing to demo.")
+    folder = _export(KRElectraKDForSequenceClassification, tiny_tokenizer, tmp_path / "cls")
+    assert demo.main(["--model", str(folder), "--runtime", str(tmp_path / "nothing")]) == 2
+    error = capsys.readouterr().err
+    assert "missing transformers.web.min.js" in error and "npm ci --ignore-scripts" in error
+
+
+@pytest.mark.slow
+def test_one_command_serves_the_page_runtime_and_model_with_isolation_headers(tiny_tokenizer, tmp_path):
+    if web_server.missing_runtime_files():
+        pytest.skip(web_server.SETUP_HINT)
+    folder = _export(KRElectraKDForSequenceClassification, tiny_tokenizer, tmp_path)
+    argv = [sys.executable, "-m", "training.cli", "demo", "--model", str(folder), "--port", "0"]
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline()
+        assert "text-classification demo of" in line, line
+        url = line.split(" at ")[1].split()[0]
+        base = url.split("/?")[0]
+        assert base.startswith("http://127.0.0.1:")
+        for path in ("/", "/page/demo.js", "/runtime/ort-wasm-simd-threaded.wasm", "/models/web/onnx/model.onnx"):
+            with urllib.request.urlopen(base + path, timeout=30) as response:
+                assert response.status == 200
+                assert response.headers["Cross-Origin-Opener-Policy"] == "same-origin"
+                assert response.headers["Cross-Origin-Embedder-Policy"] == "require-corp"
+        with pytest.raises(urllib.error.HTTPError):  # nothing else of the disk is served
+            urllib.request.urlopen(base + "/models/web/../../etc/passwd", timeout=30)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
