@@ -1,4 +1,5 @@
-"""Every head with a transformers.js pipeline, exported fresh, run in headless Chromium (Debian's, driven by selenium)
+"""Every head with a transformers.js pipeline, exported fresh and laid out as `upload --onnx-dir` pushes it to the
+companion `-ONNX` repo, run in headless Chromium (Debian's, driven by selenium)
 from 127.0.0.1 with no other network, fp32 and q8, against PyTorch; the tokenizer's ids in JS against Python's.
 
 Needs `apt-get install -y chromium chromium-driver` and `npm ci --ignore-scripts` in web/ (scripts/setup_browser.sh,
@@ -26,7 +27,7 @@ from modeling_kr_electra_kd import (
 from training import browser as chromium
 from training import web_server
 from training.commands import export
-from training.onnx_export import OUTPUT_NAMES, onnx_session, run_onnx
+from training.onnx_export import OUTPUT_NAMES, onnx_session, run_onnx, stage_web_repo
 from training.tokenizer import save_tokenizer, train_tokenizer
 
 pytestmark = pytest.mark.slow
@@ -79,13 +80,14 @@ def exported(tmp_path_factory, korean_texts):
         save_tokenizer(tokenizer, root / name / "model")
         argv = ["--model", str(root / name / "model"), "--output_dir", str(root / name / "web"), "--quantize", "int8"]
         assert export.main(argv) == 0
+        stage_web_repo(root / name / "web", root / name / "hub")  # what upload pushes to the -ONNX repo, exactly
         folders[name] = root / name
     return folders
 
 
 @pytest.fixture(scope="module")
 def page(exported):
-    server = web_server.serve({name: folder / "web" for name, folder in exported.items()})
+    server = web_server.serve({name: folder / "hub" for name, folder in exported.items()})
     try:
         browser = chromium.Browser()
     except Exception as error:  # a Chromium that does not start fails with its reason
@@ -234,7 +236,7 @@ def test_a_missing_runtime_file_is_named_on_the_page(page, exported, tmp_path):
         if name != "ort-wasm-simd-threaded.wasm":
             (partial / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(web_server.NODE_MODULES / relative, partial / relative)
-    server = web_server.serve({"sequence": exported["sequence"] / "web"}, node_modules=partial)
+    server = web_server.serve({"sequence": exported["sequence"] / "hub"}, node_modules=partial)
     try:
         state = page[1].open_page(f"{server.url}/?model=sequence")
     finally:

@@ -60,3 +60,36 @@ def test_one_command_serves_the_page_runtime_and_model_with_isolation_headers(ti
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_upload_pushes_exactly_the_web_files_to_the_onnx_repo(tiny_tokenizer, tmp_path, monkeypatch):
+    import huggingface_hub
+
+    from training import onnx_export
+
+    calls = {}
+
+    class FakeApi:
+        def __init__(self, token):
+            calls["token"] = token
+
+        def create_repo(self, repo_id, **kwargs):
+            calls["created"] = repo_id
+
+        def upload_folder(self, **kwargs):
+            calls["upload"] = kwargs
+            return "https://hub/commit"
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    folder = _export(KRElectraKDForSequenceClassification, tiny_tokenizer, tmp_path)
+    (folder / "notes.txt").write_text("not for the Hub")
+    assert onnx_export.push_web_repo(folder, "org/lf3-nsmc", "t", False, "msg") == "https://hub/commit"
+    assert calls["created"] == "org/lf3-nsmc-ONNX" and calls["upload"]["repo_id"] == "org/lf3-nsmc-ONNX"
+    assert calls["upload"]["allow_patterns"] == onnx_export.web_repo_files(folder)
+    assert (
+        "notes.txt" not in calls["upload"]["allow_patterns"] and "onnx/model.onnx" in calls["upload"]["allow_patterns"]
+    )
+    staged = onnx_export.stage_web_repo(folder, tmp_path / "hub")
+    assert sorted(p.relative_to(staged).as_posix() for p in staged.rglob("*") if p.is_file()) == (
+        onnx_export.web_repo_files(folder)
+    )

@@ -19,6 +19,7 @@ one (`dynamo=False`), which needs no extra package.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -223,3 +224,32 @@ def check_export_folder(folder: str | Path) -> dict:
     if config.get("model_type") != WEB_MODEL_TYPE or "exported_from" not in config:
         raise ValueError(f"{folder} is not a web export of this family (re-export it with kr-electra-kd export).")
     return config
+
+
+def web_repo_id(repo_id: str) -> str:
+    """The companion web repo of a model repo: `org/name` -> `org/name-ONNX` (the onnx-community convention)."""
+    return f"{repo_id}-ONNX"
+
+
+def stage_web_repo(export_dir: str | Path, target: str | Path) -> Path:
+    """Copy exactly what the companion web repo holds (web_repo_files) into `target`: the Hub repo's layout, locally."""
+    target = Path(target)
+    for name in web_repo_files(export_dir):
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(Path(export_dir) / name, target / name)
+    return target
+
+
+def push_web_repo(export_dir: str | Path, repo_id: str, token: str, private: bool, message: str) -> str:
+    """Upload an export folder's web files (web_repo_files, nothing else) to the companion repo of `repo_id`."""
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=token)
+    api.create_repo(web_repo_id(repo_id), private=private, exist_ok=True, repo_type="model")
+    commit = api.upload_folder(
+        repo_id=web_repo_id(repo_id),
+        folder_path=str(export_dir),
+        allow_patterns=web_repo_files(export_dir),
+        commit_message=message,
+    )
+    return getattr(commit, "commit_url", str(commit))

@@ -264,6 +264,9 @@ def parse_arguments(argv: list[str] | None, prog: str = "upload.py") -> argparse
     parser.add_argument("--revision", help="Upload to this branch (created if needed) instead of main.")
     parser.add_argument("--commit-message", default="Upload kr-electra-kd student", help="The commit message.")
     parser.add_argument("--dry-run", action="store_true", help="Run every check and print what would be sent.")
+    parser.add_argument(
+        "--onnx-dir", type=Path, help="With --model-dir: also push this export folder's web files to REPO-ID-ONNX."
+    )
     return parser.parse_args(argv)
 
 
@@ -287,6 +290,15 @@ def main(argv: list[str] | None = None, prog: str = "kr-electra-kd upload") -> i
         for _, repo_id in targets:
             if not REPO_ID.match(repo_id):
                 raise UploadError(f"repo id {repo_id!r} is not of the form ORG/NAME (letters, digits, . _ -).")
+        if args.onnx_dir is not None:  # the companion web repo (training/onnx_export.py), checked first too
+            from training.onnx_export import push_web_repo, web_repo_files, web_repo_id
+
+            try:
+                web_files = web_repo_files(args.onnx_dir)
+            except ValueError as error:
+                raise UploadError(str(error)) from None
+            if args.dry_run:
+                print(f"[dry run] {args.onnx_dir} -> {web_repo_id(args.repo_id)}: {', '.join(web_files)}")
         checked = []
         for folder, repo_id in targets:  # every folder is checked before anything is sent
             metadata = check_folder(folder)
@@ -304,6 +316,9 @@ def main(argv: list[str] | None = None, prog: str = "kr-electra-kd upload") -> i
         for folder, repo_id, _ in checked:
             url = upload(folder, repo_id, args.private, args.revision, args.commit_message, token)
             print(f"uploaded {folder} -> {repo_id}: {url}")
+        if args.onnx_dir is not None:  # the companion web repo (training/onnx_export.py)
+            print(f"uploaded {args.onnx_dir} -> {web_repo_id(args.repo_id)}: "
+                  f"{push_web_repo(args.onnx_dir, args.repo_id, token, args.private, args.commit_message)}")  # fmt: skip
     except UploadError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
