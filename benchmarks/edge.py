@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import json
 import os
 import statistics
 import sys
@@ -155,10 +156,11 @@ return times;
 """
 
 
-def percentiles(times_ms: list[float]) -> tuple[float, float]:
+def percentiles(times_ms: list[float]) -> tuple[float, float, float]:
+    """p50, p90 and the fastest call (on a loaded machine the fastest is the least disturbed)."""
     ordered = sorted(times_ms)
     p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
-    return round(statistics.median(ordered), 3), round(p90, 3)
+    return round(statistics.median(ordered), 3), round(p90, 3), round(ordered[0], 3)
 
 
 def time_calls(call, repeats: int) -> list[float]:
@@ -263,15 +265,20 @@ def preset_rows(server, preset: str, web: Path, inputs: dict, repeats: int) -> t
         for threads in THREADS:
             for tokens, ids in inputs.items():
                 native = native_times(web, web.parent / "model", dtype, ids, threads, repeats)
-                browser_p50, browser_p90 = cell["times"][(threads, tokens)]
+                browser_p50, browser_p90, browser_min = cell["times"][(threads, tokens)]
                 row = {"preset": preset, "dtype": dtype, "threads": threads, "tokens": tokens}
                 row["model_bytes"] = (web / "onnx" / DTYPES[dtype]).stat().st_size
                 row["first_visit_gzip_bytes"] = sizes
                 row["cold_start_ms"] = cell["cold_start_ms"]
-                row["browser_p50_ms"], row["browser_p90_ms"] = browser_p50, browser_p90
-                row["onnxruntime_p50_ms"], row["onnxruntime_p90_ms"] = native["onnxruntime"]
-                row["pytorch_p50_ms"], row["pytorch_p90_ms"] = native.get("pytorch", (None, None))
+                row["browser_p50_ms"], row["browser_p90_ms"], row["browser_min_ms"] = (
+                    browser_p50,
+                    browser_p90,
+                    browser_min,
+                )
+                row["onnxruntime_p50_ms"], row["onnxruntime_p90_ms"], row["onnxruntime_min_ms"] = native["onnxruntime"]
+                row["pytorch_p50_ms"], row["pytorch_p90_ms"], row["pytorch_min_ms"] = native.get("pytorch", (None,) * 3)
                 row["browser_vs_onnxruntime"] = round(browser_p50 / native["onnxruntime"][0], 2)
+                row["browser_vs_onnxruntime_fastest"] = round(browser_min / native["onnxruntime"][2], 2)
                 row["peak_memory_bytes"], row["js_heap_bytes"] = cell["peak_memory_bytes"], cell["js_heap_bytes"]
                 rows.append(row)
     return rows, version
@@ -320,7 +327,9 @@ def accuracy(server, model_dir: Path, web_name: str, nsmc_dir: str, reviews: int
     browser = chromium.Browser()
     try:
         assert browser.open_page(f"{server.url}/?model={web_name}&dtype=q8&threads=1")["state"] == "ready"
+        started = time.perf_counter()
         labels = browser.call(CLASSIFY_IN_PAGE, texts)
+        seconds = time.perf_counter() - started
     finally:
         browser.close()
     label2id = {label: int(index) for index, label in model.config.id2label.items()}
@@ -331,6 +340,7 @@ def accuracy(server, model_dir: Path, web_name: str, nsmc_dir: str, reviews: int
         "pytorch_fp32_accuracy": round(float((predicted == gold).mean()) * 100, 2),
         "browser_q8_accuracy": round(float((in_browser == gold).mean()) * 100, 2),
         "label_agreement": round(float((in_browser == predicted).mean()) * 100, 2),
+        "browser_ms_per_review": round(seconds * 1000 / len(texts), 2),
     }
 
 
@@ -353,6 +363,7 @@ def targets(rows: list[dict], accuracy_result: dict) -> dict:
         found["first_visit_gzip_mb"] = (round(student["first_visit_gzip_bytes"]["total"] / 1e6, 2), "<= 10")
         found["cold_start_s"] = (round(student["cold_start_ms"] / 1000, 2), "<= 2")
         found["browser_1_thread_vs_native_1_thread"] = (student["browser_vs_onnxruntime"], "<= 3")
+        found["same, fastest calls"] = (student["browser_vs_onnxruntime_fastest"], "<= 3")
     if student and teacher:
         found["speedup_vs_teacher_q8_128"] = (round(teacher["browser_p50_ms"] / student["browser_p50_ms"], 2), ">= 8")
     if accuracy_result:
@@ -375,7 +386,7 @@ def markdown(result: dict) -> str:
         f"(plain SIMD-threaded WASM); machine: {result['machine']['cpu']}, {result['machine']['note']}.",
         "",
         "| preset | dtype | threads | tokens | model MB | first visit MB gz | cold start ms | browser p50 / p90 ms "
-        "| onnxruntime p50 ms | PyTorch p50 ms | browser / native | page peak MB |",
+        "| onnxruntime p50 ms | PyTorch p50 ms | browser / native (p50; fastest) | page peak MB |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["rows"]:
@@ -385,7 +396,7 @@ def markdown(result: dict) -> str:
             f"| {r['preset']} | {r['dtype']} | {r['threads']} | {r['tokens']} | {r['model_bytes'] / 1e6:.2f} "
             f"| {r['first_visit_gzip_bytes']['total'] / 1e6:.2f} | {r['cold_start_ms']:.0f} "
             f"| {r['browser_p50_ms']:.2f} / {r['browser_p90_ms']:.2f} | {r['onnxruntime_p50_ms']:.2f} | {pytorch} "
-            f"| {r['browser_vs_onnxruntime']:.1f}x | {peak} |"
+            f"| {r['browser_vs_onnxruntime']:.1f}x; {r['browser_vs_onnxruntime_fastest']:.1f}x | {peak} |"
         )
     if result["accuracy"]:
         a = result["accuracy"]
@@ -449,6 +460,7 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> dict:
         accuracy_result = accuracy(server, student, "nsmc-student", args.nsmc_dir, args.reviews)
     finally:
         server.close()
+    accuracy_result["web"] = str(student_web)
     accuracy_result["note"] = (
         "a 2-layer student of LF-V3's width and ranks, random init, fine-tuned here on "
         f"{200 if args.smoke else 16000} NSMC reviews for 1 epoch (a briefly trained model: its accuracy is low; "
@@ -477,9 +489,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
     result = run(args, argv)
     output_dir = Path(args.output_dir)
+    write_browser_record(result, Path(result["accuracy"]["model"]), Path(result["accuracy"]["web"]))
     save_results(result, output_dir, args.name, markdown)
     plot(result, output_dir / f"{args.name}.png")
     return 0
+
+
+def write_browser_record(result: dict, model_dir: Path, web: Path) -> None:
+    """The NSMC model's own browser figures, as model_dir/browser.json, which its model card states."""
+    record = {
+        "browser": result["browser"],
+        "runtime": result["runtime"],
+        "dtype": "q8",
+        "model_bytes": (web / "onnx" / QUANTIZED_FILE).stat().st_size,
+        "first_visit_gzip_bytes": download_bytes(web, "q8")["total"],
+        **{key: value for key, value in result["accuracy"].items() if key not in ("model", "web", "note")},
+        "machine": result["machine"],
+        "command": result["command"],
+    }
+    (model_dir / web_server.BROWSER_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

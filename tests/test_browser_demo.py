@@ -93,3 +93,26 @@ def test_upload_pushes_exactly_the_web_files_to_the_onnx_repo(tiny_tokenizer, tm
     assert sorted(p.relative_to(staged).as_posix() for p in staged.rglob("*") if p.is_file()) == (
         onnx_export.web_repo_files(folder)
     )
+
+
+def test_a_model_card_states_its_own_browser_figures(tiny_tokenizer, tmp_path):
+    """benchmarks.edge writes the NSMC model's browser.json; its card then states those figures (and none without)."""
+    import json
+
+    from training.model_card import write_model_card
+
+    torch.manual_seed(0)
+    config = KRElectraKDConfig.from_preset("tiny", vocab_size=len(tiny_tokenizer), num_labels=2)
+    KRElectraKDForSequenceClassification(config).save_pretrained(tmp_path)
+    save_tokenizer(tiny_tokenizer, tmp_path)
+    assert "In the browser" not in write_model_card(tmp_path).text
+    record = {
+        "browser": {"version": "156.0"}, "runtime": {"@huggingface/transformers": "4.3.2"}, "dtype": "q8",
+        "model_bytes": 1_230_000, "first_visit_gzip_bytes": 4_560_000, "browser_ms_per_review": 7.8,
+        "machine": {"note": "quiet"}, "label_agreement": 99.9, "reviews": 1000, "browser_q8_accuracy": 80.1,
+        "pytorch_fp32_accuracy": 80.2,
+    }  # fmt: skip
+    (tmp_path / web_server.BROWSER_RECORD).write_text(json.dumps(record))
+    text = write_model_card(tmp_path).text
+    assert "In the browser (Chromium 156.0, transformers.js 4.3.2" in text and "1.2 MB model file" in text
+    assert "label agreement with PyTorch fp32 99.90% on 1000 NSMC test reviews" in text

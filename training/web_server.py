@@ -40,6 +40,8 @@ ISOLATION_HEADERS = {
     "Cache-Control": "no-store",
 }
 SETUP_HINT = "run `npm ci --ignore-scripts` in web/ (scripts/setup_browser.sh)"
+# A model folder's own browser figures (`python -m benchmarks.edge --nsmc-model FOLDER` writes it); its card states them.
+BROWSER_RECORD = "browser.json"
 
 
 def runtime_versions(node_modules: Path = NODE_MODULES) -> dict[str, str]:
@@ -130,3 +132,19 @@ class Server:
 
 def serve(models: dict[str, Path], node_modules: Path = NODE_MODULES, port: int = 0) -> Server:
     return Server(models, node_modules, port)
+
+
+def browser_card_text(model_dir: Path) -> str:
+    """The model card's lines on this model in the browser, from its browser.json ("" when it was never measured)."""
+    path = Path(model_dir) / BROWSER_RECORD
+    if not path.is_file():
+        return ""
+    r = json.loads(path.read_text(encoding="utf-8"))
+    return (
+        f"\n- In the browser (Chromium {r['browser']['version']}, transformers.js {r['runtime']['@huggingface/transformers']}"
+        f", onnxruntime-web WASM, the {r['dtype']} export): {r['model_bytes'] / 1e6:.1f} MB model file, "
+        f"{r['first_visit_gzip_bytes'] / 1e6:.1f} MB gzipped on a first visit with the runtime, "
+        f"{r['browser_ms_per_review']:.1f} ms per review at batch 32 ({r['machine']['note']}); label agreement with "
+        f"PyTorch fp32 {r['label_agreement']:.2f}% on {r['reviews']} NSMC test reviews (accuracy "
+        f"{r['browser_q8_accuracy']:.2f}% against {r['pytorch_fp32_accuracy']:.2f}%)."
+    )
