@@ -47,9 +47,14 @@ def test_every_head_exports_with_parity_and_the_hub_layout(head, tiny_tokenizer,
     assert cli_main(argv) == 0
     printed = capsys.readouterr().out
     assert "onnx/model.onnx:" in printed and "MB; max |PyTorch - ONNX|" in printed
-    for name in ("onnx/model.onnx", "onnx/model_quantized.onnx", "config.json", "tokenizer.json", *CODE_FILES):
+    for name in ("onnx/model.onnx", "onnx/model_quantized.onnx", "config.json", "tokenizer.json"):
         assert (out / name).is_file(), name
-    assert json.loads((out / "config.json").read_text())["architectures"] == [head.__name__]
+    assert not any((out / name).exists() for name in CODE_FILES)  # a web folder: no code, no weights
+    config = json.loads((out / "config.json").read_text())
+    electra, task = onnx_export.WEB_HEADS[head.__name__]
+    assert config["model_type"] == "electra" and config["architectures"] == [electra]
+    assert config["exported_from"]["architectures"] == [head.__name__] and "auto_map" not in config
+    assert ("no pipeline" in printed) == (task is None)
     assert (out / "onnx/model_quantized.onnx").stat().st_size < (out / "onnx/model.onnx").stat().st_size
 
     # Parity on other sentences, another batch size and length than the export and its own check used.
@@ -99,3 +104,22 @@ def test_bad_input_is_a_one_line_error(tiny_tokenizer, tmp_path, capsys):
         export.main([*argv, "--opset", "11"])
     assert stop.value.code == 2 and "--opset must be >= 14 (got 11)" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()  # nothing written before the checks pass
+
+
+def test_the_web_folder_is_no_pytorch_model_and_keeps_the_tokenizer(tiny_tokenizer, korean_texts, tmp_path):
+    """A PyTorch load of the web folder fails loudly (no weights to read wrongly), with or without trust_remote_code;
+    its tokenizer (ElectraTokenizer, which transformers 5 rebuilds) gives the model folder's ids, pairs included."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    _save(KRElectraKDForSequenceClassification, tiny_tokenizer, tmp_path / "model")
+    assert export.main(["--model", str(tmp_path / "model"), "--output_dir", str(tmp_path / "web")]) == 0
+    for trust in (False, True):
+        with pytest.raises(OSError, match="model.safetensors|pytorch_model.bin"):
+            AutoModelForSequenceClassification.from_pretrained(tmp_path / "web", trust_remote_code=trust)
+    web, reference = AutoTokenizer.from_pretrained(tmp_path / "web"), AutoTokenizer.from_pretrained(tmp_path / "model")
+    assert type(web).__name__ in ("BertTokenizer", "ElectraTokenizer", "ElectraTokenizerFast")
+    for first, second in zip(korean_texts[:8], korean_texts[8:16]):
+        assert web(first)["input_ids"] == reference(first)["input_ids"]
+        assert web(first, second)["token_type_ids"] == reference(first, second)["token_type_ids"]
+    everything = sorted(path.relative_to(tmp_path / "web").as_posix() for path in (tmp_path / "web").rglob("*"))
+    assert onnx_export.web_repo_files(tmp_path / "web") == [name for name in everything if name != "onnx"]

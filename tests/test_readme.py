@@ -20,6 +20,6 @@ def test_readme_generated_sections_are_current():
 def test_readme_commands_match_ci():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
-    test_command = 'pip install -q torch==2.13.0 -e ".[dev]" && python -m pytest -q'
+    test_command = 'scripts/setup_browser.sh && pip install -q torch==2.13.0 -e ".[dev]" && python -m pytest -q'
     assert test_command in readme and test_command in ci
     assert 'pip install torch==2.13.0 -e ".[dev]" && kr-electra-kd quickstart' in readme

@@ -48,6 +48,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "training.commands.export:main",
         "export a model as ONNX (optionally int8) for onnxruntime, transformers.js",
     ),
+    "demo": (
+        "training.commands.demo:main",
+        "serve an export folder and a demo page on 127.0.0.1 (transformers.js in the browser, offline)",
+    ),
     "upload": (
         "training.commands.upload:main",
         "check student folders and publish them to the Hugging Face Hub (= python upload.py)",

@@ -20,6 +20,7 @@ from transformers import AutoConfig
 from modeling_kr_electra_kd import LAYER_MATRICES
 from training.heads import head_of_architecture
 from training.provenance import HUB_ID, is_local, portable_path, rebase
+from training.web_server import browser_card_text
 
 # The template is package data of the top-level `model_cards` package, installed beside `training`.
 TEMPLATE = Path(__file__).resolve().parents[1] / "model_cards" / "template.md"
@@ -346,7 +347,7 @@ def write_model_card(
         distillation=_distillation_text(record, teacher),
         results_table=_results_table(results, teacher_results),
         baselines=_baselines_text(results),
-        speed=_speed_text(speed),
+        speed=_speed_text(speed) + browser_card_text(model_dir),  # training/web_server.py: browser.json
         auto_class=head.auto_class,
         pipeline_tag=pipeline_tag,
     )

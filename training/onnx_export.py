@@ -1,9 +1,16 @@
-"""ONNX export (the library behind `kr-electra-kd export`): a model of this family as ONNX, in the folder layout transformers.js and optimum read.
+"""ONNX export (the library behind `kr-electra-kd export`): a model of this family as a web-ready ONNX folder, the
+layout transformers.js, optimum and onnxruntime read.
 
     kr-electra-kd export --model lf3-nsmc --output_dir lf3-nsmc-onnx --quantize int8
 
 writes `O/onnx/model.onnx` (and, with `--quantize int8`, `O/onnx/model_quantized.onnx`: ONNX Runtime dynamic int8),
-with `config.json` and the tokenizer files beside them. It then runs a few Korean sentences through PyTorch and ONNX
+with `config.json` and the tokenizer files beside them. The folder follows the ecosystem's convention for web models
+(the `onnx-community/<name>-ONNX` companion repos): its config.json names `model_type: "electra"`, since the ONNX graph
+already holds this family's low-rank structure and transformers.js only needs the stock ELECTRA pipeline wiring, and
+its tokenizer_config names `ElectraTokenizer` (transformers.js returns token_type_ids only for the BERT-like classes),
+with lower-casing and accent stripping off (so transformers 5, which rebuilds that class's normalizer, keeps Hangul).
+It holds no PyTorch weights and no code: PyTorch loads the model folder (`trust_remote_code=True`), and a PyTorch load
+of this folder fails for want of weights instead of reading them wrongly. It then runs a few Korean sentences through PyTorch and ONNX
 Runtime and prints the largest difference of every output and the file sizes; a float export that does not match
 PyTorch is an error. Every head of the family exports, from a folder or a Hub id. The exporter is torch's TorchScript
 one (`dynamo=False`), which needs no extra package.
@@ -11,6 +18,8 @@ one (`dynamo=False`), which needs no extra package.
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +45,22 @@ OUTPUT_NAMES = {head.class_name: list(head.outputs) for head in HEADS.values()}
 QUANTIZATIONS = ("int8",)
 ONNX_FILE = "model.onnx"
 QUANTIZED_FILE = "model_quantized.onnx"
+# The stock ELECTRA class each head is wired as in the web folder, and the transformers.js pipeline that runs it
+# (None: transformers.js has no pipeline for that head).
+WEB_HEADS = {
+    "KRElectraKDModel": ("ElectraModel", "feature-extraction"),
+    "KRElectraKDForPreTraining": ("ElectraForPreTraining", None),
+    "KRElectraKDForMaskedLM": ("ElectraForMaskedLM", "fill-mask"),
+    "KRElectraKDForSequenceClassification": ("ElectraForSequenceClassification", "text-classification"),
+    "KRElectraKDForTokenClassification": ("ElectraForTokenClassification", "token-classification"),
+    "KRElectraKDForQuestionAnswering": ("ElectraForQuestionAnswering", "question-answering"),
+}
+WEB_MODEL_TYPE = "electra"
+WEB_TOKENIZER = {"tokenizer_class": "ElectraTokenizer", "do_lower_case": False, "strip_accents": False}
+# config.json keys that only make sense with this family's Python code, dropped from the web folder.
+PYTHON_ONLY_KEYS = ("auto_map", "transformers_version", "dtype", "torch_dtype")
+# What the companion web repo holds (paths relative to the export folder); upload pushes exactly these.
+WEB_REPO_PATTERNS = ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "onnx/*.onnx")
 
 
 class ExportWrapper(torch.nn.Module):
@@ -137,3 +162,88 @@ def load_model(name: str) -> PreTrainedModel:
             f"--model {name}: unknown architecture {architecture!r}; expected one of {list(OUTPUT_NAMES)}."
         )
     return load_any_model(name).eval()
+
+
+def js_pipeline(architecture: str) -> str | None:
+    """The transformers.js pipeline task of a head of this family (None: transformers.js has none)."""
+    return WEB_HEADS[architecture][1]
+
+
+def web_config(config: dict, quantized: bool) -> dict:
+    """The model's config.json as the web folder holds it: stock `electra` model type and head class (what
+    transformers.js dispatches on), no code references, and the default dtype transformers.js should load."""
+    architecture = (config.get("architectures") or ["KRElectraKDModel"])[0]
+    web = {key: value for key, value in config.items() if key not in PYTHON_ONLY_KEYS}
+    web["model_type"] = WEB_MODEL_TYPE
+    web["architectures"] = [WEB_HEADS[architecture][0]]
+    web["exported_from"] = {"model_type": config["model_type"], "architectures": [architecture]}
+    web["transformers.js_config"] = {"dtype": "q8" if quantized else "fp32"}
+    return web
+
+
+def write_web_files(output_dir: Path, model_config: dict, quantized: bool) -> None:
+    """Rewrite an export folder's config.json and tokenizer_config.json for the web runtime (see the module doc)."""
+    config_file = output_dir / "config.json"
+    config_file.write_text(json.dumps(web_config(model_config, quantized), indent=2, ensure_ascii=False) + "\n")
+    tokenizer_file = output_dir / "tokenizer_config.json"
+    tokenizer = json.loads(tokenizer_file.read_text(encoding="utf-8"))
+    tokenizer.update(WEB_TOKENIZER)
+    tokenizer_file.write_text(json.dumps(tokenizer, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def web_repo_files(export_dir: str | Path) -> list[str]:
+    """The files of an export folder that its companion web repo (`<repo>-ONNX` on the Hub) holds, relative paths,
+    sorted; an error when the folder is not an export."""
+    export_dir = Path(export_dir)
+    if not (export_dir / "onnx" / ONNX_FILE).is_file() or not (export_dir / "config.json").is_file():
+        raise ValueError(f"{export_dir} is not an export folder (no config.json and onnx/{ONNX_FILE}).")
+    files = {
+        path.relative_to(export_dir).as_posix()
+        for pattern in WEB_REPO_PATTERNS
+        for path in export_dir.glob(pattern)
+        if path.is_file()
+    }
+    return sorted(files)
+
+
+def check_export_folder(folder: str | Path) -> dict:
+    """The web config of an export folder; a one-line error when `folder` is not one (the demo's check)."""
+    folder = Path(folder)
+    config_file = folder / "config.json"
+    if not folder.is_dir() or not config_file.is_file() or not (folder / "onnx" / ONNX_FILE).is_file():
+        raise ValueError(
+            f"{folder} is not an export folder (no config.json and onnx/{ONNX_FILE}; run kr-electra-kd export)."
+        )
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    if config.get("model_type") != WEB_MODEL_TYPE or "exported_from" not in config:
+        raise ValueError(f"{folder} is not a web export of this family (re-export it with kr-electra-kd export).")
+    return config
+
+
+def web_repo_id(repo_id: str) -> str:
+    """The companion web repo of a model repo: `org/name` -> `org/name-ONNX` (the onnx-community convention)."""
+    return f"{repo_id}-ONNX"
+
+
+def stage_web_repo(export_dir: str | Path, target: str | Path) -> Path:
+    """Copy exactly what the companion web repo holds (web_repo_files) into `target`: the Hub repo's layout, locally."""
+    target = Path(target)
+    for name in web_repo_files(export_dir):
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(Path(export_dir) / name, target / name)
+    return target
+
+
+def push_web_repo(export_dir: str | Path, repo_id: str, token: str, private: bool, message: str) -> str:
+    """Upload an export folder's web files (web_repo_files, nothing else) to the companion repo of `repo_id`."""
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=token)
+    api.create_repo(web_repo_id(repo_id), private=private, exist_ok=True, repo_type="model")
+    commit = api.upload_folder(
+        repo_id=web_repo_id(repo_id),
+        folder_path=str(export_dir),
+        allow_patterns=web_repo_files(export_dir),
+        commit_message=message,
+    )
+    return getattr(commit, "commit_url", str(commit))

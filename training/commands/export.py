@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
-import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import modeling_kr_electra_kd
-from modeling_kr_electra_kd import CODE_FILES
 from training.arguments import check_output_dir, parse_command
 from training.errors import CommandError, bad_input, one_line_errors
 from training.loading import load_tokenizer
@@ -19,10 +16,12 @@ from training.onnx_export import (
     QUANTIZATIONS,
     QUANTIZED_FILE,
     export_onnx,
+    js_pipeline,
     load_model,
     max_differences,
     onnx_session,
     quantize_int8,
+    write_web_files,
 )
 from training.outputs import atomic_output, bytes_of, guards_outputs
 from training.tokenizer import check_tokenizer_matches_config, save_tokenizer
@@ -31,7 +30,9 @@ from training.tokenizer import check_tokenizer_matches_config, save_tokenizer
 @dataclass
 class ExportArguments:
     model: str = field(metadata={"help": "Model folder or Hub id of this family (any head)."})
-    output_dir: str = field(metadata={"help": "Folder to write: onnx/model.onnx, config.json, tokenizer files."})
+    output_dir: str = field(
+        metadata={"help": "Folder to write (web-ready): onnx/model.onnx, config.json, tokenizer files."}
+    )
     quantize: str | None = field(
         default=None, metadata={"help": "Also write onnx/model_quantized.onnx: 'int8' (ONNX Runtime dynamic int8)."}
     )
@@ -62,13 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     output_dir = Path(args.output_dir)
     with atomic_output(output_dir, needed=bytes_of(model)) as staging:  # moved into place once complete
         output_names = export_onnx(model, staging / "onnx" / ONNX_FILE, args.opset)
-        model.config.save_pretrained(staging)
         save_tokenizer(tokenizer, staging)
-        # The config's auto_map names these files: with them the folder's config and tokenizer load with
-        # trust_remote_code=True, as the model folder's do.
-        code_dir = Path(modeling_kr_electra_kd.__file__).parent
-        for name in CODE_FILES:
-            shutil.copyfile(code_dir / name, staging / name)
+        # A web-ready folder (training/onnx_export.py): stock electra config and ElectraTokenizer, no weights, no code.
+        write_web_files(staging, model.config.to_dict(), quantized=args.quantize is not None)
         if args.quantize == "int8":
             quantize_int8(staging / "onnx" / ONNX_FILE, staging / "onnx" / QUANTIZED_FILE)
     files = [output_dir / "onnx" / name for name in (ONNX_FILE, QUANTIZED_FILE)[: 2 if args.quantize else 1]]
@@ -86,6 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"ONNX export of {type(model).__name__} in {output_dir} (parity checked on {len(PARITY_SENTENCES)} sentences)"
     )
+    task = js_pipeline(type(model).__name__)
+    if task is None:
+        print(f"note: transformers.js has no pipeline for {type(model).__name__}; onnxruntime and optimum read it.")
+    else:
+        print(f"transformers.js: pipeline('{task}', '{output_dir.name}') (kr-electra-kd demo --model {output_dir})")
     return 0
 
 

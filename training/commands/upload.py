@@ -36,6 +36,10 @@ class UploadArguments:
     )
     commit_message: str = field(default="Upload kr-electra-kd student", metadata={"help": "The commit message."})
     dry_run: bool = field(default=False, metadata={"help": "Run every check and print what would be sent."})
+    onnx_dir: str | None = field(
+        default=None,
+        metadata={"help": "With --model_dir: also push this export folder's web files to the companion REPO_ID-ONNX."},
+    )
 
 
 def _modern_spellings(argv: list[str], prog: str) -> list[str]:
@@ -67,6 +71,7 @@ def _print_plan(checked: list, args: UploadArguments) -> None:
 def main(argv: list[str] | None = None, prog: str = "kr-electra-kd upload") -> int:
     """`kr-electra-kd upload` and `python upload.py` (the script at the repository root)."""
     from training.arguments import parse_command
+    from training.onnx_export import push_web_repo, web_repo_files, web_repo_id
     from training.publishing import (
         HubError,
         check_folder,
@@ -79,12 +84,16 @@ def main(argv: list[str] | None = None, prog: str = "kr-electra-kd upload") -> i
     argv = _modern_spellings(list(sys.argv[1:] if argv is None else argv), prog)
     (args,) = parse_command((UploadArguments,), argv, prog)
     with bad_input():
+        # the companion web repo (training/onnx_export.py), checked before anything is sent too
+        web_files = web_repo_files(Path(args.onnx_dir)) if args.onnx_dir else []
         checked = []
         for folder, repo_id in publish_targets(args.repo_id, args.model_dir, args.all):
             checked.append((folder, repo_id, check_folder(folder)))  # every folder is checked before anything is sent
             check_loads_in_fresh_process(folder)
         if args.dry_run:
             _print_plan(checked, args)
+            if args.onnx_dir:
+                print(f"[dry run] {args.onnx_dir} -> {web_repo_id(args.repo_id)}: {', '.join(web_files)}")
             return 0
         token = resolve_token()
     for folder, repo_id, _ in checked:
@@ -93,6 +102,9 @@ def main(argv: list[str] | None = None, prog: str = "kr-electra-kd upload") -> i
         except HubError as error:  # the network or the Hub, not the input
             raise CommandError(str(error), code=1) from None
         print(f"uploaded {folder} -> {repo_id}: {url}")
+    if args.onnx_dir:
+        url = push_web_repo(Path(args.onnx_dir), args.repo_id, token, args.private, args.commit_message)
+        print(f"uploaded {args.onnx_dir} -> {web_repo_id(args.repo_id)}: {url}")
     return 0
 
 

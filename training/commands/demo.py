@@ -1,0 +1,51 @@
+"""`kr-electra-kd demo`: serve an export folder and the demo page on 127.0.0.1 (library: training/web_server.py)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from training.arguments import parse_command
+from training.onnx_export import check_export_folder
+from training.web_server import NODE_MODULES, SETUP_HINT, missing_runtime_files, model_info, serve
+
+
+@dataclass
+class DemoArguments:
+    model: str = field(metadata={"help": "An export folder (written by kr-electra-kd export)."})
+    port: int = field(default=8000, metadata={"help": "Port on 127.0.0.1 (0: any free port)."})
+    runtime: str | None = field(
+        default=None,
+        metadata={"help": "node_modules holding the web runtime (default: web/node_modules of this checkout)."},
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    (args,) = parse_command((DemoArguments,), argv, "kr-electra-kd demo")
+    folder = Path(args.model)
+    try:
+        check_export_folder(folder)
+        task = model_info(folder)["task"]
+        if task is None:
+            raise ValueError(f"{model_info(folder)['architecture']} has no transformers.js pipeline; nothing to demo.")
+        runtime = Path(args.runtime) if args.runtime else NODE_MODULES
+        missing = missing_runtime_files(runtime)
+        if missing:
+            raise ValueError(f"web runtime not found in {runtime} (missing {missing[0]}): {SETUP_HINT}")
+        server = serve({folder.name: folder}, runtime, args.port)
+    except (ValueError, OSError) as error:
+        print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
+        return 2
+    print(f"{task} demo of {folder} at {server.url}/?model={folder.name} (Ctrl-C stops it)", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
