@@ -110,13 +110,10 @@ def task_options(args: argparse.Namespace) -> list[str]:
 
 def train_tokenizer(args: argparse.Namespace, work: Path) -> Path:
     """The WordPiece tokenizer on the first --corpus-lines corpus lines (a finished one is reused)."""
-    return run_step(
-        "tokenizer",
-        work / "tokenizer",
-        "train-tokenizer",
-        ["--corpus", args.corpus, "--max_lines", str(args.corpus_lines), "--vocab_size", str(args.vocab_size),
-         "--output_dir", str(work / "tokenizer")],
-    )  # fmt: skip
+    from training.tokenizer import train_tokenizer_from_corpus
+
+    return run_step("tokenizer", work / "tokenizer", lambda: train_tokenizer_from_corpus(
+        [args.corpus], work / "tokenizer", args.vocab_size, max_lines=args.corpus_lines))  # fmt: skip
 
 
 def summary(scores: list[float]) -> dict:

@@ -6,7 +6,7 @@ package against stock `ElectraModel`, training and evaluation rates, and NSMC qu
 
 Phases, each with a time cap (a phase stops when its time is up; what it did not reach is listed under `skipped`),
 and each phase's wall time recorded in `phase_seconds`:
-1. tokenizer: WordPiece (`train-tokenizer --no_morphemes`, 30,000 pieces) on the first corpus lines of ../shared/data.
+1. tokenizer: WordPiece (`train-tokenizer --no_morphemes` as a call, 30,000 pieces) on the first corpus lines of ../shared/data.
 2. inference: ms per forward of the 5 presets (this package) and of stock `ElectraModel` in the teacher-base and
    small-kd shapes, random weights, bf16 and fp32, batch 1 and 256 x 128 tokens, half the batch padded to 64
    (benchmarks/common.py's padded inputs and blocked_autorange timer, CUDA synchronised around each call); then
@@ -37,6 +37,7 @@ from benchmarks.report import save_results
 from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDModel
 from training.defaults import RESULTS_FILE
 from training.recipe import run_command, scaled_preset, shape_string
+from training.tokenizer import train_tokenizer_from_corpus
 from training.trainer_common import TIMING_FILE
 
 INFERENCE_PRESETS = ["teacher-base", "small-kd", "small-lf-v1", "small-lf-v2", "small-lf-v3"]
@@ -267,8 +268,8 @@ def run(args: argparse.Namespace) -> dict:
 
     since = time.perf_counter()
     tokenizer = work / "tokenizer"
-    run_command("train-tokenizer", ["--corpus", str(corpus), "--output_dir", str(tokenizer), "--no_morphemes",
-          "--vocab_size", str(profile["vocab_size"]), "--max_lines", str(profile["corpus_lines"])])  # fmt: skip
+    train_tokenizer_from_corpus([str(corpus)], tokenizer, profile["vocab_size"], morpheme_aware=False,
+                                max_lines=profile["corpus_lines"])  # fmt: skip
     budget.record("tokenizer", since)
 
     since = time.perf_counter()

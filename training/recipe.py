@@ -280,7 +280,10 @@ def _train_teacher(run: _PipelineRun) -> str:
     if args.teacher is not None:
         return args.teacher
     tokenizer_dir = run.folders["tokenizer"]
-    run.step("tokenizer", "tokenizer", tokenizer_dir, lambda: train_and_save_tokenizer(args, tokenizer_dir))
+    from training.tokenizer import train_tokenizer_from_corpus
+
+    run.step("tokenizer", "tokenizer", tokenizer_dir, lambda: train_tokenizer_from_corpus(
+        args.corpus, tokenizer_dir, args.vocab_size, max_lines=args.max_corpus_lines))  # fmt: skip
     teacher_dir = run.folders["teacher"]
     teacher_shape = scaled_preset(args.teacher_preset, args.teacher_width, args.teacher_layers)
     teacher_argv = [*run.corpus_options(), "--tokenizer", str(tokenizer_dir), "--preset", args.teacher_preset]
@@ -291,15 +294,6 @@ def _train_teacher(run: _PipelineRun) -> str:
         teacher_argv += ["--no_packing"]
     run.step("teacher", "teacher", teacher_dir, "pretrain-teacher", teacher_argv)
     return str(teacher_dir)
-
-
-def train_and_save_tokenizer(args: PipelineArguments, output: Path) -> None:
-    """Step 1: the morpheme-aware WordPiece tokenizer of the corpus (`train-tokenizer`'s defaults), saved to `output`."""
-    from training.corpus import iter_corpus_lines
-    from training.tokenizer import save_tokenizer, train_tokenizer
-
-    tokenizer = train_tokenizer(iter_corpus_lines(args.corpus, max_lines=args.max_corpus_lines), args.vocab_size)
-    save_tokenizer(tokenizer, output)
 
 
 def _distill_students(run: _PipelineRun, teacher: str) -> dict[str, dict]:

@@ -240,3 +240,27 @@ def check_same_vocabulary(
         f"{len(differing)} (token, id) pairs not shared, e.g. {example[0]!r} -> {example[1]}). Give the student the "
         "teacher's tokenizer."
     )
+
+
+def train_tokenizer_from_corpus(
+    corpus: list[str],
+    output_dir: str | Path,
+    vocab_size: int = 30000,
+    morpheme_aware: bool = True,
+    max_lines: int | None = None,
+    min_frequency: int = 2,
+    model_max_length: int = 512,
+) -> PreTrainedTokenizerFast:
+    """`kr-electra-kd train-tokenizer` as a call: learn from the lines of the `corpus` files (at most `max_lines`) and
+    save to `output_dir`. A bad corpus raises `CorpusError` (a ValueError) before anything is saved."""
+    from training.corpus import iter_corpus_lines
+
+    tokenizer = train_tokenizer(
+        iter_corpus_lines(corpus, max_lines=max_lines),
+        vocab_size=vocab_size,
+        morpheme_aware=morpheme_aware,
+        min_frequency=min_frequency,
+        model_max_length=model_max_length,
+    )
+    save_tokenizer(tokenizer, output_dir)
+    return tokenizer

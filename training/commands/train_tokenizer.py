@@ -5,9 +5,8 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 
-from training.corpus import iter_corpus_lines
 from training.errors import bad_input, one_line_errors
-from training.tokenizer import save_tokenizer, train_tokenizer
+from training.tokenizer import train_tokenizer_from_corpus
 
 
 @dataclass
@@ -31,14 +30,15 @@ def main(argv: list[str] | None = None) -> int:
 
     (args,) = parse_command((TokenizerArguments,), argv, "kr-electra-kd train-tokenizer")
     with bad_input(ValueError):
-        tokenizer = train_tokenizer(
-            iter_corpus_lines(args.corpus, max_lines=args.max_lines),
+        tokenizer = train_tokenizer_from_corpus(
+            args.corpus,
+            args.output_dir,
             vocab_size=args.vocab_size,
             morpheme_aware=not args.no_morphemes,
+            max_lines=args.max_lines,
             min_frequency=args.min_frequency,
             model_max_length=args.model_max_length,
         )
-    save_tokenizer(tokenizer, args.output_dir)
     print(f"Saved a {len(tokenizer)}-token tokenizer to {args.output_dir}.")
     return 0
 
