@@ -314,15 +314,17 @@ def test_pretraining_without_packing_resumes_exactly(tokenizer_dir, fixtures_dir
 
 
 @pytest.mark.slow
-def test_distillation_on_corrupted_inputs_resumes_exactly(pretrained, fixtures_dir, tmp_path):
+@pytest.mark.parametrize("packing", ["true", "false"])
+def test_distillation_on_corrupted_inputs_resumes_exactly(pretrained, fixtures_dir, tmp_path, packing):
     """--corrupt_inputs masks with the pre-training collator and samples from the generator: both must follow the
-    checkpoint."""
+    checkpoint (on the streamed corpus, packed or not)."""
 
     def argv(output: Path) -> list[str]:
         arguments = ["--teacher", str(pretrained), "--student_preset", "tiny", "--corrupt_inputs"]
         arguments += ["--student_shape", "hidden_size=32,num_attention_heads=2", "--corpus"]
         arguments += [str(fixtures_dir / "corpus.txt"), "--output_dir", str(output), "--max_steps", "8"]
-        return arguments + ["--save_steps", "4", "--per_device_train_batch_size", "8", "--seed", "0", *QUIET]
+        arguments += ["--packing", packing, "--save_steps", "4", "--per_device_train_batch_size", "8"]
+        return arguments + ["--seed", "0", *QUIET]
 
     full = tmp_path / "full"
     assert distill.main(argv(full)) == 0

@@ -11,7 +11,6 @@ every time a text is seen) and, by default, ELECTRA's: of the `mlm_probability` 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -48,39 +47,21 @@ def masking_collator(
     tokenizer, mlm_probability: float = MLM_PROBABILITY, masking: str = "electra", seed: int | None = None
 ) -> DataCollatorForLanguageModeling:
     """Pads a batch and picks `mlm_probability` of its tokens for the generator to predict (`labels`), replaced as the
-    `masking` scheme says (see MASKING_SCHEMES). The masks are a pure function of (`seed`, the batch's position): see
-    PositionalMaskingCollator."""
+    `masking` scheme says (see MASKING_SCHEMES).
+
+    The masks come from the collator's own generator, seeded with `seed` (0 when None), never from the global RNG:
+    Trainer restores the global RNG of a checkpoint only after fetching the first batch after it, so masks drawn from
+    it differ from the uninterrupted run's from that batch on (issue 30: a resumed pre-training run ended 1e-3 away).
+    The collator's generator needs no checkpoint: Trainer rebuilds the batches of a streamed corpus that a resumed
+    run skips, so it has drawn the same masks as the uninterrupted run when training continues."""
     mask_share, random_share = MASKING_SCHEMES[masking]
-    return PositionalMaskingCollator(
+    return DataCollatorForLanguageModeling(
         tokenizer,
         mlm_probability=mlm_probability,
         mask_replace_prob=mask_share,
         random_replace_prob=random_share,
-        seed=seed or 0,
+        seed=0 if seed is None else seed,
     )
-
-
-class PositionalMaskingCollator(DataCollatorForLanguageModeling):
-    """`DataCollatorForLanguageModeling` whose masks for the n-th batch it builds come from a generator seeded with
-    (`seed`, n), not from the global RNG. A resumed run therefore masks each batch as the uninterrupted run did:
-    Trainer rebuilds the batches of a streamed corpus that it skips (so n counts them), and it restores the global RNG
-    only after fetching the first batch after the checkpoint, which a collator drawing from the global RNG would mask
-    differently (issue 30: resumed pre-training ended 1e-3 away from the uninterrupted run). With DataLoader workers,
-    worker w of W builds batches w, w + W, ...; n counts across them."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.batches_built = 0
-
-    def torch_call(self, examples):
-        worker = torch.utils.data.get_worker_info()
-        workers, worker_id = (worker.num_workers, worker.id) if worker is not None else (1, 0)
-        position = self.batches_built * workers + worker_id
-        self.batches_built += 1
-        # a fresh generator per batch: its draws depend only on the seed and the batch's position
-        self.generator = torch.Generator().manual_seed(self.seed * 1_000_003 + position)
-        self._generator_pid = os.getpid()
-        return super().torch_call(examples)
 
 
 class ElectraGeneratorDiscriminator(nn.Module):

@@ -15,10 +15,11 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from pathlib import Path
 
 import torch
 from transformers import Trainer, TrainerCallback
+
+from training import checkpoints
 
 # The signals that stop a run with a checkpoint, and the exit status of each (128 + the signal, as shells report).
 STOP_SIGNALS = {signal.SIGTERM: 128 + signal.SIGTERM, signal.SIGINT: 128 + signal.SIGINT}
@@ -78,36 +79,38 @@ def train_until_stopped(trainer: Trainer, resume_from_checkpoint: str | None = N
     stop.install()
     try:
         trainer.train(resume_from_checkpoint=resume_from_checkpoint)
-    except KeyboardInterrupt as interrupt:  # a second signal, or Ctrl-C raised before the handler was installed
+    except KeyboardInterrupt as interrupt:  # a second signal, or a KeyboardInterrupt raised by other code
         signum = interrupt.signum if isinstance(interrupt, StoppedAtOnce) else signal.SIGINT
-        print(stopped_line(trainer), file=sys.stderr)
+        if trainer.is_world_process_zero():
+            print(stopped_line(trainer), file=sys.stderr)
         return STOP_SIGNALS[signum]
     finally:
         stop.uninstall()
         trainer.remove_callback(stop)
     if stop.signum is None:
         return None
-    checkpoint = newest_checkpoint(trainer.args.output_dir)
-    name = signal.Signals(stop.signum).name
-    print(
-        f"stopped by {name} at step {trainer.state.global_step}; saved checkpoint {checkpoint}; run the same command "
-        "again to resume.",
-        file=sys.stderr,
-    )
+    if trainer.is_world_process_zero():
+        print(saved_line(trainer, stop.signum), file=sys.stderr)
     return STOP_SIGNALS[stop.signum]
 
 
-def newest_checkpoint(checkpoints_dir: str | Path) -> Path | None:
-    from training.checkpoints import newest_intact_checkpoint
-
-    return newest_intact_checkpoint(checkpoints_dir)
+def saved_line(trainer: Trainer, signum: int) -> str:
+    """The line for a run stopped by `signum` after saving the checkpoint of its last step."""
+    checkpoint = checkpoints.newest_intact_checkpoint(trainer.args.output_dir)
+    step = trainer.state.global_step
+    if checkpoint is None or checkpoints.step_of(checkpoint) != step:  # the signal came after the last step
+        return stopped_line(trainer)
+    return (
+        f"stopped by {signal.Signals(signum).name} at step {step}; saved checkpoint {checkpoint}; run the same "
+        "command again to resume."
+    )
 
 
 def stopped_line(trainer: Trainer | None) -> str:
     """The line for a run stopped at once (nothing more saved): its step and the checkpoint a re-run resumes from."""
     if trainer is None:
         return "stopped before training started; nothing was saved."
-    checkpoint = newest_checkpoint(trainer.args.output_dir)
+    checkpoint = checkpoints.newest_intact_checkpoint(trainer.args.output_dir)
     where = (
         f"last checkpoint: {checkpoint} (run the same command again to resume from it)"
         if checkpoint

@@ -182,12 +182,6 @@ SHAPE_FIELDS = (
 )
 
 
-def newest_complete_checkpoint(checkpoints_dir: str | Path) -> Path | None:
-    """The newest `checkpoint-<step>` folder in `checkpoints_dir` that is complete and intact
-    (training/checkpoints.py)."""
-    return checkpoints.newest_intact_checkpoint(checkpoints_dir)
-
-
 def resume_checkpoint(
     checkpoints_dir: str | Path, config: PretrainedConfig | None = None, restart_if_damaged: bool = False
 ) -> str | None:
