@@ -250,10 +250,6 @@ def test_an_onnx_export_is_a_finished_model_and_overwriting_drops_its_old_files(
     assert not onnx.exists()  # a new export without --quantize leaves no int8 file of the old model beside it
 
 
-# Commands whose main still prints its own errors; each moves to training.errors when its owner next changes it.
-OWN_ERROR_PRINTING = {"training.commands.distill"}  # h31d's rewrite of the distill command
-
-
 def test_every_command_reports_errors_through_the_one_handler():
     """Every command's main is wrapped by training.errors.one_line_errors, and no command prints `error:` itself."""
     import ast
@@ -261,8 +257,6 @@ def test_every_command_reports_errors_through_the_one_handler():
 
     for target, _ in COMMANDS.values():
         module_name = target.split(":")[0]
-        if module_name in OWN_ERROR_PRINTING:
-            continue
         module = importlib.import_module(module_name)
         assert getattr(module.main, "__wrapped__", None) is not None, f"{module_name}.main lacks @one_line_errors"
         source = Path(module.__file__).read_text(encoding="utf-8")

@@ -30,7 +30,7 @@ from training.arguments import check_length, check_model_source, check_numbers, 
 from training.corpus import read_corpus, streamed_corpus, tokenized_corpus
 from training.defaults import BUILT_STUDENT_INITS, MLM_PROBABILITY
 from training.distillation.config import DistillationConfig
-from training.distillation.losses import QUESTION_ANSWERING, REPLACED_TOKEN_DETECTION
+from training.distillation.losses import REPLACED_TOKEN_DETECTION
 from training.distillation.students import build_student, load_generator
 from training.distillation.trainer import DistillationTrainer
 from training.electra_objective import masking_collator
@@ -38,7 +38,7 @@ from training.evaluation import data_collator_for
 from training.loading import load_config, load_model, load_tokenizer
 from training.outputs import atomic_output, bytes_of
 from training.provenance import portable_path
-from training.tasks import features_for, get_task, load_task_data, tokenize_dataset
+from training.tasks import get_task, load_task_data, single_text_tasks, tokenize_dataset
 from training.tokenizer import check_same_vocabulary, check_tokenizer_matches_config, save_tokenizer
 from training.trainer_common import (
     PRETRAINING_DEFAULTS,
@@ -154,21 +154,16 @@ def check_max_seq_length(args: DistillArguments) -> None:
     check_length("--max_seq_length", args.max_seq_length, limit, whose)
 
 
-def takes_one_text(task) -> bool:
-    """Whether the task's examples are one text each (what a plain transfer text can stand in for)."""
-    features = features_for(task)  # the reader's schema, until the task registry says it
-    return "text_pair" not in features and task.kind != QUESTION_ANSWERING
-
-
 def _task_datasets(args: DistillArguments, task, tokenizer, seed: int) -> Dataset:
     # the same seeded subset as `kr-electra-kd finetune --seed` draws, so the two can be compared example for example
     data = load_task_data(task, data_dir=args.data_dir, max_train_samples=args.max_train_samples, seed=seed)
     train = tokenize_dataset(task, data["train"], tokenizer, args.max_seq_length)
     if not args.transfer_corpus:
         return train
-    if not takes_one_text(task):
+    if not task.single_text:
         raise ValueError(
-            f"--transfer_corpus takes plain texts, which fit single-text tasks (nsmc, kohate*, ner), not {task.name}."
+            f"--transfer_corpus takes plain texts, which fit single-text tasks ({', '.join(single_text_tasks())}), "
+            f"not {task.name}."
         )
     # The teacher labels the transfer texts; with them in the mix only the teacher-based loss parts apply.
     transfer = tokenized_corpus(read_corpus(args.transfer_corpus), tokenizer, args.max_seq_length)
