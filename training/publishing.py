@@ -23,9 +23,11 @@ from pathlib import Path
 
 from training.defaults import RESULTS_FILE
 from training.heads import head_of_config
+from training.outputs import LOCK_FILE, PARTIAL_MARK
 
-# What upload_folder leaves out of a model folder.
-IGNORE_PATTERNS = ("checkpoint-*", "checkpoints/*", "*.bin", "*.pt", ".done")
+# What upload_folder leaves out of a model folder: checkpoints, pickles, and a run's lock and the temporary files a
+# killed run may leave (training/outputs.py).
+IGNORE_PATTERNS = ("checkpoint-*", "checkpoints/*", "*.bin", "*.pt", ".done", LOCK_FILE, ".tmp*", f"*{PARTIAL_MARK}*")
 REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 # Run in a fresh process: argv[1] the folder, argv[2] the Auto class of its head (training.heads).
 LOAD_CHECK = """
