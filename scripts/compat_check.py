@@ -35,6 +35,7 @@ import math
 import os
 import re
 import shutil
+import site
 import subprocess
 import sys
 import tempfile
@@ -168,9 +169,20 @@ def default_versions(released: list[str] | None) -> dict[str, str]:
 # Environments
 
 
+def run_or_raise(command: list[str]) -> None:
+    """Run a build step; a failure raises with pip's last ERROR line (or the first line it wrote)."""
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    if result.returncode != 0:
+        errors = [line for line in (result.stderr or result.stdout).splitlines() if line.startswith("ERROR")]
+        raise RuntimeError(f"`{' '.join(command[2:])}` failed: {error_line(errors[-1] if errors else result.stderr)}")
+
+
 def build_environment(version: str, cache: Path) -> tuple[Path, float]:
     """The Python of a virtual environment with transformers `version`, built under `cache` unless it already is;
-    returns it and the seconds its build took (when it was built, possibly on an earlier run)."""
+    returns it and the seconds its build took (when it was built, possibly on an earlier run).
+
+    The environment sees this one's packages (torch, safetensors, numpy) after its own: --system-site-packages does
+    that for a system Python, the .pth file for this script running inside a virtual environment."""
     folder = cache / version
     python, marker = folder / "bin" / "python", folder / "compat_built.json"
     if marker.is_file() and python.is_file():
@@ -180,16 +192,10 @@ def build_environment(version: str, cache: Path) -> tuple[Path, float]:
     progress(f"transformers {version}: building {folder} from the package index")
     shutil.rmtree(folder, ignore_errors=True)
     start = time.perf_counter()
-    for command in (
-        [sys.executable, "-m", "venv", "--system-site-packages", str(folder)],
-        [str(python), "-m", "pip", "install", "-q", f"transformers=={version}"],
-    ):
-        result = subprocess.run(command, capture_output=True, text=True, timeout=900)
-        if result.returncode != 0:
-            errors = [line for line in (result.stderr or result.stdout).splitlines() if line.startswith("ERROR")]
-            raise RuntimeError(
-                f"`{' '.join(command[2:])}` failed: {error_line(errors[-1] if errors else result.stderr)}"
-            )
+    run_or_raise([sys.executable, "-m", "venv", "--system-site-packages", str(folder)])
+    own = folder / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+    (own / "compat_parent.pth").write_text("\n".join(site.getsitepackages()) + "\n", encoding="utf-8")
+    run_or_raise([str(python), "-m", "pip", "install", "-q", f"transformers=={version}"])
     seconds = time.perf_counter() - start
     marker.write_text(json.dumps({"transformers": version, "build_seconds": seconds}) + "\n", encoding="utf-8")
     progress(f"transformers {version}: built in {seconds:.0f} s")
