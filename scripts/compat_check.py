@@ -174,7 +174,8 @@ def run_or_raise(command: list[str]) -> None:
     result = subprocess.run(command, capture_output=True, text=True, timeout=900)
     if result.returncode != 0:
         errors = [line for line in (result.stderr or result.stdout).splitlines() if line.startswith("ERROR")]
-        raise RuntimeError(f"`{' '.join(command[2:])}` failed: {error_line(errors[-1] if errors else result.stderr)}")
+        step = " ".join(arg for arg in command[2:] if not arg.startswith("/"))  # no machine paths in results
+        raise RuntimeError(f"`{step}` failed: {error_line(errors[-1] if errors else result.stderr)}")
 
 
 def build_environment(version: str, cache: Path) -> tuple[Path, float]:
