@@ -147,7 +147,9 @@ def default_versions(released: list[str] | None) -> dict[str, str]:
     if not released:
         progress("the package index cannot be reached: newest releases as last known (NEWEST_KNOWN)")
         chosen = {OLDEST_4X: "oldest 4.x claimed", NEWEST_KNOWN[4]: "newest 4.x", NEWEST_KNOWN[5]: "newest 5.x"}
-        return {minimum: "oldest 5.x claimed (pyproject.toml)", **chosen}
+        release = ".".join((minimum.split(".") + ["0", "0"])[:3])  # "5.2" -> "5.2.0", as a cached folder is named
+        chosen[release] = "oldest 5.x claimed (pyproject.toml)"
+        return dict(sorted(chosen.items(), key=lambda item: version_key(item[0])))
 
     def below(version: str) -> str:
         return max((v for v in released if version_key(v) < version_key(version)), key=version_key)

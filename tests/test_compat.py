@@ -34,6 +34,8 @@ def test_default_versions_are_the_claims_the_releases_below_them_and_the_newest(
     assert list(chosen) == ["4.53.3", "4.54.0", "4.57.6", "5.1.0", "5.2.0", "5.3.0", "5.25.0"]
     assert chosen["5.2.0"].startswith("oldest 5.x claimed") and chosen["5.3.0"].startswith("excluded")
     assert compat.newest(released, 4) == "4.57.6"  # numeric order, not text order (4.9.2 < 4.57.6)
+    offline = compat.default_versions(None)  # the index unreachable: the claims and the last known newest releases
+    assert list(offline) == ["4.54.0", compat.NEWEST_KNOWN[4], "5.2.0", compat.NEWEST_KNOWN[5]]
 
 
 def test_pyproject_claims_are_read_from_pyproject():
