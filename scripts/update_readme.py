@@ -4,6 +4,8 @@ Each section sits between `<!-- generated:NAME -->` and `<!-- /generated:NAME --
 - `presets`: parameters and fp32 safetensors size of every preset at a 30,000-word vocabulary, measured by saving
   the encoder, beside the sizes Kim & Choi (Entropy 2025) report.
 - `results`: the committed benchmark results under benchmarks/results/ (see benchmarks/README.md).
+- `compat`: which transformers releases load saved folders, from benchmarks/results/compat.md
+  (written by `python scripts/compat_check.py`, which also rewrites this section).
 
     python scripts/update_readme.py          # rewrite README.md
     python scripts/update_readme.py --check  # exit 1 if README.md is stale (used by the tests)
@@ -53,11 +55,23 @@ def results_section() -> str:
     return readme_results()
 
 
-SECTIONS: dict[str, Callable[[], str]] = {"presets": presets_table, "results": results_section}
+def compat_section() -> str:
+    table = REPO / "benchmarks" / "results" / "compat.md"
+    if not table.is_file():
+        return "Not measured yet: run `python scripts/compat_check.py`."
+    return table.read_text(encoding="utf-8").strip()
 
 
-def render(text: str) -> str:
-    for name, build in SECTIONS.items():
+SECTIONS: dict[str, Callable[[], str]] = {
+    "presets": presets_table,
+    "results": results_section,
+    "compat": compat_section,
+}
+
+
+def render(text: str, names: tuple[str, ...] = tuple(SECTIONS)) -> str:
+    for name in names:
+        build = SECTIONS[name]
         pattern = re.compile(rf"(<!-- generated:{name} -->).*?(<!-- /generated:{name} -->)", re.S)
         if pattern.search(text):
             body = build()

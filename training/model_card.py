@@ -229,6 +229,16 @@ def _speed_text(speed: dict | None) -> str:
     return "\n".join(f"- {key}: {value}" for key, value in speed.items())
 
 
+# Which transformers releases load a saved folder, as scripts/compat_check.py measured them (absent from a wheel).
+COMPAT_RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "compat.json"
+
+
+def _tested_with_text() -> str:
+    if not COMPAT_RESULTS.is_file():
+        return "The transformers releases it loads with were not measured here; see `scripts/compat_check.py`."
+    return json.loads(COMPAT_RESULTS.read_text(encoding="utf-8"))["tested_with"]
+
+
 def _card_data(results: list[dict], model_name: str, pipeline_tag: str | None, teacher: str | None) -> ModelCardData:
     """The card's metadata block: language, license, tags, the Hub datasets scored on, base model, eval results."""
     # only the Hub datasets the scores were measured on (not the task's usual dataset when the data was local)
@@ -348,6 +358,7 @@ def write_model_card(
         results_table=_results_table(results, teacher_results),
         baselines=_baselines_text(results),
         speed=_speed_text(speed) + browser_card_text(model_dir),  # training/web_server.py: browser.json
+        tested_with=_tested_with_text(),
         auto_class=head.auto_class,
         pipeline_tag=pipeline_tag,
     )
