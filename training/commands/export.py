@@ -14,6 +14,7 @@ from training.onnx_export import (
     PARITY_SENTENCES,
     QUANTIZATIONS,
     QUANTIZED_FILE,
+    convert_to_ort,
     export_onnx,
     js_pipeline,
     load_model,
@@ -37,6 +38,10 @@ class ExportArguments:
     opset: int = field(default=17, metadata={"help": "ONNX opset version (14 or later: scaled dot-product attention)."})
     tolerance: float = field(
         default=1e-4, metadata={"help": "Largest allowed difference between PyTorch and the float ONNX model."}
+    )
+    mobile: bool = field(
+        default=False,
+        metadata={"help": "Also write ONNX Runtime's mobile format: onnx/*.ort and onnx/required_operators.config."},
     )
     overwrite_output_dir: bool = field(
         default=False, metadata={"help": "Replace a model or export already in --output_dir (refused otherwise)."}
@@ -68,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.quantize == "int8":
         files.append(output_dir / "onnx" / QUANTIZED_FILE)
         quantize_int8(onnx_path, files[-1])
+    if args.mobile:
+        files += convert_to_ort(list(files))
 
     inputs = dict(tokenizer(PARITY_SENTENCES, padding=True, truncation=True, max_length=128, return_tensors="pt"))
     parity_ok = True
@@ -75,7 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         differences = max_differences(model, onnx_session(path), inputs, output_names)
         shown = ", ".join(f"{name} {value:.2e}" for name, value in differences.items())
         print(f"{path.relative_to(output_dir)}: {path.stat().st_size / 1e6:.1f} MB; max |PyTorch - ONNX|: {shown}")
-        if path.name == ONNX_FILE and max(differences.values()) > args.tolerance:
+        if (
+            path.name in (ONNX_FILE, Path(ONNX_FILE).with_suffix(".ort").name)
+            and max(differences.values()) > args.tolerance
+        ):
             parity_ok = False
     if not parity_ok:
         print(f"error: the ONNX model differs from PyTorch by more than --tolerance {args.tolerance}", file=sys.stderr)
