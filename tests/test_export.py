@@ -123,3 +123,21 @@ def test_the_web_folder_is_no_pytorch_model_and_keeps_the_tokenizer(tiny_tokeniz
         assert web(first, second)["token_type_ids"] == reference(first, second)["token_type_ids"]
     everything = sorted(path.relative_to(tmp_path / "web").as_posix() for path in (tmp_path / "web").rglob("*"))
     assert onnx_export.web_repo_files(tmp_path / "web") == [name for name in everything if name != "onnx"]
+
+
+@pytest.mark.slow
+def test_mobile_format_matches_onnxruntime_and_lists_its_operators(tiny_tokenizer, korean_texts, tmp_path):
+    _save(KRElectraKDForSequenceClassification, tiny_tokenizer, tmp_path / "model", attention_rank=16, ffn_rank=16)
+    argv = ["--model", str(tmp_path / "model"), "--output_dir", str(tmp_path / "out"), "--quantize", "int8"]
+    assert export.main([*argv, "--mobile"]) == 0
+    onnx_dir = tmp_path / "out/onnx"
+    operators = (onnx_dir / "required_operators.config").read_text()
+    assert "# - model.ort" in operators and "ai.onnx;" in operators and str(tmp_path) not in operators
+    assert "/tmp" not in operators
+    model_dir, head = tmp_path / "model", KRElectraKDForSequenceClassification
+    ort = _onnx_differences(head, model_dir, onnx_dir / "model.ort", tiny_tokenizer, korean_texts)
+    assert max(ort.values()) < 1e-4, ort
+    native_int8 = _onnx_differences(head, model_dir, onnx_dir / "model_quantized.onnx", tiny_tokenizer, korean_texts)
+    mobile_int8 = _onnx_differences(head, model_dir, onnx_dir / "model_quantized.ort", tiny_tokenizer, korean_texts)
+    assert abs(mobile_int8["logits"] - native_int8["logits"]) < 1e-3
+    assert "onnx/model.ort" in onnx_export.web_repo_files(tmp_path / "out")

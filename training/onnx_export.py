@@ -60,7 +60,15 @@ WEB_TOKENIZER = {"tokenizer_class": "ElectraTokenizer", "do_lower_case": False, 
 # config.json keys that only make sense with this family's Python code, dropped from the web folder.
 PYTHON_ONLY_KEYS = ("auto_map", "transformers_version", "dtype", "torch_dtype")
 # What the companion web repo holds (paths relative to the export folder); upload pushes exactly these.
-WEB_REPO_PATTERNS = ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "onnx/*.onnx")
+WEB_REPO_PATTERNS = (
+    "config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "onnx/*.onnx",
+    "onnx/*.ort",
+    "onnx/required_operators.config",
+)
 
 
 class ExportWrapper(torch.nn.Module):
@@ -247,3 +255,32 @@ def push_web_repo(export_dir: str | Path, repo_id: str, token: str, private: boo
         commit_message=message,
     )
     return getattr(commit, "commit_url", str(commit))
+
+
+MOBILE_CONFIG = "required_operators.config"
+
+
+def convert_to_ort(onnx_files: list[Path]) -> list[Path]:
+    """ONNX Runtime's mobile format: `<name>.ort` beside each file, and onnx/required_operators.config, the operator
+    list a reduced runtime build takes (`build.sh --include_ops_by_config`). Returns the .ort files."""
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as work:
+        for path in onnx_files:
+            shutil.copyfile(path, Path(work) / path.name)
+        command = [sys.executable, "-m", "onnxruntime.tools.convert_onnx_models_to_ort", work]
+        result = subprocess.run([*command, "--optimization_style", "Fixed"], capture_output=True, text=True)
+        if result.returncode != 0:
+            raise RuntimeError(f"ORT format conversion failed: {(result.stderr.strip().splitlines() or ['?'])[-1]}")
+        converted = []
+        for path in onnx_files:
+            converted.append(path.with_suffix(".ort"))
+            shutil.move(Path(work) / f"{path.stem}.ort", converted[-1])
+        operators = (Path(work) / MOBILE_CONFIG).read_text(encoding="utf-8").splitlines()
+    # The generated header names the temporary folder; name the files instead.
+    header = ["# Generated from model/s:", *(f"# - {path.name}" for path in converted)]
+    body = [line for line in operators if not line.startswith("#")]
+    (onnx_files[0].parent / MOBILE_CONFIG).write_text("\n".join(header + body) + "\n", encoding="utf-8")
+    return converted

@@ -15,6 +15,7 @@ from training.onnx_export import (
     PARITY_SENTENCES,
     QUANTIZATIONS,
     QUANTIZED_FILE,
+    convert_to_ort,
     export_onnx,
     js_pipeline,
     load_model,
@@ -40,6 +41,10 @@ class ExportArguments:
     tolerance: float = field(
         default=1e-4, metadata={"help": "Largest allowed difference between PyTorch and the float ONNX model."}
     )
+    mobile: bool = field(
+        default=False,
+        metadata={"help": "Also write ONNX Runtime's mobile format: onnx/*.ort and onnx/required_operators.config."},
+    )
     overwrite_output_dir: bool = field(
         default=False, metadata={"help": "Replace a model or export already in --output_dir (refused otherwise)."}
     )
@@ -62,13 +67,17 @@ def main(argv: list[str] | None = None) -> int:
 
     output_dir = Path(args.output_dir)
     with atomic_output(output_dir, needed=bytes_of(model)) as staging:  # moved into place once complete
-        output_names = export_onnx(model, staging / "onnx" / ONNX_FILE, args.opset)
+        written = [staging / "onnx" / ONNX_FILE]
+        output_names = export_onnx(model, written[0], args.opset)
         save_tokenizer(tokenizer, staging)
         # A web-ready folder (training/onnx_export.py): stock electra config and ElectraTokenizer, no weights, no code.
         write_web_files(staging, model.config.to_dict(), quantized=args.quantize is not None)
         if args.quantize == "int8":
-            quantize_int8(staging / "onnx" / ONNX_FILE, staging / "onnx" / QUANTIZED_FILE)
-    files = [output_dir / "onnx" / name for name in (ONNX_FILE, QUANTIZED_FILE)[: 2 if args.quantize else 1]]
+            written.append(staging / "onnx" / QUANTIZED_FILE)
+            quantize_int8(written[0], written[-1])
+        if args.mobile:
+            written += convert_to_ort(list(written))
+    files = [output_dir / path.relative_to(staging) for path in written]
 
     inputs = dict(tokenizer(PARITY_SENTENCES, padding=True, truncation=True, max_length=128, return_tensors="pt"))
     parity_ok = True
@@ -76,7 +85,10 @@ def main(argv: list[str] | None = None) -> int:
         differences = max_differences(model, onnx_session(path), inputs, output_names)
         shown = ", ".join(f"{name} {value:.2e}" for name, value in differences.items())
         print(f"{path.relative_to(output_dir)}: {path.stat().st_size / 1e6:.1f} MB; max |PyTorch - ONNX|: {shown}")
-        if path.name == ONNX_FILE and max(differences.values()) > args.tolerance:
+        if (
+            path.name in (ONNX_FILE, Path(ONNX_FILE).with_suffix(".ort").name)
+            and max(differences.values()) > args.tolerance
+        ):
             parity_ok = False
     if not parity_ok:
         raise CommandError(f"the ONNX model differs from PyTorch by more than --tolerance {args.tolerance}", code=1)
