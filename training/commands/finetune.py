@@ -159,6 +159,11 @@ def main(argv: list[str] | None = None) -> int:
         check_tokenizer(tokenizer, model)
         doc_stride = data_args.doc_stride or default_doc_stride(max_seq_length)
         train_features = tokenize_dataset(task, data["train"], tokenizer, max_seq_length, doc_stride, training=True)
+        checkpoint = training_args.resume_from_checkpoint
+        if checkpoint is None and output_dir.is_dir():
+            # the newest intact checkpoint (one a kill left half-written is skipped, and the line says which); with
+            # only damaged ones, refused unless --overwrite_output_dir
+            checkpoint = resume_checkpoint(output_dir, restart_if_damaged=args.overwrite_output_dir)
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -166,14 +171,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Skipped {data.num_bad_rows_skipped} malformed row(s), e.g.:\n  " + "\n  ".join(data.bad_row_examples))
 
     trainer = build_trainer(task, model, tokenizer, training_args, train_features, data, max_seq_length, doc_stride)
-    checkpoint = training_args.resume_from_checkpoint
-    if checkpoint is None and output_dir.is_dir():
-        # the newest complete checkpoint: one a kill left half-written is skipped, and the line says which
-        try:
-            checkpoint = resume_checkpoint(output_dir, restart_if_damaged=args.overwrite_output_dir)
-        except ValueError as error:  # only damaged checkpoints: refused unless --overwrite_output_dir
-            print(f"error: {error}", file=sys.stderr)
-            return 2
     if (stopped := train_until_stopped(trainer, checkpoint)) is not None:
         return stopped
     save_finetuned(trainer, training_args, output_dir)
