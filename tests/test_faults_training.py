@@ -276,6 +276,22 @@ def test_with_every_checkpoint_damaged_the_run_refuses_unless_told_to_start_over
 
 
 @pytest.mark.slow
+def test_finetune_with_only_a_damaged_checkpoint_starts_over_only_when_told(
+    finetuned, tiny_model, fixtures_dir, tmp_path, capsys
+):
+    output = tmp_path / "run"
+    shutil.copytree(finetuned / "checkpoint-6", output / "checkpoint-6")
+    truncate(output / "checkpoint-6" / "model.safetensors")
+    argv = finetune_argv(tiny_model, fixtures_dir, output)
+    assert finetune_command.main(argv) == 2
+    [line] = error_lines(capsys.readouterr().err)
+    assert line.startswith(f"error: no intact checkpoint in {output}: the damaged checkpoint-6 (model.safetensors: ")
+    assert finetune_command.main([*argv, "--overwrite_output_dir", "true"]) == 0
+    assert "removed the damaged ones, starting from step 0" in capsys.readouterr().out
+    assert max_difference(output, finetuned) == 0.0
+
+
+@pytest.mark.slow
 def test_a_run_resumed_past_a_damaged_checkpoint_ends_with_the_uninterrupted_weights(
     pretrained, tokenizer_dir, fixtures_dir, tmp_path, capsys
 ):

@@ -23,7 +23,6 @@ from training import checkpoints
 
 # The signals that stop a run with a checkpoint, and the exit status of each (128 + the signal, as shells report).
 STOP_SIGNALS = {signal.SIGTERM: 128 + signal.SIGTERM, signal.SIGINT: 128 + signal.SIGINT}
-INTERRUPTED_EXIT_CODE = STOP_SIGNALS[signal.SIGINT]
 
 
 class StoppedAtOnce(KeyboardInterrupt):

@@ -169,15 +169,15 @@ def main(argv: list[str] | None = None) -> int:
         check_tokenizer(tokenizer, model)
         doc_stride = data_args.doc_stride or default_doc_stride(max_seq_length)
         train_features = tokenize_dataset(task, data["train"], tokenizer, max_seq_length, doc_stride, training=True)
+        checkpoint = training_args.resume_from_checkpoint
+        if checkpoint is None and output_dir.is_dir():
+            # the newest intact checkpoint (one a kill left half-written is skipped, and the line says which); with
+            # only damaged ones, refused unless --overwrite_output_dir
+            checkpoint = resume_checkpoint(output_dir, restart_if_damaged=args.overwrite_output_dir)
     if data.num_bad_rows_skipped:
         print(f"Skipped {data.num_bad_rows_skipped} malformed row(s), e.g.:\n  " + "\n  ".join(data.bad_row_examples))
 
     trainer = build_trainer(task, model, tokenizer, training_args, train_features, data, max_seq_length, doc_stride)
-    checkpoint = training_args.resume_from_checkpoint
-    if checkpoint is None and output_dir.is_dir():
-        # the newest complete checkpoint: one a kill left half-written is skipped, and the line says which
-        with bad_input(ValueError):  # only damaged checkpoints: refused unless --overwrite_output_dir
-            checkpoint = resume_checkpoint(output_dir, restart_if_damaged=args.overwrite_output_dir)
     if (stopped := train_or_restore(trainer, checkpoint)) is not None:
         return stopped
     # model and results appear together, once both are complete: a kill or a full disk leaves the checkpoints only
