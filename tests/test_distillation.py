@@ -31,9 +31,12 @@ from training.distillation import (
     DistillationTrainer,
     build_student,
     check_layer_map,
+    run_distillation,
     uniform_layer_map,
 )
+from training.distillation.run import takes_one_text
 from training.provenance import find_local_paths
+from training.tasks import get_task
 
 REPO = Path(__file__).resolve().parents[1]
 QUIET = ["--disable_tqdm", "true", "--report_to", "none"]
@@ -583,3 +586,31 @@ def test_private_trainer_overrides_are_listed_and_keep_their_signature():
     # the public hook that replaced `_save`: Trainer saves every checkpoint through it
     assert "save_model" in vars(DistillationTrainer)
     assert list(inspect.signature(Trainer.save_model).parameters) == ["self", "output_dir", "_internal_call"]
+
+
+@pytest.mark.parametrize(
+    "task, one_text", [("nsmc", True), ("kohate", True), ("ner", True), ("kornli", False), ("korquad", False)]
+)
+def test_transfer_texts_fit_single_text_tasks_only(task, one_text):
+    assert takes_one_text(get_task(task)) is one_text
+
+
+def test_run_distillation_refuses_bad_options_before_loading_anything(tmp_path):
+    with pytest.raises(ValueError, match="Unknown distillation option"):
+        run_distillation(teacher="nowhere", corpus=["c.txt"], output_dir=str(tmp_path / "out"), weight_bogus=1.0)
+    with pytest.raises(ValueError, match="--weight_minilm must be >= 0"):
+        run_distillation(teacher="nowhere", corpus=["c.txt"], output_dir=str(tmp_path / "out"), weight_minilm=-1.0)
+    with pytest.raises(ValueError, match="cache does not hold query/key/value states, which minilm reads"):
+        DistillationConfig(weight_minilm=1.0, cache_teacher_outputs=True).validate()
+
+
+@pytest.mark.slow
+def test_run_distillation_is_the_command_without_argv(teacher_dir, fixtures_dir, tmp_path):
+    output = run_distillation(
+        teacher=str(teacher_dir), corpus=[str(fixtures_dir / "corpus.txt")], student_preset="tiny",
+        student_shape="hidden_size=32,num_attention_heads=2", output_dir=str(tmp_path / "student"), max_steps=3,
+        weight_minilm=1.0, max_seq_length=32, per_device_train_batch_size=4, logging_steps=1, report_to="none",
+    )  # fmt: skip
+    record = json.loads((output / "distillation.json").read_text())
+    assert record["steps"] == 3 and record["loss_weights"]["minilm"] == 1.0
+    assert "loss_minilm" in record["last_loss"]
