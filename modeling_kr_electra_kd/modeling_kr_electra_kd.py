@@ -638,14 +638,26 @@ def attention_mask_for(
     attention_mask: torch.Tensor, dtype: torch.dtype, implementation: str | None, output_attentions: bool
 ) -> torch.Tensor:
     """The padding mask in the form the chosen kernel reads: flash kernels take the [batch, seq] 1/0 mask (they unpad
-    with it); eager and SDPA an additive [batch, 1, 1, seq] mask; any other kernel (flex, user-registered) the same
-    mask expanded over query positions, [batch, 1, seq, seq]."""
+    with it); flex attention a `BlockMask`; eager and SDPA an additive [batch, 1, 1, seq] mask; any other
+    (user-registered) kernel that mask expanded over query positions, [batch, 1, seq, seq]."""
     if output_attentions or implementation in (None, "eager", "sdpa"):
         return _extended_attention_mask(attention_mask, dtype)
     if "flash" in implementation:
         return attention_mask
-    seq_length = attention_mask.shape[-1]
-    return _extended_attention_mask(attention_mask, dtype).expand(-1, -1, seq_length, -1)
+    batch_size, seq_length = attention_mask.shape
+    if "flex" in implementation:
+        from torch.nn.attention.flex_attention import create_block_mask
+
+        keep = attention_mask.bool()
+        return create_block_mask(
+            lambda batch, head, query, key: keep[batch, key],
+            batch_size,
+            None,
+            seq_length,
+            seq_length,
+            device=attention_mask.device,
+        )
+    return _extended_attention_mask(attention_mask, dtype).expand(-1, -1, seq_length, -1).contiguous()
 
 
 class KRElectraKDModel(KRElectraKDPreTrainedModel):

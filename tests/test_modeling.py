@@ -239,6 +239,19 @@ def test_set_attn_implementation_switches_the_kernel(monkeypatch):
     assert torch.allclose(outputs["eager"], outputs["sdpa"], atol=1e-5)
 
 
+def test_flex_attention_matches_sdpa_with_padding():
+    """flex_attention through transformers' interface (a BlockMask built from the padding mask) gives SDPA's
+    output; torch runs it on CPU too."""
+    torch.manual_seed(0)
+    model = KRElectraKDForSequenceClassification(KRElectraKDConfig.from_preset("tiny", vocab_size=100, **LOW_RANK))
+    input_ids, attention_mask = _inputs()
+    with torch.no_grad():
+        sdpa = model.eval()(input_ids, attention_mask=attention_mask).logits
+        model.set_attn_implementation("flex_attention")
+        flex = model(input_ids, attention_mask=attention_mask).logits
+    assert torch.allclose(flex, sdpa, atol=1e-5)
+
+
 @pytest.mark.parametrize("preset", ["small-kd", "small-lf-v2", "small-lf-v3"])
 def test_inputs_embeds_equal_the_input_ids_path(preset):
     """`get_input_embeddings()` gives full-width embeddings at every rank, and feeding them as `inputs_embeds` gives

@@ -143,6 +143,9 @@ def load_common_tests():
         raise RuntimeError(f"add {', '.join(sorted(undeclared))} to MARKERS in {Path(__file__).name}")
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
-    modeling = importlib.import_module(f"{PACKAGE}.test_modeling_common")
-    configuration = importlib.import_module(f"{PACKAGE}.test_configuration_common")
+    try:
+        modeling = importlib.import_module(f"{PACKAGE}.test_modeling_common")
+        configuration = importlib.import_module(f"{PACKAGE}.test_configuration_common")
+    except ModuleNotFoundError as error:  # a test dependency of transformers' (e.g. parameterized) is missing
+        raise CommonTestsUnavailable(f"{error} (pip install -e '.[dev]')") from error
     return modeling.ModelTesterMixin, configuration.ConfigTester
