@@ -17,8 +17,9 @@
 
 Read top to bottom in the order of transformers' modeling_electra.py: the low-rank linear layer, embeddings,
 attention, feed-forward, the encoder, the heads' building blocks, the pre-trained model base, then the model and its
-heads. Only transformers' public API is used, so a folder saved from here keeps loading with `trust_remote_code=True`
-across transformers releases.
+heads. Only transformers' public API is used, plus the two names modeling_electra.py itself takes from
+transformers.modeling_layers and transformers.modeling_utils (each with a fallback, see the imports), so a folder
+saved from here keeps loading with `trust_remote_code=True` across transformers releases.
 
 Saving follows transformers' route for custom code: the config and every model class are registered for their Auto
 class (`register_for_auto_class`, at the end of each file), so `save_pretrained` (and every Trainer checkpoint) writes
