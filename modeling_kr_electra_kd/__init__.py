@@ -18,6 +18,7 @@ from .configuration_kr_electra_kd import AUTO_MAP, LAYER_MATRICES, PRESETS, KREl
 from .modeling_kr_electra_kd import (
     CODE_FILES,
     PIPELINE_FILE,
+    KRElectraKDFactorizedEmbedding,
     KRElectraKDForMaskedLM,
     KRElectraKDForPreTraining,
     KRElectraKDForPreTrainingOutput,
@@ -56,6 +57,7 @@ __all__ = [
     "KRElectraKDForPreTrainingOutput",
     "KRElectraKDForQuestionAnswering",
     "KRElectraKDForSequenceClassification",
+    "KRElectraKDFactorizedEmbedding",
     "KRElectraKDForTokenClassification",
     "KRElectraKDLowRankLinear",
     "KRElectraKDModel",

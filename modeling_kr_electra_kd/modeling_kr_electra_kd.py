@@ -17,8 +17,9 @@
 
 Read top to bottom in the order of transformers' modeling_electra.py: the low-rank linear layer, embeddings,
 attention, feed-forward, the encoder, the heads' building blocks, the pre-trained model base, then the model and its
-heads. Only transformers' public API is used, so a folder saved from here keeps loading with `trust_remote_code=True`
-across transformers releases.
+heads. Only transformers' public API is used, plus the two names modeling_electra.py itself takes from
+transformers.modeling_layers and transformers.modeling_utils (each with a fallback, see the imports), so a folder
+saved from here keeps loading with `trust_remote_code=True` across transformers releases.
 
 Saving follows transformers' route for custom code: the config and every model class are registered for their Auto
 class (`register_for_auto_class`, at the end of each file), so `save_pretrained` (and every Trainer checkpoint) writes
@@ -27,6 +28,7 @@ class (`register_for_auto_class`, at the end of each file), so `save_pretrained`
 
 import shutil
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -45,6 +47,31 @@ from transformers.modeling_outputs import (
 from transformers.utils import logging
 
 from .configuration_kr_electra_kd import AUTO_MAP, KRElectraKDConfig
+
+# Two names from outside transformers' top-level namespace, imported from where modeling_electra.py imports them: the
+# base class that gives `gradient_checkpointing_enable()` its layers, and the registry of attention kernels behind
+# `config._attn_implementation`. Saved folders must keep loading on older releases, so each has a fallback: a layer
+# that checkpoints the same way (what transformers' own class did when it was added, in 4.52), and plain PyTorch SDPA.
+try:
+    from transformers.modeling_layers import GradientCheckpointingLayer
+except ImportError:  # transformers < 4.52
+
+    class GradientCheckpointingLayer(nn.Module):
+        """Runs the layer through `_gradient_checkpointing_func` (set by `gradient_checkpointing_enable()`) while
+        training; tensors that need gradients must be positional."""
+
+        gradient_checkpointing = False
+
+        def __call__(self, *args, **kwargs):
+            if self.gradient_checkpointing and self.training and torch.is_grad_enabled():
+                return self._gradient_checkpointing_func(partial(super().__call__, **kwargs), *args)
+            return super().__call__(*args, **kwargs)
+
+
+try:
+    from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+except ImportError:  # transformers < 4.48
+    ALL_ATTENTION_FUNCTIONS = None
 
 logger = logging.get_logger(__name__)
 
@@ -119,6 +146,57 @@ def linear_or_low_rank(in_features: int, out_features: int, rank: int | None) ->
     return KRElectraKDLowRankLinear(in_features, out_features, rank)
 
 
+class KRElectraKDFactorizedEmbedding(nn.Embedding):
+    """A factorized word embedding seen as one `nn.Embedding`: ids -> `vocab x rank` lookup -> `rank -> embedding_size`
+    projection, so `model.get_input_embeddings()(ids)` is what the model adds position and type embeddings to, and
+    `inputs_embeds` callers (prompt tuning, attribution, adversarial training) work at every rank.
+
+    It owns no parameters: it reads the two factors from the embeddings module it belongs to (`word_embeddings` and
+    `word_embeddings_up`, the names in the state dict), at every call, so a factor replaced there (peft LoRA,
+    `resize_token_embeddings`) is the one it uses. `weight` is the `vocab x rank` factor, as `resize_token_embeddings`
+    and weight tying expect of an input embedding. It is a submodule of that embeddings module (transformers looks
+    input embeddings up among the model's modules) that `_init_weights` leaves alone: the factors are initialised as
+    factors."""
+
+    def __init__(self, owner: nn.Module):
+        nn.Module.__init__(self)
+        self.__dict__["owner"] = owner  # a plain reference: the owner holds this view as its submodule
+
+    @property
+    def factor(self) -> nn.Module:
+        return self.owner.word_embeddings
+
+    @property
+    def up(self) -> nn.Module:
+        return self.owner.word_embeddings_up
+
+    @property
+    def weight(self) -> torch.Tensor:
+        return self.factor.weight
+
+    @property
+    def num_embeddings(self) -> int:
+        return self.factor.weight.shape[0]
+
+    @num_embeddings.setter
+    def num_embeddings(self, value: int) -> None:  # set by resize_token_embeddings; the factor's shape says it
+        self.factor.num_embeddings = value
+
+    @property
+    def embedding_dim(self) -> int:
+        return self.up.weight.shape[0]
+
+    @property
+    def padding_idx(self) -> int | None:
+        return getattr(self.factor, "padding_idx", None)
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return self.up(self.factor(input_ids))
+
+    def extra_repr(self) -> str:
+        return f"{self.num_embeddings}, {self.embedding_dim}, rank={self.factor.weight.shape[1]}"
+
+
 class KRElectraKDEmbeddings(nn.Module):
     """Word, position and token-type embeddings. With `embedding_rank` set, the word-embedding matrix is factorized
     into a `vocab x rank` lookup followed by a `rank -> embedding_size` projection (the vocabulary dominates a small
@@ -142,6 +220,30 @@ class KRElectraKDEmbeddings(nn.Module):
         self.register_buffer(
             "position_ids", torch.arange(config.max_position_embeddings).expand((1, -1)), persistent=False
         )
+        self._refresh_token_embeddings()
+
+    def _refresh_token_embeddings(self) -> None:
+        """Build the factorized view when `word_embeddings` is the `vocab x rank` factor. The view is a submodule
+        without parameters of its own, so the state dict keeps its two names."""
+        rank = self.config.embedding_rank
+        factorized = rank is not None and getattr(self.word_embeddings, "embedding_dim", None) == rank
+        self.factorized_embeddings = KRElectraKDFactorizedEmbedding(self) if factorized else None
+
+    @property
+    def token_embeddings(self) -> nn.Module:
+        """The module that maps token ids to `embedding_size`-wide vectors, as `get_input_embeddings()` returns it:
+        `word_embeddings` itself when dense, else the factorized view (lookup, then up-projection)."""
+        return self.factorized_embeddings if self.factorized_embeddings is not None else self.word_embeddings
+
+    def set_token_embeddings(self, value: nn.Module) -> None:
+        """Install `value` as the token embedding: a factorized view brings its two factors; on a factorized model
+        a `rank`-wide `nn.Embedding` replaces the `vocab x rank` factor (what `resize_token_embeddings` hands over);
+        any other module replaces the token embedding outright."""
+        if isinstance(value, KRElectraKDFactorizedEmbedding):
+            self.word_embeddings_up = value.up
+            value = value.factor
+        self.word_embeddings = value
+        self._refresh_token_embeddings()
 
     def forward(
         self,
@@ -164,9 +266,7 @@ class KRElectraKDEmbeddings(nn.Module):
             token_type_ids = torch.zeros(input_shape, dtype=torch.long, device=self.position_ids.device)
 
         if inputs_embeds is None:
-            inputs_embeds = self.word_embeddings(input_ids)
-            if self.config.embedding_rank is not None:
-                inputs_embeds = self.word_embeddings_up(inputs_embeds)
+            inputs_embeds = self.token_embeddings(input_ids)
         embeddings = inputs_embeds + self.token_type_embeddings(token_type_ids) + self.position_embeddings(position_ids)
         embeddings = self.LayerNorm(embeddings)
         embeddings = self.dropout(embeddings)
@@ -179,17 +279,24 @@ def eager_attention_forward(
     key: torch.Tensor,
     value: torch.Tensor,
     attention_mask: torch.Tensor | None,
-    scaling: float,
+    scaling: float | None = None,
     dropout: float = 0.0,
+    **kwargs,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Attention step by step: `(batch, heads, seq, head_size)` context and the attention probabilities (before
-    dropout, as distillation matches them)."""
+    """Attention step by step, with transformers' attention-interface signature: the `(batch, seq, heads, head_size)`
+    context and the attention probabilities (before dropout, as distillation matches them)."""
+    if scaling is None:
+        scaling = query.shape[-1] ** -0.5
     scores = torch.matmul(query, key.transpose(-1, -2)) * scaling
     if attention_mask is not None:
+        if attention_mask.dtype == torch.bool:  # True = attend, as transformers' mask helpers write it
+            attention_mask = torch.zeros_like(attention_mask, dtype=scores.dtype).masked_fill(
+                ~attention_mask, torch.finfo(scores.dtype).min
+            )
         scores = scores + attention_mask
     attention_probs = nn.functional.softmax(scores, dim=-1)
     context = torch.matmul(nn.functional.dropout(attention_probs, p=dropout, training=module.training), value)
-    return context, attention_probs
+    return context.transpose(1, 2), attention_probs
 
 
 def sdpa_attention_forward(
@@ -198,28 +305,47 @@ def sdpa_attention_forward(
     key: torch.Tensor,
     value: torch.Tensor,
     attention_mask: torch.Tensor | None,
-    scaling: float,
+    scaling: float | None = None,
     dropout: float = 0.0,
+    **kwargs,
 ) -> tuple[torch.Tensor, None]:
-    """The same computation in PyTorch's fused kernel (flash or memory-efficient attention where the device and the
-    mask allow); the probabilities are never materialised, so none are returned."""
+    """PyTorch's fused kernel, for tracing and for transformers releases without an attention registry (< 4.48)."""
     context = nn.functional.scaled_dot_product_attention(
         query, key, value, attn_mask=attention_mask, dropout_p=dropout, scale=scaling
     )
-    return context, None
+    return context.transpose(1, 2), None
+
+
+def attention_function(implementation: str | None, output_attentions: bool):
+    """The kernel `config._attn_implementation` names, from transformers' registry as modeling_electra.py takes it:
+    sdpa, flash_attention_2/3, flex_attention, or one registered by the user. "eager" is the local
+    `eager_attention_forward`, and so is every call that asks for the attention maps (`output_attentions=True`,
+    which distillation does), since only it materialises them."""
+    if output_attentions or implementation in (None, "eager"):
+        return eager_attention_forward
+    # The local SDPA when transformers has no registry, and while tracing (ONNX export): transformers' SDPA wrapper
+    # turns the traced sequence length into a Python bool (`q_length > 1`), which would freeze it into the graph.
+    if ALL_ATTENTION_FUNCTIONS is None or (implementation == "sdpa" and torch.jit.is_tracing()):
+        return sdpa_attention_forward
+    if hasattr(ALL_ATTENTION_FUNCTIONS, "get_interface"):  # transformers >= 5
+        return ALL_ATTENTION_FUNCTIONS.get_interface(implementation, eager_attention_forward)
+    return ALL_ATTENTION_FUNCTIONS[implementation]
 
 
 class KRElectraKDSelfAttention(nn.Module):
     """Multi-head self-attention; Q, K and V are low-rank when `attention_rank` (or their `matrix_ranks`) is set.
 
-    `config._attn_implementation` picks the kernel, as in transformers: "sdpa" (the default) or "eager" (e.g.
-    `from_pretrained(..., attn_implementation="eager")`). Asking for the attention maps (`output_attentions=True`,
-    which distillation does) takes the eager path whatever the setting, since SDPA does not return them.
+    `config._attn_implementation` picks the kernel through transformers' attention interface (see
+    `attention_function`): "sdpa" (the default), "eager", a flash or flex kernel where installed, switchable with
+    `model.set_attn_implementation(...)` or `from_pretrained(..., attn_implementation=...)`. Asking for the attention
+    maps (`output_attentions=True`) takes the eager path whatever the setting.
     """
 
     def __init__(self, config: KRElectraKDConfig, layer_index: int):
         super().__init__()
         self.config = config
+        self.is_causal = False  # an encoder: transformers' kernels read this
+        self.layer_idx = layer_index
         self.num_attention_heads = config.num_attention_heads
         self.attention_head_size = config.hidden_size // config.num_attention_heads
         self.scaling = self.attention_head_size**-0.5
@@ -264,9 +390,7 @@ class KRElectraKDSelfAttention(nn.Module):
         head_shape = (batch_size, seq_length, self.num_attention_heads, self.attention_head_size)
         query, key, value = (state.view(head_shape).transpose(1, 2) for state in self.project_qkv(hidden_states))
 
-        attention_interface = sdpa_attention_forward
-        if output_attentions or self.config._attn_implementation == "eager":
-            attention_interface = eager_attention_forward
+        attention_interface = attention_function(self.config._attn_implementation, output_attentions)
         context, attention_probs = attention_interface(
             self,
             query,
@@ -276,7 +400,7 @@ class KRElectraKDSelfAttention(nn.Module):
             scaling=self.scaling,
             dropout=self.dropout.p if self.training else 0.0,
         )
-        context = context.transpose(1, 2).reshape(batch_size, seq_length, -1)
+        context = context.reshape(batch_size, seq_length, -1)
         return context, attention_probs
 
 
@@ -342,7 +466,10 @@ class KRElectraKDOutput(nn.Module):
         return self.LayerNorm(hidden_states + input_tensor)
 
 
-class KRElectraKDLayer(nn.Module):
+class KRElectraKDLayer(GradientCheckpointingLayer):
+    """One encoder layer. As a `GradientCheckpointingLayer` it is recomputed in the backward pass after
+    `model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=...)`, with those options."""
+
     def __init__(self, config: KRElectraKDConfig, layer_index: int):
         super().__init__()
         self.attention = KRElectraKDAttention(config, layer_index)
@@ -371,8 +498,6 @@ class KRElectraKDEncoder(nn.Module):
         super().__init__()
         self.config = config
         self.layer = nn.ModuleList([KRElectraKDLayer(config, index) for index in range(config.num_hidden_layers)])
-        # Set by PreTrainedModel.gradient_checkpointing_enable(), which also sets `_gradient_checkpointing_func`.
-        self.gradient_checkpointing = False
 
     def forward(
         self,
@@ -384,12 +509,8 @@ class KRElectraKDEncoder(nn.Module):
         all_hidden_states = (hidden_states,) if output_hidden_states else None
         all_attentions = () if output_attentions else None
         for layer_module in self.layer:
-            if self.gradient_checkpointing and self.training:
-                hidden_states, attention_probs = self._gradient_checkpointing_func(
-                    layer_module.__call__, hidden_states, attention_mask, output_attentions
-                )
-            else:
-                hidden_states, attention_probs = layer_module(hidden_states, attention_mask, output_attentions)
+            # Positional arguments: a checkpointed layer (GradientCheckpointingLayer) passes gradients through them.
+            hidden_states, attention_probs = layer_module(hidden_states, attention_mask, output_attentions)
             if output_hidden_states:
                 all_hidden_states = all_hidden_states + (hidden_states,)
             if output_attentions:
@@ -444,13 +565,20 @@ class KRElectraKDPreTrainedModel(PreTrainedModel):
     config_class = KRElectraKDConfig
     base_model_prefix = "electra"
     supports_gradient_checkpointing = True
+    # The attention kernels of transformers' interface, as ELECTRA declares them (see `attention_function`).
     _supports_sdpa = True
+    _supports_flash_attn = True
+    _supports_flash_attn_2 = True  # the name transformers 4.x reads
+    _supports_flex_attn = True
+    _supports_attention_backend = True
     # The heads average their loss over the batch and do not read `num_items_in_batch`, so Trainer must scale the loss
     # for gradient accumulation itself (it would not, seeing `**kwargs` in `forward`).
     accepts_loss_kwargs = False
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
+        if isinstance(module, KRElectraKDFactorizedEmbedding):
+            return  # a view of `word_embeddings` and `word_embeddings_up`, which are initialised as factors
         std = self.config.initializer_range
         factor_rank = getattr(module, "factor_rank", None)  # set by `mark_as_factor` on the two factors of a matrix
         if factor_rank is not None:
@@ -507,6 +635,32 @@ def _extended_attention_mask(attention_mask: torch.Tensor, dtype: torch.dtype) -
     return (1.0 - extended) * torch.finfo(dtype).min
 
 
+def attention_mask_for(
+    attention_mask: torch.Tensor, dtype: torch.dtype, implementation: str | None, output_attentions: bool
+) -> torch.Tensor:
+    """The padding mask in the form the chosen kernel reads: flash kernels take the [batch, seq] 1/0 mask (they unpad
+    with it); flex attention a `BlockMask`; eager and SDPA an additive [batch, 1, 1, seq] mask; any other
+    (user-registered) kernel that mask expanded over query positions, [batch, 1, seq, seq]."""
+    if output_attentions or implementation in (None, "eager", "sdpa"):
+        return _extended_attention_mask(attention_mask, dtype)
+    if "flash" in implementation:
+        return attention_mask
+    batch_size, seq_length = attention_mask.shape
+    if "flex" in implementation:
+        from torch.nn.attention.flex_attention import create_block_mask
+
+        keep = attention_mask.bool()
+        return create_block_mask(
+            lambda batch, head, query, key: keep[batch, key],
+            batch_size,
+            None,
+            seq_length,
+            seq_length,
+            device=attention_mask.device,
+        )
+    return _extended_attention_mask(attention_mask, dtype).expand(-1, -1, seq_length, -1).contiguous()
+
+
 class KRElectraKDModel(KRElectraKDPreTrainedModel):
     """The bare encoder: embeddings (projected to `hidden_size` when `embedding_size` differs) and the layers."""
 
@@ -519,10 +673,12 @@ class KRElectraKDModel(KRElectraKDPreTrainedModel):
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
-        return self.embeddings.word_embeddings
+        """The token embedding as one module from ids to `embedding_size`-wide vectors; with `embedding_rank` set, a
+        `KRElectraKDFactorizedEmbedding` over the two factors (whose `weight` is the `vocab x rank` factor)."""
+        return self.embeddings.token_embeddings
 
     def set_input_embeddings(self, value: nn.Embedding) -> None:
-        self.embeddings.word_embeddings = value
+        self.embeddings.set_token_embeddings(value)
 
     def forward(
         self,
@@ -561,7 +717,9 @@ class KRElectraKDModel(KRElectraKDPreTrainedModel):
         # which breaks torch.compile graphs and costs as much as the masking it could skip.
         extended_mask = None
         if attention_mask is not None:
-            extended_mask = _extended_attention_mask(attention_mask, embedding_output.dtype)
+            extended_mask = attention_mask_for(
+                attention_mask, embedding_output.dtype, self.config._attn_implementation, output_attentions
+            )
 
         outputs = self.encoder(
             embedding_output,
@@ -892,6 +1050,7 @@ __all__ = [
     "KRElectraKDForQuestionAnswering",
     "KRElectraKDForSequenceClassification",
     "KRElectraKDForTokenClassification",
+    "KRElectraKDFactorizedEmbedding",
     "KRElectraKDLowRankLinear",
     "KRElectraKDModel",
     "KRElectraKDPreTrainedModel",

@@ -17,6 +17,14 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 
+def pytest_configure(config):
+    """Declare the markers of transformers' common tests (fetched by test_transformers_common.py)."""
+    from transformers_common_tests import MARKERS
+
+    for name in MARKERS:
+        config.addinivalue_line("markers", f"{name}: a marker of transformers' common tests")
+
+
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     return FIXTURES

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 from torch import nn
+from transformers.modeling_layers import GradientCheckpointingLayer
 
 from modeling_kr_electra_kd import (
     PRESETS,
@@ -179,15 +180,19 @@ def test_inference_fast_paths_compute_what_the_layers_compute(low_rank, monkeypa
 
 
 def _count_attention_calls(monkeypatch) -> dict[str, int]:
+    """Count calls of the local eager kernel and of the SDPA kernel in transformers' attention registry."""
     calls = {"eager": 0, "sdpa": 0}
-    for name in calls:
-        original = getattr(modeling, f"{name}_attention_forward")
 
-        def counted(*args, _name=name, _original=original, **kwargs):
-            calls[_name] += 1
-            return _original(*args, **kwargs)
+    def counting(name, original):
+        def counted(*args, **kwargs):
+            calls[name] += 1
+            return original(*args, **kwargs)
 
-        monkeypatch.setattr(modeling, f"{name}_attention_forward", counted)
+        return counted
+
+    monkeypatch.setattr(modeling, "eager_attention_forward", counting("eager", modeling.eager_attention_forward))
+    registry = modeling.ALL_ATTENTION_FUNCTIONS
+    monkeypatch.setitem(registry, "sdpa", counting("sdpa", registry["sdpa"]))
     return calls
 
 
@@ -215,6 +220,72 @@ def test_config_attn_implementation_picks_the_attention_kernel(monkeypatch, tmp_
     with torch.no_grad():
         maps = models["default"](input_ids, attention_mask=attention_mask, output_attentions=True).attentions
     assert calls == {"eager": layers, "sdpa": 0} and len(maps) == layers
+
+
+def test_set_attn_implementation_switches_the_kernel(monkeypatch):
+    """`model.set_attn_implementation` works on every head: each layer then runs the chosen kernel."""
+    torch.manual_seed(0)
+    model = KRElectraKDForSequenceClassification(KRElectraKDConfig.from_preset("tiny", vocab_size=100, **LOW_RANK))
+    input_ids, attention_mask = _inputs()
+    layers = model.config.num_hidden_layers
+    outputs = {}
+    for implementation in ("eager", "sdpa"):
+        model.set_attn_implementation(implementation)
+        assert model.config._attn_implementation == implementation
+        calls = _count_attention_calls(monkeypatch)
+        with torch.no_grad():
+            outputs[implementation] = model.eval()(input_ids, attention_mask=attention_mask).logits
+        assert calls == {"eager": 0, "sdpa": 0, implementation: layers}
+    assert torch.allclose(outputs["eager"], outputs["sdpa"], atol=1e-5)
+
+
+def test_flex_attention_matches_sdpa_with_padding():
+    """flex_attention through transformers' interface (a BlockMask built from the padding mask) gives SDPA's
+    output; torch runs it on CPU too."""
+    torch.manual_seed(0)
+    model = KRElectraKDForSequenceClassification(KRElectraKDConfig.from_preset("tiny", vocab_size=100, **LOW_RANK))
+    input_ids, attention_mask = _inputs()
+    with torch.no_grad():
+        sdpa = model.eval()(input_ids, attention_mask=attention_mask).logits
+        model.set_attn_implementation("flex_attention")
+        flex = model(input_ids, attention_mask=attention_mask).logits
+    assert torch.allclose(flex, sdpa, atol=1e-5)
+
+
+@pytest.mark.parametrize("preset", ["small-kd", "small-lf-v2", "small-lf-v3"])
+def test_inputs_embeds_equal_the_input_ids_path(preset):
+    """`get_input_embeddings()` gives full-width embeddings at every rank, and feeding them as `inputs_embeds` gives
+    what `input_ids` give (the students' shapes and ranks, with 2 layers and a short vocabulary)."""
+    torch.manual_seed(0)
+    config = KRElectraKDConfig.from_preset(preset, vocab_size=100, num_hidden_layers=2)
+    model = KRElectraKDForMaskedLM(config).eval()
+    input_ids, attention_mask = _inputs()
+    embeddings = model.get_input_embeddings()
+    assert isinstance(embeddings, nn.Embedding)
+    with torch.no_grad():
+        assert embeddings(input_ids).shape == (*input_ids.shape, config.embedding_size)
+        from_ids = model(input_ids=input_ids, attention_mask=attention_mask).logits
+        from_embeds = model(inputs_embeds=embeddings(input_ids), attention_mask=attention_mask).logits
+    assert torch.allclose(from_ids, from_embeds, atol=1e-6)
+
+
+def test_factorized_embedding_resizes_and_keeps_the_tied_head():
+    """`resize_token_embeddings` grows the `vocab x rank` factor; the generator's output layer stays tied to it, the
+    state dict keeps its names, and set_input_embeddings takes the factorized view back."""
+    torch.manual_seed(0)
+    model = KRElectraKDForMaskedLM(KRElectraKDConfig.from_preset("tiny", vocab_size=100, **LOW_RANK))
+    names = set(model.state_dict())
+    resized = model.resize_token_embeddings(110)
+    assert resized.weight.shape == (110, LOW_RANK["embedding_rank"])
+    assert model.electra.embeddings.word_embeddings.weight is model.generator_lm_head.weight
+    assert set(model.state_dict()) == names and model.config.vocab_size == 110
+    input_ids, attention_mask = _inputs(vocab_size=110)
+    with torch.no_grad():
+        assert model(input_ids, attention_mask=attention_mask).logits.shape[-1] == 110
+    other = KRElectraKDModel(KRElectraKDConfig.from_preset("tiny", vocab_size=100, **LOW_RANK))
+    model.set_input_embeddings(other.get_input_embeddings())
+    assert model.electra.embeddings.word_embeddings is other.embeddings.word_embeddings
+    assert model.electra.embeddings.word_embeddings_up is other.embeddings.word_embeddings_up
 
 
 def test_feed_forward_is_chunked_only_for_inference_on_cpu():
@@ -389,12 +460,43 @@ def test_gradient_checkpointing_gives_the_same_gradients():
         model(input_ids, attention_mask=attention_mask, labels=labels).loss.backward()
         return [p.grad.clone() for p in model.parameters()]
 
+    # The feed-forward block of every layer runs once per step, and once more when a checkpointed layer is recomputed
+    # in the backward pass.
+    runs = []
+    for layer in model.electra.encoder.layer:
+        layer.intermediate.register_forward_hook(lambda *_: runs.append(1))
     plain = gradients()
+    assert len(runs) == config.num_hidden_layers
     model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    assert model.electra.encoder.gradient_checkpointing
+    assert all(isinstance(layer, GradientCheckpointingLayer) for layer in model.electra.encoder.layer)
+    assert all(layer.gradient_checkpointing for layer in model.electra.encoder.layer)
+    runs.clear()
     checkpointed = gradients()
+    assert len(runs) == 2 * config.num_hidden_layers
     for a, b in zip(plain, checkpointed):
         assert torch.allclose(a, b, atol=1e-6)
+
+
+@pytest.mark.parametrize("use_reentrant", [True, False])
+def test_gradient_checkpointing_kwargs_reach_the_layers(use_reentrant, monkeypatch):
+    """`gradient_checkpointing_enable(gradient_checkpointing_kwargs=...)` options are what each layer's checkpoint
+    runs with (transformers' mechanism, not a hand-made checkpoint in the encoder)."""
+    seen = []
+    original = torch.utils.checkpoint.checkpoint
+
+    def recording(*args, **kwargs):
+        seen.append(kwargs.get("use_reentrant"))
+        return original(*args, **kwargs)
+
+    import transformers.modeling_utils
+
+    monkeypatch.setattr(transformers.modeling_utils, "checkpoint", recording)  # the function transformers binds
+    config = KRElectraKDConfig.from_preset("tiny", vocab_size=100, **LOW_RANK)
+    model = KRElectraKDForSequenceClassification(config).train()
+    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": use_reentrant})
+    input_ids, attention_mask = _inputs()
+    model(input_ids, attention_mask=attention_mask, labels=torch.tensor([0, 1])).loss.backward()
+    assert seen == [use_reentrant] * config.num_hidden_layers
 
 
 # ---- Trainer fine-tuning and LoRA on a small Korean fixture the project wrote (tests/fixtures/corpus.txt) ----
@@ -457,7 +559,7 @@ def test_trainer_with_gradient_checkpointing(korean_texts, tiny_tokenizer, tmp_p
     _, losses = _train(
         model, tiny_tokenizer, _sentiment_dataset(korean_texts, tiny_tokenizer), tmp_path, gradient_checkpointing=True
     )
-    assert model.electra.encoder.gradient_checkpointing
+    assert all(layer.gradient_checkpointing for layer in model.electra.encoder.layer)
     assert _falls(losses), losses
 
 
