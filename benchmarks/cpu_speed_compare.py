@@ -3,7 +3,8 @@
 The old version is the modeling file (and its config file) of a git commit, imported as a separate package; the new
 one is the working tree's. Every model (random weights: speed does not depend on training) runs a padded batch
 (`benchmarks.common.random_inputs`) under `torch.no_grad`; rounds interleave versions and presets so machine noise
-hits all of them alike, and the timed blocks of all rounds (`time_blocks`) give the median and interquartile range.
+hits all of them alike (every other round in reverse order, so neither version always runs first), and the timed
+blocks of all rounds (`time_blocks`) give the median and interquartile range.
 Each round also times `--cpu-calls` calls in process CPU time, which a busy machine's other processes inflate far
 less than wall time (one thread). What counts is each student's speed-up over the teacher of its own version, and the
 new/old time of each preset.
@@ -96,7 +97,8 @@ def time_models(models: dict, args: argparse.Namespace) -> tuple[dict, dict]:
     cpu: dict[tuple[str, str], list[float]] = {key: [] for key in models}
     torch.set_num_threads(args.threads)
     for round_index in range(args.rounds):
-        for key, model in models.items():
+        order = list(models.items())
+        for key, model in order if round_index % 2 == 0 else order[::-1]:
 
             def call(model=model):
                 with torch.no_grad():
