@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import subprocess
 import sys
 import tempfile
@@ -63,7 +64,12 @@ def import_old_version(commit: str, folder: Path):
             check=True,
         ).stdout
         (package / name).write_text(source, encoding="utf-8")
-    sys.path.insert(0, str(folder))
+    # Imported as a package from its folder (the benchmarks do not touch sys.path): its relative imports then work.
+    spec = importlib.util.spec_from_file_location(
+        OLD_PACKAGE, package / "__init__.py", submodule_search_locations=[str(package)]
+    )
+    sys.modules[OLD_PACKAGE] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sys.modules[OLD_PACKAGE])
     return importlib.import_module(f"{OLD_PACKAGE}.modeling_kr_electra_kd")
 
 
