@@ -3,7 +3,8 @@
 The old version is the modeling file (and its config file) of a git commit, imported as a separate package; the new
 one is the working tree's. Every model (random weights: speed does not depend on training) runs a padded batch
 (`benchmarks.common.random_inputs`) under `torch.no_grad`; rounds interleave versions and presets so machine noise
-hits all of them alike, and the timed blocks of all rounds (`time_blocks`) give the median and interquartile range.
+hits all of them alike (every other round in reverse order, so neither version always runs first), and the timed
+blocks of all rounds (`time_blocks`) give the median and interquartile range.
 Each round also times `--cpu-calls` calls in process CPU time, which a busy machine's other processes inflate far
 less than wall time (one thread). What counts is each student's speed-up over the teacher of its own version, and the
 new/old time of each preset.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import subprocess
 import sys
 import tempfile
@@ -62,7 +64,12 @@ def import_old_version(commit: str, folder: Path):
             check=True,
         ).stdout
         (package / name).write_text(source, encoding="utf-8")
-    sys.path.insert(0, str(folder))
+    # Imported as a package from its folder (the benchmarks do not touch sys.path): its relative imports then work.
+    spec = importlib.util.spec_from_file_location(
+        OLD_PACKAGE, package / "__init__.py", submodule_search_locations=[str(package)]
+    )
+    sys.modules[OLD_PACKAGE] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sys.modules[OLD_PACKAGE])
     return importlib.import_module(f"{OLD_PACKAGE}.modeling_kr_electra_kd")
 
 
@@ -96,7 +103,8 @@ def time_models(models: dict, args: argparse.Namespace) -> tuple[dict, dict]:
     cpu: dict[tuple[str, str], list[float]] = {key: [] for key in models}
     torch.set_num_threads(args.threads)
     for round_index in range(args.rounds):
-        for key, model in models.items():
+        order = list(models.items())
+        for key, model in order if round_index % 2 == 0 else order[::-1]:
 
             def call(model=model):
                 with torch.no_grad():
