@@ -137,9 +137,23 @@ def _comparisons(result: dict) -> list[str]:
             f"- {_label('student_minilm')[0]} minus {_label('student_distilled')[0]} (the default loss mix), paired by "
             f"seed: {paired['mean']:+.2f} ± {paired['stdev']:.2f} points "
             f"({' / '.join(f'{value:+.2f}' for value in paired['per_seed'])}; better on {paired['wins']} of "
-            f"{len(seeds)} seeds)."
+            f"{len(seeds)} seeds): {_verdict(paired, len(seeds))}."
+        )
+    trivial = (result.get("baselines") or {}).get("trivial")
+    students = [name for name in accuracy if name != "teacher"]
+    if trivial and all(accuracy[name]["mean"] < trivial["mean"] + 2 for name in students):
+        lines.append(
+            "- No student is 2 points above the trivial baseline: at this scale the students did not learn the task, "
+            "and the table says nothing about which loss is better."
         )
     return lines
+
+
+def _verdict(paired: dict, seeds: int) -> str:
+    """Within noise unless the mean paired difference is over two standard errors from 0."""
+    if abs(paired["mean"]) <= 2 * paired["stdev"] / seeds**0.5:
+        return "within noise (under two standard errors of the paired differences)"
+    return "MiniLM better" if paired["mean"] > 0 else "the default mix better"
 
 
 def markdown(result: dict) -> str:

@@ -113,6 +113,16 @@ def distillation_section() -> str:
     )
 
 
+def minilm_section() -> str:
+    return _table_section(
+        "distillation_nsmc_minilm.md",
+        "MiniLMv2 relation loss vs. the default loss mix (this project, CPU scale)",
+        "the MiniLM relation loss against the default loss mix",
+        "python -m benchmarks.distillation_nsmc --students student_distilled student_minilm "
+        "--result-name distillation_nsmc_minilm",
+    )
+
+
 def corrupt_inputs_section() -> str:
     return _table_section(
         "ablation_corrupt_inputs.md",
@@ -199,6 +209,7 @@ def readme_results() -> str:
         paper,
         reproduce_section(),
         distillation_section(),
+        minilm_section(),
         corrupt_inputs_section(),
         learning_curve_section(),
         size_speed_section(),

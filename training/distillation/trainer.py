@@ -133,11 +133,10 @@ class DistillationTrainer(LossPartsMixin, Trainer):
             # Without the soft-target loss the student's head (and, for attention-only losses, its last feed-forward
             # layer) gets no gradient: under DDP that is an error unless DDP looks for unused parameters.
             training_args.ddp_find_unused_parameters = True
-        if training_args is not None:
-            # The teacher reads every input column, `example_index` keys the teacher cache, and the wrapper's
-            # forward(**inputs) names no column: Trainer must pass the batch as the collator made it.
-            training_args.remove_unused_columns = False
         super().__init__(StudentWithProjections(student, projections), *args, **kwargs)
+        # The teacher reads every input column, `example_index` keys the teacher cache, and the wrapper's
+        # forward(**inputs) names no column: Trainer must pass the batch as the collator made it.
+        self.args.remove_unused_columns = False
         self.teacher = teacher.eval().requires_grad_(False).to(self.args.device)
         self.generator = None if generator is None else generator.eval().requires_grad_(False).to(self.args.device)
         self.teacher_cache = TeacherCache(self.distillation.teacher_cache_mb)
