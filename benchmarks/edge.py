@@ -422,7 +422,7 @@ def markdown(result: dict) -> str:
         )
     if result["accuracy"]:
         a = result["accuracy"]
-        lines += ["", f"NSMC, {a['reviews']} test reviews: PyTorch fp32 {a['pytorch_fp32_accuracy']:.2f}%, browser q8 "
+        lines += ["", f"NSMC, {a['reviews']} test reviews, {a['model']}: PyTorch fp32 {a['pytorch_fp32_accuracy']:.2f}%, browser q8 "
                   f"{a['browser_q8_accuracy']:.2f}%, label agreement {a['label_agreement']:.2f}% ({a['note']})."]  # fmt: skip
     lines += ["", "| target | measured | wanted | met |", "|---|---|---|---|"]
     for name, t in result["targets"].items():
