@@ -16,6 +16,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -125,12 +126,13 @@ def optimum_python() -> Path:
     venv_options, packages = readme_install()
     run_or_raise = compat_check().run_or_raise
     started = time.perf_counter()
+    shutil.rmtree(ENV, ignore_errors=True)  # a build that stopped half-way
     try:
         ENV.parent.mkdir(parents=True, exist_ok=True)
         run_or_raise([sys.executable, "-m", "venv", *venv_options, str(ENV)])
         run_or_raise([str(python), "-m", "pip", "install", "-q", *packages])
     except (RuntimeError, OSError, subprocess.TimeoutExpired) as error:
-        message = f"cannot build the optimum environment ({' '.join(packages)}): {str(error).splitlines()[0]}"
+        message = f"cannot build the optimum environment: {str(error).splitlines()[0]}"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
