@@ -100,6 +100,14 @@ def export_preset(work: Path, preset: str, tokenizer, smoke: bool) -> Path:
     return folder / "web"
 
 
+def nsmc_description(args: argparse.Namespace) -> str:
+    """What the accuracy rows measured, in words (the model's folder is a path of the machine that ran it)."""
+    if args.nsmc_model:
+        return f"the model given with --nsmc-model ({Path(args.nsmc_model).name})"
+    samples = 200 if args.smoke else 16000
+    return f"small-lf-v3 with 2 layers, random init, fine-tuned on {samples} NSMC reviews for 1 epoch (lr 2e-4)"
+
+
 def nsmc_student(work: Path, args: argparse.Namespace, tokenizer) -> Path:
     """A 2-layer student of LF-V3's width and ranks, random init, fine-tuned on NSMC (a finished one is reused)."""
     if args.nsmc_model:
@@ -346,7 +354,6 @@ def accuracy(server, model_dir: Path, web_name: str, nsmc_dir: str, reviews: int
     label2id = {label: int(index) for index, label in model.config.id2label.items()}
     in_browser, predicted = np.array([label2id[label] for label in labels]), np.array(predicted)
     return {
-        "model": str(model_dir),
         "reviews": len(texts),
         "pytorch_fp32_accuracy": round(float((predicted == gold).mean()) * 100, 2),
         "browser_q8_accuracy": round(float((in_browser == gold).mean()) * 100, 2),
@@ -415,7 +422,7 @@ def markdown(result: dict) -> str:
         )
     if result["accuracy"]:
         a = result["accuracy"]
-        lines += ["", f"NSMC, {a['reviews']} test reviews: PyTorch fp32 {a['pytorch_fp32_accuracy']:.2f}%, browser q8 "
+        lines += ["", f"NSMC, {a['reviews']} test reviews, {a['model']}: PyTorch fp32 {a['pytorch_fp32_accuracy']:.2f}%, browser q8 "
                   f"{a['browser_q8_accuracy']:.2f}%, label agreement {a['label_agreement']:.2f}% ({a['note']})."]  # fmt: skip
     lines += ["", "| target | measured | wanted | met |", "|---|---|---|---|"]
     for name, t in result["targets"].items():
@@ -450,7 +457,8 @@ def plot(result: dict, path: Path) -> None:
 # The run ---------------------------------------------------------------------------------------------------------
 
 
-def run(args: argparse.Namespace, argv: list[str] | None) -> dict:
+def run(args: argparse.Namespace, argv: list[str] | None) -> tuple[dict, Path, Path]:
+    """The result, the NSMC student's folder and its export (main writes the student's browser record there)."""
     problem = chromium.chromium_problem() or (web_server.SETUP_HINT if web_server.missing_runtime_files() else None)
     if problem:
         raise SystemExit(f"error: {problem}")
@@ -475,36 +483,38 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> dict:
         accuracy_result = accuracy(server, student, "nsmc-student", args.nsmc_dir, args.reviews)
     finally:
         server.close()
-    accuracy_result["web"] = str(student_web)
-    accuracy_result["note"] = (
-        "a 2-layer student of LF-V3's width and ranks, random init, fine-tuned here on "
-        f"{200 if args.smoke else 16000} NSMC reviews for 1 epoch (a briefly trained model: its accuracy is low; "
-        "what is measured is the browser's q8 against PyTorch fp32)"
+    accuracy_result = {"model": nsmc_description(args), **accuracy_result}
+    accuracy_result["note"] = "what is measured is the browser's q8 against PyTorch fp32" + (
+        "" if args.nsmc_model else " (a briefly trained model: its accuracy is low)"
     )
     load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").is_file() else []
-    return {
-        "command": command_line("edge", argv),
-        "smoke": args.smoke,
-        "browser": {"name": "Chromium (headless, Debian package)", "version": version},
-        "runtime": web_server.runtime_versions(),
-        "machine": {
-            "cpu": cpu_model(),
-            "cores": os.cpu_count(),
-            "load_average_at_end": load,
-            "note": "loaded: other jobs shared the 2 cores during the run, so every time is inflated",
+    return (
+        {
+            "command": command_line("edge", argv),
+            "smoke": args.smoke,
+            "browser": {"name": "Chromium (headless, Debian package)", "version": version},
+            "runtime": web_server.runtime_versions(),
+            "machine": {
+                "cpu": cpu_model(),
+                "cores": os.cpu_count(),
+                "load_average_at_end": load,
+                "note": "loaded: other jobs shared the 2 cores during the run, so every time is inflated",
+            },
+            "repeats": args.repeats,
+            "rows": rows,
+            "accuracy": accuracy_result,
+            "targets": targets(rows, accuracy_result),
         },
-        "repeats": args.repeats,
-        "rows": rows,
-        "accuracy": accuracy_result,
-        "targets": targets(rows, accuracy_result),
-    }
+        student,
+        student_web,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
-    result = run(args, argv)
+    result, student, student_web = run(args, argv)
     output_dir = Path(args.output_dir)
-    write_browser_record(result, Path(result["accuracy"]["model"]), Path(result["accuracy"]["web"]))
+    write_browser_record(result, student, student_web)
     save_results(result, output_dir, args.name, markdown)
     plot(result, output_dir / f"{args.name}.png")
     return 0
