@@ -66,6 +66,44 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _value(text: str):
+    """A --change value as run_distillation takes it: a number, true/false, or the text."""
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def change_options(change: list[str]) -> dict:
+    """--change's distill options as run_distillation's keyword options: `--name value` (several values: a list),
+    `--name=value`, a bare `--name` (True) or `--no_name` (False); dashes in names read as underscores."""
+    options: dict = {}
+    name = None
+    for token in change:
+        if token.startswith("--"):
+            name, _, value = token[2:].replace("-", "_").partition("=")
+            if value:
+                options[name] = _value(value)
+            elif name.startswith("no_"):
+                name = name[3:]
+                options[name] = False
+            else:
+                options[name] = True
+            continue
+        if name is None:
+            raise ValueError(f"--change: {token!r} follows no option name.")
+        value = _value(token)
+        previous = options[name]
+        options[name] = (
+            value if previous is True else [*previous, value] if isinstance(previous, list) else [previous, value]
+        )
+    return options
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_scale_arguments(parser)
@@ -87,25 +125,18 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     work = args.work_dir / name
     student_shape = scaled_preset("small-kd", width=0.5, layers=4)  # distillation_nsmc.py's student
-    distilling = [
-        "--teacher",
-        args.teacher,
-        "--student_preset",
-        "small-kd",
-        "--student_shape",
-        shape_string(student_shape),
-    ]
-    distilling += ["--max_steps", str(args.student_steps), *pretraining_options(args, args.seeds[0])]
+    distilling = {"teacher": args.teacher, "student_preset": "small-kd", "student_shape": shape_string(student_shape)}
+    distilling |= {"max_steps": args.student_steps, **pretraining_options(args, args.seeds[0])}
 
     scores: dict[str, list[float]] = {"baseline": [], "changed": []}
-    for variant, extra in (("baseline", []), ("changed", args.change)):
+    for variant, extra in (("baseline", {}), ("changed", change_options(args.change))):
         student = work / f"student_{variant}"
-        run_step(f"distil {variant}", student, "distill", [*distilling, *extra, "--output_dir", str(student)])
+        run_step(f"distil {variant}", student, "distill", {**distilling, **extra, "output_dir": str(student)})
         for seed in args.seeds:
             output = work / f"finetuned_{variant}_seed{seed}"
             run_step(f"finetune {variant} seed {seed}", output, "finetune",
-                     ["--model", str(student), "--output_dir", str(output), "--seed", str(seed), *task_options(args),
-                      "--max_eval_samples", str(args.eval_samples)])  # fmt: skip
+                     {"model": str(student), "output_dir": str(output), "seed": seed, **task_options(args),
+                      "max_eval_samples": args.eval_samples})  # fmt: skip
             scores[variant].append(json.loads((output / RESULTS_FILE).read_text("utf-8"))["metrics"]["accuracy"])
 
     per_seed = [round(b - a, 2) for a, b in zip(scores["baseline"], scores["changed"])]

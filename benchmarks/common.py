@@ -49,7 +49,8 @@ BASELINES = {
     "trivial": ("trivial baseline", "the better of the training majority class and guessing"),
     "classical": ("TF-IDF + logistic regression", "char 1-4-gram TF-IDF + logistic regression, same labelled reviews"),
 }
-QUIET = ["--report_to", "none", "--disable_tqdm", "true", "--logging_steps", "50"]
+# Options of every training step the benchmarks run (keyword options of the library calls behind the commands).
+QUIET = {"report_to": "none", "disable_tqdm": True, "logging_steps": 50}
 
 
 def write_transfer_set(corpus: str, skip: int, count: int, path: Path) -> Path:
@@ -89,23 +90,23 @@ def task_step_count(args: argparse.Namespace) -> int:
 
 def pretraining_options(
     args: argparse.Namespace, seed: int, save_steps: int = 500, save_total_limit: int = 1, corpus_lines: int = -1
-) -> list[str]:
-    """Trainer and corpus options of a pre-training or task-agnostic distillation step. `corpus_lines`: -1 for
-    --corpus-lines, 0 for the whole corpus."""
-    options = ["--per_device_train_batch_size", str(args.batch_size), *QUIET, "--save_steps", str(save_steps)]
-    options += ["--save_total_limit", str(save_total_limit), "--seed", str(seed), "--corpus", args.corpus]
+) -> dict:
+    """Trainer and corpus options of a pre-training or task-agnostic distillation step (`run_pretraining`'s,
+    `run_distillation`'s). `corpus_lines`: -1 for --corpus-lines, 0 for the whole corpus."""
+    options = {"per_device_train_batch_size": args.batch_size, **QUIET, "save_steps": save_steps}
+    options |= {"save_total_limit": save_total_limit, "seed": seed, "corpus": [args.corpus]}
     lines = args.corpus_lines if corpus_lines == -1 else corpus_lines
     if lines:
-        options += ["--max_corpus_lines", str(lines)]
-    return options + ["--max_seq_length", str(args.seq_length)]
+        options["max_corpus_lines"] = lines
+    return options | {"max_seq_length": args.seq_length}
 
 
-def task_options(args: argparse.Namespace) -> list[str]:
+def task_options(args: argparse.Namespace) -> dict:
     """Options of a fine-tuning (or task distillation) step on the NSMC training slice, seed excluded."""
-    options = ["--per_device_train_batch_size", str(args.batch_size), *QUIET]
-    options += ["--max_seq_length", str(args.seq_length), "--learning_rate", str(args.learning_rate)]
-    options += ["--max_steps", str(task_step_count(args)), "--max_train_samples", str(args.train_samples)]
-    return options + ["--task", "nsmc", "--data_dir", args.nsmc_dir]
+    options = {"per_device_train_batch_size": args.batch_size, **QUIET}
+    options |= {"max_seq_length": args.seq_length, "learning_rate": args.learning_rate}
+    options |= {"max_steps": task_step_count(args), "max_train_samples": args.train_samples}
+    return options | {"task": "nsmc", "data_dir": args.nsmc_dir}
 
 
 def train_tokenizer(args: argparse.Namespace, work: Path) -> Path:

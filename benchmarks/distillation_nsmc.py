@@ -69,10 +69,8 @@ EXTRA_STUDENTS = {
 }
 # The loss options of each task-agnostic distilled student (the default mix: none).
 LOSS_MIXES = {
-    "student_distilled": [],
-    "student_minilm": [
-        arg for name in LOSSES for arg in (f"--{weight_option(name)}", "1" if name == "minilm" else "0")
-    ],
+    "student_distilled": {},
+    "student_minilm": {weight_option(name): 1.0 if name == "minilm" else 0.0 for name in LOSSES},
 }
 
 
@@ -206,27 +204,22 @@ def prepare_teacher(args: argparse.Namespace, work: Path) -> tuple[Path, Path, P
         "teacher",
         work / "teacher",
         "pretrain-teacher",
-        ["--tokenizer", str(tokenizer), "--preset", "teacher-base", "--shape", shape_string(teacher_preset()),
-         "--max_steps", str(args.teacher_steps), "--output_dir", str(work / "teacher"),
-         *pretraining_options(args, args.seeds[0])],
+        {"tokenizer": str(tokenizer), "preset": "teacher-base", "shape": shape_string(teacher_preset()),
+         "max_steps": args.teacher_steps, "output_dir": str(work / "teacher"),
+         **pretraining_options(args, args.seeds[0])},
     )  # fmt: skip
     teacher_nsmc = run_step(
         "finetune teacher",
         work / "finetuned_teacher",
         "finetune",
-        ["--model", str(teacher), "--output_dir", str(work / "finetuned_teacher"), "--seed", str(args.seeds[0]),
-         *task_options(args), "--max_eval_samples", str(args.eval_samples)],
+        {"model": str(teacher), "output_dir": str(work / "finetuned_teacher"), "seed": args.seeds[0],
+         **task_options(args), "max_eval_samples": args.eval_samples},
     )  # fmt: skip
     return tokenizer, teacher, teacher_nsmc
 
 
-def student_options() -> list[str]:
-    return [
-        "--student_preset",
-        "small-kd",
-        "--student_shape",
-        shape_string(scaled_preset("small-kd", width=0.5, layers=4)),
-    ]
+def student_options() -> dict:
+    return {"student_preset": "small-kd", "student_shape": shape_string(scaled_preset("small-kd", width=0.5, layers=4))}
 
 
 def pretrain_students(args: argparse.Namespace, work: Path, tokenizer: Path, teacher: Path) -> dict[str, Path]:
@@ -238,15 +231,15 @@ def pretrain_students(args: argparse.Namespace, work: Path, tokenizer: Path, tea
         if name in LOSS_MIXES:
             models[name] = run_step(
                 name.replace("_", " "), work / name, "distill",
-                ["--teacher", str(teacher), *student_options(), *LOSS_MIXES[name], "--max_steps",
-                 str(args.student_steps), "--output_dir", str(work / name), *pretraining],
+                {"teacher": str(teacher), **student_options(), **LOSS_MIXES[name],
+                 "max_steps": args.student_steps, "output_dir": str(work / name), **pretraining},
             )  # fmt: skip
     if "student_no_teacher" in args.students:
         models["student_no_teacher"] = run_step(
             "student without teacher", work / "student_no_teacher", "pretrain-teacher",
-            ["--tokenizer", str(tokenizer), "--preset", "small-kd", "--shape",
-             shape_string(scaled_preset("small-kd", width=0.5, layers=4)), "--max_steps", str(args.student_steps),
-             "--output_dir", str(work / "student_no_teacher"), *pretraining],
+            {"tokenizer": str(tokenizer), "preset": "small-kd",
+             "shape": shape_string(scaled_preset("small-kd", width=0.5, layers=4)), "max_steps": args.student_steps,
+             "output_dir": str(work / "student_no_teacher"), **pretraining},
         )  # fmt: skip
     return models
 
@@ -257,17 +250,17 @@ def _accuracy(results: Path) -> float:
 
 def distil_twice(args: argparse.Namespace, work: Path, teacher_nsmc: Path, distilled: Path, seed: int) -> float:
     """Task-specific distillation of the distilled student from the fine-tuned teacher, scored on the seed's slice."""
-    on_task, seeded = task_options(args), ["--seed", str(seed)]
+    on_task, seeded = task_options(args), {"seed": seed}
     output = work / f"student_distilled_twice_seed{seed}"
     transfer = write_transfer_set(args.corpus, args.corpus_lines, args.transfer_samples, work / "transfer_set.txt")
     run_step(f"task distillation seed {seed}", output, "distill",
-             ["--teacher", str(teacher_nsmc), *student_options(), "--student_init", str(distilled),
-              "--transfer_corpus", str(transfer), "--output_dir", str(output), *seeded, *on_task])  # fmt: skip
-    scoring = ["--task", "nsmc", "--data_dir", args.nsmc_dir, "--max_eval_samples", str(args.eval_samples)]
-    scoring += ["--max_seq_length", str(args.seq_length)]
+             {"teacher": str(teacher_nsmc), **student_options(), "student_init": str(distilled),
+              "transfer_corpus": [str(transfer)], "output_dir": str(output), **seeded, **on_task})  # fmt: skip
+    scoring = {"task": "nsmc", "data_dir": args.nsmc_dir, "max_eval_samples": args.eval_samples}
+    scoring |= {"max_seq_length": args.seq_length}
     scored = output / "eval"
     run_step(f"score task distillation seed {seed}", scored, "evaluate",
-             ["--model", str(output), "--output_file", str(scored / RESULTS_FILE), *seeded, *scoring])  # fmt: skip
+             {"model": str(output), "output_file": str(scored / RESULTS_FILE), **seeded, **scoring})  # fmt: skip
     return _accuracy(scored / RESULTS_FILE)
 
 
@@ -278,8 +271,8 @@ def score_students(args, work: Path, models: dict[str, Path], teacher_nsmc: Path
         for name, model in models.items():
             output = work / f"finetuned_{name}_seed{seed}"
             run_step(f"finetune {name} seed {seed}", output, "finetune",
-                     ["--model", str(model), "--output_dir", str(output), "--seed", str(seed), *task_options(args),
-                      "--max_eval_samples", str(args.eval_samples)])  # fmt: skip
+                     {"model": str(model), "output_dir": str(output), "seed": seed, **task_options(args),
+                      "max_eval_samples": args.eval_samples})  # fmt: skip
             scores[name].append(_accuracy(output / RESULTS_FILE))
         if "student_distilled_twice" in args.students:
             distilled = models["student_distilled"]  # the task-agnostic student it starts from

@@ -120,10 +120,10 @@ def nsmc_student(work: Path, args: argparse.Namespace, tokenizer) -> Path:
         )
         KRElectraKDForSequenceClassification(config).save_pretrained(start)
         save_tokenizer(tokenizer, start)
-    samples, epochs = ("200", "1") if args.smoke else ("16000", "1")
-    options = ["--model", str(start), "--task", "nsmc", "--data_dir", args.nsmc_dir, "--max_train_samples", samples]
-    options += ["--num_train_epochs", epochs, "--learning_rate", "2e-4", "--max_seq_length", "48", *QUIET]
-    options += ["--per_device_train_batch_size", "32", "--max_eval_samples", "200", "--output_dir", str(work / "nsmc")]
+    samples, epochs = (200, 1.0) if args.smoke else (16000, 1.0)
+    options = {"model": str(start), "task": "nsmc", "data_dir": args.nsmc_dir, "max_train_samples": samples}
+    options |= {"num_train_epochs": epochs, "learning_rate": 2e-4, "max_seq_length": 48, **QUIET}
+    options |= {"per_device_train_batch_size": 32, "max_eval_samples": 200, "output_dir": str(work / "nsmc")}
     return run_step("nsmc student", work / "nsmc", "finetune", options)
 
 

@@ -36,7 +36,7 @@ from benchmarks.common import DATA, RESULTS, quartiles, random_inputs, time_bloc
 from benchmarks.report import save_results
 from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDModel
 from training.defaults import RESULTS_FILE
-from training.recipe import run_command, scaled_preset, shape_string
+from training.recipe import scaled_preset, shape_string
 from training.tokenizer import train_tokenizer_from_corpus
 from training.trainer_common import TIMING_FILE
 
@@ -152,28 +152,25 @@ def _train_rate(output: Path) -> float | None:
     return json.loads(timing.read_text())["steps_per_second"] if timing else None
 
 
-def _training_argv(profile: dict, seconds: float | None, output: Path) -> list[str]:
-    argv = ["--output_dir", str(output), "--max_steps", str(profile["max_steps"]), "--save_steps", "100000"]
-    argv += [
-        "--per_device_train_batch_size",
-        str(profile["train_batch"]),
-        "--max_seq_length",
-        str(profile["train_seq"]),
-    ]
-    argv += ["--logging_steps", "50", "--report_to", "none", "--save_total_limit", "1"]
+def _training_options(profile: dict, seconds: float | None, output: Path) -> dict:
+    options = {"output_dir": str(output), "max_steps": profile["max_steps"], "save_steps": 100000}
+    options |= {"per_device_train_batch_size": profile["train_batch"], "max_seq_length": profile["train_seq"]}
+    options |= {"logging_steps": 50, "report_to": "none", "save_total_limit": 1}
     if seconds is not None:
-        argv += ["--max_train_seconds", str(seconds)]
-    return argv
+        options["max_train_seconds"] = seconds
+    return options
 
 
 def _finetune(model: str, output: Path, profile: dict, data_dir: Path) -> dict:
-    argv = ["--model", model, "--task", "nsmc", "--data_dir", str(data_dir), "--output_dir", str(output)]
-    argv += ["--max_train_samples", str(profile["train_reviews"]), "--num_train_epochs", "1", "--learning_rate", "1e-4"]
-    argv += ["--per_device_train_batch_size", str(profile["finetune_batch"]), "--logging_steps", "100"]
-    argv += ["--save_strategy", "no", "--report_to", "none", "--max_seq_length", "128"]
+    from training.finetuning import run_finetuning
+
+    options = {"model": model, "task": "nsmc", "data_dir": str(data_dir), "output_dir": str(output)}
+    options |= {"max_train_samples": profile["train_reviews"], "num_train_epochs": 1.0, "learning_rate": 1e-4}
+    options |= {"per_device_train_batch_size": profile["finetune_batch"], "logging_steps": 100}
+    options |= {"save_strategy": "no", "report_to": "none", "max_seq_length": 128}
     if profile["eval_reviews"]:
-        argv += ["--max_eval_samples", str(profile["eval_reviews"])]
-    run_command("finetune", argv)
+        options["max_eval_samples"] = profile["eval_reviews"]
+    run_finetuning(**options)
     return json.loads((output / RESULTS_FILE).read_text(encoding="utf-8"))
 
 
@@ -201,20 +198,23 @@ def eval_samples_per_second(model_dir: Path, profile: dict, data_dir: Path) -> f
 
 def _train_phases(profile: dict, corpus: Path, tokenizer: Path, work: Path, budget: Budget) -> dict:
     """Phases 3-4: pre-train the teacher and distil small-kd, each until its time is up; their step rates."""
+    from training.distillation.run import run_distillation
+    from training.pretraining import run_pretraining
+
     training: dict = {}
     since = time.perf_counter()
     teacher = work / "teacher"
     teacher_shape = shape_string(_shape(profile, "teacher-base"))
-    run_command("pretrain-teacher", ["--corpus", str(corpus), "--tokenizer", str(tokenizer), "--preset", "teacher-base",
-          "--shape", teacher_shape, *_training_argv(profile, profile["pretrain_s"], teacher)])  # fmt: skip
+    run_pretraining(corpus=[str(corpus)], tokenizer=str(tokenizer), preset="teacher-base", shape=teacher_shape,
+                    **_training_options(profile, profile["pretrain_s"], teacher))  # fmt: skip
     training["pretrain_teacher_base_steps_per_s"] = _train_rate(teacher)
     budget.record("pretrain", since)
 
     since = time.perf_counter()
     student = work / "small-kd"
-    run_command("distill", ["--teacher", str(teacher), "--student_preset", "small-kd", "--corpus", str(corpus),
-          "--student_shape", shape_string(_shape(profile, "small-kd")),
-          *_training_argv(profile, profile["distill_s"], student)])  # fmt: skip
+    run_distillation(teacher=str(teacher), student_preset="small-kd", corpus=[str(corpus)],
+                     student_shape=shape_string(_shape(profile, "small-kd")),
+                     **_training_options(profile, profile["distill_s"], student))  # fmt: skip
     training["distill_small_kd_steps_per_s"] = _train_rate(student)
     budget.record("distill", since)
     return training

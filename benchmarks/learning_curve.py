@@ -242,8 +242,8 @@ def score_checkpoints(args: argparse.Namespace, run: Path, tokenizer: Path) -> t
         for run_seed in args.seeds:
             output = run / f"finetuned_step{step}_seed{run_seed}"
             run_step(f"finetune teacher at step {step}, seed {run_seed}", output, "finetune",
-                     ["--model", str(teacher), "--output_dir", str(output), "--seed", str(run_seed),
-                      *task_options(args), "--max_eval_samples", str(args.eval_samples)])  # fmt: skip
+                     {"model": str(teacher), "output_dir": str(output), "seed": run_seed,
+                      **task_options(args), "max_eval_samples": args.eval_samples})  # fmt: skip
             scores[str(step)].append(json.loads((output / RESULTS_FILE).read_text("utf-8"))["metrics"]["accuracy"])
     return scores, losses
 
@@ -266,8 +266,8 @@ def main(argv: list[str] | None = None) -> int:
         f"teacher pre-training to {longest} steps",
         run / "pretrained",
         "pretrain-teacher",
-        ["--tokenizer", str(tokenizer), "--preset", "teacher-base", "--shape", shape_string(teacher_shape),
-         "--max_steps", str(longest), "--output_dir", str(run / "pretrained"), *pretraining],
+        {"tokenizer": str(tokenizer), "preset": "teacher-base", "shape": shape_string(teacher_shape),
+         "max_steps": longest, "output_dir": str(run / "pretrained"), **pretraining},
     )  # fmt: skip
     scores, losses = score_checkpoints(args, run, tokenizer)
 

@@ -32,7 +32,7 @@ from training.defaults import BENCHMARK_FINETUNE_LEARNING_RATE, RANK_FIELDS, RES
 from training.recipe import (
     PipelineArguments,
     StageNotRun,
-    finetune_argv,
+    finetune_options,
     run_pipeline,
     run_step,
     scaled_preset,
@@ -77,13 +77,13 @@ def prepare(args: argparse.Namespace) -> dict[str, dict]:
     for preset in args.presets:
         scaled = scaled_preset(preset, args.settings["student_width"], args.settings["student_layers"])
         uniform = args.work_dir / "convert" / f"{preset}-uniform"
-        rank_options = [option for key in RANK_KEYS if scaled.get(key) for option in (f"--{key}", str(scaled[key]))]
-        run_step(f"convert {preset} uniform", uniform, "convert", ["--model", str(small_kd), "--output_dir",
-                 str(uniform), *rank_options])  # fmt: skip
+        rank_options = {key: scaled[key] for key in RANK_KEYS if scaled.get(key)}
+        run_step(f"convert {preset} uniform", uniform, "convert",
+                 {"model": str(small_kd), "output_dir": str(uniform), **rank_options})  # fmt: skip
         target_mb = (uniform / "model.safetensors").stat().st_size / 1e6
         budgeted = args.work_dir / "convert" / f"{preset}-budgeted"
-        run_step(f"convert {preset} budgeted", budgeted, "convert", ["--model", str(small_kd), "--output_dir",
-                 str(budgeted), "--target_mb", f"{target_mb:.6f}"])  # fmt: skip
+        run_step(f"convert {preset} budgeted", budgeted, "convert",
+                 {"model": str(small_kd), "output_dir": str(budgeted), "target_mb": float(f"{target_mb:.6f}")})  # fmt: skip
         conversions[preset] = {
             "uniform": {"ranks": {key: scaled.get(key) for key in RANK_KEYS}, **_conversion(uniform)},
             "budgeted": {"target_mb": target_mb, **_conversion(budgeted)},
@@ -115,17 +115,17 @@ def train(args: argparse.Namespace, seed: int) -> None:
         for arm in ARMS:
             init = args.work_dir / "convert" / f"{preset}-{arm}"
             student = args.work_dir / f"seed{seed}" / f"{preset}-{arm}"
-            argv = ["--teacher", str(teacher), "--student_preset", "small-kd", "--student_shape", shape_string(shape)]
-            argv += ["--student_init", str(init), "--corpus", *args.corpus, "--output_dir", str(student)]
-            argv += ["--max_corpus_lines", str(pipeline.max_corpus_lines), "--seed", str(seed)]
-            argv += ["--max_seq_length", str(pipeline.max_seq_length), "--report_to", "none"]
-            argv += ["--max_steps", str(pipeline.distill_steps), "--save_steps", "200", "--save_total_limit"]
-            argv += ["1", "--per_device_train_batch_size", str(pipeline.batch_size), "--logging_steps", "50"]
-            run_step(f"seed {seed} distill {preset} {arm}", student, "distill", argv)
+            options = {"teacher": str(teacher), "student_preset": "small-kd", "student_shape": shape_string(shape)}
+            options |= {"student_init": str(init), "corpus": list(args.corpus), "output_dir": str(student)}
+            options |= {"max_corpus_lines": pipeline.max_corpus_lines, "seed": seed}
+            options |= {"max_seq_length": pipeline.max_seq_length, "report_to": "none"}
+            options |= {"max_steps": pipeline.distill_steps, "save_steps": 200, "save_total_limit": 1}
+            options |= {"per_device_train_batch_size": pipeline.batch_size, "logging_steps": 50}
+            run_step(f"seed {seed} distill {preset} {arm}", student, "distill", options)
             for task in args.tasks:
                 output = student.parent / f"{preset}-{arm}-{task}"
                 step = f"seed {seed} finetune {preset} {arm} {task}"
-                run_step(step, output, "finetune", finetune_argv(pipeline, str(student), task, output))
+                run_step(step, output, "finetune", finetune_options(pipeline, str(student), task, output))
 
 
 def _score(folder: Path) -> float | None:
@@ -167,8 +167,8 @@ def finetune_dense(args: argparse.Namespace, seed: int) -> None:
     small_kd = args.work_dir / "students" / "small-kd"
     for task in args.tasks:
         output = args.work_dir / f"seed{seed}" / f"small-kd-{task}"
-        run_step(f"seed {seed} finetune small-kd {task}", output, "finetune", finetune_argv(pipeline, str(small_kd),
-                 task, output))  # fmt: skip
+        run_step(f"seed {seed} finetune small-kd {task}", output, "finetune",
+                 finetune_options(pipeline, str(small_kd), task, output))  # fmt: skip
 
 
 def baselines(args: argparse.Namespace) -> dict:

@@ -447,3 +447,13 @@ def test_the_rank_budget_verdict_claims_the_goal_only_beyond_noise():
     assert "b: +2.08 points" in text and "(0.43)): goal reached" in text
     assert "goal not reached" in verdict({"c budgeted": row([-2.0, -2.1, -1.9])})
     assert "one seed: no estimate of noise): goal not shown" in verdict({"d budgeted": row([3.0])})
+
+
+def test_ablation_reads_its_change_as_distill_keyword_options():
+    from benchmarks.ablation import change_options
+
+    change = ["--corrupt_inputs", "--weight-hidden", "0", "--no_packing", "--temperature=2.5", "--corpus", "a", "b"]
+    expected = {"corrupt_inputs": True, "weight_hidden": 0, "packing": False, "temperature": 2.5, "corpus": ["a", "b"]}
+    assert change_options(change) == expected
+    with pytest.raises(ValueError, match="follows no option name"):
+        change_options(["0"])

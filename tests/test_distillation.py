@@ -34,7 +34,6 @@ from training.distillation import (
     run_distillation,
     uniform_layer_map,
 )
-from training.distillation.run import takes_one_text
 from training.provenance import find_local_paths
 from training.tasks import get_task
 
@@ -592,7 +591,7 @@ def test_private_trainer_overrides_are_listed_and_keep_their_signature():
     "task, one_text", [("nsmc", True), ("kohate", True), ("ner", True), ("kornli", False), ("korquad", False)]
 )
 def test_transfer_texts_fit_single_text_tasks_only(task, one_text):
-    assert takes_one_text(get_task(task)) is one_text
+    assert get_task(task).single_text is one_text
 
 
 def test_run_distillation_refuses_bad_options_before_loading_anything(tmp_path):

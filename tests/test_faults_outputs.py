@@ -29,6 +29,7 @@ from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDForPreTraining
 from training import outputs
 from training.arguments import FINISHED_MODEL_FILES, check_output_dir
 from training.commands import convert, distill, export, finetune
+from training.errors import one_line_errors
 from training.outputs import LOCK_FILE, DiskFullError, atomic_output, disk_full_reason, guards_outputs
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -173,7 +174,7 @@ def test_a_full_disk_in_a_command_is_one_line_and_exit_code_2(tmp_path, capsys):
         check_output_dir(tmp_path / "out", overwrite=False)
         raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "out" / "optimizer.pt"))
 
-    assert guards_outputs(command)([]) == outputs.DISK_FULL_EXIT_CODE == 2
+    assert one_line_errors(guards_outputs(command))([]) == outputs.DISK_FULL_EXIT_CODE == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and error.startswith(f"error: not enough space to write {tmp_path / 'out'}")
     assert "Traceback" not in error and not (tmp_path / "out").exists()  # the lock went, with the folder it made

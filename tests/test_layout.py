@@ -6,7 +6,9 @@
 - no function in training/, benchmarks/ or scripts/ is longer than 60 lines;
 - modeling_kr_electra_kd/ (shipped to the Hub, loaded there as remote code) imports only its own modules (relatively),
   the standard library, numpy, torch and the public transformers modules of MODELING_ALLOWED;
-- no module of training/, benchmarks/ or scripts/ imports or reaches a private name (`_x`) of another module.
+- no module of training/, benchmarks/ or scripts/ imports or reaches a private name (`_x`) of another module;
+- only tests and the CLI run a command's argv: no module of training/ (but training/cli.py and the commands) or of
+  benchmarks/ imports training.cli or a command, or calls a `run_command` argv runner; they call library functions.
 """
 
 from __future__ import annotations
@@ -255,3 +257,51 @@ def test_the_private_name_rule_catches_a_use(tmp_path, code, expected):
         (tmp_path / folder).mkdir()
     (tmp_path / "benchmarks" / "b.py").write_text(code, encoding="utf-8")
     assert private_name_uses(tmp_path) == [expected]
+
+
+# Runs of a command's argv: who may (the CLI, the commands) and the files still waiting for a library call (reason).
+ARGV_RUNNERS = ("training/cli.py", "training/commands/")
+ARGV_WAITING = {"benchmarks/edge.py": "export has no library call yet (training/commands/export.py)"}
+
+
+def argv_runs(root: Path = REPO) -> list[str]:
+    """One line per import of training.cli or of a command, and per use of a `run_command` argv runner, in training/
+    (outside ARGV_RUNNERS) and benchmarks/."""
+    found = []
+    for folder in ("training", "benchmarks"):
+        for path in sorted((root / folder).rglob("*.py")):
+            where = path.relative_to(root).as_posix()
+            if where.startswith(ARGV_RUNNERS) or where in ARGV_WAITING:
+                continue
+            imports = imported_modules(path, root)
+            found += [
+                f"{where} imports {module}"
+                for module in sorted(imports)
+                if is_within(module, "training.cli") or is_within(module, COMMANDS_PACKAGE)
+            ]
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                name = getattr(node, "id", None) or getattr(node, "attr", None) or getattr(node, "name", None)
+                if name == "run_command":
+                    found.append(f"{where}:{node.lineno} run_command")
+    return found
+
+
+def test_only_tests_and_the_cli_run_a_commands_argv():
+    assert argv_runs() == []
+
+
+@pytest.mark.parametrize(
+    "where, code, expected",
+    [
+        ("training/recipe.py", "from training.cli import main\n", "training/recipe.py imports training.cli"),
+        ("benchmarks/b.py", "def f():\n    from training.commands import finetune\n", "imports training.commands"),
+        ("benchmarks/b.py", "from training import recipe\nrecipe.run_command('x', [])\n", "b.py:2 run_command"),
+        ("training/recipe.py", "def run_command(command, argv):\n    pass\n", "recipe.py:1 run_command"),
+    ],
+)
+def test_the_argv_rule_catches_a_run(tmp_path, where, code, expected):
+    for folder in ("training", "benchmarks"):
+        (tmp_path / folder).mkdir()
+    (tmp_path / where).write_text(code, encoding="utf-8")
+    problems = argv_runs(tmp_path)
+    assert problems and all(expected in problem for problem in problems), problems

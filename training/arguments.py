@@ -383,6 +383,19 @@ def parse_command(
     return parser.parse(argv)
 
 
+def split_options(options: dict[str, Any], dataclass_types: Iterable[type], what: str) -> tuple[dict, ...]:
+    """A library run's keyword options (named as its command's options) -> one dict per dataclass type, by field name,
+    after the command line's number checks. An unknown name or a refused number raises ValueError."""
+    problem = check_numbers(options)
+    if problem:
+        raise ValueError(problem)
+    groups = [{f.name for f in dataclasses.fields(kind)} for kind in dataclass_types]
+    unknown = sorted(set(options) - set().union(*groups))
+    if unknown:
+        raise ValueError(f"Unknown {what} option(s): {', '.join(unknown)}.")
+    return tuple({key: value for key, value in options.items() if key in names} for names in groups)
+
+
 def fail(message: str) -> NoReturn:
     """A command-line mistake: one line on stderr, exit code 2 (argparse's)."""
     print(message, file=sys.stderr)

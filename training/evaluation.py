@@ -4,12 +4,18 @@ The one home of what fine-tuning shares with evaluation: loading a model with a 
 tokenizer against it, scoring with `Trainer` (QA through n-best post-processing) and writing the results JSON.
 
     kr-electra-kd evaluate --model runs/nsmc --data-dir ../shared/data/nsmc
+
+`run_evaluation(**options)` scores a model from keyword arguments named as the evaluate command's options:
+
+    run_evaluation(model="runs/nsmc", data_dir="../shared/data/nsmc", output_file="scores.json")
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import tempfile
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,11 +31,13 @@ from transformers import (
     PreTrainedModel,
     PreTrainedTokenizerBase,
     Trainer,
+    TrainingArguments,
 )
 
 from modeling_kr_electra_kd.pipeline_kr_electra_kd import DEFAULT_MAX_ANSWER_LEN, DEFAULT_N_BEST, default_doc_stride
-from training.arguments import check_length
-from training.loading import load_model
+from training.arguments import check_length, split_options
+from training.defaults import RESULTS_FILE
+from training.loading import head_of, load_config, load_model, load_tokenizer
 from training.provenance import portable_data_source, portable_path
 from training.tasks import (
     CLASSIFICATION,
@@ -45,7 +53,9 @@ from training.tasks import (
     TaskDatasetDict,
     classification_metrics,
     count_truncated,
+    get_task,
     korquad_metrics,
+    load_task_data,
     ner_metrics,
     postprocess_ner_predictions,
     postprocess_qa_predictions,
@@ -53,6 +63,7 @@ from training.tasks import (
     tokenize_dataset,
 )
 from training.tokenizer import check_tokenizer_matches_config
+from training.trainer_common import device_trainer_defaults
 
 # Config attribute naming the task a model was fine-tuned on, so `evaluate` needs no --task.
 TASK_CONFIG_KEY = "finetuning_task"
@@ -285,3 +296,209 @@ def write_results(
 # --------------------------------------------------------------------------------------------------------------------
 # The command
 # --------------------------------------------------------------------------------------------------------------------
+
+
+# The evaluate command's arguments live here, not in training/commands/evaluate.py: `run_evaluation` builds them from
+# keyword options with their defaults, and a library may not import a command.
+@dataclass
+class EvaluateArguments:
+    model: str = field(metadata={"help": "Fine-tuned model: a folder written by `kr-electra-kd finetune`, or Hub id."})
+    task: str | None = field(
+        default=None,
+        metadata={"help": f"Task to score ({', '.join(TASKS)}). Default: the task the model was fine-tuned on."},
+    )
+    output_file: str | None = field(
+        default=None,
+        metadata={
+            "help": "Where to write the results JSON (default: MODEL/eval_results_TASK.json, or ./ for Hub ids)."
+        },
+    )
+    batch_size: int = field(default=64, metadata={"help": "Examples per forward pass."})
+    save_predictions: str | None = field(
+        default=None,
+        metadata={
+            "help": "Also write the model's prediction for every eval example to this file, in the task's usual "
+            "format: korquad {id: answer} JSON (as the official scorer reads); ner `words<TAB>tags` per sentence; "
+            "other tasks a TSV with the columns text, [text_pair], label and predicted (label names; scores for "
+            "korsts)."
+        },
+    )
+    seed: int | None = field(
+        default=None,
+        metadata={
+            "help": "Seed of the eval subset (--max-eval-samples) and of holdout splits. Default: the seed the model "
+            "was fine-tuned with (its results.json), so a held-out eval split holds no training rows; 42 for other "
+            "models, and required for a holdout task of a model without results.json."
+        },
+    )
+
+
+def _task_of(args: EvaluateArguments, config: PretrainedConfig) -> Task:
+    """The task to score: --task, or the one the model was fine-tuned on; a model without that head is refused."""
+    trained_on = getattr(config, TASK_CONFIG_KEY, None)
+    name = args.task or trained_on
+    if name is None:
+        raise ValueError(
+            f"{args.model} does not say which task it was fine-tuned on; pass --task ({', '.join(TASKS)})."
+        )
+    task = get_task(name)
+    if trained_on is not None and trained_on != task.name:
+        raise ValueError(
+            f"{args.model} was fine-tuned on {trained_on}, not {task.name}; evaluate it with --task {trained_on}."
+        )
+    if head_of(config) != task.head:
+        raise ValueError(
+            f"{args.model} has no {task.head} head (it is a {head_of(config)} model): fine-tune it first with "
+            f"`kr-electra-kd finetune --model {args.model} --task {task.name}`."
+        )
+    return task
+
+
+def _eval_seed(args: EvaluateArguments, task: Task, data_dir: str | None) -> int:
+    """The seed that gives the model's own eval split. For a task trained on a held-out part of its evaluation file,
+    another seed than the fine-tuning one would score rows the model trained on: refused."""
+    results_file = Path(args.model) / RESULTS_FILE  # written by `kr-electra-kd finetune`
+    record = json.loads(results_file.read_text(encoding="utf-8")) if results_file.is_file() else {}
+    recorded = record.get("seed") if record.get("task") == task.name else None
+    holdout = (
+        data_dir is not None
+        and task.holdout_train_fraction is not None
+        and not any((Path(data_dir) / name).is_file() for name in task.train_files)
+    )
+    if not holdout:
+        return args.seed if args.seed is not None else recorded if recorded is not None else 42
+    if recorded is not None and args.seed is not None and args.seed != recorded:
+        raise ValueError(
+            f"{args.model} was fine-tuned with seed {recorded}, and {task.name} without a train file evaluates on the "
+            f"rows that seed held out; --seed {args.seed} would score rows it trained on. Drop --seed."
+        )
+    if recorded is None and args.seed is None:
+        raise ValueError(
+            f"{task.name} without a train file evaluates on a held-out part of {data_dir}, chosen by the fine-tuning "
+            f"seed, and {args.model} has no results.json saying which: pass the seed it was fine-tuned with (--seed)."
+        )
+    return recorded if recorded is not None else args.seed
+
+
+def _task_of(args: EvaluateArguments, config: PretrainedConfig) -> Task:
+    """The task to score: --task, or the one the model was fine-tuned on; a model without that head is refused."""
+    trained_on = getattr(config, TASK_CONFIG_KEY, None)
+    name = args.task or trained_on
+    if name is None:
+        raise ValueError(
+            f"{args.model} does not say which task it was fine-tuned on; pass --task ({', '.join(TASKS)})."
+        )
+    task = get_task(name)
+    if trained_on is not None and trained_on != task.name:
+        raise ValueError(
+            f"{args.model} was fine-tuned on {trained_on}, not {task.name}; evaluate it with --task {trained_on}."
+        )
+    if head_of(config) != task.head:
+        raise ValueError(
+            f"{args.model} has no {task.head} head (it is a {head_of(config)} model): fine-tune it first with "
+            f"`kr-electra-kd finetune --model {args.model} --task {task.name}`."
+        )
+    return task
+
+
+def _eval_seed(args: EvaluateArguments, task: Task, data_dir: str | None) -> int:
+    """The seed that gives the model's own eval split. For a task trained on a held-out part of its evaluation file,
+    another seed than the fine-tuning one would score rows the model trained on: refused."""
+    results_file = Path(args.model) / RESULTS_FILE  # written by `kr-electra-kd finetune`
+    record = json.loads(results_file.read_text(encoding="utf-8")) if results_file.is_file() else {}
+    recorded = record.get("seed") if record.get("task") == task.name else None
+    holdout = (
+        data_dir is not None
+        and task.holdout_train_fraction is not None
+        and not any((Path(data_dir) / name).is_file() for name in task.train_files)
+    )
+    if not holdout:
+        return args.seed if args.seed is not None else recorded if recorded is not None else 42
+    if recorded is not None and args.seed is not None and args.seed != recorded:
+        raise ValueError(
+            f"{args.model} was fine-tuned with seed {recorded}, and {task.name} without a train file evaluates on the "
+            f"rows that seed held out; --seed {args.seed} would score rows it trained on. Drop --seed."
+        )
+    if recorded is None and args.seed is None:
+        raise ValueError(
+            f"{task.name} without a train file evaluates on a held-out part of {data_dir}, chosen by the fine-tuning "
+            f"seed, and {args.model} has no results.json saying which: pass the seed it was fine-tuned with (--seed)."
+        )
+    return recorded if recorded is not None else args.seed
+
+
+@dataclass
+class Evaluation:
+    """An evaluation ready to score: what `prepare_evaluation` checked and loaded."""
+
+    args: EvaluateArguments
+    data_args: DataArguments
+    task: Task
+    data: TaskDatasetDict
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    max_seq_length: int
+    started: float  # time.perf_counter() when the run began: the results record the seconds it took
+
+    def run(self) -> dict:
+        """Score the eval split, write the results JSON (and the predictions when asked); the results."""
+        args, data_args, task = self.args, self.data_args, self.task
+        output_file = Path(args.output_file) if args.output_file else _default_output(args.model, task)
+        with tempfile.TemporaryDirectory() as scratch:
+            trainer = Trainer(
+                model=self.model,
+                # bf16 autocast and pinned memory where a GPU has them (device_trainer_defaults); CPU runs unchanged
+                args=TrainingArguments(
+                    output_dir=scratch,
+                    per_device_eval_batch_size=args.batch_size,
+                    report_to="none",
+                    **device_trainer_defaults(),
+                ),
+                data_collator=data_collator_for(task, self.tokenizer),
+                processing_class=self.tokenizer,
+            )
+            scores = score(trainer, task, self.data["eval"], self.tokenizer, data_args, self.max_seq_length)
+        seconds = time.perf_counter() - self.started
+        results = write_results(
+            output_file, task, scores, args.model, self.data, data_args.data_dir, 0, seconds, args.seed
+        )
+        print(json.dumps(results["metrics"], indent=2))
+        print(f"Wrote {output_file}")
+        if args.save_predictions:
+            save_predictions(Path(args.save_predictions), task, self.data["eval"], scores.predictions)
+            print(f"Wrote the predictions to {args.save_predictions}")
+        return results
+
+
+def prepare_evaluation(args: EvaluateArguments, data_args: DataArguments) -> Evaluation:
+    """Every check, the eval rows (with the model's own seed), the model and its tokenizer. Bad input raises
+    ValueError (or OSError)."""
+    started = time.perf_counter()
+    config = load_config(args.model)  # the model resolved (folder or Hub) before any data is read
+    task = _task_of(args, config)
+    max_seq_length = resolve_max_seq_length(data_args.max_seq_length, task, config)
+    args.seed = _eval_seed(args, task, data_args.data_dir)
+    data = load_task_data(
+        task,
+        data_dir=data_args.data_dir,
+        on_bad_rows=data_args.on_bad_rows,
+        max_eval_samples=data_args.max_eval_samples,
+        seed=args.seed,
+        eval_only=True,
+    )
+    model = load_task_model(args.model, task, config)
+    tokenizer = load_tokenizer(args.model)
+    check_tokenizer(tokenizer, model)
+    return Evaluation(args, data_args, task, data, model, tokenizer, max_seq_length, started)
+
+
+def run_evaluation(**options) -> dict:
+    """One evaluation, from keyword arguments named as the evaluate command's options (`model`, `task`, `data_dir`,
+    `output_file`, ...), with its defaults; returns the results. Bad input raises ValueError."""
+    own, data = split_options(options, (EvaluateArguments, DataArguments), "evaluation")
+    return prepare_evaluation(EvaluateArguments(**own), DataArguments(**data)).run()
+
+
+def _default_output(model: str, task: Task) -> Path:
+    folder = Path(model)
+    return (folder if folder.is_dir() else Path(".")) / f"eval_results_{task.name}.json"

@@ -1,6 +1,7 @@
 """What keeps a command's output folder whole when a run is killed, runs out of disk, or meets a second run.
 
-- **One run per folder.** Inside a command run (`main` decorated with `guards_outputs`), `check_output_dir` takes the
+- **One run per folder.** Inside a run (`output_run`: a command's `main` decorated with `guards_outputs`, or a library
+  run such as `run_finetuning`), `check_output_dir` takes the
   output folder's lock (`LOCK_FILE`, an `fcntl.flock` on a file naming the holder's PID and host) through
   `claim_output_folder`. A second run into that folder is refused in one line naming the holder; the lock of a run
   that was killed is released by the kernel with the process, and the next run says it took it over. The lock is
@@ -144,27 +145,36 @@ class _Run:
 _RUNS: list[_Run] = []
 
 
+@contextlib.contextmanager
+def output_run() -> Iterator[_Run]:
+    """One run's output folders: those its `check_output_dir` claims inside are locked and released at the end (a
+    library call such as `run_finetuning` runs in one, as every command does), and a full disk anywhere inside is a
+    `DiskFullError` naming the folder."""
+    run = _Run()
+    _RUNS.append(run)
+    try:
+        yield run
+    except Exception as error:
+        reason = disk_full_reason(error)
+        if reason is None or isinstance(error, DiskFullError):
+            raise
+        raise DiskFullError(_written_folder(error, run.folder), reason) from error
+    finally:
+        _RUNS.remove(run)
+        run.release()
+
+
 def guards_outputs(main: Callable[..., int | None]) -> Callable[..., int]:
-    """Decorate a command's `main(argv)` (inside `training.errors.one_line_errors`): output folders its
-    `check_output_dir` claims are locked for the run and released when it returns, and a full disk anywhere in it is a
-    `CommandError` (one line on stderr, exit code 2)."""
+    """Decorate a command's `main(argv)` (inside `training.errors.one_line_errors`): it runs in an `output_run`, and a
+    full disk is a `CommandError` (one line on stderr, exit code DISK_FULL_EXIT_CODE)."""
 
     @functools.wraps(main)
     def guarded(argv: list[str] | None = None) -> int:
-        run = _Run()
-        _RUNS.append(run)
         try:
-            return main(argv)
-        except Exception as error:
-            reason = disk_full_reason(error)
-            if reason is None:
-                raise
-            if not isinstance(error, DiskFullError):
-                error = DiskFullError(_written_folder(error, run.folder), reason)
+            with output_run():
+                return main(argv)
+        except DiskFullError as error:
             raise CommandError(str(error), DISK_FULL_EXIT_CODE) from error
-        finally:
-            _RUNS.remove(run)
-            run.release()
 
     return guarded
 
@@ -179,8 +189,8 @@ def _written_folder(error: BaseException, fallback: Path | None) -> Path:
 def claim_output_folder(folder: str | Path) -> None:
     """Lock `folder` for the current guarded command run (creating it), then clear what killed runs left in it.
 
-    Raises ValueError naming the holder when a live run holds the folder. Outside a guarded run (a library call, a
-    test of the output check) and in processes other than the main one, does nothing.
+    Raises ValueError naming the holder when a live run holds the folder. Outside an `output_run` (a test of the
+    output check) and in processes other than the main one, does nothing.
     """
     if not _RUNS or not is_main_process() or fcntl is None:
         return

@@ -9,22 +9,50 @@ predicting the replaced share everywhere would cost; a run whose discriminator e
 
 A teacher folder holds the discriminator (the teacher: config, safetensors, code files, tokenizer) and, in
 `generator/`, the generator.
+
+`prepare_pretraining` does every check and builds the trainer; `Pretraining.train` and `Pretraining.save` run it and
+write the teacher folder. `run_pretraining(**options)` does all three from keyword arguments named as the command's
+options, with its defaults:
+
+    run_pretraining(corpus=["corpus.txt"], tokenizer="tok", preset="small-kd", max_steps=800, output_dir="teacher")
 """
 
 from __future__ import annotations
 
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from transformers import (
-    Trainer,
-)
+import torch
+from transformers import PreTrainedTokenizerBase, Trainer, TrainingArguments
 
-from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDForMaskedLM, KRElectraKDForPreTraining
-from training.electra_objective import generator_config
+from modeling_kr_electra_kd import (
+    PRESETS,
+    KRElectraKDConfig,
+    KRElectraKDForMaskedLM,
+    KRElectraKDForPreTraining,
+    check_preset,
+)
+from training.arguments import check_length, check_output_dir, overwrite_field, split_options
+from training.corpus import streamed_corpus
+from training.defaults import MLM_PROBABILITY
+from training.electra_objective import (
+    MASKING_SCHEMES,
+    ElectraGeneratorDiscriminator,
+    generator_config,
+    masking_collator,
+)
 from training.loading import load_tokenizer
-from training.tokenizer import save_tokenizer
+from training.outputs import atomic_output, bytes_of, output_run
+from training.tokenizer import check_tokenizer_matches_config, save_tokenizer
 from training.trainer_common import (
+    PRETRAINING_DEFAULTS,
     LossPartsMixin,
+    TrainTimer,
+    max_train_seconds_field,
+    parse_shape,
+    resume_checkpoint,
+    train_or_restore,
 )
 
 # The discriminator has learned its task when its RTD loss falls this far below the constant prediction's.
@@ -128,3 +156,132 @@ def teacher_from_checkpoint(checkpoint: str | Path, output_dir: str | Path, toke
         raise ValueError(f"{checkpoint}: generator weights do not fit ({sorted(missing)} missing, {unexpected} extra).")
     generator.tie_weights()
     return save_teacher(output_dir, discriminator, load_tokenizer(tokenizer, "--tokenizer"), generator)
+
+
+# The command's arguments live here, not in training/commands/pretrain_teacher.py: `run_pretraining` builds them from
+# keyword options with their defaults, and a library may not import a command.
+@dataclass
+class PretrainArguments:
+    corpus: list[str] = field(
+        metadata={
+            "help": "Korean text files (UTF-8, one text per line, .txt or .gz) or folders of them (every *.txt and "
+            "*.gz file); streamed, never loaded whole."
+        }
+    )
+    tokenizer: str = field(metadata={"help": "Tokenizer folder or Hub id (e.g. from `kr-electra-kd train-tokenizer`)."})
+    preset: str = field(default="small-kd", metadata={"help": f"Teacher shape: {', '.join(PRESETS)}."})
+    shape: str | None = field(
+        default=None,
+        metadata={"help": "Overrides of the preset as key=value pairs, e.g. 'hidden_size=128,num_hidden_layers=4'."},
+    )
+    max_corpus_lines: int | None = field(default=None, metadata={"help": "Use at most this many corpus lines."})
+    max_seq_length: int = field(
+        default=128, metadata={"help": "Length of the packed blocks (with --no_packing: texts are truncated to it)."}
+    )
+    packing: bool = field(
+        default=True,
+        metadata={
+            "help": "Join consecutive texts into full blocks ([CLS] a [SEP] b [SEP] ...); --no_packing: one "
+            "padded text per example."
+        },
+    )
+    mlm_probability: float = field(
+        default=MLM_PROBABILITY, metadata={"help": "Share of tokens masked for the generator."}
+    )
+    masking: str = field(
+        default="electra",
+        metadata={
+            "help": "What masked tokens become: electra (85%% [MASK], 15%% unchanged) or bert (80%% [MASK], 10%% "
+            "random token, 10%% unchanged).",
+            "choices": list(MASKING_SCHEMES),
+        },
+    )
+    rtd_weight: float = field(default=50.0, metadata={"help": "Weight of the discriminator loss (ELECTRA: 50)."})
+    generator_size_divisor: int = field(default=4, metadata={"help": "Generator width = teacher width / this."})
+    max_train_seconds: float | None = max_train_seconds_field()
+    overwrite_output_dir: bool = overwrite_field()
+
+
+@dataclass
+class Pretraining:
+    """A pre-training ready to train: what `prepare_pretraining` checked and built."""
+
+    output_dir: Path
+    tokenizer: PreTrainedTokenizerBase
+    model: ElectraGeneratorDiscriminator
+    trainer: ElectraPreTrainer
+    resume_from: str | None  # the checkpoint training continues from, if any
+
+    def train(self) -> int | None:
+        """Train (from the newest complete checkpoint in output_dir/checkpoints, if any); None when it ran to its end,
+        or the exit status of the signal that stopped it with a checkpoint (training.interrupts). A bad line deep in
+        the streamed corpus is met only here (training.corpus.CorpusError)."""
+        return train_or_restore(self.trainer, self.resume_from)
+
+    def save(self) -> Path:
+        """The teacher folder (main process only), moved into place once complete, after the discriminator check's
+        warning if it has one; its path."""
+        if self.trainer.is_world_process_zero():
+            warning = discriminator_check(self.trainer.state.log_history)
+            if warning:
+                print(warning, file=sys.stderr)
+            with atomic_output(self.output_dir, needed=bytes_of(self.model)) as staging:
+                save_teacher(staging, self.model.discriminator, self.tokenizer, self.model.generator)
+            print(
+                f"Saved the teacher (discriminator) to {self.output_dir} and its generator to "
+                f"{self.output_dir / 'generator'}."
+            )
+        return self.output_dir
+
+
+def prepare_pretraining(args: PretrainArguments, training_args: TrainingArguments) -> Pretraining:
+    """Every check, the corpus and the trainer; training_args.output_dir is the teacher's folder (its checkpoints go
+    to output_dir/checkpoints, and a finished teacher with its checkpoints is resumed to a larger --max_steps). Bad
+    input raises ValueError (or OSError) before any training."""
+    output_dir = Path(training_args.output_dir)
+    training_args.output_dir = str(output_dir / "checkpoints")
+    check_output_dir(output_dir, args.overwrite_output_dir, checkpoints=training_args.output_dir)
+    check_preset(args.preset)
+    tokenizer = load_tokenizer(args.tokenizer, "--tokenizer")
+    config = KRElectraKDConfig.from_preset(
+        args.preset, **{"vocab_size": len(tokenizer), "pad_token_id": tokenizer.pad_token_id, **parse_shape(args.shape)}
+    )
+    check_length("--max_seq_length", args.max_seq_length, config.max_position_embeddings, "the teacher's")
+    check_tokenizer_matches_config(tokenizer, config)
+    train_dataset = streamed_corpus(
+        args.corpus,
+        tokenizer,
+        args.max_seq_length,
+        args.max_corpus_lines,
+        args.packing,
+        training_args.seed,
+        endless=True,
+    )
+    last = resume_checkpoint(training_args.output_dir, config)
+    torch.manual_seed(training_args.seed)
+    discriminator = KRElectraKDForPreTraining(config)
+    generator = KRElectraKDForMaskedLM(generator_config(config, args.generator_size_divisor))
+    model = ElectraGeneratorDiscriminator(discriminator, generator, rtd_weight=args.rtd_weight)
+    trainer = ElectraPreTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=train_dataset,
+        data_collator=masking_collator(tokenizer, args.mlm_probability, args.masking, seed=training_args.seed),
+        callbacks=[TrainTimer(args.max_train_seconds)],
+    )
+    return Pretraining(output_dir, tokenizer, model, trainer, last)
+
+
+def run_pretraining(**options) -> Path:
+    """One whole teacher pre-training, from keyword arguments named as the pretrain-teacher command's options
+    (`corpus`, `tokenizer`, `output_dir`, `preset`, any TrainingArguments field, ...), with the command's defaults;
+    returns the teacher folder. Runs in its own `output_run` (the output folder is locked until it returns). Bad input
+    raises ValueError; a run stopped by SIGTERM/SIGINT saves its checkpoint and raises SystemExit with the signal's
+    exit status."""
+    own, trainer = split_options(options, (PretrainArguments, TrainingArguments), "pre-training")
+    with output_run():
+        run = prepare_pretraining(PretrainArguments(**own), TrainingArguments(**{**PRETRAINING_DEFAULTS, **trainer}))
+        stopped = run.train()
+        if stopped is not None:  # the checkpoint is written and the line printed; the process ends
+            raise SystemExit(stopped)
+        return run.save()

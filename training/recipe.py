@@ -1,7 +1,8 @@
 """The whole recipe as one job: tokenizer -> teacher -> distilled (low-rank) students -> fine-tune -> evaluate -> cards.
 
-Every step is the same `kr-electra-kd` sub-command a user would run by hand (so the pipeline cannot drift from the
-commands), with its arguments derived from one `PipelineArguments`. A finished step leaves its output folder and is
+Every step is the library call behind a `kr-electra-kd` sub-command a user would run by hand (`run_pretraining`,
+`run_distillation`, `run_finetuning`: the commands are thin layers over them, so the pipeline cannot drift from the
+commands), with its options derived from one `PipelineArguments`; each step's line shows the equivalent command. A finished step leaves its output folder and is
 skipped when the pipeline runs again, so an interrupted run resumes where it stopped.
 
 `kr-electra-kd quickstart` runs it on the package's embedded Korean sample; `benchmarks/reproduce.py` runs it at CPU
@@ -10,6 +11,7 @@ scale on the real data and prints the paper-style table.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import time
@@ -164,25 +166,48 @@ def pipeline_stages(args: PipelineArguments) -> dict[str, Path]:
     return stages
 
 
-def run_command(command: str, argv: list[str]) -> None:
-    """Run one `kr-electra-kd` sub-command in this process (as a user would type it); a failure raises RuntimeError.
-    The recipe's steps that have no library function yet, and the benchmarks that time a whole command, use it."""
-    from training.cli import main as cli
+def _library_steps() -> dict[str, Callable[..., object]]:
+    """The library call behind each sub-command a step runs by name, taking the command's options as keywords
+    (imported when a step runs: they pull in torch and transformers)."""
+    from training.conversion import run_conversion
+    from training.distillation.run import run_distillation
+    from training.evaluation import run_evaluation
+    from training.finetuning import run_finetuning
+    from training.pretraining import run_pretraining
 
-    code = cli([command, *argv])
-    if code:
-        raise RuntimeError(f"kr-electra-kd {command} failed with exit code {code}; see its output above.")
+    return {
+        "pretrain-teacher": run_pretraining,
+        "distill": run_distillation,
+        "finetune": run_finetuning,
+        "evaluate": run_evaluation,
+        "convert": run_conversion,
+    }
+
+
+def command_line(command: str, options: dict) -> str:
+    """The `kr-electra-kd` command line equivalent to a library step (shown in its progress line, so the step can be
+    rerun by hand); a list is several values of one flag, True a bare flag, False its `--no_` form."""
+    words = ["kr-electra-kd", command]
+    for name, value in options.items():
+        if value is True:
+            words.append(f"--{name}")
+        elif value is False:
+            words.append(f"--no_{name}")
+        else:
+            words += [f"--{name}", *map(str, value if isinstance(value, list) else [value])]
+    return " ".join(words)
 
 
 def run_step(
     step: str,
     output: Path,
     command: str | Callable[[], object],
-    argv: list[str] | None = None,
+    options: dict | None = None,
     progress: StageProgress | None = None,
 ) -> Path:
-    """Run one step unless its output is complete (a finished step); fail loudly if it fails. `command` is a library
-    call (a function of no arguments) or the name of a sub-command run with `argv` (`run_command`)."""
+    """Run one step unless its output is complete (a finished step); fail loudly if it fails. `command` is a call (a
+    function of no arguments) or the name of a sub-command whose library call (`_library_steps`) runs with `options`
+    as keywords; bad input to it raises RuntimeError naming the step."""
     stage = progress.begin(step) if progress else f"[{step}]"
     done = output / ".done"
     if done.exists():
@@ -190,12 +215,13 @@ def run_step(
         if progress:
             progress.finish(float(done.read_text()))  # its time when it ran: a resumed run's estimate uses it
         return output
-    shown = f"kr-electra-kd {command} {' '.join(argv or [])}" if isinstance(command, str) else f"writing {output}"
+    shown = command_line(command, options or {}) if isinstance(command, str) else f"writing {output}"
     print(f"{stage}: {shown}", flush=True)
     started = time.time()
+    call = command if callable(command) else functools.partial(_library_steps()[command], **(options or {}))
     try:
-        command() if callable(command) else run_command(command, argv or [])
-    except RuntimeError as error:
+        call()
+    except (RuntimeError, ValueError) as error:
         raise RuntimeError(f"step {step!r} failed: {error}") from None
     seconds = time.time() - started
     done.parent.mkdir(parents=True, exist_ok=True)
@@ -250,21 +276,22 @@ class _PipelineRun:
     stages: set[str] | None
     progress: StageProgress
 
-    def step(self, stage: str, step: str, output: Path, command: str | Callable[[], object], argv=None) -> Path:
+    def step(self, stage: str, step: str, output: Path, command: str | Callable[[], object], options=None) -> Path:
         if self.stages is not None and stage not in self.stages and not (output / ".done").exists():
             raise StageNotRun(stage)
-        return run_step(step, output, command, argv, self.progress)
+        return run_step(step, output, command, options, self.progress)
 
-    def corpus_options(self) -> list[str]:
-        options = ["--corpus", *self.args.corpus]
+    def corpus_options(self) -> dict:
+        options: dict = {"corpus": list(self.args.corpus)}
         if self.args.max_corpus_lines:
-            options += ["--max_corpus_lines", str(self.args.max_corpus_lines)]
+            options["max_corpus_lines"] = self.args.max_corpus_lines
         return options
 
-    def common_options(self) -> list[str]:
+    def common_options(self) -> dict:
+        """The options every training step (pre-training, distillation) shares."""
         args = self.args
-        common = ["--seed", str(args.seed), "--report_to", "none", "--save_steps", "200", "--save_total_limit", "1"]
-        return common + ["--per_device_train_batch_size", str(args.batch_size), "--logging_steps", "50"]
+        common = {"seed": args.seed, "report_to": "none", "save_steps": 200, "save_total_limit": 1}
+        return {**common, "per_device_train_batch_size": args.batch_size, "logging_steps": 50}
 
 
 def _planned_steps(args: PipelineArguments) -> list[tuple[str, int | None]]:
@@ -286,13 +313,12 @@ def _train_teacher(run: _PipelineRun) -> str:
         args.corpus, tokenizer_dir, args.vocab_size, max_lines=args.max_corpus_lines))  # fmt: skip
     teacher_dir = run.folders["teacher"]
     teacher_shape = scaled_preset(args.teacher_preset, args.teacher_width, args.teacher_layers)
-    teacher_argv = [*run.corpus_options(), "--tokenizer", str(tokenizer_dir), "--preset", args.teacher_preset]
-    teacher_argv += ["--shape", shape_string(teacher_shape), "--output_dir", str(teacher_dir)]
-    teacher_argv += ["--max_steps", str(args.teacher_steps), "--max_seq_length", str(args.max_seq_length)]
-    teacher_argv += run.common_options()
+    options = {**run.corpus_options(), "tokenizer": str(tokenizer_dir), "preset": args.teacher_preset}
+    options |= {"shape": shape_string(teacher_shape), "output_dir": str(teacher_dir)}
+    options |= {"max_steps": args.teacher_steps, "max_seq_length": args.max_seq_length, **run.common_options()}
     if not args.packing:
-        teacher_argv += ["--no_packing"]
-    run.step("teacher", "teacher", teacher_dir, "pretrain-teacher", teacher_argv)
+        options["packing"] = False
+    run.step("teacher", "teacher", teacher_dir, "pretrain-teacher", options)
     return str(teacher_dir)
 
 
@@ -305,36 +331,34 @@ def _distill_students(run: _PipelineRun, teacher: str) -> dict[str, dict]:
     for preset in args.student_presets:
         shape = scaled_preset(preset, args.student_width, args.student_layers)
         student_dir = run.folders[preset]
-        argv = ["--teacher", teacher, "--student_preset", preset, "--student_shape", shape_string(shape)]
-        argv += [*run.corpus_options(), "--output_dir", str(student_dir), "--max_seq_length", str(args.max_seq_length)]
-        argv += ["--max_steps", str(args.distill_steps), *run.common_options()]
+        options = {"teacher": teacher, "student_preset": preset, "student_shape": shape_string(shape)}
+        options |= {**run.corpus_options(), "output_dir": str(student_dir), "max_seq_length": args.max_seq_length}
+        options |= {"max_steps": args.distill_steps, **run.common_options()}
         if not args.packing:
-            argv += ["--no_packing"]
+            options["packing"] = False
         if preset != "small-kd" and "small-kd" in args.student_presets:
-            argv += ["--student_init", str(dense_dir)]
-        run.step(preset, f"distill {preset}", student_dir, "distill", argv)
+            options["student_init"] = str(dense_dir)
+        run.step(preset, f"distill {preset}", student_dir, "distill", options)
         students[preset] = {"path": str(student_dir), "preset": preset, "shape": shape}
     return students
 
 
-def finetune_argv(args: PipelineArguments, model_path: str, task_name: str, output: Path) -> list[str]:
-    argv = ["--model", model_path, "--task", task_name, "--output_dir", str(output)]
+def finetune_options(args: PipelineArguments, model_path: str, task_name: str, output: Path) -> dict:
+    """The options of the pipeline's fine-tuning of `model_path` on `task_name` into `output` (`run_finetuning`'s)."""
+    options = {"model": model_path, "task": task_name, "output_dir": str(output)}
     data_dir = task_data_dir(args, task_name)
     if data_dir is not None:
-        argv += ["--data_dir", data_dir]
+        options["data_dir"] = data_dir
     if args.max_train_samples:
-        argv += ["--max_train_samples", str(args.max_train_samples)]
+        options["max_train_samples"] = args.max_train_samples
     if args.max_eval_samples:
-        argv += ["--max_eval_samples", str(args.max_eval_samples)]
-    argv += [
-        "--num_train_epochs",
-        str(args.finetune_epochs),
-        "--learning_rate",
-        str(args.finetune_learning_rate),
-        "--warmup_steps",
-        str(args.finetune_warmup),
-    ]
-    return argv + ["--seed", str(args.seed), "--report_to", "none", "--logging_steps", "50", "--baselines", "true"]
+        options["max_eval_samples"] = args.max_eval_samples
+    options |= {
+        "num_train_epochs": args.finetune_epochs,
+        "learning_rate": args.finetune_learning_rate,
+        "warmup_steps": args.finetune_warmup,
+    }
+    return options | {"seed": args.seed, "report_to": "none", "logging_steps": 50, "baselines": True}
 
 
 def _finetune_all(run: _PipelineRun, models: dict[str, dict]) -> None:
@@ -344,7 +368,7 @@ def _finetune_all(run: _PipelineRun, models: dict[str, dict]) -> None:
         for task_name in run.args.tasks:
             step = f"finetune {name} {task_name}"
             output = run.folders[step]
-            run.step(step, step, output, "finetune", finetune_argv(run.args, model["path"], task_name, output))
+            run.step(step, step, output, "finetune", finetune_options(run.args, model["path"], task_name, output))
             model["results"][task_name] = json.loads((output / RESULTS_FILE).read_text(encoding="utf-8"))
             model["results"][task_name]["model_dir"] = str(output)
 

@@ -21,7 +21,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from training.onnx_export import QUANTIZED_FILE, WEB_HEADS
+from training.onnx_export import QUANTIZED_FILE, WEB_HEADS, check_export_folder
 
 PAGE_DIR = Path(__file__).resolve().parent / "web"
 # web/node_modules of a source checkout (`npm ci --ignore-scripts` in web/ writes it).
@@ -132,6 +132,19 @@ class Server:
 
 def serve(models: dict[str, Path], node_modules: Path = NODE_MODULES, port: int = 0) -> Server:
     return Server(models, node_modules, port)
+
+
+def serve_demo(folder: Path, node_modules: Path = NODE_MODULES, port: int = 0) -> tuple[Server, str]:
+    """Serve one export folder with the demo page (`kr-electra-kd demo`); the server and the folder's pipeline task.
+    A folder that is not an export, a head without a transformers.js pipeline or a missing runtime: ValueError."""
+    check_export_folder(folder)
+    info = model_info(folder)
+    if info["task"] is None:
+        raise ValueError(f"{info['architecture']} has no transformers.js pipeline; nothing to demo.")
+    missing = missing_runtime_files(node_modules)
+    if missing:
+        raise ValueError(f"web runtime not found in {node_modules} (missing {missing[0]}): {SETUP_HINT}")
+    return serve({folder.name: folder}, node_modules, port), info["task"]
 
 
 def browser_card_text(model_dir: Path) -> str:

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from training.arguments import parse_command
-from training.onnx_export import check_export_folder
-from training.web_server import NODE_MODULES, SETUP_HINT, missing_runtime_files, model_info, serve
+from training.errors import bad_input, one_line_errors
+from training.web_server import NODE_MODULES, serve_demo
 
 
 @dataclass
@@ -22,22 +22,12 @@ class DemoArguments:
     )
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     (args,) = parse_command((DemoArguments,), argv, "kr-electra-kd demo")
     folder = Path(args.model)
-    try:
-        check_export_folder(folder)
-        task = model_info(folder)["task"]
-        if task is None:
-            raise ValueError(f"{model_info(folder)['architecture']} has no transformers.js pipeline; nothing to demo.")
-        runtime = Path(args.runtime) if args.runtime else NODE_MODULES
-        missing = missing_runtime_files(runtime)
-        if missing:
-            raise ValueError(f"web runtime not found in {runtime} (missing {missing[0]}): {SETUP_HINT}")
-        server = serve({folder.name: folder}, runtime, args.port)
-    except (ValueError, OSError) as error:
-        print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
-        return 2
+    with bad_input():
+        server, task = serve_demo(folder, Path(args.runtime) if args.runtime else NODE_MODULES, args.port)
     print(f"{task} demo of {folder} at {server.url}/?model={folder.name} (Ctrl-C stops it)", flush=True)
     try:
         while True:

@@ -18,7 +18,7 @@ save it. `run_distillation(**options)` does all three from keyword arguments nam
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -26,7 +26,7 @@ from datasets import Dataset, concatenate_datasets
 from transformers import DataCollatorWithPadding, PreTrainedModel, PreTrainedTokenizerBase, TrainingArguments
 
 from modeling_kr_electra_kd import PRESETS, KRElectraKDPreTrainedModel
-from training.arguments import check_length, check_model_source, check_numbers, check_output_dir, overwrite_field
+from training.arguments import check_length, check_model_source, check_output_dir, overwrite_field, split_options
 from training.corpus import read_corpus, streamed_corpus, tokenized_corpus
 from training.defaults import BUILT_STUDENT_INITS, MLM_PROBABILITY
 from training.distillation.config import DistillationConfig
@@ -36,7 +36,7 @@ from training.distillation.trainer import DistillationTrainer
 from training.electra_objective import masking_collator
 from training.evaluation import data_collator_for
 from training.loading import load_config, load_model, load_tokenizer
-from training.outputs import atomic_output, bytes_of
+from training.outputs import atomic_output, bytes_of, output_run
 from training.provenance import portable_path
 from training.tasks import get_task, load_task_data, single_text_tasks, tokenize_dataset
 from training.tokenizer import check_same_vocabulary, check_tokenizer_matches_config, save_tokenizer
@@ -355,26 +355,19 @@ def prepare_distillation(
     return Distillation(args, distillation, output_dir, models, trainer, last)
 
 
-def _split_options(options: dict) -> tuple[dict, dict, dict]:
-    """Keyword options -> those of DistillArguments, DistillationConfig and TrainingArguments (by field name)."""
-    groups = [{f.name for f in fields(kind)} for kind in (DistillArguments, DistillationConfig, TrainingArguments)]
-    unknown = sorted(set(options) - set().union(*groups))
-    if unknown:
-        raise ValueError(f"Unknown distillation option(s): {', '.join(unknown)}.")
-    return tuple({key: value for key, value in options.items() if key in names} for names in groups)
-
-
 def run_distillation(**options) -> Path:
     """One whole distillation, from keyword arguments named as the distill command's options (`teacher`,
     `output_dir`, `corpus` or `task`, the `weight_<loss>` options, any TrainingArguments field, ...), with the
-    command's defaults; returns the student's folder. Bad input raises ValueError (the command's one-line errors)."""
-    problem = check_numbers(options)
-    if problem:
-        raise ValueError(problem)
-    own, loss, trainer = _split_options(options)
+    command's defaults; returns the student's folder. Runs in its own `output_run` (the output folder is locked until
+    it returns). Bad input raises ValueError (the command's one-line errors); a run stopped by SIGTERM/SIGINT saves its
+    checkpoint and raises SystemExit with the signal's exit status."""
+    own, loss, trainer = split_options(
+        options, (DistillArguments, DistillationConfig, TrainingArguments), "distillation"
+    )
     training_args = TrainingArguments(**{**DISTILL_DEFAULTS, **trainer})
-    run = prepare_distillation(DistillArguments(**own), DistillationConfig(**loss), training_args)
-    stopped = run.train()
-    if stopped is not None:  # SIGTERM/SIGINT: the checkpoint is written and the line printed; the process ends
-        raise SystemExit(stopped)
-    return run.save()
+    with output_run():
+        run = prepare_distillation(DistillArguments(**own), DistillationConfig(**loss), training_args)
+        stopped = run.train()
+        if stopped is not None:  # SIGTERM/SIGINT: the checkpoint is written and the line printed; the process ends
+            raise SystemExit(stopped)
+        return run.save()
