@@ -38,7 +38,7 @@ from benchmarks.report import save_results
 from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDForSequenceClassification
 from training import browser as chromium
 from training import web_server
-from training.commands import export
+from training.exporting import run_export
 from training.onnx_export import ONNX_FILE, QUANTIZED_FILE, onnx_session
 from training.recipe import run_step
 from training.tokenizer import save_tokenizer, train_tokenizer
@@ -94,10 +94,9 @@ def export_preset(work: Path, preset: str, tokenizer, smoke: bool) -> Path:
     config = KRElectraKDConfig.from_preset("tiny" if smoke else preset, **overrides)
     KRElectraKDForSequenceClassification(config).save_pretrained(folder / "model")
     save_tokenizer(tokenizer, folder / "model")
-    argv = ["--model", str(folder / "model"), "--output_dir", str(folder / "web"), "--quantize", "int8"]
-    if export.main([*argv, "--overwrite_output_dir"]) != 0:
-        raise RuntimeError(f"export of {preset} failed")
-    return folder / "web"
+    return run_export(
+        model=str(folder / "model"), output_dir=str(folder / "web"), quantize="int8", overwrite_output_dir=True
+    )
 
 
 def nsmc_description(args: argparse.Namespace) -> str:
@@ -470,9 +469,7 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> tuple[dict, Path, P
     student = nsmc_student(work, args, tokenizer)
     student_web = work / "nsmc-web"
     if not (student_web / "onnx" / QUANTIZED_FILE).is_file():
-        argv_export = ["--model", str(student), "--output_dir", str(student_web), "--quantize", "int8"]
-        if export.main([*argv_export, "--overwrite_output_dir"]) != 0:
-            raise RuntimeError("export of the NSMC student failed")
+        run_export(model=str(student), output_dir=str(student_web), quantize="int8", overwrite_output_dir=True)
     server = web_server.serve({**webs, "nsmc-student": student_web})
     try:
         inputs = token_inputs(tokenizer, args.nsmc_dir)
