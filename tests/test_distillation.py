@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 import os
@@ -14,7 +13,7 @@ import pytest
 import torch
 from conftest import build_tiny_tokenizer
 from datasets import Dataset
-from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
+from transformers import DataCollatorWithPadding, TrainingArguments
 
 from modeling_kr_electra_kd import (
     KRElectraKDConfig,
@@ -563,30 +562,6 @@ def test_corrupted_inputs_need_a_generator_of_the_teachers_vocabulary(teacher_di
 
 # The private Trainer methods DistillationTrainer overrides, each with the signature it was written against (the
 # comment beside the override says why no public hook does the job).
-PRIVATE_OVERRIDES = {
-    "_load_from_checkpoint": "(self, resume_from_checkpoint: str, model: torch.nn.modules.module.Module | None = None) "
-    "-> None",
-}
-
-
-def test_private_trainer_overrides_are_listed_and_keep_their_signature():
-    """A transformers release that renames or re-signs an overridden private method fails here, not in a resumed
-    run; a new private override must be listed (and justified beside it)."""
-    ours = [cls for cls in DistillationTrainer.__mro__ if cls.__module__.startswith("training.")]
-    overridden = {
-        name
-        for cls in ours
-        for name in vars(cls)
-        if name.startswith("_") and not name.startswith("__") and callable(getattr(Trainer, name, None))
-    }
-    assert overridden == set(PRIVATE_OVERRIDES)
-    for name, signature in PRIVATE_OVERRIDES.items():
-        assert str(inspect.signature(getattr(Trainer, name))) == signature, name
-    # the public hook that replaced `_save`: Trainer saves every checkpoint through it
-    assert "save_model" in vars(DistillationTrainer)
-    assert list(inspect.signature(Trainer.save_model).parameters) == ["self", "output_dir", "_internal_call"]
-
-
 @pytest.mark.parametrize(
     "task, one_text", [("nsmc", True), ("kohate", True), ("ner", True), ("kornli", False), ("korquad", False)]
 )

@@ -304,3 +304,37 @@ def test_the_argv_rule_catches_a_run(tmp_path, where, code, expected):
     (tmp_path / where).write_text(code, encoding="utf-8")
     problems = argv_runs(tmp_path)
     assert problems and all(expected in problem for problem in problems), problems
+
+
+# What a command module may define besides its argument dataclasses: `main`, and finetune's parser (late defaults).
+COMMAND_FUNCTIONS = {"main", "parse_arguments"}
+
+
+def command_module_extras(root: Path = REPO) -> list[str]:
+    """'path:line name' of every top-level function of training/commands/ other than COMMAND_FUNCTIONS, and of every
+    class that is not a dataclass: logic that belongs in a library module."""
+    found = []
+    for path in sorted((root / "training" / "commands").glob("*.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name not in COMMAND_FUNCTIONS:
+                found.append(f"{path.relative_to(root)}:{node.lineno} {node.name}")
+            elif isinstance(node, ast.ClassDef) and not any(
+                getattr(decorator, "id", None) == "dataclass" for decorator in node.decorator_list
+            ):
+                found.append(f"{path.relative_to(root)}:{node.lineno} {node.name}")
+    return found
+
+
+def test_commands_hold_arguments_and_main_only():
+    assert command_module_extras() == []
+
+
+def test_the_command_rule_catches_a_helper(tmp_path):
+    commands = tmp_path / "training" / "commands"
+    commands.mkdir(parents=True)
+    (commands / "upload.py").write_text(
+        "from dataclasses import dataclass\n\n\n@dataclass\nclass A:\n    x: int = 1\n\n\n"
+        "def _print_plan():\n    pass\n\n\ndef main(argv=None):\n    return 0\n",
+        encoding="utf-8",
+    )
+    assert command_module_extras(tmp_path) == ["training/commands/upload.py:9 _print_plan"]

@@ -396,6 +396,23 @@ def split_options(options: dict[str, Any], dataclass_types: Iterable[type], what
     return tuple({key: value for key, value in options.items() if key in names} for names in groups)
 
 
+def with_new_spellings(argv: list[str], old_spellings: Iterable[str], prog: str) -> list[str]:
+    """`argv` with the deprecated kebab-case flags among `old_spellings` in snake_case, after one line on stderr
+    saying so (a command whose flags were renamed keeps the old spellings working this way)."""
+    old_spellings = set(old_spellings)
+    modern, old = [], []
+    for item in argv:
+        flag, equals, value = item.partition("=")
+        if flag in old_spellings:
+            old.append(flag)
+            flag = "--" + flag[2:].replace("-", "_")
+        modern.append(flag + equals + value)
+    if old:
+        new = ", ".join("--" + flag[2:].replace("-", "_") for flag in old)
+        print(f"{prog}: {', '.join(old)}: old spelling, deprecated; use {new}.", file=sys.stderr)
+    return modern
+
+
 def fail(message: str) -> NoReturn:
     """A command-line mistake: one line on stderr, exit code 2 (argparse's)."""
     print(message, file=sys.stderr)

@@ -100,15 +100,23 @@ class ElectraPreTrainer(LossPartsMixin, Trainer):
             )
         return (outputs["loss"], outputs) if return_outputs else outputs["loss"]
 
-    def _save(self, output_dir: str | None = None, state_dict=None) -> None:
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
+        """Every checkpoint's model (the public hook Trainer saves through): one safetensors file of the shared-embedding
+        pair, saved as a module, and the teacher's config (its shape, checked before resuming)."""
         from safetensors.torch import save_model
 
+        if not self.args.should_save:  # the main process writes (Trainer's own save_model checks the same)
+            return
         output_dir = Path(output_dir or self.args.output_dir)
         output_dir.mkdir(parents=True, exist_ok=True)
         model = self.accelerator.unwrap_model(self.model)
         save_model(model, str(output_dir / "model.safetensors"))
-        model.config.save_pretrained(output_dir)  # the teacher's shape, checked before resuming
+        model.config.save_pretrained(output_dir)
 
+    # A private Trainer method, overridden because no public hook loads a checkpoint on resume: the pair's shared
+    # tensors were saved as a module, which Trainer's own loader cannot read back. Written against
+    # `Trainer._load_from_checkpoint(self, resume_from_checkpoint: str, model: torch.nn.Module | None = None) -> None`;
+    # tests/test_trainer_overrides.py fails when that signature changes.
     def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
         from safetensors.torch import load_model
 

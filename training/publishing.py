@@ -303,3 +303,12 @@ def resolve_token() -> str:
     if not token:
         raise PublishError(f"no Hugging Face token: set HF_TOKEN or run `{login_command()}`.")
     return token
+
+
+def print_plan(checked: list[tuple[Path, str, dict]], private: bool, revision: str | None) -> None:
+    """What `upload --dry_run` would send: each (folder, repo id, card metadata) with its files."""
+    where = ("private" if private else "public") + (f", branch {revision}" if revision else "")
+    for folder, repo_id, metadata in checked:
+        print(f"[dry run] {folder} -> {repo_id} ({where})")
+        print("  files: " + ", ".join(str(path.relative_to(folder)) for path in files_to_send(folder)))
+        print("  card metadata: " + json.dumps(metadata, ensure_ascii=False))

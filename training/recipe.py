@@ -383,3 +383,42 @@ def run_pipeline(args: PipelineArguments, stages: set[str] | None = None) -> dic
     models = {"teacher": {"path": teacher, "preset": args.teacher_preset}, **_distill_students(run, teacher)}
     _finetune_all(run, models)
     return {"models": models, "tasks": list(args.tasks)}
+
+
+def write_cards(summary: dict) -> list[Path]:
+    """A model card for every fine-tuned student, from its results and the teacher's on the same tasks."""
+    from training.model_card import write_model_card
+
+    written = []
+    teacher = summary["models"]["teacher"]
+    for name, model in summary["models"].items():
+        if name == "teacher":
+            continue
+        for task, result in model["results"].items():
+            folder = Path(result["model_dir"])
+            write_model_card(
+                folder,
+                results=[folder / RESULTS_FILE],
+                teacher_results=[Path(teacher["results"][task]["model_dir"]) / RESULTS_FILE],
+                teacher=teacher["path"],
+                distillation=Path(model["path"]) / "distillation.json",
+            )
+            written.append(folder / "README.md")
+    return written
+
+
+def print_summary(summary: dict) -> None:
+    """The scores of every model on every task, its retention of the teacher's, and the baselines' rows."""
+    tasks = summary["tasks"]
+    teacher = summary["models"]["teacher"]["results"]
+    print("\n| model | " + " | ".join(tasks) + " | retention of teacher |")
+    print("|---|" + "---|" * (len(tasks) + 1))
+    for name, model in summary["models"].items():
+        scores = [model["results"][task]["metrics"][model["results"][task]["primary_metric"]] for task in tasks]
+        teacher_scores = [teacher[task]["metrics"][teacher[task]["primary_metric"]] for task in tasks]
+        retention = 100 * sum(scores) / max(sum(teacher_scores), 1e-9)
+        print(f"| {name} | " + " | ".join(f"{score:.1f}" for score in scores) + f" | {retention:.1f}% |")
+    # What each task scores without a neural model on the same rows (finetune --baselines, as the pipeline runs it).
+    for kind in ("trivial", "classical") if all("baselines" in teacher[task] for task in tasks) else ():
+        cells = [teacher[task]["baselines"][kind]["metrics"][teacher[task]["primary_metric"]] for task in tasks]
+        print(f"| *{kind} baseline* | " + " | ".join(f"{score:.1f}" for score in cells) + " | |")

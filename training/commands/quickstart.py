@@ -13,53 +13,13 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 
 from training.arguments import parse_command
-from training.defaults import RESULTS_FILE
 from training.errors import bad_input, one_line_errors
-from training.recipe import PipelineArguments, run_pipeline
+from training.recipe import PipelineArguments, print_summary, run_pipeline, write_cards
 from training.tasks import CLASSIFICATION, single_text_tasks
 
 EXAMPLES = ["이 영화 정말 재미있었어요. 배우들 연기가 최고!", "시간 낭비였다. 너무 지루하고 뻔한 전개."]
-
-
-def write_cards(summary: dict) -> list[Path]:
-    """A model card for every fine-tuned student, from its results and the teacher's on the same tasks."""
-    from training.model_card import write_model_card
-
-    written = []
-    teacher = summary["models"]["teacher"]
-    for name, model in summary["models"].items():
-        if name == "teacher":
-            continue
-        for task, result in model["results"].items():
-            folder = Path(result["model_dir"])
-            write_model_card(
-                folder,
-                results=[folder / RESULTS_FILE],
-                teacher_results=[Path(teacher["results"][task]["model_dir"]) / RESULTS_FILE],
-                teacher=teacher["path"],
-                distillation=Path(model["path"]) / "distillation.json",
-            )
-            written.append(folder / "README.md")
-    return written
-
-
-def print_summary(summary: dict) -> None:
-    tasks = summary["tasks"]
-    teacher = summary["models"]["teacher"]["results"]
-    print("\n| model | " + " | ".join(tasks) + " | retention of teacher |")
-    print("|---|" + "---|" * (len(tasks) + 1))
-    for name, model in summary["models"].items():
-        scores = [model["results"][task]["metrics"][model["results"][task]["primary_metric"]] for task in tasks]
-        teacher_scores = [teacher[task]["metrics"][teacher[task]["primary_metric"]] for task in tasks]
-        retention = 100 * sum(scores) / max(sum(teacher_scores), 1e-9)
-        print(f"| {name} | " + " | ".join(f"{score:.1f}" for score in scores) + f" | {retention:.1f}% |")
-    # What each task scores without a neural model on the same rows (finetune --baselines, as the pipeline runs it).
-    for kind in ("trivial", "classical") if all("baselines" in teacher[task] for task in tasks) else ():
-        cells = [teacher[task]["baselines"][kind]["metrics"][teacher[task]["primary_metric"]] for task in tasks]
-        print(f"| *{kind} baseline* | " + " | ".join(f"{score:.1f}" for score in cells) + " | |")
 
 
 @one_line_errors

@@ -12,7 +12,6 @@ CLI's login. `--dry_run` runs every check and prints what would be sent.
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,46 +41,22 @@ class UploadArguments:
     )
 
 
-def _modern_spellings(argv: list[str], prog: str) -> list[str]:
-    """`argv` with the old kebab-case flags in snake_case, after one line on stderr saying so."""
-    modern, old = [], []
-    for item in argv:
-        flag, equals, value = item.partition("=")
-        if flag in OLD_SPELLINGS:
-            old.append(flag)
-            flag = "--" + flag[2:].replace("-", "_")
-        modern.append(flag + equals + value)
-    if old:
-        new = ", ".join("--" + flag[2:].replace("-", "_") for flag in old)
-        print(f"{prog}: {', '.join(old)}: old spelling, deprecated; use {new}.", file=sys.stderr)
-    return modern
-
-
-def _print_plan(checked: list, args: UploadArguments) -> None:
-    from training.publishing import files_to_send
-
-    where = ("private" if args.private else "public") + (f", branch {args.revision}" if args.revision else "")
-    for folder, repo_id, metadata in checked:
-        print(f"[dry run] {folder} -> {repo_id} ({where})")
-        print("  files: " + ", ".join(str(path.relative_to(folder)) for path in files_to_send(folder)))
-        print("  card metadata: " + json.dumps(metadata, ensure_ascii=False))
-
-
 @one_line_errors
 def main(argv: list[str] | None = None, prog: str = "kr-electra-kd upload") -> int:
     """`kr-electra-kd upload` and `python upload.py` (the script at the repository root)."""
-    from training.arguments import parse_command
+    from training.arguments import parse_command, with_new_spellings
     from training.onnx_export import push_web_repo, web_repo_files, web_repo_id
     from training.publishing import (
         HubError,
         check_folder,
         check_loads_in_fresh_process,
+        print_plan,
         publish_targets,
         push,
         resolve_token,
     )
 
-    argv = _modern_spellings(list(sys.argv[1:] if argv is None else argv), prog)
+    argv = with_new_spellings(list(sys.argv[1:] if argv is None else argv), OLD_SPELLINGS, prog)
     (args,) = parse_command((UploadArguments,), argv, prog)
     with bad_input():
         # the companion web repo (training/onnx_export.py), checked before anything is sent too
@@ -91,7 +66,7 @@ def main(argv: list[str] | None = None, prog: str = "kr-electra-kd upload") -> i
             checked.append((folder, repo_id, check_folder(folder)))  # every folder is checked before anything is sent
             check_loads_in_fresh_process(folder)
         if args.dry_run:
-            _print_plan(checked, args)
+            print_plan(checked, args.private, args.revision)
             if args.onnx_dir:
                 print(f"[dry run] {args.onnx_dir} -> {web_repo_id(args.repo_id)}: {', '.join(web_files)}")
             return 0
