@@ -37,10 +37,15 @@ def one_thread():
     the machine leaves a run (training.threads), and an interrupted run can match an uninterrupted one bit for bit."""
     import torch
 
-    threads = torch.get_num_threads()
+    threads, given = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
     torch.set_num_threads(1)
+    os.environ["OMP_NUM_THREADS"] = "1"  # what training.threads keeps as the user's setting in a subprocess's run
     yield
     torch.set_num_threads(threads)
+    if given is None:
+        os.environ.pop("OMP_NUM_THREADS", None)
+    else:
+        os.environ["OMP_NUM_THREADS"] = given
 
 
 def max_difference(first: Path, second: Path) -> float:
