@@ -31,21 +31,28 @@ QUIET = ["--disable_tqdm", "true", "--report_to", "none", "--logging_steps", "10
 PRETRAIN_STEPS = 12
 
 
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():
     """One torch thread here and in the subprocesses: float sums then do not depend on how many threads the load on
     the machine leaves a run (training.threads), and an interrupted run can match an uninterrupted one bit for bit."""
     import torch
 
-    threads, given = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
+    threads = torch.get_num_threads()
+    # Subprocesses inherit the environment: OpenMP and MKL at one thread each (an earlier in-process command may have
+    # left its own MKL_NUM_THREADS there); training.threads keeps a given OMP_NUM_THREADS as the user's setting.
+    given = {name: os.environ.get(name) for name in THREAD_VARIABLES}
     torch.set_num_threads(1)
-    os.environ["OMP_NUM_THREADS"] = "1"  # what training.threads keeps as the user's setting in a subprocess's run
+    os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))
     yield
     torch.set_num_threads(threads)
-    if given is None:
-        os.environ.pop("OMP_NUM_THREADS", None)
-    else:
-        os.environ["OMP_NUM_THREADS"] = given
+    for name, value in given.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def max_difference(first: Path, second: Path) -> float:
