@@ -380,53 +380,6 @@ def _eval_seed(args: EvaluateArguments, task: Task, data_dir: str | None) -> int
     return recorded if recorded is not None else args.seed
 
 
-def _task_of(args: EvaluateArguments, config: PretrainedConfig) -> Task:
-    """The task to score: --task, or the one the model was fine-tuned on; a model without that head is refused."""
-    trained_on = getattr(config, TASK_CONFIG_KEY, None)
-    name = args.task or trained_on
-    if name is None:
-        raise ValueError(
-            f"{args.model} does not say which task it was fine-tuned on; pass --task ({', '.join(TASKS)})."
-        )
-    task = get_task(name)
-    if trained_on is not None and trained_on != task.name:
-        raise ValueError(
-            f"{args.model} was fine-tuned on {trained_on}, not {task.name}; evaluate it with --task {trained_on}."
-        )
-    if head_of(config) != task.head:
-        raise ValueError(
-            f"{args.model} has no {task.head} head (it is a {head_of(config)} model): fine-tune it first with "
-            f"`kr-electra-kd finetune --model {args.model} --task {task.name}`."
-        )
-    return task
-
-
-def _eval_seed(args: EvaluateArguments, task: Task, data_dir: str | None) -> int:
-    """The seed that gives the model's own eval split. For a task trained on a held-out part of its evaluation file,
-    another seed than the fine-tuning one would score rows the model trained on: refused."""
-    results_file = Path(args.model) / RESULTS_FILE  # written by `kr-electra-kd finetune`
-    record = json.loads(results_file.read_text(encoding="utf-8")) if results_file.is_file() else {}
-    recorded = record.get("seed") if record.get("task") == task.name else None
-    holdout = (
-        data_dir is not None
-        and task.holdout_train_fraction is not None
-        and not any((Path(data_dir) / name).is_file() for name in task.train_files)
-    )
-    if not holdout:
-        return args.seed if args.seed is not None else recorded if recorded is not None else 42
-    if recorded is not None and args.seed is not None and args.seed != recorded:
-        raise ValueError(
-            f"{args.model} was fine-tuned with seed {recorded}, and {task.name} without a train file evaluates on the "
-            f"rows that seed held out; --seed {args.seed} would score rows it trained on. Drop --seed."
-        )
-    if recorded is None and args.seed is None:
-        raise ValueError(
-            f"{task.name} without a train file evaluates on a held-out part of {data_dir}, chosen by the fine-tuning "
-            f"seed, and {args.model} has no results.json saying which: pass the seed it was fine-tuned with (--seed)."
-        )
-    return recorded if recorded is not None else args.seed
-
-
 @dataclass
 class Evaluation:
     """An evaluation ready to score: what `prepare_evaluation` checked and loaded."""
