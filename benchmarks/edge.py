@@ -400,6 +400,15 @@ def _met(value: float, target: str) -> bool:
     return value <= float(bound) if operator == "<=" else value >= float(bound)
 
 
+def load_note(load: list[str], cores: int) -> str:
+    """The machine's load at the end of the run, in words: above the core count, other work shared the cores."""
+    if not load:
+        return "load average unknown"
+    busy = float(load[0]) > cores
+    verdict = "other jobs shared the cores, so every time is inflated" if busy else "no more runnable work than cores"
+    return f"load average {', '.join(load)} at the end on {cores} cores: {verdict}"
+
+
 def markdown(result: dict) -> str:
     lines = [
         f"Browser: Chromium {result['browser']['version']} (headless, Debian), transformers.js "
@@ -495,7 +504,7 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> tuple[dict, Path, P
                 "cpu": cpu_model(),
                 "cores": os.cpu_count(),
                 "load_average_at_end": load,
-                "note": "loaded: other jobs shared the 2 cores during the run, so every time is inflated",
+                "note": load_note(load, os.cpu_count() or 1),
             },
             "repeats": args.repeats,
             "rows": rows,
