@@ -203,8 +203,7 @@ def web_repo_files(export_dir: str | Path) -> list[str]:
     """The files of an export folder that its companion web repo (`<repo>-ONNX` on the Hub) holds, relative paths,
     sorted; an error when the folder is not an export."""
     export_dir = Path(export_dir)
-    if not (export_dir / "onnx" / ONNX_FILE).is_file() or not (export_dir / "config.json").is_file():
-        raise ValueError(f"{export_dir} is not an export folder (no config.json and onnx/{ONNX_FILE}).")
+    check_export_folder(export_dir)
     files = {
         path.relative_to(export_dir).as_posix()
         for pattern in WEB_REPO_PATTERNS
