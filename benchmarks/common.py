@@ -21,6 +21,8 @@ from training.timing import quartiles, random_inputs, time_blocks  # noqa: F401 
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
+# The benchmarks' data, beside the repository: ../shared/data/nsmc (and the other tasks' folders),
+# ../shared/data/corpus/nsmc_unselected_reviews.txt.gz. Results and the README name them by name (save_results).
 DATA = REPO.parent / "shared" / "data"
 
 

@@ -28,14 +28,23 @@ PAPER = {
 }
 
 
+# What the commands below name: a result records each local file or folder by its name, never its path (save_results).
+COMMAND_NAMES = (
+    " In the commands, a local file or folder is named by its name alone: `nsmc` is a folder of NSMC's "
+    "`ratings_train.txt` and `ratings_test.txt`, `nsmc_unselected_reviews.txt.gz` unlabeled NSMC reviews (one a line) "
+    "that none of the task's rows use, a model is its folder's name, `--code_dir` is a checkout of the code measured "
+    "and `--work_dir` a scratch folder."
+)
+
+
 def save_results(result: dict, output_dir: Path, name: str, markdown: Callable[[dict], str]) -> dict:
-    """Write a benchmark's committed results, `name`.json and its table `name`.md, and print the table. Paths in the
-    result are made relative to the repository (../shared/data/...), never this machine's folders; returns that
-    result."""
-    from training.provenance import relative_paths
+    """Write a benchmark's committed results, `name`.json and its table `name`.md, and print the table. A path in the
+    result (a field or a token of its command) is named relative to the repository inside it and by its name outside
+    it (`--data-dir nsmc`, `--model lf3-nsmc`), never by this machine's folders; returns that result."""
+    from training.provenance import published_paths
 
     output_dir.mkdir(parents=True, exist_ok=True)
-    result = relative_paths(result, REPO)
+    result = published_paths(result, REPO)
     (output_dir / f"{name}.json").write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
     table = markdown(result).rstrip("\n") + "\n"
     (output_dir / f"{name}.md").write_text(table, encoding="utf-8")
@@ -91,7 +100,7 @@ def int8_accuracy_section() -> str:
         "int8_accuracy.md",
         "Dynamic int8: accuracy kept on NSMC (this project, measured)",
         "int8 accuracy",
-        "python -m benchmarks.int8_accuracy --model MODEL --data-dir ../shared/data/nsmc",
+        "python -m benchmarks.int8_accuracy --model MODEL --data-dir nsmc",
     )
 
 
@@ -202,7 +211,7 @@ def readme_results() -> str:
             "",
             "Our numbers below come from models trained here, on 2 CPU cores, at a far smaller scale than the paper "
             "(small corpora, few steps, narrower shapes); they show that the recipe works and how the shapes compare, "
-            "not the paper's absolute scores." + baselines_sentence(),
+            "not the paper's absolute scores." + baselines_sentence() + COMMAND_NAMES,
         ]
     )
     sections = [

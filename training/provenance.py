@@ -108,18 +108,37 @@ def find_local_paths_in_text(text: str) -> list[str]:
     return ABSOLUTE_PATH_IN_TEXT.findall(text)
 
 
-def relative_paths(data: Any, base: str | Path) -> Any:
-    """`data` (parsed JSON) with every absolute path, also after `local:`, made relative to `base` (a benchmark's
-    repository root: `/srv/kr/shared/data/nsmc` from `/srv/kr/main` becomes `../shared/data/nsmc`)."""
+def published_path(value: str, base: str | Path, beside: bool = False) -> str:
+    """A path as a published result (benchmarks/results, the README) names it: inside `base` (the repository) relative
+    to it (`runs/x`), elsewhere by its name alone (`/tmp/h12/lf3-nsmc` -> `lf3-nsmc`, `../shared/data/nsmc` -> `nsmc`):
+    a folder of the machine that ran it means nothing to a reader. With `beside`, a path in the folder holding `base`
+    stays relative to `base` (`../shared/data/nsmc`: the benchmarks' data, which a re-run of a result reads back). A
+    relative path is taken from `base` (where the benchmarks run); a Hub id, `runs/x` or `sample:NAME` is unchanged."""
+    prefix = "local:" if value.startswith("local:") else ""
+    text = value.removeprefix(prefix)
+    machine_path = ABSOLUTE_PATH.match(text) and "/" in text.lstrip("/~")  # "/s" in "tokens /s" is no path
+    if not (machine_path or text.startswith("../")):
+        return value
+    root = Path(base).resolve()
+    path = Path(os.path.normpath(root / Path(text).expanduser()))
+    if path.is_relative_to(root) or (beside and path.is_relative_to(root.parent)):
+        return prefix + Path(os.path.relpath(path, root)).as_posix()
+    return prefix + (path.name or text)
+
+
+def published_paths(data: Any, base: str | Path) -> Any:
+    """`data` (parsed JSON) as a published result records it: a value that is a path made `published_path` (`beside`
+    kept), and each path in a command line named by its name (`--model /tmp/x/lf3-nsmc` or `--model=/tmp/x/lf3-nsmc`
+    -> `--model lf3-nsmc`, `--data-dir ../shared/data/nsmc` -> `--data-dir nsmc`): commands are what the README shows."""
     if isinstance(data, dict):
-        return {key: relative_paths(value, base) for key, value in data.items()}
+        return {key: published_paths(value, base) for key, value in data.items()}
     if isinstance(data, (list, tuple)):
-        return [relative_paths(value, base) for value in data]
+        return [published_paths(value, base) for value in data]
     if isinstance(data, Path):
         data = str(data)
-    if isinstance(data, str):
-        prefix = "local:" if data.startswith("local:") else ""
-        value = data.removeprefix(prefix)
-        if value.startswith("/") and "/" in value[1:]:
-            return prefix + Path(os.path.relpath(value, Path(base).resolve())).as_posix()
-    return data
+    if not isinstance(data, str):
+        return data
+    if " " not in data:
+        return published_path(data, base, beside=True)
+    words = [word.partition("=") if word.startswith("--") else ("", "", word) for word in data.split(" ")]
+    return " ".join(option + equals + published_path(value, base) for option, equals, value in words)
