@@ -21,7 +21,10 @@ Default versions (--versions), looked up on the package index (`pip index versio
     it excludes (`!=`): the measured reasons are in the README's compat section;
   - the newest 5.x.
 Without the index the newest ones fall back to NEWEST_KNOWN (the newest releases when the script was last edited).
-The environment this runs in is checked too, as the reference every other release is compared with.
+The environment this runs in is always checked, as the reference every other release is compared with (it is what
+the README's install command gives; a default version equal to it is that row). A release whose environment cannot be
+built (pip fails: a dependency missing from the index, say) is "not checked", with pip's last error line as the
+reason, never "fail": nothing about transformers was measured.
 
     python scripts/compat_check.py                          # the defaults (5 min; 40 s more per new environment)
     python scripts/compat_check.py --versions 4.57.6 5.0.0  # only these
@@ -49,6 +52,7 @@ RESULTS = REPO / "benchmarks" / "results"
 OLDEST_4X = "4.54.0"
 NEWEST_KNOWN = {4: "4.57.6", 5: "5.25.0"}  # on the index on 2026-12-03
 SCRIPT = "scripts/compat_check.py"
+REFERENCE_ROLE = "this environment (reference)"
 COMMAND = f"python {SCRIPT}"
 # Largest output difference that still counts as the same model (float32 on CPU, other kernels between releases).
 TOLERANCE = 1e-4
@@ -171,6 +175,10 @@ def default_versions(released: list[str] | None) -> dict[str, str]:
 # Environments
 
 
+class EnvironmentNotBuilt(RuntimeError):
+    """A release's environment could not be installed (pip, the index): the release is "not checked", never "fail"."""
+
+
 def run_or_raise(command: list[str]) -> None:
     """Run a build step; a failure raises with pip's last ERROR line (or the first line it wrote)."""
     result = subprocess.run(command, capture_output=True, text=True, timeout=900)
@@ -182,7 +190,8 @@ def run_or_raise(command: list[str]) -> None:
 
 def build_environment(version: str, cache: Path) -> tuple[Path, float]:
     """The Python of a virtual environment with transformers `version`, built under `cache` unless it already is;
-    returns it and the seconds its build took (when it was built, possibly on an earlier run).
+    returns it and the seconds its build took (when it was built, possibly on an earlier run). A build that fails
+    (no such release, a dependency missing from the index) raises EnvironmentNotBuilt with pip's last error line.
 
     The environment sees this one's packages (torch, safetensors, numpy) after its own: --system-site-packages does
     that for a system Python, the .pth file for this script running inside a virtual environment."""
@@ -195,10 +204,13 @@ def build_environment(version: str, cache: Path) -> tuple[Path, float]:
     progress(f"transformers {version}: building {folder} from the package index")
     shutil.rmtree(folder, ignore_errors=True)
     start = time.perf_counter()
-    run_or_raise([sys.executable, "-m", "venv", "--system-site-packages", str(folder)])
-    own = folder / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
-    (own / "compat_parent.pth").write_text("\n".join(site.getsitepackages()) + "\n", encoding="utf-8")
-    run_or_raise([str(python), "-m", "pip", "install", "-q", f"transformers=={version}"])
+    try:
+        run_or_raise([sys.executable, "-m", "venv", "--system-site-packages", str(folder)])
+        own = folder / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+        (own / "compat_parent.pth").write_text("\n".join(site.getsitepackages()) + "\n", encoding="utf-8")
+        run_or_raise([str(python), "-m", "pip", "install", "-q", f"transformers=={version}"])
+    except (RuntimeError, OSError, subprocess.TimeoutExpired) as error:
+        raise EnvironmentNotBuilt(error_line(str(error))) from error
     seconds = time.perf_counter() - start
     marker.write_text(json.dumps({"transformers": version, "build_seconds": seconds}) + "\n", encoding="utf-8")
     progress(f"transformers {version}: built in {seconds:.0f} s")
@@ -264,6 +276,25 @@ def block_package() -> None:
     sys.meta_path.insert(0, Blocker())
 
 
+# Optional integrations this environment carries for its own transformers (5.25 requires kernels>=0.19) that an older
+# release, seeing them through the parent's site-packages, would import and break on (4.54: ImportError from
+# huggingface_hub; 5.2, 5.3: "Either a revision or a version must be specified"). A user of that release has no such
+# copy; the release's environment hides them unless it installed its own.
+PARENT_ONLY = ("kernels",)
+
+
+def hide_parent_extras() -> None:
+    """Make each PARENT_ONLY package that comes from the parent environment unfindable (find_spec gives None)."""
+    import importlib.util
+    import sysconfig
+
+    own = Path(sysconfig.get_paths()["purelib"]).resolve()
+    for name in PARENT_ONLY:
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.origin and not Path(spec.origin).resolve().is_relative_to(own):
+            sys.modules[name] = None  # type: ignore[assignment]
+
+
 def run_pipeline(task: str, folder: Path) -> Any:
     from transformers import pipeline
 
@@ -324,6 +355,7 @@ def check_folder(folder: Path, entry: dict, reference: dict) -> dict:
 def child_main(root: Path) -> None:
     """Entry point inside a release's environment: print `REPORT{json}` for every folder under `root`."""
     block_package()
+    hide_parent_extras()
     import torch
     import transformers
     from safetensors.torch import load_file
@@ -415,18 +447,31 @@ def head_rows(version: str, role: str, verdicts: dict[str, dict]) -> list[dict]:
 
 
 def failed_rows(version: str, role: str, error: str) -> list[dict]:
-    """Every head's row for a release whose environment could not be built or whose child process died."""
+    """Every head's row for a release whose child process died in its (built) environment."""
     cell = {"loads": False, "tokenizer_ok": False, "max_abs_diff": None, "pipeline_ok": None, "error": error}
     return head_rows(version, role, {f"{config}-{head}": cell for config in CONFIGS for head in HEADS})
 
 
+def status_of(rows: list[dict]) -> str:
+    """A checked release: "pass" when every head passes, else "fail" (a release never checked is NOT_CHECKED)."""
+    return "pass" if all(row["ok"] for row in rows) else "fail"
+
+
+NOT_CHECKED = "not checked"
+
+
 def check_version(version: str, role: str, cache: Path, root: Path, expected: dict) -> tuple[dict, list[dict]]:
-    """Build (or reuse) one release's environment and check every folder in it: its summary and rows."""
+    """Build (or reuse) one release's environment and check every folder in it: its summary and rows. A release whose
+    environment cannot be built is "not checked" (with pip's reason) and has no rows: nothing about it was measured."""
     summary: dict[str, Any] = {"transformers": version, "chosen_as": role, "environment_build_seconds": None}
+    try:
+        python, built_seconds = build_environment(version, cache)
+    except EnvironmentNotBuilt as error:
+        progress(f"transformers {version}: not checked, its environment could not be built: {error}")
+        return {**summary, "check_seconds": None, "status": NOT_CHECKED, "reason": str(error)}, []
+    summary["environment_build_seconds"] = round(built_seconds, 1)
     start = time.perf_counter()
     try:
-        python, summary["environment_build_seconds"] = build_environment(version, cache)
-        start = time.perf_counter()
         report = run_child(python, root, root.parent)
         if report["transformers"] != version:
             raise RuntimeError(f"the environment imports transformers {report['transformers']}, not {version}")
@@ -434,36 +479,37 @@ def check_version(version: str, role: str, cache: Path, root: Path, expected: di
         rows = head_rows(version, role, verdicts)
     except (RuntimeError, OSError, subprocess.TimeoutExpired) as error:
         rows = failed_rows(version, role, error_line(error))
-    summary["check_seconds"] = round(time.perf_counter() - start, 1)
-    if summary["environment_build_seconds"] is not None:
-        summary["environment_build_seconds"] = round(summary["environment_build_seconds"], 1)
-    summary["all_ok"] = all(row["ok"] for row in rows)
+    summary.update(check_seconds=round(time.perf_counter() - start, 1), status=status_of(rows), reason=None)
     failures = sum(not row["ok"] for row in rows)
     progress(f"transformers {version}: {len(rows) - failures}/{len(rows)} heads ok ({summary['check_seconds']} s)")
     return summary, rows
 
 
 def tested_with(summaries: list[dict], date: str) -> str:
-    """The sentence model cards and the README carry: the spans of consecutive tested releases that passed, and the
-    releases that did not."""
+    """The sentence model cards and the README carry: the spans of consecutive tested releases that passed, the
+    releases that failed, and the releases that could not be checked (their environment did not install), with why."""
     spans: list[list[str]] = []
-    failed = []
+    failed, not_checked = [], []
     previous_ok = False
     for summary in sorted(summaries, key=lambda s: version_key(s["transformers"])):
-        version = summary["transformers"]
-        if not summary["all_ok"]:
+        version, status = summary["transformers"], summary["status"]
+        if status == NOT_CHECKED:
+            not_checked.append(f"{version} not checked (its environment could not be built: {summary['reason']})")
+        elif status != "pass":
             failed.append(version)
         elif previous_ok:
             spans[-1].append(version)
         else:
             spans.append([version])
-        previous_ok = summary["all_ok"]
+        previous_ok = status == "pass"
     if not spans:
-        return f"No tested transformers release loads every head ({SCRIPT}, {date})."
-    names = [span[0] if len(span) == 1 else f"{span[0]}–{span[-1]}" for span in spans]
-    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
-    text = f"Tested with transformers {listed} ({SCRIPT}, {date})"
-    return text + (f"; {', '.join(failed)} fail." if failed else ".")
+        text = f"No tested transformers release loads every head ({SCRIPT}, {date})"
+    else:
+        names = [span[0] if len(span) == 1 else f"{span[0]}–{span[-1]}" for span in spans]
+        listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+        text = f"Tested with transformers {listed} ({SCRIPT}, {date})"
+    clauses = ([f"{', '.join(failed)} fail"] if failed else []) + not_checked
+    return text + (f"; {'; '.join(clauses)}." if clauses else ".")
 
 
 def run_checks(versions: dict[str, str], cache: Path, work: Path) -> dict:
@@ -479,12 +525,18 @@ def run_checks(versions: dict[str, str], cache: Path, work: Path) -> dict:
     reference = run_child(Path(sys.executable), root, work)
     expected = {name: {**got, "max_abs_diff": None} for name, got in reference["folders"].items()}
     this = {name: folder_verdict(got, expected[name]) for name, got in reference["folders"].items()}
-    rows = head_rows(transformers.__version__, "this environment (reference)", this)
+    # The running environment is always checked (the reference: what the README's install gives); a release asked
+    # for that is this one is that row, not a second environment.
+    others = dict(versions)
+    role = "; ".join(
+        [REFERENCE_ROLE] + ([others.pop(transformers.__version__)] if transformers.__version__ in others else [])
+    )
+    rows = head_rows(transformers.__version__, role, this)
     summaries = [
-        {"transformers": transformers.__version__, "chosen_as": "this environment (reference)",
-         "environment_build_seconds": None, "check_seconds": None, "all_ok": all(r["ok"] for r in rows)}
+        {"transformers": transformers.__version__, "chosen_as": role, "environment_build_seconds": None,
+         "check_seconds": None, "status": status_of(rows), "reason": None}
     ]  # fmt: skip
-    for version, role in versions.items():
+    for version, role in others.items():
         summary, version_rows = check_version(version, role, cache, root, expected)
         summaries.append(summary)
         rows += version_rows
@@ -514,6 +566,13 @@ def yes_no(value: bool | None) -> str:
     return "—" if value is None else ("yes" if value else "**no**")
 
 
+def status_cell(summary: dict) -> str:
+    """A release's verdict: yes, **no**, or not checked and why (its environment could not be built)."""
+    if summary["status"] == NOT_CHECKED:
+        return f"not checked: environment could not be built ({summary['reason']})"
+    return yes_no(summary["status"] == "pass")
+
+
 def markdown(result: dict) -> str:
     """compat.md (and the README's compat section): the sentence, one line per release, one row per release x head."""
     lines = [
@@ -527,7 +586,7 @@ def markdown(result: dict) -> str:
     for s in result["versions"]:
         built = "—" if s["environment_build_seconds"] is None else f"{s['environment_build_seconds']:.0f} s"
         took = "—" if s["check_seconds"] is None else f"{s['check_seconds']:.0f} s"
-        lines.append(f"| {s['transformers']} | {s['chosen_as']} | {built} | {took} | {yes_no(s['all_ok'])} |")
+        lines.append(f"| {s['transformers']} | {s['chosen_as']} | {built} | {took} | {status_cell(s)} |")
     lines += [
         "",
         "| transformers | head | loads | tokenizer | max abs diff (dense / low-rank) | pipeline | error |",
@@ -590,14 +649,17 @@ def main(argv: list[str] | None = None) -> int:
         result = run_checks(versions, args.cache, Path(work))
     write_results(result, args.output_dir)
     progress(f"done in {time.perf_counter() - start:.0f} s: {result['tested_with']}")
-    # Releases below a claim or excluded are expected to fail; a claimed one (or this environment) failing is an error.
+    # Releases below a claim or excluded are expected to fail; a claimed one (or this environment) failing, or not
+    # checked, is an error.
     broken = [
         s["transformers"]
         for s in result["versions"]
-        if not s["all_ok"] and ("claimed" in s["chosen_as"] or s["check_seconds"] is None)
+        if s["status"] != "pass" and ("claimed" in s["chosen_as"] or s["chosen_as"].startswith(REFERENCE_ROLE))
     ]
     if broken:
-        progress(f"claimed but failing: {', '.join(broken)}; raise the claim (OLDEST_4X or pyproject.toml)")
+        progress(
+            f"claimed but failing or not checked: {', '.join(broken)}; raise the claim (OLDEST_4X or pyproject.toml)"
+        )
     return 1 if broken else 0
 
 

@@ -55,7 +55,7 @@ def test_pipeline_outputs_agree_only_within_tolerance():
 
 def test_a_failing_release_splits_the_tested_range_and_is_named():
     summaries = [
-        {"transformers": version, "all_ok": ok}
+        {"transformers": version, "status": "pass" if ok else "fail"}
         for version, ok in [("5.25.0", False), ("4.53.3", False), ("4.54.0", True), ("4.57.6", True), ("5.1.0", False),
                             ("5.2.0", True), ("5.3.0", False), ("5.24.0", True)]
     ]  # fmt: skip
@@ -66,6 +66,69 @@ def test_a_failing_release_splits_the_tested_range_and_is_named():
     assert compat.tested_with(summaries[2:4], "2026-12-03").startswith("Tested with transformers 4.54.0–4.57.6 (")
     assert compat.diff_cell({"dense": 0.0, "low-rank": None}) == "0.0e+00 / —"
     assert compat.diff_cell({"dense": "nan", "low-rank": 2e-5}) == "nan / 2.0e-05"
+
+
+PIP_ERROR = "ERROR: No matching distribution found for kernels<0.20,>=0.19.1"
+
+
+def test_a_release_whose_environment_cannot_be_built_is_not_checked_never_fail(tmp_path, monkeypatch, tiny_tokenizer):
+    """pip failing to build a release's environment says nothing about transformers: the claim line, the table and a
+    model card say "not checked" with pip's reason, and the release neither fails nor joins a tested span."""
+
+    def pip_fails(command):  # the venv step works, the install step fails as pip does when the index lacks a dependency
+        if "venv" in command:
+            folder = Path(command[-1])
+            (folder / "lib" / f"python{compat.sys.version_info.major}.{compat.sys.version_info.minor}" / "site-packages").mkdir(parents=True)  # fmt: skip
+            return
+        raise RuntimeError(f"`pip install -q transformers==9.9.9` failed: {PIP_ERROR}")
+
+    monkeypatch.setattr(compat, "run_or_raise", pip_fails)
+    summary, rows = compat.check_version("9.9.9", "newest 9.x", tmp_path / "cache", tmp_path / "folders", {})
+    assert rows == [] and summary["status"] == "not checked" and PIP_ERROR in summary["reason"]
+    summaries = [
+        {"transformers": "5.2.0", "status": "pass", "reason": None},
+        summary,
+        {"transformers": "9.10.0", "status": "pass", "reason": None},
+        {"transformers": "5.1.0", "status": "fail", "reason": None},
+    ]
+    line = compat.tested_with(summaries, "2026-12-04")
+    assert line == (
+        "Tested with transformers 5.2.0 and 9.10.0 (scripts/compat_check.py, 2026-12-04); 5.1.0 fail; 9.9.9 not checked "
+        f"(its environment could not be built: `pip install -q transformers==9.9.9` failed: {PIP_ERROR})."
+    )
+    result = {"tested_with": line, "reference": {"transformers": "9.10.0", "torch": "2.13.0"}, "tolerance": 1e-4,
+              "versions": [{**s, "chosen_as": "x", "environment_build_seconds": None, "check_seconds": None}
+                           for s in summaries], "rows": []}  # fmt: skip
+    table_row = next(line for line in compat.markdown(result).splitlines() if line.startswith("| 9.9.9 |"))
+    assert table_row.endswith(f"| not checked: environment could not be built (`pip install -q transformers==9.9.9` failed: {PIP_ERROR}) |")  # fmt: skip
+    assert "**no**" not in table_row
+    # a model card carries the line as it is
+    import training.model_card as model_card
+    from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDModel
+
+    (tmp_path / "compat.json").write_text(json.dumps(result), encoding="utf-8")
+    monkeypatch.setattr(model_card, "COMPAT_RESULTS", tmp_path / "compat.json")
+    model_dir = tmp_path / "model"
+    KRElectraKDModel(KRElectraKDConfig.from_preset("tiny", vocab_size=len(tiny_tokenizer))).save_pretrained(model_dir)
+    card = model_card.write_model_card(model_dir).text
+    assert "9.9.9 not checked (its environment could not be built" in card and "9.9.9 fail" not in card
+
+
+def test_an_older_releases_environment_does_not_see_the_parents_kernels(tmp_path, monkeypatch):
+    """kernels (which transformers 5.25 requires) reached through the parent's site-packages broke 4.54.0 (ImportError)
+    and 5.2.0 (a ValueError) in the checker only: a release's environment hides it unless it installed its own."""
+    import importlib.util
+    import sysconfig
+
+    pytest.importorskip("kernels")
+    monkeypatch.setitem(compat.sys.modules, "kernels", compat.sys.modules.get("kernels"))  # restored afterwards
+    compat.sys.modules.pop("kernels")
+    compat.hide_parent_extras()  # here kernels is this environment's own: kept
+    assert importlib.util.find_spec("kernels") is not None
+    paths = sysconfig.get_paths()
+    monkeypatch.setattr(sysconfig, "get_paths", lambda: {**paths, "purelib": str(tmp_path)})  # a release's venv
+    compat.hide_parent_extras()
+    assert importlib.util.find_spec("kernels") is None
 
 
 def test_nan_outputs_fail():
@@ -82,14 +145,21 @@ def test_committed_results_cover_the_claims_and_every_head():
     minimum, excluded = compat.pyproject_claims()
     for claimed in (compat.OLDEST_4X, compat.oldest_at_least(list(by_version), minimum)):
         assert claimed in by_version, f"{claimed} is claimed but not in compat.json: run `{compat.COMMAND}`"
-        assert by_version[claimed]["all_ok"], f"{claimed} is claimed but does not load every head: raise the claim"
+        assert by_version[claimed]["status"] == "pass", f"{claimed} is claimed but does not pass: raise the claim"
     for version in excluded:
-        assert version in by_version and not by_version[version]["all_ok"], f"{version} is excluded unmeasured"
+        assert version in by_version and by_version[version]["status"] == "fail", f"{version} is excluded unmeasured"
     for summary in COMMITTED["versions"]:
         if summary["chosen_as"].startswith("the release below"):  # else the claim could be lower
-            assert not summary["all_ok"], f"{summary['transformers']} passes: lower the claim above it"
-    for version in by_version:
-        assert {row["head"] for row in COMMITTED["rows"] if row["transformers"] == version} == set(compat.HEADS)
+            assert summary["status"] == "fail", f"{summary['transformers']} passes: lower the claim above it"
+    for version, summary in by_version.items():
+        heads = {row["head"] for row in COMMITTED["rows"] if row["transformers"] == version}
+        assert heads == (set() if summary["status"] == "not checked" else set(compat.HEADS)), version
+    # The reference row is the environment the script ran in, checked, and the newest release in the table: the one
+    # the README's install command gives (issue 36: it had been left "fail" when its own environment did not build).
+    reference = COMMITTED["versions"][0]
+    assert reference["chosen_as"].startswith(compat.REFERENCE_ROLE) and reference["status"] == "pass", reference
+    assert reference["transformers"] == COMMITTED["reference"]["transformers"]
+    assert max(by_version, key=compat.version_key) == reference["transformers"], "re-run in the newest release"
     table = (compat.RESULTS / "compat.md").read_text(encoding="utf-8")
     assert table == compat.markdown(COMMITTED)
 
