@@ -37,13 +37,13 @@ from modeling_kr_electra_kd import (
 from training.arguments import check_length, check_output_dir, overwrite_field, split_options
 from training.corpus import iter_corpus_lines, streamed_corpus
 from training.defaults import MLM_PROBABILITY
-from training.embedding_init import EMBEDDING_INITS, CooccurrenceSettings, initialise_word_embeddings
 from training.electra_objective import (
     MASKING_SCHEMES,
     ElectraGeneratorDiscriminator,
     generator_config,
     masking_collator,
 )
+from training.embedding_init import EMBEDDING_INITS, CooccurrenceSettings, initialise_word_embeddings
 from training.loading import load_tokenizer
 from training.outputs import atomic_output, bytes_of, output_run
 from training.tokenizer import check_tokenizer_matches_config, save_tokenizer
