@@ -157,6 +157,8 @@ NUMBER_RULES: dict[str, Bounds] = {
     "mlm_probability": OPEN_SHARE,
     "rtd_weight": NON_NEGATIVE,
     "generator_size_divisor": AT_LEAST_ONE,
+    "embedding_init_lines": AT_LEAST_ONE,
+    "embedding_init_std": POSITIVE,
     "temperature": POSITIVE,
     "layer_map": AT_LEAST_ONE,
     "teacher_cache_mb": NON_NEGATIVE,

@@ -20,6 +20,7 @@ options, with its defaults:
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +35,7 @@ from modeling_kr_electra_kd import (
     check_preset,
 )
 from training.arguments import check_length, check_output_dir, overwrite_field, split_options
-from training.corpus import streamed_corpus
+from training.corpus import iter_corpus_lines, streamed_corpus
 from training.defaults import MLM_PROBABILITY
 from training.electra_objective import (
     MASKING_SCHEMES,
@@ -42,6 +43,7 @@ from training.electra_objective import (
     generator_config,
     masking_collator,
 )
+from training.embedding_init import EMBEDDING_INITS, CooccurrenceSettings, initialise_word_embeddings
 from training.loading import load_tokenizer
 from training.outputs import atomic_output, bytes_of, output_run
 from training.tokenizer import check_tokenizer_matches_config, save_tokenizer
@@ -206,6 +208,21 @@ class PretrainArguments:
     )
     rtd_weight: float = field(default=50.0, metadata={"help": "Weight of the discriminator loss (ELECTRA: 50)."})
     generator_size_divisor: int = field(default=4, metadata={"help": "Generator width = teacher width / this."})
+    embedding_init: str = field(
+        default="random",
+        metadata={
+            "help": "Where the token embeddings start: random, or ppmi-svd (positive PMI of the corpus's token "
+            "co-occurrence, factorised by SVD: a minute on a CPU, and the teacher starts from embeddings that carry "
+            "lexical meaning; see training/embedding_init.py and benchmarks/results/pretraining_levers.md).",
+            "choices": list(EMBEDDING_INITS),
+        },
+    )
+    embedding_init_lines: int = field(
+        default=500_000, metadata={"help": "Corpus lines read for --embedding_init ppmi-svd (its time and memory cap)."}
+    )
+    embedding_init_std: float = field(
+        default=0.1, metadata={"help": "Element standard deviation of the ppmi-svd token embeddings."}
+    )
     max_train_seconds: float | None = max_train_seconds_field()
     overwrite_output_dir: bool = overwrite_field()
 
@@ -242,6 +259,23 @@ class Pretraining:
         return self.output_dir
 
 
+def initialise_embeddings(discriminator: KRElectraKDForPreTraining, tokenizer, args: PretrainArguments) -> None:
+    """Start the (shared) token embeddings as --embedding_init says, from the first --embedding_init_lines lines of
+    the corpus (never more than --max_corpus_lines); `random` keeps the model's own initialisation."""
+    build = EMBEDDING_INITS[args.embedding_init]
+    if build is None:
+        return
+    started = time.time()
+    lines = min(args.embedding_init_lines, args.max_corpus_lines or args.embedding_init_lines)
+    width = discriminator.electra.embeddings.word_embeddings.embedding_dim
+    settings = CooccurrenceSettings(std=args.embedding_init_std)
+    vectors = build(iter_corpus_lines(args.corpus, max_lines=lines), tokenizer, width, settings)
+    initialise_word_embeddings(discriminator, vectors)
+    print(
+        f"Token embeddings from {args.embedding_init} on up to {lines:,} corpus lines ({time.time() - started:.0f} s)."
+    )
+
+
 def prepare_pretraining(args: PretrainArguments, training_args: TrainingArguments) -> Pretraining:
     """Every check, the corpus and the trainer; training_args.output_dir is the teacher's folder (its checkpoints go
     to output_dir/checkpoints, and a finished teacher with its checkpoints is resumed to a larger --max_steps). Bad
@@ -270,6 +304,8 @@ def prepare_pretraining(args: PretrainArguments, training_args: TrainingArgument
     discriminator = KRElectraKDForPreTraining(config)
     generator = KRElectraKDForMaskedLM(generator_config(config, args.generator_size_divisor))
     model = ElectraGeneratorDiscriminator(discriminator, generator, rtd_weight=args.rtd_weight)
+    if last is None:  # a resumed run loads its embeddings from the checkpoint
+        initialise_embeddings(discriminator, tokenizer, args)
     trainer = ElectraPreTrainer(
         model=model,
         args=training_args,

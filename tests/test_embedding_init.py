@@ -1,0 +1,134 @@
+"""Token embeddings from corpus co-occurrence (training/embedding_init.py): counts, PPMI and SVD against answers
+worked out by hand, and the pre-training option that starts a teacher from them."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from training import embedding_init
+from training.embedding_init import (
+    CooccurrenceSettings,
+    cooccurrence_counts,
+    initialise_word_embeddings,
+    positive_pmi,
+    ppmi_svd_embeddings,
+    scaled_embeddings,
+    svd_embeddings,
+)
+
+
+def test_counts_weight_each_pair_by_inverse_distance_within_a_text_only():
+    counts = cooccurrence_counts([[1, 2, 3], [3, 0]], vocab_size=4, window=2).toarray()
+    expected = np.zeros((4, 4))
+    for left, right, weight in [(1, 2, 1.0), (2, 3, 1.0), (1, 3, 0.5), (3, 0, 1.0)]:
+        expected[left, right] += weight
+        expected[right, left] += weight
+    np.testing.assert_array_equal(counts, expected)
+    # the last token of one text and the first of the next are not neighbours
+    assert cooccurrence_counts([[1], [2]], vocab_size=3, window=5).nnz == 0
+
+
+def test_counts_do_not_depend_on_the_chunk_size(monkeypatch):
+    texts = [[1, 2, 3, 1], [2, 2], [], [3, 1, 2]]
+    expected = np.zeros((4, 4))
+    for ids in texts:
+        for i in range(len(ids)):
+            for j in range(i + 1, min(len(ids), i + 3)):
+                expected[ids[i], ids[j]] += 1 / (j - i)
+                expected[ids[j], ids[i]] += 1 / (j - i)
+    monkeypatch.setattr(embedding_init, "CHUNK_LINES", 1)
+    np.testing.assert_allclose(cooccurrence_counts(texts, 4, 2).toarray(), expected)
+
+
+def test_a_window_below_one_is_refused():
+    with pytest.raises(ValueError, match="window must be at least 1"):
+        cooccurrence_counts([[1, 2]], 3, 0)
+
+
+def test_positive_pmi_by_hand():
+    from scipy import sparse
+
+    # tokens 0 and 1 only ever occur together; 2 occurs with itself: P(0,1) = 2/8, P(0) = P_c(1) = 2/8
+    counts = sparse.csr_matrix(np.array([[0, 2, 0], [2, 0, 0], [0, 0, 4]], dtype=float))
+    ppmi = positive_pmi(counts, context_smoothing=1.0).toarray()
+    assert ppmi[0, 1] == pytest.approx(math.log((2 / 8) / (2 / 8 * 2 / 8)))
+    assert ppmi[2, 2] == pytest.approx(math.log((4 / 8) / (4 / 8 * 4 / 8)))
+    assert ppmi[0, 0] == 0 and ppmi[0, 2] == 0
+    with pytest.raises(ValueError, match="No token pair co-occurs"):
+        positive_pmi(sparse.csr_matrix((3, 3)))
+
+
+def test_svd_embeddings_reproduce_a_low_rank_symmetric_matrix():
+    from scipy import sparse
+
+    factor = np.array([[1.0, 0.0], [2.0, 1.0], [0.0, 3.0], [1.0, 1.0], [0.5, 0.0]])
+    matrix = factor @ factor.T  # symmetric, positive semi-definite, rank 2
+    vectors = svd_embeddings(sparse.csr_matrix(matrix), dim=2)
+    np.testing.assert_allclose(vectors @ vectors.T, matrix, atol=1e-8)
+    with pytest.raises(ValueError, match="between 1 and the vocabulary size"):
+        svd_embeddings(sparse.csr_matrix(matrix), dim=5)
+
+
+def test_scaled_embeddings_are_centred_with_the_asked_spread():
+    vectors = np.array([[1.0, 2.0], [3.0, 6.0], [5.0, 1.0]])
+    scaled = scaled_embeddings(vectors, std=0.1)
+    assert scaled.dtype == torch.float32
+    assert scaled.mean(dim=0).abs().max() < 1e-7
+    assert scaled.std(unbiased=False).item() == pytest.approx(0.1, rel=1e-5)
+    with pytest.raises(ValueError, match="all equal"):
+        scaled_embeddings(np.ones((3, 2)), 0.1)
+
+
+def test_tokens_that_share_contexts_get_similar_vectors(tiny_tokenizer):
+    # 가/나 always follow 다; 라/마 always follow 바: the pairs must be closer to each other than across
+    texts = ["다 가", "다 나", "바 라", "바 마"] * 50
+    vectors = ppmi_svd_embeddings(texts, tiny_tokenizer, dim=4, settings=CooccurrenceSettings(window=1, std=0.1))
+    assert vectors.shape == (len(tiny_tokenizer), 4)
+    ids = {char: tiny_tokenizer.convert_tokens_to_ids(char) for char in "가나라마"}
+    cosine = torch.nn.functional.cosine_similarity
+    within = cosine(vectors[ids["가"]], vectors[ids["나"]], dim=0)
+    across = cosine(vectors[ids["가"]], vectors[ids["라"]], dim=0)
+    assert within > 0.9 and across < 0.5
+
+
+def test_initialise_word_embeddings_copies_and_clears_padding():
+    from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDForPreTraining
+
+    config = KRElectraKDConfig(vocab_size=12, embedding_size=8, hidden_size=16, num_hidden_layers=1,
+                               num_attention_heads=2, intermediate_size=32, pad_token_id=0)  # fmt: skip
+    model = KRElectraKDForPreTraining(config)
+    vectors = torch.arange(96, dtype=torch.float32).reshape(12, 8) / 100
+    initialise_word_embeddings(model, vectors)
+    weight = model.electra.embeddings.word_embeddings.weight
+    torch.testing.assert_close(weight[1:], vectors[1:])
+    assert weight[0].abs().sum() == 0
+    with pytest.raises(ValueError, match=r"do not fit the word embeddings \(12, 8\)"):
+        initialise_word_embeddings(model, torch.zeros(12, 4))
+
+
+@pytest.mark.slow  # builds a pre-training run (corpus, tokenizer, the generator + discriminator pair)
+def test_pretraining_starts_from_co_occurrence_embeddings(tmp_path, fixtures_dir, tiny_tokenizer):
+    from transformers import TrainingArguments
+
+    from training.pretraining import PretrainArguments, prepare_pretraining
+    from training.trainer_common import PRETRAINING_DEFAULTS
+
+    tiny_tokenizer.save_pretrained(tmp_path / "tok")
+    shape = "hidden_size=32,embedding_size=16,num_hidden_layers=1,num_attention_heads=2,intermediate_size=64"
+
+    def embeddings(init: str) -> torch.Tensor:
+        args = PretrainArguments(corpus=[str(fixtures_dir / "corpus.txt")], tokenizer=str(tmp_path / "tok"),
+                                 preset="tiny", shape=shape, max_seq_length=32, embedding_init=init,
+                                 embedding_init_std=0.3)  # fmt: skip
+        options = {**PRETRAINING_DEFAULTS, "output_dir": str(tmp_path / init), "max_steps": 1}
+        run = prepare_pretraining(args, TrainingArguments(**options))
+        # the generator shares the discriminator's embeddings, so both start from the vectors
+        assert run.model.generator.electra.embeddings is run.model.discriminator.electra.embeddings
+        return run.model.discriminator.electra.embeddings.word_embeddings.weight.detach().clone()
+
+    random, ppmi = embeddings("random"), embeddings("ppmi-svd")
+    assert random.std().item() == pytest.approx(0.02, rel=0.2)  # the model's own initialisation
+    assert ppmi[1:].std(unbiased=False).item() == pytest.approx(0.3, rel=0.05)  # the asked spread (pad row zeroed)
+    assert ppmi[0].abs().sum() == 0

@@ -1,0 +1,147 @@
+"""Token embeddings from corpus co-occurrence statistics, the teacher's starting point before ELECTRA pre-training.
+
+At the compute of a CPU (an hour on two cores), ELECTRA pre-training from random weights never leaves the
+unigram plateau: its encoder collapses, and the teacher fine-tunes worse than the same shape randomly initialised
+(benchmarks/results/learning_curve.md). What a small budget can still learn from a large unlabeled corpus is which
+tokens occur together. Positive pointwise mutual information over a context window, factorised by truncated SVD
+(Levy & Goldberg 2014; Levy, Goldberg & Dagan 2015: context-distribution smoothing 0.75, `U * sqrt(S)`), gives every
+token a vector from a few million tokens in about a minute, on the corpus pre-training reads anyway; the ELECTRA
+steps then start from embeddings that already carry lexical meaning (benchmarks/results/pretraining_levers.md
+measures it against random initialisation).
+
+Memory does not grow with the corpus: the lines are read in chunks and only the vocabulary x vocabulary counts are
+kept (sparse), and at most `max_lines` lines are read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy import sparse
+
+# Lines tokenized and counted together (a bounded amount of text in memory at once).
+CHUNK_LINES = 20_000
+
+
+@dataclass(frozen=True)
+class CooccurrenceSettings:
+    """How co-occurrence is counted and turned into vectors (the defaults are Levy, Goldberg & Dagan 2015's)."""
+
+    window: int = 5  # tokens either side of a token that count as its context
+    context_smoothing: float = 0.75  # context counts raised to this power before PMI (damps rare contexts' PMI)
+    std: float = 0.1  # element standard deviation of the embeddings handed to the model (centred first)
+
+
+def cooccurrence_counts(token_ids: Iterable[list[int]], vocab_size: int, window: int) -> sparse.csr_matrix:
+    """Symmetric co-occurrence counts of token pairs at most `window` apart within one text, each pair weighted by
+    1/distance (word2vec's and GloVe's dynamic window). Texts are counted in chunks of CHUNK_LINES."""
+    if window < 1:
+        raise ValueError(f"window must be at least 1, got {window}.")
+    total = sparse.csr_matrix((vocab_size, vocab_size), dtype=np.float64)
+    chunk: list[list[int]] = []
+    for ids in token_ids:
+        chunk.append(ids)
+        if len(chunk) == CHUNK_LINES:
+            total = total + _chunk_counts(chunk, vocab_size, window)
+            chunk = []
+    if chunk:
+        total = total + _chunk_counts(chunk, vocab_size, window)
+    return total
+
+
+def _chunk_counts(chunk: list[list[int]], vocab_size: int, window: int) -> sparse.csr_matrix:
+    kept = [ids for ids in chunk if ids]
+    if not kept:
+        return sparse.csr_matrix((vocab_size, vocab_size), dtype=np.float64)
+    flat = np.concatenate([np.asarray(ids, dtype=np.int64) for ids in kept])
+    text = np.repeat(np.arange(len(kept)), [len(ids) for ids in kept])
+    rows, cols, weights = [], [], []
+    for distance in range(1, window + 1):
+        same_text = text[:-distance] == text[distance:]
+        left, right = flat[:-distance][same_text], flat[distance:][same_text]
+        weight = np.full(len(left), 1.0 / distance)
+        rows += [left, right]
+        cols += [right, left]
+        weights += [weight, weight]
+    counts = sparse.coo_matrix(
+        (np.concatenate(weights), (np.concatenate(rows), np.concatenate(cols))), shape=(vocab_size, vocab_size)
+    )
+    return counts.tocsr()  # sums duplicate pairs
+
+
+def positive_pmi(counts: sparse.csr_matrix, context_smoothing: float = 0.75) -> sparse.csr_matrix:
+    """PPMI(w, c) = max(0, ln P(w, c) / (P(w) P_a(c))), with P_a(c) the context counts raised to `context_smoothing`
+    and renormalised. Pairs never seen stay 0 (sparse)."""
+    total = counts.sum()
+    if total <= 0:
+        raise ValueError("No token pair co-occurs in the corpus lines read: give more (or longer) texts.")
+    word = np.asarray(counts.sum(axis=1)).ravel() / total
+    context = np.asarray(counts.sum(axis=0)).ravel() ** context_smoothing
+    context = context / context.sum()
+    pairs = counts.tocoo()
+    pmi = np.log(pairs.data / total) - np.log(word[pairs.row]) - np.log(context[pairs.col])
+    keep = pmi > 0
+    return sparse.csr_matrix((pmi[keep], (pairs.row[keep], pairs.col[keep])), shape=counts.shape)
+
+
+def svd_embeddings(matrix: sparse.csr_matrix, dim: int, seed: int = 0) -> np.ndarray:
+    """Rows of `U * sqrt(S)` from the rank-`dim` truncated SVD of `matrix` (randomized SVD, seeded)."""
+    from sklearn.utils.extmath import randomized_svd
+
+    if not 0 < dim < min(matrix.shape):
+        raise ValueError(
+            f"embedding size {dim} must be between 1 and the vocabulary size - 1 ({min(matrix.shape) - 1})."
+        )
+    left, singular, _ = randomized_svd(matrix, dim, n_iter=4, random_state=seed)
+    return left * np.sqrt(singular)
+
+
+def scaled_embeddings(vectors: np.ndarray, std: float) -> torch.Tensor:
+    """`vectors` centred (the mean vector removed) and scaled to element standard deviation `std`, as float32."""
+    centred = vectors - vectors.mean(axis=0, keepdims=True)
+    spread = centred.std()
+    if spread == 0:
+        raise ValueError("The co-occurrence vectors are all equal: the corpus lines read are too few or too uniform.")
+    return torch.from_numpy((centred * (std / spread)).astype(np.float32))
+
+
+def ppmi_svd_embeddings(
+    texts: Iterable[str], tokenizer, dim: int, settings: CooccurrenceSettings = CooccurrenceSettings(), seed: int = 0
+) -> torch.Tensor:
+    """[len(tokenizer), dim] token embeddings from the PPMI of `texts` (tokenized without special tokens)."""
+
+    def token_ids() -> Iterable[list[int]]:
+        batch: list[str] = []
+        for text in texts:
+            batch.append(text)
+            if len(batch) == CHUNK_LINES:
+                yield from tokenizer(batch, add_special_tokens=False)["input_ids"]
+                batch = []
+        if batch:
+            yield from tokenizer(batch, add_special_tokens=False)["input_ids"]
+
+    counts = cooccurrence_counts(token_ids(), len(tokenizer), settings.window)
+    vectors = svd_embeddings(positive_pmi(counts, settings.context_smoothing), dim, seed)
+    return scaled_embeddings(vectors, settings.std)
+
+
+def initialise_word_embeddings(model, vectors: torch.Tensor) -> None:
+    """Copy `vectors` into the word-embedding lookup of a model of this family (`model.electra.embeddings`; with
+    `embedding_rank` set, its `vocab x rank` factor) and zero the padding token's row, which never occurs in text."""
+    embedding = model.electra.embeddings.word_embeddings
+    if tuple(embedding.weight.shape) != tuple(vectors.shape):
+        raise ValueError(
+            f"Co-occurrence vectors of shape {tuple(vectors.shape)} do not fit the word embeddings "
+            f"{tuple(embedding.weight.shape)}."
+        )
+    with torch.no_grad():
+        embedding.weight.copy_(vectors.to(embedding.weight.dtype))
+        if embedding.padding_idx is not None:
+            embedding.weight[embedding.padding_idx].zero_()
+
+
+# --embedding_init choices: name -> what builds the vectors (None: the model's own random initialisation).
+EMBEDDING_INITS: dict[str, Callable | None] = {"random": None, "ppmi-svd": ppmi_svd_embeddings}
