@@ -50,15 +50,16 @@ def test_representation_collapse_of_one_hot_token_states():
     from tests.conftest import build_tiny_tokenizer
 
     tokenizer = build_tiny_tokenizer(["가 나 다"])
-    texts = ["가", "나", "다 가"]
-    assert [len(ids) for ids in tokenizer(texts)["input_ids"]] == [3, 3, 4]  # [CLS] ... [SEP]
+    texts = ["가", "다 가 나", "나"]
+    assert [len(ids) for ids in tokenizer(texts)["input_ids"]] == [3, 5, 3]  # [CLS] ... [SEP]
+    # batches of 2: the first text is padded with two [PAD] states (alike), which the attention mask leaves out
     result = representation_collapse(OneHotEncoder(len(tokenizer)), tokenizer, texts, batch_size=2)
     # every [CLS] state is the same one-hot vector
     assert result["cls_mean_cosine"] == pytest.approx(1.0) and result["cls_effective_rank"] == pytest.approx(1.0)
-    # distinct tokens within a text: orthogonal states (padding left out by the attention mask)
+    # distinct tokens within a text: orthogonal states
     assert result["token_mean_cosine"] == pytest.approx(0.0)
-    # mean-pooled: (c + a + s)/3, (c + b + s)/3, (c + d + a + s)/4: cosines 2/3, 3/sqrt(12) and 2/sqrt(12)
-    expected = (2 / 3 + 3 / math.sqrt(12) + 2 / math.sqrt(12)) / 3
+    # mean-pooled: (c + a + s)/3, (c + d + a + b + s)/5, (c + b + s)/3: cosines 3/sqrt(15), 2/3 and 3/sqrt(15)
+    expected = (2 * 3 / math.sqrt(15) + 2 / 3) / 3
     assert result["mean_pool_mean_cosine"] == pytest.approx(expected, abs=1e-4)
     assert 1.0 < result["mean_pool_effective_rank"] < 3.0 and result["texts"] == 3
     with pytest.raises(ValueError, match="at least 2 texts"):
