@@ -26,6 +26,7 @@ from benchmarks.common import (
     add_scale_arguments,
     command_line,
     nsmc_baselines,
+    option_value,
     pretraining_options,
     score_cells,
     summary,
@@ -66,18 +67,6 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _value(text: str):
-    """A --change value as run_distillation takes it: a number, true/false, or the text."""
-    if text.lower() in ("true", "false"):
-        return text.lower() == "true"
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
-
-
 def change_options(change: list[str]) -> dict:
     """--change's distill options as run_distillation's keyword options: `--name value` (several values: a list),
     `--name=value`, a bare `--name` (True) or `--no_name` (False); dashes in names read as underscores."""
@@ -87,7 +76,7 @@ def change_options(change: list[str]) -> dict:
         if token.startswith("--"):
             name, _, value = token[2:].replace("-", "_").partition("=")
             if value:
-                options[name] = _value(value)
+                options[name] = option_value(value)
             elif name.startswith("no_"):
                 name = name[3:]
                 options[name] = False
@@ -96,7 +85,7 @@ def change_options(change: list[str]) -> dict:
             continue
         if name is None:
             raise ValueError(f"--change: {token!r} follows no option name.")
-        value = _value(token)
+        value = option_value(token)
         previous = options[name]
         options[name] = (
             value if previous is True else [*previous, value] if isinstance(previous, list) else [previous, value]

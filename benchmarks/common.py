@@ -119,6 +119,31 @@ def train_tokenizer(args: argparse.Namespace, work: Path) -> Path:
         [args.corpus], work / "tokenizer", args.vocab_size, max_lines=args.corpus_lines))  # fmt: skip
 
 
+def option_value(text: str) -> bool | int | float | str:
+    """An option's value given as text, as the library calls take it: true/false, an int, a float, or the text."""
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def keyword_options(items: list[str] | None, flag: str) -> dict:
+    """`KEY=VALUE` items (a repeatable `flag`) as keyword options, each value read by `option_value`; a ValueError
+    naming the item and the fix for one that is not KEY=VALUE."""
+    options: dict = {}
+    for item in items or []:
+        key, equals, value = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not equals or not key.isidentifier():
+            raise ValueError(f"{flag} {item!r} is not KEY=VALUE: give e.g. {flag} learning_rate=1e-4.")
+        options[key] = option_value(value.strip())
+    return options
+
+
 def summary(scores: list[float]) -> dict:
     return {
         "mean": round(statistics.mean(scores), 2),

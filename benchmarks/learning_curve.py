@@ -1,29 +1,42 @@
-"""How does a teacher's NSMC accuracy grow with its ELECTRA pre-training steps? A learning curve against the trivial
-and the TF-IDF + logistic-regression baselines on the same labelled reviews, at the CPU scale of
-benchmarks/distillation_nsmc.py (same tokenizer, teacher shape, sequence length, batch, training slice, task steps and
-test reviews).
+"""How does a teacher's NSMC accuracy grow with its ELECTRA pre-training steps? A learning curve against the same
+shape randomly initialised (the control), the trivial and the TF-IDF + logistic-regression baselines on the same
+labelled reviews, at the CPU scale of benchmarks/distillation_nsmc.py (same tokenizer, teacher shape, sequence
+length, batch, training slice, task steps and test reviews).
 
 1. tokenizer on the unlabeled corpus;
 2. ONE teacher pre-training run (on the whole corpus by default) to the largest of --steps, keeping a checkpoint at
    every listed step count (so a point at step N is step N of that run, learning-rate schedule included: the
    earlier points are not annealed like a run that stops at N);
-3. each listed checkpoint's discriminator saved as a teacher folder, fine-tuned on the NSMC training slice (per seed)
-   and scored on the test reviews; step 0 is the same shape randomly initialised and fine-tuned alike (the control:
-   what the labels alone teach, which pre-training must beat to be worth its cost);
-4. baselines on each seed's own slices; a least-squares fit accuracy = a + b ln(steps) says where the curve would
+3. each listed checkpoint's discriminator saved as a teacher folder, fine-tuned on the NSMC training slice of every
+   seed and scored on that seed's test reviews; step 0 is the same shape randomly initialised, one random teacher per
+   seed, fine-tuned alike (the control: what the labels alone teach, which pre-training must beat to be worth its
+   cost). Each point's paired difference from the control (seed by seed) is "above the control beyond noise" when
+   its mean exceeds twice the larger of the two standard deviations over seeds;
+4. per checkpoint: the training seconds to reach it, the losses beside their trivial values (the generator's MLM loss
+   beside the unigram entropy of the corpus, the discriminator's RTD loss beside a constant prediction's), and whether
+   the encoder's states have collapsed (training/diagnostics.py) on --collapse-texts NSMC test reviews that no
+   fine-tuning run scores;
+5. baselines on each seed's own slices; a least-squares fit accuracy = a + b ln(steps) says where the curve would
    cross the classical baseline if it has not yet (an extrapolation, not a measurement).
 
-    python -m benchmarks.learning_curve          # about {minutes} minutes on 2 cores (estimated from measured rates)
+Levers are compared without code changes: --pretrain-option / --finetune-option KEY=VALUE (repeatable) pass keyword
+options to run_pretraining / run_finetuning, --teacher-shape overrides the teacher's shape, --result-name names the
+results; every option that changes a run is part of its work folder's name, so two variants never share one.
 
-Writes benchmarks/results/learning_curve.json, .md and .png. Finished steps are skipped when the script is run
-again with the same --work-dir.
+    python -m benchmarks.learning_curve          # about {minutes} minutes on 2 cores (estimated from measured rates)
+    python -m benchmarks.learning_curve --pretrain-option learning_rate=2e-4 --result-name curve_lr2e-4
+
+Writes benchmarks/results/<result name>.json, .md and .png (benchmarks/compare_curves.py tables several of them).
+Finished steps are skipped when the script is run again with the same --work-dir.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
+import statistics
 import sys
 import time
 from functools import reduce
@@ -34,6 +47,7 @@ from benchmarks.common import (
     RESULTS,
     add_scale_arguments,
     command_line,
+    keyword_options,
     nsmc_baselines,
     pretraining_options,
     score_cells,
@@ -49,6 +63,14 @@ from training.recipe import run_step, shape_string, step_seconds
 
 # 0: the same shape randomly initialised, fine-tuned alike: what the task's labels alone teach (the control).
 DEFAULT_STEPS = [0, 750, 1500, 3000, 6000]
+DEFAULT_SEEDS = [42, 43, 44]
+# Corpus lines the generator's trivial loss (the unigram entropy) is counted on.
+UNIGRAM_LINES = 20000
+# Options the script sets itself: a --pretrain-option / --finetune-option may not give them.
+SET_BY_SCRIPT = {
+    "--pretrain-option": {"tokenizer", "output_dir", "max_steps", "save_steps", "save_total_limit", "corpus"},
+    "--finetune-option": {"model", "output_dir", "seed", "task", "data_dir"},
+}
 # Measured on the 2-core machine (shared): seconds per teacher pre-training step (80 steps: 44 s with start-up),
 # per fine-tuning (375 task steps and 5,000 test reviews: 131 s) and for the tokenizer; for the --help estimate only.
 SECONDS_PER_PRETRAINING_STEP = 0.5
@@ -114,8 +136,162 @@ def pretraining_losses(checkpoint: Path) -> dict | None:
     return losses
 
 
+# Arguments and the recipe ------------------------------------------------------------------------------------------
+
+
+def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.format(minutes=estimated_minutes(DEFAULT_STEPS, len(DEFAULT_SEEDS))),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_scale_arguments(parser)
+    parser.add_argument("--steps", type=int, nargs="+", default=DEFAULT_STEPS, help="Pre-training step counts scored.")
+    parser.add_argument(
+        "--pretraining-lines",
+        type=int,
+        default=0,
+        help="Corpus lines pre-training streams (0: the whole corpus, 512k reviews; the tokenizer reads --corpus-lines).",
+    )
+    parser.add_argument("--seeds", type=int, nargs="+", default=DEFAULT_SEEDS,
+                        help="Fine-tuning seeds (each with its own random-init control); the first seeds pre-training.")  # fmt: skip
+    parser.add_argument("--pretrain-option", action="append", metavar="KEY=VALUE",
+                        help="A run_pretraining keyword option (repeatable), e.g. learning_rate=2e-4.")  # fmt: skip
+    parser.add_argument("--finetune-option", action="append", metavar="KEY=VALUE",
+                        help="A run_finetuning keyword option (repeatable), e.g. warmup_steps=0.1.")  # fmt: skip
+    parser.add_argument("--teacher-shape", default=None, metavar="KEY=VALUE,...",
+                        help="Overrides of the teacher's shape, e.g. num_hidden_layers=6,intermediate_size=512.")  # fmt: skip
+    parser.add_argument("--collapse-texts", type=int, default=1000,
+                        help="NSMC test reviews no fine-tuning scores, on which collapse is measured.")  # fmt: skip
+    parser.add_argument("--result-name", default="learning_curve", help="Name of the results files.")
+    parser.add_argument("--work-dir", type=Path, default=Path("runs/learning_curve"))
+    parser.add_argument("--output-dir", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    if min(args.steps) < 0 or max(args.steps) < 1:
+        parser.error("--steps: give positive step counts (and 0 for the randomly initialised control)")
+    args.steps = sorted(set(args.steps))
+    try:
+        args.pretrain_options = checked_options(args.pretrain_option, "--pretrain-option")
+        args.finetune_options = checked_options(args.finetune_option, "--finetune-option")
+        args.shape = teacher_shape(args.teacher_shape)
+    except ValueError as error:
+        parser.error(str(error))
+    return args
+
+
+def checked_options(items: list[str] | None, flag: str) -> dict:
+    """`flag`'s KEY=VALUE items as keyword options; a ValueError for a bad item or an option the script sets."""
+    options = keyword_options(items, flag)
+    taken = sorted(set(options) & SET_BY_SCRIPT[flag])
+    if taken:
+        raise ValueError(f"{flag} {taken[0]}: set by the script itself (see --help); leave it out.")
+    return options
+
+
+def teacher_shape(overrides: str | None) -> dict:
+    """The CPU-scale teacher's shape with `overrides` ('key=value,...') applied, checked as a config."""
+    from modeling_kr_electra_kd import KRElectraKDConfig
+    from training.trainer_common import parse_shape
+
+    overrides_given = parse_shape(overrides)
+    unknown = sorted(set(overrides_given) - set(KRElectraKDConfig().to_dict()))
+    if unknown:
+        raise ValueError(f"--teacher-shape {unknown[0]}: not a KRElectraKDConfig field; e.g. num_hidden_layers=6.")
+    shape = {**teacher_preset(), **overrides_given}
+    try:
+        KRElectraKDConfig(**shape)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"--teacher-shape {overrides!r}: {error}") from None
+    return shape
+
+
+def recipe(args: argparse.Namespace) -> dict:
+    """Every option of the run's tokenizer, pre-training and fine-tuning (library keyword options, paths of the work
+    folder left out), and the teacher shape."""
+    pretrained_steps = [step for step in args.steps if step]
+    every = reduce(math.gcd, pretrained_steps)  # checkpoints land exactly on every listed step, and all are kept
+    longest = max(args.steps)
+    pretraining = pretraining_options(args, args.seeds[0], every, longest // every, corpus_lines=args.pretraining_lines)
+    pretraining |= {"preset": "teacher-base", "shape": shape_string(args.shape), "max_steps": longest}
+    return {
+        "tokenizer": {"corpus": args.corpus, "corpus_lines": args.corpus_lines, "vocab_size": args.vocab_size},
+        "pretraining": pretraining | args.pretrain_options,
+        "finetuning": task_options(args) | {"max_eval_samples": args.eval_samples} | args.finetune_options,
+        "teacher_shape": args.shape,
+        "corpus_lines": args.pretraining_lines or "the whole corpus",
+        "checkpoint_every": every,
+    }
+
+
+def folder_key(*parts: dict) -> str:
+    """A short hash of `parts` (options): folders of runs that differ in any option never share a name."""
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:10]
+
+
+def work_folders(work: Path, run_recipe: dict) -> dict[str, Path]:
+    """The tokenizer's folder (keyed by its options), the pre-training run's (by the tokenizer's and pre-training's)
+    and the prefix of its fine-tunings (by the fine-tuning's)."""
+    tokenizer, pretraining = run_recipe["tokenizer"], run_recipe["pretraining"]
+    return {
+        "tokenizer": work / f"tokenizer_{folder_key(tokenizer)}",
+        "run": work / f"electra_{pretraining['max_steps']}steps_{folder_key(tokenizer, pretraining)}",
+        "finetuned": f"finetuned_{folder_key(run_recipe['finetuning'])}",
+    }
+
+
+# What each checkpoint is besides its score --------------------------------------------------------------------------
+
+
+def held_out_reviews(nsmc_dir: str, eval_samples: int, seeds: list[int], count: int) -> list[str]:
+    """The first `count` NSMC test reviews (file order) that no seed's scored subset holds: texts no fine-tuning run
+    reads or is scored on."""
+    from training.tasks import load_task_data
+
+    scored = set()
+    for seed in seeds:
+        data = load_task_data("nsmc", nsmc_dir, max_eval_samples=eval_samples, seed=seed, eval_only=True)
+        scored.update(data["eval"]["text"])
+    texts = [text for text in load_task_data("nsmc", nsmc_dir, eval_only=True)["eval"]["text"] if text not in scored]
+    if len(texts) < 2:
+        raise ValueError(f"{nsmc_dir}: no NSMC test reviews left beside the scored ones; lower --eval-samples.")
+    return texts[:count]
+
+
+def generator_trivial_loss(tokenizer: Path, run_recipe: dict) -> dict:
+    """The unigram entropy (nats) of the corpus pre-training reads, on its first UNIGRAM_LINES lines: the MLM loss of
+    a generator that ignores context."""
+    from training.corpus import iter_corpus_lines
+    from training.diagnostics import unigram_entropy
+    from training.loading import load_tokenizer
+
+    pretraining = run_recipe["pretraining"]
+    lines = min(UNIGRAM_LINES, pretraining.get("max_corpus_lines") or UNIGRAM_LINES)
+    texts = list(iter_corpus_lines(pretraining["corpus"], max_lines=lines))
+    return {"unigram_entropy": round(unigram_entropy(load_tokenizer(tokenizer), texts), 4), "lines": len(texts)}
+
+
+def checkpoint_measures(checkpoint: Path | None, teacher: Path, texts: list[str], max_length: int) -> dict:
+    """A teacher's training seconds and rate to reach its checkpoint (None: the random control), its last logged
+    losses, and its encoder's collapse measures on `texts`."""
+    from training.diagnostics import representation_collapse
+    from training.loading import load_model, load_tokenizer
+    from training.trainer_common import training_seconds
+
+    measures: dict = {"pretraining_seconds": None, "steps_per_second": None, "losses": None}
+    if checkpoint is not None:
+        state = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+        seconds = training_seconds(state["log_history"])
+        measures["pretraining_seconds"] = round(seconds, 1) if seconds is not None else None
+        if seconds:
+            measures["steps_per_second"] = round(state["global_step"] / seconds, 3)
+        measures["losses"] = pretraining_losses(checkpoint)
+    model = load_model(teacher, flag="teacher")
+    measures["collapse"] = representation_collapse(model, load_tokenizer(teacher), texts, max_length=max_length)
+    return measures
+
+
 def random_teacher(pretrained: Path, output_dir: Path, tokenizer: Path, seed: int) -> Path:
-    """The pre-trained teacher's shape with fresh weights (seeded), saved like a teacher: the step-0 control."""
+    """The pre-trained teacher's shape with fresh weights (seeded), saved like a teacher: a seed's step-0 control."""
     import torch
     from transformers import AutoTokenizer
 
@@ -127,44 +303,188 @@ def random_teacher(pretrained: Path, output_dir: Path, tokenizer: Path, seed: in
     return save_teacher(output_dir, discriminator, AutoTokenizer.from_pretrained(tokenizer))
 
 
+def teacher_of(run: Path, step: int, seed: int, tokenizer: Path) -> Path:
+    """The teacher folder of `step` (0: the random control of `seed`), written once."""
+    from training.pretraining import teacher_from_checkpoint
+
+    teacher = run / (f"teacher_step{step}" if step else f"teacher_step0_seed{seed}")
+    if not (teacher / "tokenizer_config.json").is_file():  # written last
+        if step:
+            teacher_from_checkpoint(run / "pretrained" / "checkpoints" / f"checkpoint-{step}", teacher, tokenizer)
+        else:
+            random_teacher(run / "pretrained", teacher, tokenizer, seed)
+    return teacher
+
+
+def score_checkpoints(args: argparse.Namespace, folders: dict, run_recipe: dict, texts: list[str]) -> tuple[dict, dict]:
+    """NSMC accuracy per seed ({step: [accuracy]}) of the teacher at each listed step (0: each seed's random
+    control), and each step's measures (step 0: the first seed's control)."""
+    run, tokenizer = folders["run"], folders["tokenizer"] / "tokenizer"
+    scores: dict[str, list[float]] = {}
+    measures: dict[str, dict] = {}
+    for step in args.steps:
+        scores[str(step)] = []
+        for run_seed in args.seeds:
+            teacher = teacher_of(run, step, run_seed, tokenizer)
+            output = run / f"{folders['finetuned']}_step{step}_seed{run_seed}"
+            options = {"model": str(teacher), "output_dir": str(output), "seed": run_seed, **run_recipe["finetuning"]}
+            run_step(f"finetune teacher at step {step}, seed {run_seed}", output, "finetune", options)
+            scores[str(step)].append(json.loads((output / RESULTS_FILE).read_text("utf-8"))["metrics"]["accuracy"])
+        checkpoint = run / "pretrained" / "checkpoints" / f"checkpoint-{step}" if step else None
+        teacher = teacher_of(run, step, args.seeds[0], tokenizer)
+        measures[str(step)] = checkpoint_measures(checkpoint, teacher, texts, args.seq_length)
+    return scores, measures
+
+
+# The result ----------------------------------------------------------------------------------------------------------
+
+
+def against_control(scores: dict[str, list[float]]) -> dict[str, dict]:
+    """Each pre-trained step's paired difference from the random-init control, seed by seed (mean ± sd, wins), and
+    whether it is above the control beyond noise: its mean exceeds twice the larger standard deviation over seeds of
+    the point and of the control (None with one seed: no estimate of noise)."""
+    if "0" not in scores:
+        return {}
+    control = summary(scores["0"])
+    paired = {}
+    for step, values in scores.items():
+        if step == "0":
+            continue
+        differences = [round(value - base, 2) for value, base in zip(values, scores["0"])]
+        noise = max(summary(values)["stdev"], control["stdev"])
+        beyond = differences and len(values) > 1 and statistics.mean(differences) > 2 * noise
+        paired[step] = {**summary(differences), "wins": sum(value > 0 for value in differences),
+                        "noise_sd": noise, "above_control": bool(beyond) if len(values) > 1 else None}  # fmt: skip
+    return paired
+
+
+def verdict(paired: dict) -> str:
+    """A point's cell: above the control beyond noise, or not, or no estimate with one seed."""
+    above = paired["above_control"]
+    if above is None:
+        return "one seed: no estimate"
+    return f"**yes** (> 2 x {paired['noise_sd']:.2f})" if above else f"no (not > 2 x {paired['noise_sd']:.2f})"
+
+
+def build_result(args, argv, run_recipe: dict, folders: dict, measured: tuple, started: float) -> dict:
+    scores, measures, trivial = measured
+    pretrained_steps = [step for step in args.steps if step]
+    accuracy = {step: summary(values) for step, values in scores.items()}
+    baselines = nsmc_baselines(args.nsmc_dir, args.train_samples, args.eval_samples, args.seeds)
+    return {
+        "command": command_line("learning_curve", argv),
+        "settings": {**vars(args), "work_dir": str(args.work_dir), "output_dir": str(args.output_dir)},
+        "recipe": run_recipe,
+        "work_folder": folders["run"].name,
+        "teacher_shape": args.shape,
+        "task_steps": task_step_count(args),
+        "checkpoint_every": run_recipe["checkpoint_every"],
+        "nsmc_accuracy": accuracy,
+        "against_control": against_control(scores),
+        "checkpoints": measures,
+        "trivial_losses": trivial,
+        "pretraining_losses": {step: measure["losses"] for step, measure in measures.items()},
+        "baselines": baselines,
+        "crossing": crossing(
+            pretrained_steps, [accuracy[str(step)]["mean"] for step in pretrained_steps], baselines["classical"]["mean"]
+        ),
+        "seconds": round(time.time() - started),
+        # what the curve costs from scratch, even when this invocation reused finished steps
+        "step_seconds": round(step_seconds(folders["run"]) + step_seconds(folders["tokenizer"])),
+    }
+
+
+def options_text(options: dict) -> str:
+    return ", ".join(f"{key}={value}" for key, value in options.items())
+
+
+def recipe_lines(result: dict) -> list[str]:
+    run_recipe, settings = result["recipe"], result["settings"]
+    tokenizer, trivial = run_recipe["tokenizer"], result["trivial_losses"]
+    return [
+        f"Recipe (work folder `{result['work_folder']}`):",
+        f"- tokenizer: WordPiece, vocabulary {tokenizer['vocab_size']:,}, on the first {tokenizer['corpus_lines']:,} "
+        "corpus lines;",
+        f"- teacher shape: `{shape_string(result['teacher_shape'])}`;",
+        f"- pre-training (run_pretraining; corpus lines: {run_recipe['corpus_lines']}): "
+        f"`{options_text(run_recipe['pretraining'])}`;",
+        f"- fine-tuning (run_finetuning, per seed {', '.join(map(str, settings['seeds']))}): "
+        f"`{options_text(run_recipe['finetuning'])}`;",
+        f"- options given: pre-training `{options_text(settings['pretrain_options']) or 'none'}`, fine-tuning "
+        f"`{options_text(settings['finetune_options']) or 'none'}`, teacher shape `{settings['teacher_shape'] or 'none'}`.",
+        f"Trivial losses: the generator's, the unigram entropy of the corpus ({trivial['lines']:,} lines), "
+        f"{trivial['unigram_entropy']:.3f} nats; the discriminator's, a constant prediction's, as logged.",
+    ]
+
+
+def accuracy_lines(result: dict) -> list[str]:
+    lines = [
+        "| pre-training steps | teacher NSMC accuracy | per seed | minus control (paired, mean ± sd) | above the "
+        "control beyond noise |",
+        "|---|---|---|---|---|",
+    ]
+    for step, score in result["nsmc_accuracy"].items():
+        if step == "0":
+            lines.append(f"| 0 (random initialisation: no pre-training) | {score_cells(score)} | (the control) | |")
+            continue
+        paired = result["against_control"].get(step)
+        difference = f"{paired['mean']:+.2f} ± {paired['stdev']:.2f}" if paired else "no control run"
+        lines.append(f"| {int(step):,} | {score_cells(score)} | {difference} | {verdict(paired) if paired else ''} |")
+    for kind, (label, _) in BASELINES.items():
+        lines.append(f"| *{label}* | {score_cells(result['baselines'][kind])} | | |")
+    return lines
+
+
+def measure_lines(result: dict) -> list[str]:
+    lines = [
+        "| pre-training steps | training s | steps/s | RTD loss (constant) | MLM loss (unigram "
+        f"{result['trivial_losses']['unigram_entropy']:.2f}) | [CLS] cosine | mean-pool cosine | token cosine | "
+        "effective rank: mean-pool / [CLS] |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for step, measures in result["checkpoints"].items():
+        losses, collapse = measures["losses"], measures["collapse"]
+        seconds = measures["pretraining_seconds"]
+        rate = measures["steps_per_second"]
+        constant = f" ({losses['loss_rtd_constant']:.3f})" if losses and "loss_rtd_constant" in losses else ""
+        rtd, mlm = (f"{losses['loss_rtd']:.3f}{constant}", f"{losses['loss_mlm']:.2f}") if losses else ("", "")
+        label = f"{int(step):,}" if int(step) else "0 (control, first seed)"
+        lines.append(
+            f"| {label} | {'' if seconds is None else f'{seconds:,.0f}'} | {'' if rate is None else f'{rate:.2f}'} "
+            f"| {rtd} | {mlm} | {collapse['cls_mean_cosine']:.3f} | {collapse['mean_pool_mean_cosine']:.3f} | "
+            f"{collapse['token_mean_cosine']:.3f} | {collapse['mean_pool_effective_rank']:.1f} / "
+            f"{collapse['cls_effective_rank']:.1f} |"
+        )
+    return lines
+
+
 def markdown(result: dict) -> str:
     settings = result["settings"]
     seeds = ", ".join(map(str, settings["seeds"]))
-    corpus = f"{settings['pretraining_lines']:,} corpus lines" if settings["pretraining_lines"] else "the whole corpus"
+    texts = next(iter(result["checkpoints"].values()))["collapse"]["texts"]
     lines = [
         f"Data: NSMC ratings_train {settings['train_samples']:,} labels / ratings_test {settings['eval_samples']:,} "
         f"reviews, seeds {seeds}; CPU scale; command: `{result['command']}`; {result['step_seconds']:,} s in all "
         f"(the steps' own times, also when reused; this invocation: {result['seconds']:,} s).",
         "",
-        f"Teacher `{shape_string(result['teacher_shape'])}`, pre-trained (ELECTRA) once for {max(settings['steps']):,} "
-        f"steps of batch {settings['batch_size']} on {corpus}; every checkpoint "
-        f"listed is fine-tuned for {result['task_steps']} steps and scored (a point at N steps is that run's checkpoint, "
-        "its learning rate not yet decayed: not a run that stops at N). Accuracy (%): mean ± sd over seeds.",
+        *recipe_lines(result),
         "",
-        "| pre-training steps | teacher NSMC accuracy | per seed | pre-training loss: RTD (constant prediction) / MLM |",
-        "|---|---|---|---|",
+        f"One pre-training run to {max(settings['steps']):,} steps; every checkpoint listed is fine-tuned for "
+        f"{result['task_steps']} steps per seed and scored (a point at N steps is that run's checkpoint, its learning "
+        "rate not yet decayed: not a run that stops at N). Accuracy (%): mean ± sd over seeds; the control is the same "
+        "shape randomly initialised, one random teacher per seed; above the control beyond noise: the mean paired "
+        "difference is over twice the larger sd (the point's or the control's).",
+        "",
+        *accuracy_lines(result),
+        "",
+        result["crossing"]["text"],
+        "",
+        f"Per checkpoint: training seconds to reach it, losses last logged before it beside their trivial values, and "
+        f"the encoder's last hidden states on {texts:,} NSMC test reviews no fine-tuning scores (cosines near 1 and an "
+        "effective rank near 1: collapsed).",
+        "",
+        *measure_lines(result),
     ]
-    for step, score in result["nsmc_accuracy"].items():
-        losses = result["pretraining_losses"][step]
-        if int(step):
-            label = f"{int(step):,}"
-            constant = f" ({losses['loss_rtd_constant']:.3f})" if losses and "loss_rtd_constant" in losses else ""
-            logged = f"{losses['loss_rtd']:.3f}{constant} / {losses['loss_mlm']:.2f}" if losses else "not logged yet"
-        else:
-            label, logged = "0 (random initialisation: no pre-training)", ""
-        lines.append(f"| {label} | {score_cells(score)} | {logged} |")
-    for kind, (label, _) in BASELINES.items():
-        score = result["baselines"][kind]
-        lines.append(f"| *{label}* | {score_cells(score)} | |")
-    lines += ["", result["crossing"]["text"]]
-    pretrained = {step: score["mean"] for step, score in result["nsmc_accuracy"].items() if int(step)}
-    if "0" in result["nsmc_accuracy"]:
-        control = result["nsmc_accuracy"]["0"]["mean"]
-        best = max(pretrained, key=pretrained.get)
-        lines.append(
-            f"Against the same shape without pre-training ({control:.2f}): the best pre-trained checkpoint "
-            f"({int(best):,} steps) is {pretrained[best] - control:+.2f} points."
-        )
     return "\n".join(lines) + "\n"
 
 
@@ -174,19 +494,20 @@ def plot(result: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    points = {int(step): score["mean"] for step, score in result["nsmc_accuracy"].items()}
-    steps, means = [step for step in points if step], [points[step] for step in points if step]
+    points = {int(step): score for step, score in result["nsmc_accuracy"].items()}
+    steps = [step for step in points if step]
+    means = [points[step]["mean"] for step in steps]
+    sds = [points[step]["stdev"] for step in steps]
+    seeds = len(result["settings"]["seeds"])
     figure, axis = plt.subplots(figsize=(6, 4))
-    axis.plot(steps, means, marker="o", label="fine-tuned teacher")
-    if 0 in points:  # a log axis has no 0: the control is a line
-        axis.axhline(points[0], linestyle="-.", color="tab:red", label="same shape, no pre-training")
+    axis.plot(steps, means, marker="o", label=f"fine-tuned teacher (mean, ± sd over {seeds} seeds)")
+    axis.fill_between(steps, [m - s for m, s in zip(means, sds)], [m + s for m, s in zip(means, sds)], alpha=0.25)
+    if 0 in points:  # a log axis has no 0: the control is a line with its band
+        control = points[0]
+        axis.axhline(control["mean"], linestyle="-.", color="tab:red", label="same shape, no pre-training")
+        axis.axhspan(control["mean"] - control["stdev"], control["mean"] + control["stdev"], color="tab:red", alpha=0.1)
     for (kind, (label, _)), style in zip(BASELINES.items(), (":", "--")):
         axis.axhline(result["baselines"][kind]["mean"], linestyle=style, color="grey", label=label)
-    fit = result["crossing"]["fit"]
-    if fit is not None:
-        end = max(steps + [result["crossing"].get("crossing_steps", 0)])
-        xs = [steps[0] * (end / steps[0]) ** (i / 50) for i in range(51)]
-        axis.plot(xs, [fit["a"] + fit["b"] * math.log(x) for x in xs], linewidth=0.8, label="a + b ln(steps) fit")
     axis.set_xscale("log")
     axis.set_xticks(steps, [f"{step:,}" for step in steps])  # the measured step counts, not powers of ten
     axis.minorticks_off()
@@ -199,98 +520,25 @@ def plot(result: dict, path: Path) -> None:
     plt.close(figure)
 
 
-def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__.format(minutes=estimated_minutes(DEFAULT_STEPS, 1)),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_scale_arguments(parser)
-    parser.add_argument("--steps", type=int, nargs="+", default=DEFAULT_STEPS, help="Pre-training step counts scored.")
-    parser.add_argument(
-        "--pretraining-lines",
-        type=int,
-        default=0,
-        help="Corpus lines pre-training streams (0: the whole corpus, 512k reviews; the tokenizer reads --corpus-lines).",
-    )
-    parser.add_argument("--seeds", type=int, nargs="+", default=[42], help="Seeds of the fine-tuning runs.")
-    parser.add_argument("--work-dir", type=Path, default=Path("runs/learning_curve"))
-    parser.add_argument("--output-dir", type=Path, default=RESULTS)
-    args = parser.parse_args(argv)
-    if min(args.steps) < 0 or max(args.steps) < 1:
-        parser.error("--steps: give positive step counts (and 0 for the randomly initialised control)")
-    args.steps = sorted(set(args.steps))
-    return args
-
-
-def score_checkpoints(args: argparse.Namespace, run: Path, tokenizer: Path) -> tuple[dict, dict]:
-    """NSMC accuracy per seed ({step: [accuracy]}) of the teacher at each listed step (0: random weights), and its
-    pre-training losses there."""
-    from training.pretraining import teacher_from_checkpoint
-
-    scores: dict[str, list[float]] = {}
-    losses: dict[str, dict | None] = {}
-    for step in args.steps:
-        checkpoint = run / "pretrained" / "checkpoints" / f"checkpoint-{step}"
-        losses[str(step)] = pretraining_losses(checkpoint) if step else None
-        teacher = run / f"teacher_step{step}"
-        if not (teacher / "tokenizer_config.json").is_file():  # written last
-            if step:
-                teacher_from_checkpoint(checkpoint, teacher, tokenizer)
-            else:
-                random_teacher(run / "pretrained", teacher, tokenizer, args.seeds[0])
-        scores[str(step)] = []
-        for run_seed in args.seeds:
-            output = run / f"finetuned_step{step}_seed{run_seed}"
-            run_step(f"finetune teacher at step {step}, seed {run_seed}", output, "finetune",
-                     {"model": str(teacher), "output_dir": str(output), "seed": run_seed,
-                      **task_options(args), "max_eval_samples": args.eval_samples})  # fmt: skip
-            scores[str(step)].append(json.loads((output / RESULTS_FILE).read_text("utf-8"))["metrics"]["accuracy"])
-    return scores, losses
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
-    pretrained_steps = [step for step in args.steps if step]
     started = time.time()
-    work, seed = args.work_dir, args.seeds[0]
-    # Checkpoints land exactly on every listed step and all are kept (Trainer deletes the oldest beyond the limit).
-    every = reduce(math.gcd, pretrained_steps)
-    longest = max(args.steps)
-    pretraining = pretraining_options(args, seed, every, longest // every, corpus_lines=args.pretraining_lines)
-
-    tokenizer = train_tokenizer(args, work)
-    teacher_shape = teacher_preset()
-    # One folder per longest step count: its checkpoints depend on the whole run's learning-rate schedule.
-    run = work / f"electra_{longest}steps"
+    run_recipe = recipe(args)
+    folders = work_folders(args.work_dir, run_recipe)
+    tokenizer = train_tokenizer(args, folders["tokenizer"])
+    run = folders["run"]
     run_step(
-        f"teacher pre-training to {longest} steps",
+        f"teacher pre-training to {max(args.steps)} steps",
         run / "pretrained",
         "pretrain-teacher",
-        {"tokenizer": str(tokenizer), "preset": "teacher-base", "shape": shape_string(teacher_shape),
-         "max_steps": longest, "output_dir": str(run / "pretrained"), **pretraining},
-    )  # fmt: skip
-    scores, losses = score_checkpoints(args, run, tokenizer)
-
-    accuracy = {step: summary(values) for step, values in scores.items()}
-    baselines = nsmc_baselines(args.nsmc_dir, args.train_samples, args.eval_samples, args.seeds)
-    result = {
-        "command": command_line("learning_curve", argv),
-        "settings": {**vars(args), "work_dir": str(args.work_dir), "output_dir": str(args.output_dir)},
-        "teacher_shape": teacher_shape,
-        "task_steps": task_step_count(args),
-        "checkpoint_every": every,
-        "nsmc_accuracy": accuracy,
-        "pretraining_losses": losses,
-        "baselines": baselines,
-        "crossing": crossing(
-            pretrained_steps, [accuracy[str(step)]["mean"] for step in pretrained_steps], baselines["classical"]["mean"]
-        ),
-        "seconds": round(time.time() - started),
-        # what the curve costs from scratch, even when this invocation reused finished steps
-        "step_seconds": round(step_seconds(run) + step_seconds(work / "tokenizer")),
-    }
-    result = save_results(result, args.output_dir, "learning_curve", markdown)
-    plot(result, args.output_dir / "learning_curve.png")
+        {"tokenizer": str(tokenizer), "output_dir": str(run / "pretrained"), **run_recipe["pretraining"]},
+    )
+    texts = held_out_reviews(args.nsmc_dir, args.eval_samples, args.seeds, args.collapse_texts)
+    scores, measures = score_checkpoints(args, folders, run_recipe, texts)
+    trivial = generator_trivial_loss(tokenizer, run_recipe)
+    result = build_result(args, argv, run_recipe, folders, (scores, measures, trivial), started)
+    result = save_results(result, args.output_dir, args.result_name, markdown)
+    plot(result, args.output_dir / f"{args.result_name}.png")
     return 0
 
 

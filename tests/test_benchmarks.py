@@ -321,31 +321,42 @@ def test_learning_curve_fit_reports_a_measured_or_an_extrapolated_crossing():
 
 @pytest.mark.slow
 def test_learning_curve_scores_each_checkpoint_of_one_pretraining_run(tmp_path, capsys):
-    """Toy scale on the package's sample data: one pre-training run, a teacher per listed step, baselines, the fit."""
+    """Toy scale on the package's sample data, 2 seeds: one pre-training run, a teacher per listed step, a random
+    control per seed, the measures of each checkpoint, baselines, the recipe."""
     from benchmarks import learning_curve
 
     work, out = tmp_path / "work", tmp_path / "out"
     argv = ["--corpus", str(PACKAGE_DATA / "sample_corpus.txt"), "--nsmc-dir", str(PACKAGE_DATA / "sample_nsmc"),
-            "--corpus-lines", "1500", "--vocab-size", "2000", "--steps", "4", "2", "0", "--train-samples", "32",
-            "--task-epochs", "1", "--eval-samples", "50", "--work-dir", str(work), "--output-dir", str(out)]  # fmt: skip
+            "--corpus-lines", "1500", "--vocab-size", "2000", "--steps", "4", "0", "--train-samples", "32",
+            "--task-epochs", "1", "--eval-samples", "50", "--seeds", "1", "2", "--pretrain-option", "logging_steps=2",
+            "--finetune-option", "warmup_steps=0", "--collapse-texts", "40", "--result-name", "curve_toy",
+            "--work-dir", str(work), "--output-dir", str(out)]  # fmt: skip
     assert learning_curve.main(argv) == 0
-    result = json.loads((out / "learning_curve.json").read_text())
-    assert list(result["nsmc_accuracy"]) == ["0", "2", "4"] and result["checkpoint_every"] == 2
-    run = work / "electra_4steps"
-    checkpoints = (run / "pretrained" / "checkpoints").glob("checkpoint-*")
-    assert sorted(p.name for p in checkpoints) == ["checkpoint-2", "checkpoint-4"]
-    assert json.loads((run / "finetuned_step2_seed42" / "results.json").read_text())["num_eval_samples"] == 50
-    assert result["crossing"]["fit"] is not None and "TF-IDF baseline" in result["crossing"]["text"]
-    assert result["pretraining_losses"] == {"0": None, "2": None, "4": None}  # logging every 50 steps: none yet
-    assert result["crossing"]["points"] == 2  # the random-initialisation control is not on the pre-training curve
-    table = (out / "learning_curve.md").read_text()
-    assert table.startswith("Data: NSMC ratings_train 32 labels / ratings_test 50 reviews, seeds 42")
+    result = json.loads((out / "curve_toy.json").read_text())
+    assert list(result["nsmc_accuracy"]) == ["0", "4"] and result["checkpoint_every"] == 4
+    [run] = work.glob("electra_4steps_*")
+    assert sorted(p.name for p in (run / "pretrained" / "checkpoints").glob("checkpoint-*")) == ["checkpoint-4"]
+    assert {p.name for p in run.glob("teacher_step0_seed*")} == {"teacher_step0_seed1", "teacher_step0_seed2"}
+    [finetuned] = run.glob("finetuned_*_step4_seed2")
+    assert json.loads((finetuned / "results.json").read_text())["num_eval_samples"] == 50
+    assert len(result["nsmc_accuracy"]["4"]["per_seed"]) == 2
+    assert isinstance(result["against_control"]["4"]["above_control"], bool)
+    # the recipe: every option of both runs, the options given among them
+    assert result["recipe"]["pretraining"]["logging_steps"] == 2 and result["recipe"]["pretraining"]["max_steps"] == 4
+    assert result["recipe"]["finetuning"]["warmup_steps"] == 0 and result["recipe"]["tokenizer"]["vocab_size"] == 2000
+    measures = result["checkpoints"]["4"]
+    assert measures["pretraining_seconds"] > 0 and measures["steps_per_second"] > 0
+    assert measures["losses"]["step"] == 4 and "loss_rtd_constant" in measures["losses"]
+    assert measures["collapse"]["texts"] == 40 and 0 < measures["collapse"]["cls_effective_rank"] <= 40
+    assert result["checkpoints"]["0"]["pretraining_seconds"] is None and result["trivial_losses"]["unigram_entropy"] > 0
+    table = (out / "curve_toy.md").read_text()
+    assert table.startswith("Data: NSMC ratings_train 32 labels / ratings_test 50 reviews, seeds 1, 2")
     assert "| *trivial baseline* |" in table and "| *TF-IDF + logistic regression* |" in table
-    assert "| 0 (random initialisation: no pre-training) |" in table and "Against the same shape without" in table
-    assert (out / "learning_curve.png").stat().st_size > 0
+    assert "| 0 (random initialisation: no pre-training) |" in table and "logging_steps=2" in table
+    assert (out / "curve_toy.png").stat().st_size > 0
     capsys.readouterr()
     assert learning_curve.main(argv) == 0  # every step finished: nothing is trained again
-    assert capsys.readouterr().out.count("already done") == 5  # tokenizer, pre-training, three fine-tunings
+    assert capsys.readouterr().out.count("already done") == 6  # tokenizer, pre-training, four fine-tunings
 
 
 @pytest.mark.slow
@@ -356,9 +367,10 @@ def test_ablation_compares_two_students_that_differ_by_one_change_on_paired_seed
     scale = ["--corpus", str(PACKAGE_DATA / "sample_corpus.txt"), "--nsmc-dir", str(PACKAGE_DATA / "sample_nsmc"),
              "--corpus-lines", "1500", "--vocab-size", "2000", "--train-samples", "32", "--task-epochs", "1",
              "--eval-samples", "50"]  # fmt: skip
-    assert learning_curve.main([*scale, "--steps", "2", "--work-dir", str(tmp_path / "curve"),
+    assert learning_curve.main([*scale, "--steps", "2", "--seeds", "42", "--work-dir", str(tmp_path / "curve"),
                                 "--output-dir", str(tmp_path / "curve-out")]) == 0  # fmt: skip
-    teacher = tmp_path / "curve" / "electra_2steps" / "pretrained"
+    [run] = (tmp_path / "curve").glob("electra_2steps_*")
+    teacher = run / "pretrained"
     out = tmp_path / "out"
     argv = [*scale, "--teacher", str(teacher), "--student-steps", "2", "--seeds", "1", "2",
             "--work-dir", str(tmp_path / "work"), "--output-dir", str(out), "--change", "--corrupt_inputs"]  # fmt: skip
@@ -485,3 +497,141 @@ def test_ablation_reads_its_change_as_distill_keyword_options():
     assert change_options(change) == expected
     with pytest.raises(ValueError, match="follows no option name"):
         change_options(["0"])
+
+
+def test_learning_curve_reads_key_value_options_and_refuses_a_bad_one_in_one_line(capsys):
+    from benchmarks.common import keyword_options
+    from benchmarks.learning_curve import parse_arguments
+
+    given = ["learning_rate=2e-4", "warmup-steps=100", "packing=false", "masking=bert", "lr_scheduler_type=constant"]
+    assert keyword_options(given, "--pretrain-option") == {"learning_rate": 2e-4, "warmup_steps": 100, "packing": False,
+                                                           "masking": "bert", "lr_scheduler_type": "constant"}  # fmt: skip
+    args = parse_arguments(["--pretrain-option", "rtd_weight=20", "--finetune-option", "warmup_steps=0.1",
+                            "--teacher-shape", "num_hidden_layers=2"])  # fmt: skip
+    assert args.pretrain_options == {"rtd_weight": 20} and args.finetune_options == {"warmup_steps": 0.1}
+    assert args.shape["num_hidden_layers"] == 2 and args.shape["hidden_size"] == 256 and args.seeds == [42, 43, 44]
+    for argv, message in (
+        (["--pretrain-option", "learning_rate"], "--pretrain-option 'learning_rate' is not KEY=VALUE: give e.g."),
+        (["--finetune-option", "=3"], "--finetune-option '=3' is not KEY=VALUE"),
+        (["--pretrain-option", "max_steps=9"], "--pretrain-option max_steps: set by the script itself"),
+        (["--teacher-shape", "num_attention_heads=3"], "--teacher-shape 'num_attention_heads=3': "),
+        (["--teacher-shape", "hiden_size=128"], "--teacher-shape hiden_size: not a KRElectraKDConfig field"),
+    ):
+        with pytest.raises(SystemExit) as stopped:
+            parse_arguments(argv)
+        assert stopped.value.code == 2
+        error = capsys.readouterr().err.strip().splitlines()
+        assert message in error[-1] and "Traceback" not in "\n".join(error), (argv, error)
+
+
+def test_learning_curve_work_folders_differ_whenever_an_option_of_their_run_differs():
+    from benchmarks.learning_curve import parse_arguments, recipe, work_folders
+
+    def folders(*argv):
+        return work_folders(Path("work"), recipe(parse_arguments(list(argv))))
+
+    reference = folders()
+    assert reference["run"].name.startswith("electra_6000steps_") and reference["tokenizer"].parent == Path("work")
+    for argv in (["--pretrain-option", "learning_rate=1e-4"], ["--teacher-shape", "num_hidden_layers=2"],
+                 ["--pretraining-lines", "1000"], ["--seeds", "7"], ["--steps", "0", "3000", "6000"],
+                 ["--batch-size", "64"], ["--vocab-size", "8000"]):  # fmt: skip
+        assert folders(*argv)["run"] != reference["run"], argv
+    assert folders("--vocab-size", "8000")["tokenizer"] != reference["tokenizer"]
+    assert folders("--pretrain-option", "learning_rate=1e-4")["tokenizer"] == reference["tokenizer"]
+    # a fine-tuning option: the same pre-training run, other fine-tuned folders
+    changed = folders("--finetune-option", "learning_rate=1e-4")
+    assert changed["run"] == reference["run"] and changed["finetuned"] != reference["finetuned"]
+    assert folders("--learning-rate", "1e-3")["finetuned"] != reference["finetuned"]
+    assert folders()["run"] == reference["run"]  # the same options: the same folder (finished steps are reused)
+
+
+def _curve_result(scores: dict[str, list[float]]) -> dict:
+    """A hand-made learning-curve result (the fields the table reads) with these per-seed accuracies."""
+    from benchmarks.common import summary
+    from benchmarks.learning_curve import against_control
+
+    collapse = {"cls_mean_cosine": 0.9, "mean_pool_mean_cosine": 0.8, "token_mean_cosine": 0.5,
+                "cls_effective_rank": 3.0, "mean_pool_effective_rank": 9.0, "texts": 1000}  # fmt: skip
+    losses = {"step": 750, "loss_rtd": 0.35, "loss_mlm": 6.1, "loss_rtd_constant": 0.39}
+    checkpoints = {step: {"pretraining_seconds": 300.0 if int(step) else None, "steps_per_second": 2.5 if int(step)
+                          else None, "losses": losses if int(step) else None, "collapse": collapse}
+                   for step in scores}  # fmt: skip
+    baseline = summary([81.0, 82.0, 81.5])
+    return {
+        "command": "python -m benchmarks.learning_curve",
+        "settings": {"seeds": [42, 43, 44], "train_samples": 4000, "eval_samples": 5000, "steps": [int(s) for s in scores],
+                     "pretrain_options": {"learning_rate": 2e-4}, "finetune_options": {}, "teacher_shape": None},  # fmt: skip
+        "step_seconds": 100, "seconds": 10, "work_folder": "electra_1500steps_abc", "task_steps": 375,
+        "recipe": {"tokenizer": {"vocab_size": 16000, "corpus_lines": 60000}, "corpus_lines": "the whole corpus",
+                   "pretraining": {"learning_rate": 2e-4, "max_steps": 1500}, "finetuning": {"learning_rate": 2e-4}},
+        "teacher_shape": {"hidden_size": 256}, "trivial_losses": {"unigram_entropy": 6.5, "lines": 20000},
+        "nsmc_accuracy": {step: summary(values) for step, values in scores.items()},
+        "against_control": against_control(scores), "checkpoints": checkpoints,
+        "baselines": {"trivial": summary([50.0, 50.0, 50.0]), "classical": baseline},
+        "crossing": {"text": "Below the TF-IDF baseline."},
+    }  # fmt: skip
+
+
+def test_learning_curve_calls_a_point_above_the_control_only_beyond_twice_the_larger_sd():
+    from benchmarks.learning_curve import markdown
+
+    # control 78 ± 1; 750 steps: +3 each seed, its sd 1 -> 3 > 2 x 1: above; 1500 steps: +1.5 -> not above (1.5 < 2)
+    result = _curve_result({"0": [77.0, 78.0, 79.0], "750": [80.0, 81.0, 82.0], "1500": [78.5, 79.5, 80.5],
+                            "3000": [70.0, 85.0, 79.0]})  # fmt: skip
+    paired = result["against_control"]
+    assert paired["750"]["mean"] == 3.0 and paired["750"]["stdev"] == 0.0 and paired["750"]["above_control"] is True
+    assert paired["1500"]["mean"] == 1.5 and paired["1500"]["above_control"] is False
+    # 3000 steps: +0.0 mean, its own sd 7.55 is the larger one
+    assert paired["3000"]["noise_sd"] == 7.55 and paired["3000"]["above_control"] is False
+    table = markdown(result)
+    assert "| 750 | 81.00 ± 1.00 | 80.00 / 81.00 / 82.00 | +3.00 ± 0.00 | **yes** (> 2 x 1.00) |" in table
+    assert "| 1,500 | 79.50 ± 1.00 | 78.50 / 79.50 / 80.50 | +1.50 ± 0.00 | no (not > 2 x 1.00) |" in table
+    assert "| *TF-IDF + logistic regression* | 81.50 ± 0.50 |" in table
+    assert (
+        "`learning_rate=0.0002, max_steps=1500`" in table
+        and "options given: pre-training `learning_rate=0.0002`" in table
+    )
+    assert "| 750 | 300 | 2.50 | 0.350 (0.390) | 6.10 | 0.900 | 0.800 | 0.500 | 9.0 / 3.0 |" in table
+    assert "MLM loss (unigram 6.50)" in table
+    # one seed: no estimate of noise, no verdict
+    single = _curve_result({"0": [78.0], "750": [90.0]})
+    assert single["against_control"]["750"]["above_control"] is None
+    assert "one seed: no estimate" in markdown(single)
+
+
+def test_compare_curves_tables_each_variant_against_its_own_control_and_the_reference_recipe(tmp_path, capsys):
+    from benchmarks import compare_curves
+
+    reference = _curve_result({"0": [77.0, 78.0, 79.0], "750": [80.0, 81.0, 82.0]})
+    variant = _curve_result({"0": [76.0, 78.0, 80.0], "750": [77.0, 79.0, 81.0]})
+    variant["recipe"]["pretraining"]["learning_rate"] = 5e-4
+    variant["recipe"]["pretraining"]["rtd_weight"] = 20
+    variant["checkpoints"]["750"]["collapse"] = {**variant["checkpoints"]["750"]["collapse"], "cls_mean_cosine": 0.999}
+    for name, result in (("curve_reference", reference), ("curve_lr", variant)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(result))
+    argv = ["curve_reference", "curve_lr", "--results-dir", str(tmp_path), "--output-dir", str(tmp_path / "out")]
+    assert compare_curves.main(argv) == 0
+    result = json.loads((tmp_path / "out" / "pretraining_levers.json").read_text())
+    assert result["reference"] == "curve_reference" and [v["name"] for v in result["variants"]] == argv[:2]
+    assert result["variants"][0]["recipe_difference"] == {}
+    assert result["variants"][1]["recipe_difference"] == {
+        "pretraining.learning_rate": [0.0002, 0.0005],
+        "pretraining.rtd_weight": [None, 20],
+    }
+    # the variant's gain is over its own control: +1.00 each seed (its sd 2.00: not beyond noise)
+    assert result["variants"][1]["steps"]["750"]["gain_over_control"]["mean"] == 1.0
+    table = (tmp_path / "out" / "pretraining_levers.md").read_text()
+    assert "- `curve_reference`: the reference recipe" in table
+    assert "- `curve_lr`: pretraining.learning_rate 0.0002 -> 0.0005; pretraining.rtd_weight None -> 20" in table
+    assert (
+        "| `curve_reference` | 750 | 81.00 ± 1.00 | +3.00 ± 0.00 (**yes**) | 0.350 (0.390) | 6.10 (6.50) | 0.900 | "
+        "0.800 | 0.500 | 9.0 / 3.0 |" in table
+    )
+    assert "| `curve_lr` | 750 | 79.00 ± 2.00 | +1.00 ± 0.00 (no) | 0.350 (0.390) | 6.10 (6.50) | 0.999 |" in table
+    assert "| `curve_lr` | 0 | 78.00 ± 2.00 | (the control) |" in table
+    # a missing curve, or one written before the recipe was recorded: one line naming the file
+    (tmp_path / "old.json").write_text(json.dumps({"nsmc_accuracy": {}}))
+    for name, message in (("missing", "missing.json: no such result; run"), ("old", "old.json: written before")):
+        with pytest.raises(SystemExit):
+            compare_curves.main([name, "--results-dir", str(tmp_path), "--output-dir", str(tmp_path / "out")])
+        assert message in capsys.readouterr().err.strip().splitlines()[-1]

@@ -50,6 +50,7 @@ from training.tokenizer import check_tokenizer_matches_config, save_tokenizer
 from training.trainer_common import (
     PRETRAINING_DEFAULTS,
     LossPartsMixin,
+    TrainingClock,
     TrainTimer,
     max_train_seconds_field,
     parse_shape,
@@ -311,7 +312,7 @@ def prepare_pretraining(args: PretrainArguments, training_args: TrainingArgument
         args=training_args,
         train_dataset=train_dataset,
         data_collator=masking_collator(tokenizer, args.mlm_probability, args.masking, seed=training_args.seed),
-        callbacks=[TrainTimer(args.max_train_seconds)],
+        callbacks=[TrainTimer(args.max_train_seconds), TrainingClock()],
     )
     return Pretraining(output_dir, tokenizer, model, trainer, last)
 

@@ -155,6 +155,39 @@ class TrainTimer(TrainerCallback):
             (Path(args.output_dir) / TIMING_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
 
 
+# The log-history key of a run's cumulative training seconds (TrainingClock), read back by `training_seconds`.
+TRAIN_SECONDS = "train_seconds"
+
+
+class TrainingClock(TrainerCallback):
+    """Adds the run's cumulative training seconds (`TRAIN_SECONDS`) to the log history at every step that logs or
+    saves, so each checkpoint's trainer_state.json says how long training took to reach it. A resumed run continues
+    from the seconds its checkpoint recorded (the time a stopped run spent after its last checkpoint is not counted);
+    the clock runs from each run's first step, so start-up and a resumed run's fast-forward past trained batches
+    are left out."""
+
+    def __init__(self) -> None:
+        self.base = 0.0
+        self.started: float | None = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.base, self.started = training_seconds(state.log_history) or 0.0, None
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        if self.started is None:
+            self.started = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if control.should_log or control.should_save:
+            seconds = self.base + time.perf_counter() - (self.started or time.perf_counter())
+            state.log_history.append({"step": state.global_step, TRAIN_SECONDS: round(seconds, 3)})
+
+
+def training_seconds(log_history: list[dict]) -> float | None:
+    """The last cumulative training seconds a `TrainingClock` logged in `log_history`, None if none."""
+    return next((entry[TRAIN_SECONDS] for entry in reversed(log_history) if TRAIN_SECONDS in entry), None)
+
+
 def train_or_restore(trainer, checkpoint: str | None) -> int | None:
     """`training.interrupts.train_until_stopped(trainer, checkpoint)` (None, or the exit status of a stop signal),
     except when `checkpoint` holds every step the run asks for
