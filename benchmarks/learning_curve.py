@@ -78,6 +78,11 @@ SECONDS_PER_FINETUNING = 130
 SECONDS_TOKENIZER = 30
 
 
+# The point of the teacher's starting embeddings (--embedding_init) with no ELECTRA step, scored like a checkpoint.
+EMBEDDINGS_ONLY = "embeddings_only"
+EMBEDDINGS_ONLY_LABEL = "0, starting embeddings only (no ELECTRA step)"
+
+
 def estimated_minutes(steps: list[int], seeds: int) -> int:
     """Rough wall time of a run from scratch (see the measured rates above)."""
     seconds = (
@@ -316,6 +321,40 @@ def teacher_of(run: Path, step: int, seed: int, tokenizer: Path) -> Path:
     return teacher
 
 
+def embeddings_only_teachers(run: Path, tokenizer: Path, run_recipe: dict, seeds: list[int]) -> dict[int, Path]:
+    """Each seed's random teacher with the token embeddings the pre-training run starts from (its --embedding_init)
+    and no ELECTRA step: what the embeddings alone bring. Empty when the run starts from random embeddings."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDForPreTraining
+    from training.embedding_init import initialise_word_embeddings
+    from training.loading import load_tokenizer
+    from training.pretraining import PretrainArguments, save_teacher, starting_embeddings
+
+    fields = {name for name in PretrainArguments.__dataclass_fields__}
+    args = PretrainArguments(**{key: value for key, value in run_recipe["pretraining"].items() if key in fields},
+                             tokenizer=str(tokenizer))  # fmt: skip
+    if args.embedding_init == "random":
+        return {}
+    config = KRElectraKDConfig.from_pretrained(run / "pretrained")
+    cached = run / "starting_embeddings.safetensors"
+    if not cached.is_file():
+        width = config.embedding_rank or config.embedding_size
+        save_file({"vectors": starting_embeddings(args, load_tokenizer(tokenizer), width)}, str(cached))
+    vectors = load_file(str(cached))["vectors"]
+    teachers = {}
+    for seed in seeds:
+        teacher = run / f"teacher_embeddings_only_seed{seed}"
+        if not (teacher / "tokenizer_config.json").is_file():  # written last
+            torch.manual_seed(seed)
+            discriminator = KRElectraKDForPreTraining(config)
+            initialise_word_embeddings(discriminator, vectors)
+            save_teacher(teacher, discriminator, load_tokenizer(tokenizer))
+        teachers[seed] = teacher
+    return teachers
+
+
 def score_checkpoints(args: argparse.Namespace, folders: dict, run_recipe: dict, texts: list[str]) -> tuple[dict, dict]:
     """NSMC accuracy per seed ({step: [accuracy]}) of the teacher at each listed step (0: each seed's random
     control), and each step's measures (step 0: the first seed's control)."""
@@ -333,6 +372,17 @@ def score_checkpoints(args: argparse.Namespace, folders: dict, run_recipe: dict,
         checkpoint = run / "pretrained" / "checkpoints" / f"checkpoint-{step}" if step else None
         teacher = teacher_of(run, step, args.seeds[0], tokenizer)
         measures[str(step)] = checkpoint_measures(checkpoint, teacher, texts, args.seq_length)
+    teachers = embeddings_only_teachers(run, tokenizer, run_recipe, args.seeds)
+    if teachers:  # the embeddings pre-training starts from, without its ELECTRA steps
+        scores[EMBEDDINGS_ONLY] = []
+        for run_seed, teacher in teachers.items():
+            output = run / f"{folders['finetuned']}_embeddings_only_seed{run_seed}"
+            options = {"model": str(teacher), "output_dir": str(output), "seed": run_seed, **run_recipe["finetuning"]}
+            run_step(f"finetune embeddings-only teacher, seed {run_seed}", output, "finetune", options)
+            scores[EMBEDDINGS_ONLY].append(
+                json.loads((output / RESULTS_FILE).read_text("utf-8"))["metrics"]["accuracy"]
+            )
+        measures[EMBEDDINGS_ONLY] = checkpoint_measures(None, teachers[args.seeds[0]], texts, args.seq_length)
     return scores, measures
 
 
@@ -428,8 +478,9 @@ def accuracy_lines(result: dict) -> list[str]:
             lines.append(f"| 0 (random initialisation: no pre-training) | {score_cells(score)} | (the control) | |")
             continue
         paired = result["against_control"].get(step)
+        label = EMBEDDINGS_ONLY_LABEL if step == EMBEDDINGS_ONLY else f"{int(step):,}"
         difference = f"{paired['mean']:+.2f} ± {paired['stdev']:.2f}" if paired else "no control run"
-        lines.append(f"| {int(step):,} | {score_cells(score)} | {difference} | {verdict(paired) if paired else ''} |")
+        lines.append(f"| {label} | {score_cells(score)} | {difference} | {verdict(paired) if paired else ''} |")
     for kind, (label, _) in BASELINES.items():
         lines.append(f"| *{label}* | {score_cells(result['baselines'][kind])} | | |")
     return lines
@@ -448,7 +499,9 @@ def measure_lines(result: dict) -> list[str]:
         rate = measures["steps_per_second"]
         constant = f" ({losses['loss_rtd_constant']:.3f})" if losses and "loss_rtd_constant" in losses else ""
         rtd, mlm = (f"{losses['loss_rtd']:.3f}{constant}", f"{losses['loss_mlm']:.2f}") if losses else ("", "")
-        label = f"{int(step):,}" if int(step) else "0 (control, first seed)"
+        label = {"0": "0 (control, first seed)", EMBEDDINGS_ONLY: EMBEDDINGS_ONLY_LABEL + ", first seed"}.get(
+            step, f"{int(step):,}" if step.isdigit() else step
+        )
         lines.append(
             f"| {label} | {'' if seconds is None else f'{seconds:,.0f}'} | {'' if rate is None else f'{rate:.2f}'} "
             f"| {rtd} | {mlm} | {collapse['cls_mean_cosine']:.3f} | {collapse['mean_pool_mean_cosine']:.3f} | "
@@ -494,7 +547,7 @@ def plot(result: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    points = {int(step): score for step, score in result["nsmc_accuracy"].items()}
+    points = {int(step): score for step, score in result["nsmc_accuracy"].items() if step.isdigit()}
     steps = [step for step in points if step]
     means = [points[step]["mean"] for step in steps]
     sds = [points[step]["stdev"] for step in steps]
@@ -506,6 +559,9 @@ def plot(result: dict, path: Path) -> None:
         control = points[0]
         axis.axhline(control["mean"], linestyle="-.", color="tab:red", label="same shape, no pre-training")
         axis.axhspan(control["mean"] - control["stdev"], control["mean"] + control["stdev"], color="tab:red", alpha=0.1)
+    if EMBEDDINGS_ONLY in result["nsmc_accuracy"]:
+        only = result["nsmc_accuracy"][EMBEDDINGS_ONLY]["mean"]
+        axis.axhline(only, linestyle="-", color="tab:green", linewidth=0.8, label=EMBEDDINGS_ONLY_LABEL)
     for (kind, (label, _)), style in zip(BASELINES.items(), (":", "--")):
         axis.axhline(result["baselines"][kind]["mean"], linestyle=style, color="grey", label=label)
     axis.set_xscale("log")

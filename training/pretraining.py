@@ -262,21 +262,28 @@ class Pretraining:
         return self.output_dir
 
 
-def initialise_embeddings(discriminator: KRElectraKDForPreTraining, tokenizer, args: PretrainArguments) -> None:
-    """Start the (shared) token embeddings as --embedding_init says, from the first --embedding_init_lines lines of
-    the corpus (never more than --max_corpus_lines); `random` keeps the model's own initialisation."""
+def starting_embeddings(args: PretrainArguments, tokenizer, width: int) -> torch.Tensor | None:
+    """The `[vocabulary, width]` token embeddings pre-training starts from, as --embedding_init says, built from the
+    first --embedding_init_lines lines of the corpus (never more than --max_corpus_lines); None for `random` (the
+    model's own initialisation)."""
     build = EMBEDDING_INITS[args.embedding_init]
     if build is None:
-        return
+        return None
     started = time.time()
     lines = min(args.embedding_init_lines, args.max_corpus_lines or args.embedding_init_lines)
-    width = discriminator.electra.embeddings.word_embeddings.embedding_dim
     settings = CooccurrenceSettings(std=args.embedding_init_std)
     vectors = build(iter_corpus_lines(args.corpus, max_lines=lines), tokenizer, width, settings)
-    initialise_word_embeddings(discriminator, vectors)
     print(
         f"Token embeddings from {args.embedding_init} on up to {lines:,} corpus lines ({time.time() - started:.0f} s)."
     )
+    return vectors
+
+
+def initialise_embeddings(discriminator: KRElectraKDForPreTraining, tokenizer, args: PretrainArguments) -> None:
+    """Start the discriminator's (shared) token embeddings from `starting_embeddings`."""
+    vectors = starting_embeddings(args, tokenizer, discriminator.electra.embeddings.word_embeddings.embedding_dim)
+    if vectors is not None:
+        initialise_word_embeddings(discriminator, vectors)
 
 
 def prepare_pretraining(args: PretrainArguments, training_args: TrainingArguments) -> Pretraining:
