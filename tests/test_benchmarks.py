@@ -333,8 +333,16 @@ def test_learning_curve_scores_each_checkpoint_of_one_pretraining_run(tmp_path, 
             "--work-dir", str(work), "--output-dir", str(out)]  # fmt: skip
     assert learning_curve.main(argv) == 0
     result = json.loads((out / "curve_toy.json").read_text())
-    assert list(result["nsmc_accuracy"]) == ["0", "4"] and result["checkpoint_every"] == 4
+    assert list(result["nsmc_accuracy"]) == ["0", "4", "embeddings_only"] and result["checkpoint_every"] == 4
     [run] = work.glob("electra_4steps_*")
+    # the embeddings-only point: each seed's random teacher holding the run's starting embeddings, no ELECTRA step
+    from safetensors.torch import load_file
+
+    vectors = load_file(str(run / "starting_embeddings.safetensors"))["vectors"]
+    teacher = load_file(str(run / "teacher_embeddings_only_seed2" / "model.safetensors"))
+    embedding = teacher["electra.embeddings.word_embeddings.weight"]
+    assert embedding[1:].equal(vectors[1:]) and embedding[0].abs().sum() == 0
+    assert len(result["against_control"]["embeddings_only"]["per_seed"]) == 2
     assert sorted(p.name for p in (run / "pretrained" / "checkpoints").glob("checkpoint-*")) == ["checkpoint-4"]
     assert {p.name for p in run.glob("teacher_step0_seed*")} == {"teacher_step0_seed1", "teacher_step0_seed2"}
     [finetuned] = run.glob("finetuned_*_step4_seed2")
@@ -353,6 +361,7 @@ def test_learning_curve_scores_each_checkpoint_of_one_pretraining_run(tmp_path, 
     assert table.startswith("Data: NSMC ratings_train 32 labels / ratings_test 50 reviews, seeds 1, 2")
     assert "| *trivial baseline* |" in table and "| *TF-IDF + logistic regression* |" in table
     assert "| 0 (random initialisation: no pre-training) |" in table and "logging_steps=2" in table
+    assert "| 0, starting embeddings only (no ELECTRA step) |" in table
     assert (out / "curve_toy.png").stat().st_size > 0
     capsys.readouterr()
     assert learning_curve.main(argv) == 0  # every step finished: nothing is trained again
