@@ -365,7 +365,7 @@ def test_learning_curve_scores_each_checkpoint_of_one_pretraining_run(tmp_path, 
     assert (out / "curve_toy.png").stat().st_size > 0
     capsys.readouterr()
     assert learning_curve.main(argv) == 0  # every step finished: nothing is trained again
-    assert capsys.readouterr().out.count("already done") == 6  # tokenizer, pre-training, four fine-tunings
+    assert capsys.readouterr().out.count("already done") == 8  # tokenizer, pre-training, six fine-tunings
 
 
 @pytest.mark.slow
