@@ -156,8 +156,13 @@ def teacher_from_checkpoint(checkpoint: str | Path, output_dir: str | Path, toke
                 parts[name].setdefault(key, value)
     discriminator = KRElectraKDForPreTraining(config)
     discriminator.load_state_dict(parts["discriminator"], strict=True)
-    # the generator's width is not in the checkpoint's config: read it from its weights
-    width = parts["generator"]["electra.encoder.layer.0.output.LayerNorm.weight"].shape[0]
+    # the generator's width is not in the checkpoint's config: read it from its weights (a layer norm of its first
+    # layer, wherever `layer_norm_position` puts them)
+    width = next(
+        value.shape[0]
+        for key, value in parts["generator"].items()
+        if key.startswith("electra.encoder.layer.0.") and key.endswith("LayerNorm.weight")
+    )
     generator = KRElectraKDForMaskedLM(generator_config(config, config.hidden_size // width))
     missing, unexpected = generator.load_state_dict(parts["generator"], strict=False)
     if unexpected or set(missing) - {"generator_lm_head.weight"}:  # the output layer is tied to the embeddings
@@ -180,7 +185,10 @@ class PretrainArguments:
     preset: str = field(default="small-kd", metadata={"help": f"Teacher shape: {', '.join(PRESETS)}."})
     shape: str | None = field(
         default=None,
-        metadata={"help": "Overrides of the preset as key=value pairs, e.g. 'hidden_size=128,num_hidden_layers=4'."},
+        metadata={
+            "help": "Overrides of the preset as key=value pairs, e.g. 'hidden_size=128,num_hidden_layers=4', or "
+            "'layer_norm_position=pre' for pre-LN layers."
+        },
     )
     max_corpus_lines: int | None = field(default=None, metadata={"help": "Use at most this many corpus lines."})
     max_seq_length: int = field(
