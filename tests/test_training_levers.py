@@ -4,12 +4,17 @@ layer_norm_position=pre`, `pretrain-teacher --pretraining_dropout`, and `finetun
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
+from torch import nn
+from transformers import TrainingArguments
 
 from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDForPreTraining
 from training.distillation import build_student
-from training.trainer_common import parse_shape
+from training.pretraining import PretrainArguments, prepare_pretraining
+from training.trainer_common import PRETRAINING_DEFAULTS, parse_shape
 
 QUIET = ["--disable_tqdm", "true", "--report_to", "none", "--logging_steps", "100", "--seed", "0"]
 
@@ -27,8 +32,38 @@ def test_shape_overrides_take_numbers_none_and_words():
 
 
 # --------------------------------------------------------------------------------------------------------------------
-# Pre-training and distillation of a pre-LN teacher
+# Pre-training
 # --------------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("pretraining_dropout", "expected"), [(None, 0.1), (0.3, 0.3), (0.0, 0.0)])
+def test_pretraining_dropout_is_the_pretraining_models_and_not_the_saved_teachers(
+    pretraining_dropout, expected, tmp_path, tiny_tokenizer, fixtures_dir
+):
+    """The pair trains with dropout P in every dropout module (hidden and attention: the attention kernels read the
+    module's p); the teacher folder's configs keep the preset's 0.1, what fine-tuning uses. `--shape
+    layer_norm_position=pre` reaches the discriminator and the generator."""
+    tiny_tokenizer.save_pretrained(tmp_path / "tokenizer")
+    args = PretrainArguments(
+        corpus=[str(fixtures_dir / "corpus.txt")],
+        tokenizer=str(tmp_path / "tokenizer"),
+        preset="tiny",
+        shape="layer_norm_position=pre",
+        pretraining_dropout=pretraining_dropout,
+    )
+    output = tmp_path / "teacher"
+    run = prepare_pretraining(
+        args, TrainingArguments(**{**PRETRAINING_DEFAULTS, "output_dir": str(output), "max_steps": 1})
+    )
+    dropouts = [module.p for module in run.trainer.model.modules() if isinstance(module, nn.Dropout)]
+    assert len(dropouts) > 4 and set(dropouts) == {expected}
+    assert run.model.discriminator.electra.encoder.layer[0].attention.self.dropout.p == expected
+    assert run.model.generator.electra.encoder.layer[0].attention.self.dropout.p == expected
+    run.save()
+    for folder in (output, output / "generator"):
+        saved = json.loads((folder / "config.json").read_text())
+        assert saved["hidden_dropout_prob"] == saved["attention_probs_dropout_prob"] == 0.1, folder
+        assert saved["layer_norm_position"] == "pre", folder
 
 
 def test_a_pre_ln_teachers_student_is_pre_ln_and_takes_its_layers(tiny_tokenizer):

@@ -157,6 +157,7 @@ NUMBER_RULES: dict[str, Bounds] = {
     "mlm_probability": OPEN_SHARE,
     "rtd_weight": NON_NEGATIVE,
     "generator_size_divisor": AT_LEAST_ONE,
+    "pretraining_dropout": Bounds(0, 1, high_open=True),
     "temperature": POSITIVE,
     "layer_map": AT_LEAST_ONE,
     "teacher_cache_mb": NON_NEGATIVE,

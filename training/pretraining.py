@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from torch import nn
 from transformers import PreTrainedTokenizerBase, Trainer, TrainingArguments
 
 from modeling_kr_electra_kd import (
@@ -171,6 +172,15 @@ def teacher_from_checkpoint(checkpoint: str | Path, output_dir: str | Path, toke
     return save_teacher(output_dir, discriminator, load_tokenizer(tokenizer, "--tokenizer"), generator)
 
 
+def set_dropout(model: nn.Module, probability: float) -> None:
+    """Set every dropout module of `model` to `probability`: the hidden and the attention dropout (the attention
+    kernels read `dropout.p`). The configs keep their own values, so a model saved from here, or rebuilt from its
+    config, has the config's dropout again (pre-training's `--pretraining_dropout`)."""
+    for module in model.modules():
+        if isinstance(module, nn.Dropout):
+            module.p = probability
+
+
 # The command's arguments live here, not in training/commands/pretrain_teacher.py: `run_pretraining` builds them from
 # keyword options with their defaults, and a library may not import a command.
 @dataclass
@@ -214,6 +224,14 @@ class PretrainArguments:
     )
     rtd_weight: float = field(default=50.0, metadata={"help": "Weight of the discriminator loss (ELECTRA: 50)."})
     generator_size_divisor: int = field(default=4, metadata={"help": "Generator width = teacher width / this."})
+    pretraining_dropout: float | None = field(
+        default=None,
+        metadata={
+            "help": "Dropout (hidden and attention) while pre-training only, in [0, 1); the saved teacher's config "
+            "keeps the preset's dropout for fine-tuning. Default: the preset's. A short pre-training underfits "
+            "rather than overfits, and Cramming (Geiping & Goldstein, 2022) pre-trains without dropout."
+        },
+    )
     max_train_seconds: float | None = max_train_seconds_field()
     overwrite_output_dir: bool = overwrite_field()
 
@@ -278,6 +296,8 @@ def prepare_pretraining(args: PretrainArguments, training_args: TrainingArgument
     discriminator = KRElectraKDForPreTraining(config)
     generator = KRElectraKDForMaskedLM(generator_config(config, args.generator_size_divisor))
     model = ElectraGeneratorDiscriminator(discriminator, generator, rtd_weight=args.rtd_weight)
+    if args.pretraining_dropout is not None:
+        set_dropout(model, args.pretraining_dropout)
     trainer = ElectraPreTrainer(
         model=model,
         args=training_args,
