@@ -158,6 +158,8 @@ NUMBER_RULES: dict[str, Bounds] = {
     "rtd_weight": NON_NEGATIVE,
     "generator_size_divisor": AT_LEAST_ONE,
     "pretraining_dropout": Bounds(0, 1, high_open=True),
+    "layerwise_lr_decay": SHARE,
+    "reinit_top_layers": NON_NEGATIVE,
     "temperature": POSITIVE,
     "layer_map": AT_LEAST_ONE,
     "teacher_cache_mb": NON_NEGATIVE,
