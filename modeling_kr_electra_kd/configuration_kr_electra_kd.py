@@ -79,6 +79,10 @@ LAYER_MATRICES = {
     "ffn_output": "ffn",
 }
 
+# Where an encoder layer puts its layer norms (`KRElectraKDConfig.layer_norm_position`): after each residual sum
+# (ELECTRA, the default), or at the start of each residual branch plus once after the last layer (pre-LN).
+LAYER_NORM_POSITIONS = ("post", "pre")
+
 
 def check_preset(name: str, what: str = "preset") -> None:
     """Refuse (one-line ValueError naming the choices) a `name` that is not in PRESETS. `what` names the option in the
@@ -142,6 +146,14 @@ class KRElectraKDConfig(PretrainedConfig):
             `None` keeps that matrix dense. Matrices not named take their group's rank. Written by
             `kr-electra-kd convert --target_mb` / `--target_ms`, which choose a rank per matrix for a size or latency
             budget; configs without it (one rank per group) load unchanged.
+        layer_norm_position (`str`, *optional*, defaults to `"post"`):
+            Where each encoder layer normalises. `"post"` is ELECTRA's (and BERT's) layout: a layer norm after each
+            residual sum. `"pre"` is the pre-LN layout of RoBERTa-PreLayerNorm and Cramming (Geiping & Goldstein,
+            2022): a layer norm at the start of the attention and of the feed-forward branch, the residual sums left
+            unnormalised, and one final layer norm after the last layer, so the heads and `last_hidden_state` see
+            normalised states. Pre-LN keeps gradients well scaled at every depth, so it trains stably at the higher
+            learning rates and short warm-ups that a small pre-training budget needs. Configs saved without this field
+            load as `"post"`.
         rank_budget (`dict`, *optional*):
             A record, not a setting: the budget `convert --target_mb` / `--target_ms` chose `matrix_ranks` for and what
             it measured (target, size or latency reached, smallest reachable). It travels with the model so that model
@@ -190,6 +202,7 @@ class KRElectraKDConfig(PretrainedConfig):
         ffn_rank: int | None = None,
         matrix_ranks: dict[str, int | None] | None = None,
         rank_budget: dict | None = None,
+        layer_norm_position: str = "post",
         **kwargs,
     ):
         self.vocab_size = vocab_size
@@ -212,6 +225,7 @@ class KRElectraKDConfig(PretrainedConfig):
         self.ffn_rank = ffn_rank
         self.matrix_ranks = dict(matrix_ranks) if matrix_ranks else None
         self.rank_budget = rank_budget
+        self.layer_norm_position = layer_norm_position
         # ELECTRA's generator shares the word embeddings with its output layer.
         kwargs.setdefault("tie_word_embeddings", True)
         super().__init__(pad_token_id=pad_token_id, **kwargs)
@@ -239,6 +253,11 @@ class KRElectraKDConfig(PretrainedConfig):
             raise ValueError(
                 f"KRElectraKDConfig.hidden_size ({self.hidden_size}) must be divisible by num_attention_heads "
                 f"({self.num_attention_heads}); allowed head counts are the divisors of {self.hidden_size}."
+            )
+        if self.layer_norm_position not in LAYER_NORM_POSITIONS:
+            raise ValueError(
+                f"KRElectraKDConfig.layer_norm_position must be one of {', '.join(map(repr, LAYER_NORM_POSITIONS))}, "
+                f"got {self.layer_norm_position!r}."
             )
         # An m x n matrix has rank at most min(m, n): a larger factor rank is meaningless.
         rank_limits = {
@@ -298,4 +317,4 @@ class KRElectraKDConfig(PretrainedConfig):
 # transformers' route for custom code: saving a config copies this file and writes auto_map (see AUTO_MAP).
 KRElectraKDConfig.register_for_auto_class()
 
-__all__ = ["AUTO_MAP", "KRElectraKDConfig", "LAYER_MATRICES", "PRESETS", "check_preset"]
+__all__ = ["AUTO_MAP", "KRElectraKDConfig", "LAYER_MATRICES", "LAYER_NORM_POSITIONS", "PRESETS", "check_preset"]

@@ -404,27 +404,43 @@ class KRElectraKDSelfAttention(nn.Module):
         return context, attention_probs
 
 
-# Adapted from transformers.models.electra.modeling_electra.ElectraSelfOutput: `dense` may be low-rank.
+def is_pre_layer_norm(config: KRElectraKDConfig) -> bool:
+    """Whether the layers normalise the input of each residual branch (pre-LN) instead of each residual sum (post-LN,
+    ELECTRA's); see `KRElectraKDConfig.layer_norm_position`. Configs saved before the field existed are post-LN."""
+    return getattr(config, "layer_norm_position", "post") == "pre"
+
+
+# Adapted from transformers.models.electra.modeling_electra.ElectraSelfOutput: `dense` may be low-rank, and with
+# pre-LN the residual sum is left unnormalised (as in RobertaPreLayerNormSelfOutput).
 class KRElectraKDSelfOutput(nn.Module):
-    """The attention output projection (low-rank with Q, K, V), dropout, residual and layer norm."""
+    """The attention output projection (low-rank with Q, K, V), dropout, residual, and (post-LN) layer norm."""
 
     def __init__(self, config: KRElectraKDConfig, layer_index: int):
         super().__init__()
         rank = config.rank_of(layer_index, "attention_output")
         self.dense = linear_or_low_rank(config.hidden_size, config.hidden_size, rank)
-        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        if is_pre_layer_norm(config):
+            self.LayerNorm = None  # the branch's input was normalised instead
+        else:
+            self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
     def forward(self, hidden_states: torch.Tensor, input_tensor: torch.Tensor) -> torch.Tensor:
-        hidden_states = self.dropout(self.dense(hidden_states))
-        return self.LayerNorm(hidden_states + input_tensor)
+        hidden_states = self.dropout(self.dense(hidden_states)) + input_tensor
+        return hidden_states if self.LayerNorm is None else self.LayerNorm(hidden_states)
 
 
+# Adapted from transformers.models.roberta_prelayernorm.modeling_roberta_prelayernorm.RobertaPreLayerNormAttention:
+# with pre-LN the attention branch normalises its input.
 class KRElectraKDAttention(nn.Module):
     def __init__(self, config: KRElectraKDConfig, layer_index: int):
         super().__init__()
         self.self = KRElectraKDSelfAttention(config, layer_index)
         self.output = KRElectraKDSelfOutput(config, layer_index)
+        if is_pre_layer_norm(config):
+            self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        else:
+            self.LayerNorm = None
 
     def forward(
         self,
@@ -432,38 +448,52 @@ class KRElectraKDAttention(nn.Module):
         attention_mask: torch.Tensor | None = None,
         output_attentions: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        context, attention_probs = self.self(hidden_states, attention_mask, output_attentions)
+        branch_input = hidden_states if self.LayerNorm is None else self.LayerNorm(hidden_states)
+        context, attention_probs = self.self(branch_input, attention_mask, output_attentions)
         return self.output(context, hidden_states), attention_probs
 
 
-# Adapted from transformers.models.electra.modeling_electra.ElectraIntermediate: `dense` may be low-rank.
+# Adapted from transformers.models.electra.modeling_electra.ElectraIntermediate: `dense` may be low-rank, and with
+# pre-LN the feed-forward branch normalises its input (as in RobertaPreLayerNormIntermediate).
 class KRElectraKDIntermediate(nn.Module):
-    """First FFN matrix (hidden -> intermediate, low-rank when `ffn_rank` is set) and its activation."""
+    """(Pre-LN: a layer norm, then) the first FFN matrix (hidden -> intermediate, low-rank when `ffn_rank` is set) and
+    its activation."""
 
     def __init__(self, config: KRElectraKDConfig, layer_index: int):
         super().__init__()
+        if is_pre_layer_norm(config):
+            self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        else:
+            self.LayerNorm = None
         rank = config.rank_of(layer_index, "ffn_intermediate")
         self.dense = linear_or_low_rank(config.hidden_size, config.intermediate_size, rank)
         self.intermediate_act_fn = ACT2FN[config.hidden_act]
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        if self.LayerNorm is not None:
+            hidden_states = self.LayerNorm(hidden_states)
         return self.intermediate_act_fn(self.dense(hidden_states))
 
 
-# Adapted from transformers.models.electra.modeling_electra.ElectraOutput: `dense` may be low-rank.
+# Adapted from transformers.models.electra.modeling_electra.ElectraOutput: `dense` may be low-rank, and with pre-LN
+# the residual sum is left unnormalised (as in RobertaPreLayerNormOutput).
 class KRElectraKDOutput(nn.Module):
-    """Second FFN matrix (intermediate -> hidden, low-rank when `ffn_rank` is set), dropout, residual, layer norm."""
+    """Second FFN matrix (intermediate -> hidden, low-rank when `ffn_rank` is set), dropout, residual, and (post-LN)
+    layer norm."""
 
     def __init__(self, config: KRElectraKDConfig, layer_index: int):
         super().__init__()
         rank = config.rank_of(layer_index, "ffn_output")
         self.dense = linear_or_low_rank(config.intermediate_size, config.hidden_size, rank)
-        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        if is_pre_layer_norm(config):
+            self.LayerNorm = None  # the branch's input was normalised instead
+        else:
+            self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
     def forward(self, hidden_states: torch.Tensor, input_tensor: torch.Tensor) -> torch.Tensor:
-        hidden_states = self.dropout(self.dense(hidden_states))
-        return self.LayerNorm(hidden_states + input_tensor)
+        hidden_states = self.dropout(self.dense(hidden_states)) + input_tensor
+        return hidden_states if self.LayerNorm is None else self.LayerNorm(hidden_states)
 
 
 class KRElectraKDLayer(GradientCheckpointingLayer):
@@ -494,10 +524,17 @@ class KRElectraKDLayer(GradientCheckpointingLayer):
 
 
 class KRElectraKDEncoder(nn.Module):
+    """The layers; with pre-LN also the final layer norm (the layers' residual sums are unnormalised), applied to the
+    last layer's output, so `last_hidden_state` and the last of `hidden_states` are normalised as after post-LN."""
+
     def __init__(self, config: KRElectraKDConfig):
         super().__init__()
         self.config = config
         self.layer = nn.ModuleList([KRElectraKDLayer(config, index) for index in range(config.num_hidden_layers)])
+        if is_pre_layer_norm(config):
+            self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        else:
+            self.LayerNorm = None
 
     def forward(
         self,
@@ -508,9 +545,12 @@ class KRElectraKDEncoder(nn.Module):
     ) -> BaseModelOutput:
         all_hidden_states = (hidden_states,) if output_hidden_states else None
         all_attentions = () if output_attentions else None
-        for layer_module in self.layer:
+        last_index = len(self.layer) - 1
+        for index, layer_module in enumerate(self.layer):
             # Positional arguments: a checkpointed layer (GradientCheckpointingLayer) passes gradients through them.
             hidden_states, attention_probs = layer_module(hidden_states, attention_mask, output_attentions)
+            if index == last_index and self.LayerNorm is not None:
+                hidden_states = self.LayerNorm(hidden_states)
             if output_hidden_states:
                 all_hidden_states = all_hidden_states + (hidden_states,)
             if output_attentions:

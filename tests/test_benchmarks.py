@@ -277,8 +277,12 @@ def test_save_results_writes_names_not_local_paths(tmp_path):
     )
 
 
-def test_teacher_from_checkpoint_keeps_the_discriminator_of_a_pretraining_checkpoint(tiny_tokenizer, tmp_path):
-    """A checkpoint of the generator + discriminator pair becomes a teacher folder that loads like a finished run's."""
+@pytest.mark.parametrize("position", ["post", "pre"])
+def test_teacher_from_checkpoint_keeps_the_discriminator_of_a_pretraining_checkpoint(
+    position, tiny_tokenizer, tmp_path
+):
+    """A checkpoint of the generator + discriminator pair becomes a teacher folder that loads like a finished run's;
+    the generator has the discriminator's `layer_norm_position`."""
     import torch
     from safetensors.torch import save_model
 
@@ -286,7 +290,8 @@ def test_teacher_from_checkpoint_keeps_the_discriminator_of_a_pretraining_checkp
     from training.electra_objective import ElectraGeneratorDiscriminator, generator_config
     from training.pretraining import teacher_from_checkpoint
 
-    config = KRElectraKDConfig.from_preset("tiny", vocab_size=len(tiny_tokenizer))
+    config = KRElectraKDConfig.from_preset("tiny", vocab_size=len(tiny_tokenizer), layer_norm_position=position)
+    assert generator_config(config).layer_norm_position == position
     torch.manual_seed(0)
     pair = ElectraGeneratorDiscriminator(
         KRElectraKDForPreTraining(config), KRElectraKDForMaskedLM(generator_config(config))
@@ -303,6 +308,7 @@ def test_teacher_from_checkpoint_keeps_the_discriminator_of_a_pretraining_checkp
     for name, tensor in pair.discriminator.state_dict().items():
         assert torch.equal(loaded.state_dict()[name], tensor), name
     generator = KRElectraKDForMaskedLM.from_pretrained(teacher / "generator")  # what --corrupt_inputs samples from
+    assert generator.config.layer_norm_position == loaded.config.layer_norm_position == position
     for name, tensor in pair.generator.state_dict().items():
         assert torch.equal(generator.state_dict()[name], tensor), name
 

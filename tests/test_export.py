@@ -106,6 +106,17 @@ def test_bad_input_is_a_one_line_error(tiny_tokenizer, tmp_path, capsys):
     assert not (tmp_path / "out").exists()  # nothing written before the checks pass
 
 
+def test_pre_layer_norm_model_is_refused_in_one_line_before_any_work(tiny_tokenizer, tmp_path, capsys, monkeypatch):
+    _save(KRElectraKDModel, tiny_tokenizer, tmp_path / "model", layer_norm_position="pre")
+    monkeypatch.setattr(onnx_export, "load_any_model", lambda *_: pytest.fail("the weights were loaded"))
+    capsys.readouterr()  # saving's progress bar
+    assert export.main(["--model", str(tmp_path / "model"), "--output_dir", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error
+    assert "layer_norm_position='pre'" in error and "ONNX export of pre-LN models is not supported" in error
+    assert not (tmp_path / "out").exists()
+
+
 def test_the_web_folder_is_no_pytorch_model_and_keeps_the_tokenizer(tiny_tokenizer, korean_texts, tmp_path):
     """A PyTorch load of the web folder fails loudly (no weights to read wrongly), with or without trust_remote_code;
     its tokenizer (ElectraTokenizer, which transformers 5 rebuilds) gives the model folder's ids, pairs included."""

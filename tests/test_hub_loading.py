@@ -297,6 +297,7 @@ def test_checkpoint_saved_before_the_refactor_loads_with_todays_code(name, tmp_p
     inputs = {key: torch.tensor(expected[key]) for key in ("input_ids", "attention_mask", "token_type_ids")}
     auto_class = getattr(transformers, PRE_REFACTOR_HEADS[name])
     folder = _with_todays_code(tmp_path / "pre_refactor") / name
+    assert "layer_norm_position" not in json.loads((folder / "config.json").read_text())
     head = HEADS[PRE_REFACTOR_HEADS[name]]
     for load in (
         head.from_pretrained,
@@ -304,6 +305,7 @@ def test_checkpoint_saved_before_the_refactor_loads_with_todays_code(name, tmp_p
     ):
         model, loading = load(folder, output_loading_info=True)
         assert isinstance(model, head)
+        assert model.config.layer_norm_position == "post"  # the field is newer than the folder
         assert not loading["missing_keys"] and not loading["unexpected_keys"], loading
         with torch.no_grad():
             logits = model.eval()(**inputs).logits

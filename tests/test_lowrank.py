@@ -88,9 +88,15 @@ def test_stock_models_convert_exactly_heads_included(stock_class, config):
     "model_class",
     [KRElectraKDModel, KRElectraKDForPreTraining, KRElectraKDForMaskedLM, KRElectraKDForSequenceClassification],
 )
-def test_full_rank_conversion_reproduces_the_dense_model(model_class):
+@pytest.mark.parametrize("position", ["post", "pre"])
+def test_full_rank_conversion_reproduces_the_dense_model(model_class, position):
     torch.manual_seed(0)
-    dense = model_class(KRElectraKDConfig.from_preset("tiny", vocab_size=120, num_labels=3))
+    config = KRElectraKDConfig.from_preset("tiny", vocab_size=120, num_labels=3, layer_norm_position=position)
+    dense = model_class(config)
+    with torch.no_grad():  # layer norms away from their initial 1 / 0, so one not carried over shows
+        for name, parameter in dense.named_parameters():
+            if "LayerNorm" in name:
+                parameter.add_(torch.rand_like(parameter))
     converted, report = convert_to_low_rank(dense, **FULL_RANK)
     assert isinstance(converted.base_model.encoder.layer[0].intermediate.dense, KRElectraKDLowRankLinear)
     assert (_first_output(converted) - _first_output(dense)).abs().max() < 1e-4

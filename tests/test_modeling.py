@@ -37,6 +37,7 @@ ALL_HEADS = [
 # Sizes reported in Kim & Choi (Entropy 2025), in MB.
 PAPER_SIZES_MB = {"teacher-base": 432, "small-kd": 53, "small-lf-v1": 35, "small-lf-v2": 30, "small-lf-v3": 18}
 LOW_RANK = {"embedding_rank": 8, "attention_rank": 16, "ffn_rank": 16}
+PRE_LN = {"layer_norm_position": "pre"}
 
 
 def _inputs(vocab_size: int = 100, batch: int = 2, length: int = 12):
@@ -85,6 +86,7 @@ def test_preset_overrides_and_unknown_preset():
         ({"attention_rank": 2.5}, "attention_rank"),
         ({"num_attention_heads": 3}, "hidden_size"),
         ({"hidden_size": 0}, "hidden_size"),
+        ({"layer_norm_position": "middle"}, "layer_norm_position"),
     ],
 )
 def test_bad_config_values_raise_at_config_time(overrides, field):
@@ -108,12 +110,12 @@ def test_low_rank_layers_replace_dense_ones():
 
 
 @pytest.mark.parametrize("head", ALL_HEADS, ids=lambda cls: cls.__name__)
-@pytest.mark.parametrize("low_rank", [False, True], ids=["dense", "low-rank"])
-def test_sdpa_and_eager_attention_agree(head, low_rank):
+@pytest.mark.parametrize("fields", [{}, LOW_RANK, PRE_LN], ids=["dense", "low-rank", "pre-ln"])
+def test_sdpa_and_eager_attention_agree(head, fields):
     """`attn_implementation="sdpa"` (the default) and `"eager"` give the same outputs with a padding mask; the maps,
     when asked for, come under the default too."""
     torch.manual_seed(0)
-    config = KRElectraKDConfig.from_preset("tiny", vocab_size=100, num_labels=3, **(LOW_RANK if low_rank else {}))
+    config = KRElectraKDConfig.from_preset("tiny", vocab_size=100, num_labels=3, **fields)
     model = head(config).eval()
     assert model.config._attn_implementation == "sdpa"
     eager = head(KRElectraKDConfig(**config.to_dict(), attn_implementation="eager")).eval()
@@ -177,6 +179,75 @@ def test_inference_fast_paths_compute_what_the_layers_compute(low_rank, monkeypa
     assert torch.allclose(fast, one_by_one, atol=1e-5)
     model.save_pretrained(tmp_path)  # nothing stacked is saved: the file holds the module-by-module weights only
     assert _saved_tensor_names(tmp_path) == _expected_tensor_names(config.num_hidden_layers, low_rank)
+
+
+def _layer_norm(module: nn.LayerNorm, hidden: torch.Tensor) -> torch.Tensor:
+    return nn.functional.layer_norm(hidden, module.normalized_shape, module.weight, module.bias, module.eps)
+
+
+def _pre_ln_layer_by_hand(layer: nn.Module, hidden: torch.Tensor, heads: int) -> torch.Tensor:
+    """One pre-LN layer written out: x + attention(LN(x)), then x + FFN(LN(x)) (no mask, no dropout)."""
+    batch, length, width = hidden.shape
+    attention = layer.attention
+
+    def split(states):
+        return states.view(batch, length, heads, width // heads).transpose(1, 2)
+
+    normed = _layer_norm(attention.LayerNorm, hidden)
+    query, key, value = (
+        split(projection(normed)) for projection in (attention.self.query, attention.self.key, attention.self.value)
+    )
+    probabilities = torch.softmax(query @ key.transpose(-1, -2) / (width // heads) ** 0.5, dim=-1)
+    context = (probabilities @ value).transpose(1, 2).reshape(batch, length, width)
+    hidden = hidden + attention.output.dense(context)
+    inner = nn.functional.gelu(layer.intermediate.dense(_layer_norm(layer.intermediate.LayerNorm, hidden)))
+    return hidden + layer.output.dense(inner)
+
+
+@pytest.mark.parametrize("fields", [{}, LOW_RANK], ids=["dense", "low-rank"])
+def test_pre_layer_norm_computes_pre_ln(fields):
+    """`layer_norm_position="pre"`: a layer norm at the start of each residual branch, none after the sums, one after
+    the last layer (the last of `hidden_states` is that normalised output); written out by hand here."""
+    torch.manual_seed(0)
+    config = KRElectraKDConfig.from_preset("tiny", vocab_size=100, attn_implementation="eager", **PRE_LN, **fields)
+    model = KRElectraKDModel(config).eval()
+    with torch.no_grad():  # layer norms away from 1 / 0, so one in the wrong place shows
+        for name, parameter in model.named_parameters():
+            if "LayerNorm" in name:
+                parameter.uniform_(0.5, 1.5) if name.endswith("weight") else parameter.uniform_(-0.5, 0.5)
+    input_ids, _ = _inputs()
+    with torch.no_grad():
+        outputs = model(input_ids, output_hidden_states=True)
+        hidden = model.embeddings_project(model.embeddings(input_ids))
+        expected = [hidden]
+        for layer in model.encoder.layer:
+            hidden = _pre_ln_layer_by_hand(layer, hidden, config.num_attention_heads)
+            expected.append(hidden)
+        expected[-1] = _layer_norm(model.encoder.LayerNorm, hidden)
+    assert len(outputs.hidden_states) == len(expected) == 3
+    for got, want in zip(outputs.hidden_states, expected):
+        assert torch.allclose(got, want, atol=1e-5)
+    assert torch.equal(outputs.last_hidden_state, outputs.hidden_states[-1])
+    norms = {name for name in model.state_dict() if "LayerNorm" in name and not name.startswith("embeddings.")}
+    per_layer = ("attention.LayerNorm", "intermediate.LayerNorm")
+    assert norms == {
+        f"encoder.{place}.{w}"
+        for place in ("LayerNorm", *(f"layer.{i}.{norm}" for i in range(2) for norm in per_layer))
+        for w in ("weight", "bias")
+    }
+
+
+def test_pre_layer_norm_model_saves_and_loads_with_remote_code(tmp_path):
+    from transformers import AutoModelForSequenceClassification
+
+    torch.manual_seed(0)
+    model = KRElectraKDForSequenceClassification(KRElectraKDConfig.from_preset("tiny", vocab_size=100, **PRE_LN))
+    model.eval().save_pretrained(tmp_path)
+    loaded = AutoModelForSequenceClassification.from_pretrained(tmp_path, trust_remote_code=True).eval()
+    assert loaded.config.layer_norm_position == "pre"
+    input_ids, attention_mask = _inputs()
+    with torch.no_grad():
+        assert torch.equal(model(input_ids, attention_mask).logits, loaded(input_ids, attention_mask).logits)
 
 
 def _count_attention_calls(monkeypatch) -> dict[str, int]:
@@ -446,10 +517,16 @@ def test_too_long_input_is_a_clear_error():
         model(torch.ones(1, 129, dtype=torch.long))
 
 
-def test_gradient_checkpointing_gives_the_same_gradients():
+@pytest.mark.parametrize("position", ["post", "pre"])
+def test_gradient_checkpointing_gives_the_same_gradients(position):
     torch.manual_seed(0)
     config = KRElectraKDConfig.from_preset(
-        "tiny", vocab_size=100, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, **LOW_RANK
+        "tiny",
+        vocab_size=100,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+        layer_norm_position=position,
+        **LOW_RANK,
     )
     model = KRElectraKDForSequenceClassification(config).train()
     input_ids, attention_mask = _inputs()

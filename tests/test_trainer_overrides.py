@@ -9,6 +9,7 @@ import pytest
 from transformers import Trainer
 
 from training.distillation import DistillationTrainer
+from training.finetuning import FinetuneTrainer
 from training.pretraining import ElectraPreTrainer
 
 # Each private override and the Trainer signature it was written against.
@@ -29,7 +30,7 @@ def private_overrides(trainer_class: type) -> set[str]:
     }
 
 
-@pytest.mark.parametrize("trainer_class", [DistillationTrainer, ElectraPreTrainer])
+@pytest.mark.parametrize("trainer_class", [DistillationTrainer, ElectraPreTrainer, FinetuneTrainer])
 def test_private_overrides_are_listed(trainer_class):
     assert private_overrides(trainer_class) <= set(PRIVATE_OVERRIDES)
 

@@ -176,3 +176,11 @@ class LowRankCommonTest(CommonTests, unittest.TestCase):
 
 class MatrixRanksCommonTest(CommonTests, unittest.TestCase):
     rank_fields = matrix_ranks_fields(num_layers=2)
+
+
+class PreLayerNormCommonTest(CommonTests, unittest.TestCase):
+    rank_fields = {"layer_norm_position": "pre"}
+
+
+class PreLayerNormLowRankCommonTest(CommonTests, unittest.TestCase):
+    rank_fields = {"layer_norm_position": "pre", "embedding_rank": 8, "attention_rank": 8, "ffn_rank": 8}

@@ -14,12 +14,15 @@ training/evaluation.py.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from transformers import PreTrainedTokenizerBase, Trainer, TrainingArguments, set_seed
+import torch
+from torch import nn
+from transformers import PreTrainedModel, PreTrainedTokenizerBase, Trainer, TrainingArguments, set_seed
 
 from modeling_kr_electra_kd.pipeline_kr_electra_kd import default_doc_stride
 from training.arguments import check_output_dir, overwrite_field, split_options
@@ -99,6 +102,22 @@ class FinetuneArguments:
             "regression, ...: training/task_baselines.py) on the same rows, into results.json and the model card."
         },
     )
+    layerwise_lr_decay: float = field(
+        default=1.0,
+        metadata={
+            "help": "ELECTRA's layer-wise learning-rate decay D in (0, 1] (Clark et al., 2020): the task head trains "
+            "at --learning_rate, encoder layer i of L at learning_rate * D**(L - i), the embeddings at "
+            "learning_rate * D**(L + 1), so the lower, more general layers move least. 1.0: off."
+        },
+    )
+    reinit_top_layers: int = field(
+        default=0,
+        metadata={
+            "help": "Re-initialise the top N encoder layers (the model's own initialisation, from the run's seed) "
+            "before fine-tuning: the top layers of a pre-trained model are the most specialised to its pre-training "
+            "task and can hurt fine-tuning (Zhang et al., 2021, Revisiting Few-sample BERT Fine-tuning). 0: off."
+        },
+    )
     overwrite_output_dir: bool = overwrite_field()
 
 
@@ -107,15 +126,98 @@ def default_output_dir(model: str, task: str) -> str:
     return str(Path("runs") / f"{Path(model).name or 'model'}-{task}")
 
 
+# A parameter's place in the encoder, by name: `...encoder.layer.<i>.` (whatever it holds, low-rank factors too), or the
+# embeddings (`...embeddings.`, `...embeddings_project.`).
+LAYER_PARAMETER = re.compile(r"(?:^|\.)encoder\.layer\.(\d+)\.")
+EMBEDDING_PARAMETER = re.compile(r"(?:^|\.)embeddings(?:_project)?\.")
+
+
+def layer_decay_exponent(name: str, num_layers: int) -> int:
+    """How many times `--layerwise_lr_decay` scales parameter `name`'s learning rate: L - i in encoder layer i of L,
+    L + 1 in the embeddings, 0 elsewhere (the task head, and a pre-LN encoder's final layer norm, which feeds it)."""
+    if match := LAYER_PARAMETER.search(name):
+        return num_layers - int(match[1])
+    return num_layers + 1 if EMBEDDING_PARAMETER.search(name) else 0
+
+
+def layerwise_parameter_groups(
+    model: nn.Module, learning_rate: float, decay: float, weight_decay: float, decay_names: list[str]
+) -> list[dict]:
+    """The optimizer's parameter groups for layer-wise learning-rate decay: one group per (learning rate, weight decay)
+    pair, the rate `learning_rate * decay ** layer_decay_exponent(...)`, weight decay only on `decay_names` (Trainer's
+    `get_decay_parameter_names`: no bias, no layer norm), trainable parameters only."""
+    num_layers = model.config.num_hidden_layers
+    groups: dict[tuple[int, bool], dict] = {}
+    for name, parameter in model.named_parameters():
+        if not parameter.requires_grad:
+            continue
+        exponent, decays = layer_decay_exponent(name, num_layers), name in decay_names
+        group = groups.setdefault(
+            (exponent, decays),
+            {"params": [], "lr": learning_rate * decay**exponent, "weight_decay": weight_decay if decays else 0.0},
+        )
+        group["params"].append(parameter)
+    return [groups[key] for key in sorted(groups)]
+
+
+class FinetuneTrainer(Trainer):
+    """Trainer with `--layerwise_lr_decay`: with a decay below 1, `create_optimizer` hands Trainer the layer-wise
+    parameter groups (Trainer's `params` entry of the optimizer keyword arguments), and Trainer builds the optimizer
+    its usual way (its class and settings from TrainingArguments) and the scheduler, which scales every group."""
+
+    def __init__(self, *args, layerwise_lr_decay: float = 1.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.layerwise_lr_decay = layerwise_lr_decay
+
+    def create_optimizer(self, model=None):
+        if self.optimizer is None and self.layerwise_lr_decay != 1.0:
+            opt_model = self.model if model is None else model
+            optimizer_cls, optimizer_kwargs = self.optimizer_cls_and_kwargs or self.get_optimizer_cls_and_kwargs(
+                self.args, opt_model
+            )
+            groups = layerwise_parameter_groups(
+                opt_model,
+                self.args.learning_rate,
+                self.layerwise_lr_decay,
+                self.args.weight_decay,
+                self.get_decay_parameter_names(opt_model),
+            )
+            self.optimizer_cls_and_kwargs = (optimizer_cls, {**optimizer_kwargs, "params": groups})
+        return super().create_optimizer(model)
+
+
+def check_reinit_top_layers(count: int, config) -> None:
+    """Refuse (one-line ValueError) `--reinit_top_layers` beyond the model's encoder layers."""
+    if count > config.num_hidden_layers:
+        raise ValueError(
+            f"--reinit_top_layers {count}: the model has {config.num_hidden_layers} encoder layers; choose 0 to "
+            f"{config.num_hidden_layers}."
+        )
+
+
+def reinit_top_layers(model: PreTrainedModel, count: int, seed: int) -> None:
+    """Re-initialise the top `count` encoder layers, and nothing else, with the model's own weight initialisation
+    (`_init_weights`, transformers' per-module hook), from a generator seeded with `seed` (the global one is left as
+    it was). Zhang et al. (2021): the top layers of a pre-trained model fit its pre-training task, and fresh ones can
+    fine-tune better."""
+    check_reinit_top_layers(count, model.config)
+    layers = model.base_model.encoder.layer
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for layer in layers[len(layers) - count :]:
+            layer.apply(model._init_weights)
+
+
 def build_trainer(
-    task, model, tokenizer, training_args: TrainingArguments, train_features, data, max_seq_length: int, doc_stride: int
+    task, model, tokenizer, args: FinetuneArguments, training_args: TrainingArguments, train_features, data, lengths
 ) -> Trainer:
-    """Trainer with the task's collator and, except for QA (scored after training, through n-best post-processing),
-    its metrics on the eval split while training when --eval_strategy asks for them."""
+    """Trainer with the task's collator, `--layerwise_lr_decay` and, except for QA (scored after training, through
+    n-best post-processing), its metrics on the eval split while training when --eval_strategy asks for them.
+    `lengths`: (max_seq_length, doc_stride)."""
     eval_features = None
     if task.kind != QUESTION_ANSWERING and training_args.eval_strategy != "no":
-        eval_features = tokenize_dataset(task, data["eval"], tokenizer, max_seq_length, doc_stride, training=False)
-    return Trainer(
+        eval_features = tokenize_dataset(task, data["eval"], tokenizer, *lengths, training=False)
+    return FinetuneTrainer(
         model=model,
         args=training_args,
         train_dataset=train_features,
@@ -123,6 +225,7 @@ def build_trainer(
         data_collator=data_collator_for(task, tokenizer),
         processing_class=tokenizer,
         compute_metrics=None if task.kind == QUESTION_ANSWERING else build_compute_metrics(task),
+        layerwise_lr_decay=args.layerwise_lr_decay,
     )
 
 
@@ -212,6 +315,7 @@ def prepare_finetuning(
     task = get_task(args.task)
     config = load_config(args.model)  # the model resolved (folder or Hub) before any data is read
     max_seq_length = resolve_max_seq_length(data_args.max_seq_length, task, config)
+    check_reinit_top_layers(args.reinit_top_layers, config)
     data = load_task_data(
         task,
         data_dir=data_args.data_dir,
@@ -223,12 +327,14 @@ def prepare_finetuning(
     check_labels(task, data)
     set_seed(training_args.seed)  # the new head's initialisation follows the seed, not what ran before it
     model = load_task_model(args.model, task, config)
+    reinit_top_layers(model, args.reinit_top_layers, training_args.seed)
     tokenizer = load_tokenizer(args.tokenizer or args.model, "--tokenizer" if args.tokenizer else "--model")
     check_tokenizer(tokenizer, model)
     train_features, doc_stride = _train_features(task, data, tokenizer, data_args, max_seq_length)
     if data.num_bad_rows_skipped:
         print(f"Skipped {data.num_bad_rows_skipped} malformed row(s), e.g.:\n  " + "\n  ".join(data.bad_row_examples))
-    trainer = build_trainer(task, model, tokenizer, training_args, train_features, data, max_seq_length, doc_stride)
+    lengths = (max_seq_length, doc_stride)
+    trainer = build_trainer(task, model, tokenizer, args, training_args, train_features, data, lengths)
     checkpoint = training_args.resume_from_checkpoint
     if checkpoint is None and output_dir.is_dir():
         # the newest complete checkpoint: one a kill left half-written is skipped, and the line says which

@@ -164,6 +164,11 @@ def load_model(name: str) -> PreTrainedModel:
             f"--model {name} is a {config.model_type!r} model; export handles this family only "
             "(convert it first: kr-electra-kd convert)."
         )
+    if getattr(config, "layer_norm_position", "post") != "post":
+        raise ValueError(
+            f"--model {name} has layer_norm_position={config.layer_norm_position!r}: ONNX export of pre-LN models is "
+            "not supported for the web layout (its stock electra config.json cannot express pre-LN)."
+        )
     architecture = (config.architectures or ["KRElectraKDModel"])[0]
     if architecture not in OUTPUT_NAMES:
         raise ValueError(

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from torch import nn
 from transformers import PreTrainedTokenizerBase, Trainer, TrainingArguments
 
 from modeling_kr_electra_kd import (
@@ -159,14 +160,28 @@ def teacher_from_checkpoint(checkpoint: str | Path, output_dir: str | Path, toke
                 parts[name].setdefault(key, value)
     discriminator = KRElectraKDForPreTraining(config)
     discriminator.load_state_dict(parts["discriminator"], strict=True)
-    # the generator's width is not in the checkpoint's config: read it from its weights
-    width = parts["generator"]["electra.encoder.layer.0.output.LayerNorm.weight"].shape[0]
+    # the generator's width is not in the checkpoint's config: read it from its weights (a layer norm of its first
+    # layer, wherever `layer_norm_position` puts them)
+    width = next(
+        value.shape[0]
+        for key, value in parts["generator"].items()
+        if key.startswith("electra.encoder.layer.0.") and key.endswith("LayerNorm.weight")
+    )
     generator = KRElectraKDForMaskedLM(generator_config(config, config.hidden_size // width))
     missing, unexpected = generator.load_state_dict(parts["generator"], strict=False)
     if unexpected or set(missing) - {"generator_lm_head.weight"}:  # the output layer is tied to the embeddings
         raise ValueError(f"{checkpoint}: generator weights do not fit ({sorted(missing)} missing, {unexpected} extra).")
     generator.tie_weights()
     return save_teacher(output_dir, discriminator, load_tokenizer(tokenizer, "--tokenizer"), generator)
+
+
+def set_dropout(model: nn.Module, probability: float) -> None:
+    """Set every dropout module of `model` to `probability`: the hidden and the attention dropout (the attention
+    kernels read `dropout.p`). The configs keep their own values, so a model saved from here, or rebuilt from its
+    config, has the config's dropout again (pre-training's `--pretraining_dropout`)."""
+    for module in model.modules():
+        if isinstance(module, nn.Dropout):
+            module.p = probability
 
 
 # The command's arguments live here, not in training/commands/pretrain_teacher.py: `run_pretraining` builds them from
@@ -183,7 +198,10 @@ class PretrainArguments:
     preset: str = field(default="small-kd", metadata={"help": f"Teacher shape: {', '.join(PRESETS)}."})
     shape: str | None = field(
         default=None,
-        metadata={"help": "Overrides of the preset as key=value pairs, e.g. 'hidden_size=128,num_hidden_layers=4'."},
+        metadata={
+            "help": "Overrides of the preset as key=value pairs, e.g. 'hidden_size=128,num_hidden_layers=4', or "
+            "'layer_norm_position=pre' for pre-LN layers."
+        },
     )
     max_corpus_lines: int | None = field(default=None, metadata={"help": "Use at most this many corpus lines."})
     max_seq_length: int = field(
@@ -225,6 +243,14 @@ class PretrainArguments:
     )
     embedding_init_std: float = field(
         default=0.1, metadata={"help": "Element standard deviation of the ppmi-svd token embeddings."}
+    )
+    pretraining_dropout: float | None = field(
+        default=None,
+        metadata={
+            "help": "Dropout (hidden and attention) while pre-training only, in [0, 1); the saved teacher's config "
+            "keeps the preset's dropout for fine-tuning. Default: the preset's. A short pre-training underfits "
+            "rather than overfits, and Cramming (Geiping & Goldstein, 2022) pre-trains without dropout."
+        },
     )
     max_train_seconds: float | None = max_train_seconds_field()
     overwrite_output_dir: bool = overwrite_field()
@@ -316,6 +342,8 @@ def prepare_pretraining(args: PretrainArguments, training_args: TrainingArgument
     model = ElectraGeneratorDiscriminator(discriminator, generator, rtd_weight=args.rtd_weight)
     if last is None:  # a resumed run loads its embeddings from the checkpoint
         initialise_embeddings(discriminator, tokenizer, args)
+    if args.pretraining_dropout is not None:
+        set_dropout(model, args.pretraining_dropout)
     trainer = ElectraPreTrainer(
         model=model,
         args=training_args,

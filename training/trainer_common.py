@@ -65,20 +65,25 @@ PRETRAINING_DEFAULTS = {
 
 
 def parse_shape(shape: str | None) -> dict:
-    """'a=1,b=2' -> {'a': 1, 'b': 2} (ints, floats or None)."""
+    """'a=1,b=0.5,c=None,d=pre' -> {'a': 1, 'b': 0.5, 'c': None, 'd': 'pre'} (int, float, None, else the string, e.g.
+    `layer_norm_position=pre`; the config checks each value)."""
     values: dict = {}
     for item in filter(None, (shape or "").split(",")):
         if "=" not in item:
             raise ValueError(f"Shape override {item!r} is not key=value (e.g. hidden_size=128).")
         key, raw = (part.strip() for part in item.split("=", 1))
-        if raw == "None":
-            values[key] = None
-            continue
-        try:
-            values[key] = int(raw)
-        except ValueError:
-            values[key] = float(raw)
+        values[key] = None if raw == "None" else shape_value(raw)
     return values
+
+
+def shape_value(raw: str) -> int | float | str:
+    """One `--shape` value: an int, else a float, else the string itself."""
+    for kind in (int, float):
+        try:
+            return kind(raw)
+        except ValueError:
+            pass
+    return raw
 
 
 class LossPartsMixin:

@@ -45,11 +45,13 @@ def load_generator(source: str, teacher_config) -> KRElectraKDPreTrainedModel:
 
 
 def student_config(preset: str, shape: str | None, teacher_config, tokenizer, task) -> KRElectraKDConfig:
-    """The student's config: `preset` with `shape`'s overrides, the teacher's vocabulary and positions, and `task`'s
-    labels when there is one."""
+    """The student's config: `preset` with `shape`'s overrides, the teacher's vocabulary, positions and layer-norm
+    position (a pre-LN teacher's hidden states are matched by a pre-LN student's unless `shape` says otherwise), and
+    `task`'s labels when there is one."""
     check_preset(preset, "student preset")
     overrides = {"vocab_size": teacher_config.vocab_size, "pad_token_id": tokenizer.pad_token_id}
     overrides["max_position_embeddings"] = teacher_config.max_position_embeddings
+    overrides["layer_norm_position"] = getattr(teacher_config, "layer_norm_position", "post")
     if task is not None:
         overrides["num_labels"] = task.num_labels
         if task.id2label:
@@ -66,11 +68,20 @@ def _init_from_teacher_layers(student: KRElectraKDPreTrainedModel, teacher, laye
             f"{teacher.config.hidden_size}); this student has hidden_size {student.config.hidden_size}. Use random "
             "initialisation, or distil a dense student first and pass its folder."
         )
+    position = getattr(teacher.config, "layer_norm_position", "post")
+    if student.config.layer_norm_position != position:
+        raise ValueError(
+            f"--student_init teacher-layers needs the teacher's layer_norm_position ({position!r}); this student "
+            f"has {student.config.layer_norm_position!r}. "
+            "Drop layer_norm_position from --student_shape, or use random initialisation."
+        )
     student_base.embeddings.load_state_dict(teacher_base.embeddings.state_dict())
     if hasattr(teacher_base, "embeddings_project") and hasattr(student_base, "embeddings_project"):
         student_base.embeddings_project.load_state_dict(teacher_base.embeddings_project.state_dict())
     for index, teacher_layer in enumerate(layer_map):
         student_base.encoder.layer[index].load_state_dict(teacher_base.encoder.layer[teacher_layer - 1].state_dict())
+    if getattr(teacher_base.encoder, "LayerNorm", None) is not None:  # pre-LN's final layer norm
+        student_base.encoder.LayerNorm.load_state_dict(teacher_base.encoder.LayerNorm.state_dict())
 
 
 def build_student(
