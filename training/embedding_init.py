@@ -6,8 +6,8 @@ unigram plateau: its encoder collapses, and the teacher fine-tunes worse than th
 tokens occur together. Positive pointwise mutual information over a context window, factorised by truncated SVD
 (Levy & Goldberg 2014; Levy, Goldberg & Dagan 2015: context-distribution smoothing 0.75, `U * sqrt(S)`), gives every
 token a vector from a few million tokens in about a minute, on the corpus pre-training reads anyway; the ELECTRA
-steps then start from embeddings that already carry lexical meaning (benchmarks/results/pretraining_levers.md
-measures it against random initialisation).
+steps then start from embeddings that already carry lexical meaning (benchmarks/results/learning_curve.md
+measures it against random initialisation: its "starting embeddings only" row).
 
 Memory does not grow with the corpus: the lines are read in chunks and only the vocabulary x vocabulary counts are
 kept (sparse), and at most `max_lines` lines are read.

@@ -234,7 +234,7 @@ class PretrainArguments:
             "factorised by SVD: about a minute on a CPU) or random. Default ppmi-svd because, measured on NSMC at "
             "4k labels over 3 seeds, a teacher started from them fine-tunes about 3-4 points above random "
             "initialisation, where ELECTRA steps from random embeddings alone fine-tuned below it "
-            "(benchmarks/results/pretraining_levers.md).",
+            "(benchmarks/results/learning_curve.md).",
             "choices": list(EMBEDDING_INITS),
         },
     )
