@@ -308,7 +308,7 @@ LOCAL_PATHS = [
     ("results.json", {"data_source": "local:/home/me/data/nsmc"}, "data_source"),
     ("distillation.json", {"teacher": "/home/user/kr/quickstart_output/teacher"}, "teacher"),
     ("distillation.json", {"corpus": ["~/corpus.txt"]}, "corpus[0]"),
-    ("distillation.json", {"dataset": {"dataset_name": "/home/me/wiki-parquet"}}, "dataset.dataset_name"),
+    ("distillation.json", {"dataset": {"dataset_name": "student-nsmc"}}, "dataset.dataset_name"),  # run-relative
     ("distillation.json", {"teacher": "student-nsmc"}, "teacher"),  # relative to where the command ran
     ("lowrank_report.json", {"source": "/tmp/dense-model"}, "source"),
 ]
