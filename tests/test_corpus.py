@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import gzip
 import itertools
+import os
+import subprocess
+import sys
 
 import pytest
 
 from training.corpus import (
     CorpusError,
+    DatasetArguments,
     corpus_shards,
+    corpus_source,
     file_texts,
     iter_corpus_lines,
     pack_token_ids,
@@ -103,15 +108,21 @@ def test_streamed_corpus_checks_up_front_and_finds_a_late_bad_line_lazily(tmp_pa
         list(dataset)
 
 
-def test_each_process_reads_only_its_own_files(tmp_path, tiny_tokenizer, korean_texts):
-    """What `accelerate` does with the streamed corpus under 2 processes (the commands' dispatch_batches=False)."""
+@pytest.mark.parametrize("kind", ["files", "dataset"])
+def test_each_process_reads_only_its_own_files(tmp_path, tiny_tokenizer, korean_texts, kind):
+    """What `accelerate` does with the streamed corpus under 2 processes (the commands' dispatch_batches=False): two
+    text files, or a dataset of two parquet files."""
     from accelerate.data_loader import prepare_data_loader
     from torch.utils.data import DataLoader
 
     halves = {"a": korean_texts[:6], "b": korean_texts[6:12]}
     for name, texts in halves.items():
-        (tmp_path / f"{name}.txt").write_text("\n".join(texts), encoding="utf-8")
-    dataset = streamed_corpus([tmp_path], tiny_tokenizer, 128, packing=False, shuffle_seed=None)
+        if kind == "files":
+            (tmp_path / f"{name}.txt").write_text("\n".join(texts), encoding="utf-8")
+        else:
+            write_parquet(tmp_path / f"train-{name}.parquet", {"text": texts})
+    source = [tmp_path] if kind == "files" else corpus_source(None, DatasetArguments(str(tmp_path)))
+    dataset = streamed_corpus(source, tiny_tokenizer, 128, packing=False, shuffle_seed=None)
     seen = []
     for rank in range(2):
         loader = DataLoader(dataset, batch_size=2, collate_fn=lambda rows: [tuple(row["input_ids"]) for row in rows])
@@ -166,3 +177,112 @@ def test_an_endless_stream_reads_the_corpus_again_and_again(tiny_tokenizer, fixt
     endless = streamed_corpus(corpus, tiny_tokenizer, 32, packing=False, shuffle_seed=None, endless=True)
     rows = list(itertools.islice(iter(endless), 2 * len(one_pass) + 3))
     assert rows == one_pass + one_pass + one_pass[:3]
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# A `datasets` dataset as the corpus (--dataset_name)
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def write_parquet(path, columns: dict) -> None:
+    from datasets import Dataset
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Dataset.from_dict(columns).to_parquet(path)
+
+
+def parquet_source(folder, **options):
+    return corpus_source(None, DatasetArguments(str(folder), **options))
+
+
+def test_a_parquet_dataset_gives_the_blocks_of_the_same_texts_in_a_text_file(tmp_path, tiny_tokenizer, fixtures_dir):
+    """Two parquet files with a number column beside the text; a row of two lines is two texts, as in a file, and a
+    row without text (None) is skipped like an empty line."""
+    texts = read_corpus([fixtures_dir / "corpus.txt"])
+    rows = [texts[0] + "\n\n  " + texts[1], None, *texts[2:]]
+    write_parquet(tmp_path / "data" / "train-00000.parquet", {"text": rows[:20], "n": list(range(20))})
+    write_parquet(tmp_path / "data" / "train-00001.parquet", {"text": rows[20:], "n": list(range(len(rows) - 20))})
+    files = [fixtures_dir / "corpus.txt"]
+    source = parquet_source(tmp_path / "data")
+    assert list(iter_corpus_lines(source)) == texts
+    for packing in (True, False):
+        expected = list(streamed_corpus(files, tiny_tokenizer, 64, packing=packing, shuffle_seed=None))
+        assert list(streamed_corpus(source, tiny_tokenizer, 64, packing=packing, shuffle_seed=None)) == expected
+    # DataLoader workers (a GPU run has one): each reads its own files of the dataset, every text once
+    from torch.utils.data import DataLoader
+
+    unpacked = streamed_corpus(source, tiny_tokenizer, 64, packing=False, shuffle_seed=None)
+    loader = DataLoader(
+        unpacked, batch_size=4, num_workers=2, collate_fn=lambda rows: [row["input_ids"] for row in rows]
+    )
+    assert sorted(ids for batch in loader for ids in batch) == sorted(row["input_ids"] for row in unpacked)
+    assert len(list(unpacked)) == len(texts)
+    # --max_corpus_lines: the first texts in order
+    expected = list(streamed_corpus(files, tiny_tokenizer, 32, max_lines=5, packing=False))
+    assert list(streamed_corpus(source, tiny_tokenizer, 32, max_lines=5, packing=False)) == expected
+    assert len(expected) == 5
+    # one parquet file given as --dataset_name, and the column named
+    one_file = parquet_source(tmp_path / "data" / "train-00001.parquet", text_column_name="text")
+    assert list(iter_corpus_lines(one_file, max_lines=3)) == texts[20:23]
+
+
+def test_the_stream_yields_its_first_block_without_reading_the_rest_of_the_dataset(tmp_path, tiny_tokenizer):
+    """The second file of the dataset is not parquet at all: the first blocks come from the first file, and the
+    damaged one is met (and named as the dataset's) only when the stream reaches it."""
+    good = [f"{number}번째 문장입니다" for number in range(1200)]  # more than one tokenizing batch of texts
+    write_parquet(tmp_path / "data" / "train-00000.parquet", {"text": good})
+    (tmp_path / "data" / "train-00001.parquet").write_bytes(b"not parquet " * 100)
+    dataset = streamed_corpus(parquet_source(tmp_path / "data"), tiny_tokenizer, 32, packing=False, shuffle_seed=None)
+    first = next(iter(dataset))
+    assert first["input_ids"] == tiny_tokenizer(good[0], truncation=True, max_length=32)["input_ids"]
+    with pytest.raises(CorpusError, match=r"^Cannot read dataset .*data, split train: .*[Pp]arquet"):
+        list(dataset)
+
+
+def _dataset_error(tmp_path, **options) -> str:
+    with pytest.raises(CorpusError) as caught:
+        corpus_source(options.pop("corpus", None), DatasetArguments(**options))
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+def test_dataset_options_refused_in_one_line(tmp_path, fixtures_dir):
+    folder = tmp_path / "two"
+    write_parquet(folder / "train.parquet", {"title": ["제목"], "body": ["본문"], "n": [1]})
+    both = _dataset_error(tmp_path, dataset_name=str(folder), corpus=[str(fixtures_dir / "corpus.txt")])
+    assert both == "Give either --corpus (text files) or --dataset_name (a `datasets` dataset), not both."
+    two = _dataset_error(tmp_path, dataset_name=str(folder))
+    assert two == (
+        f"Dataset {folder}, split train has 2 string columns (title, body) among title, body, n; pass "
+        "--text_column_name with the column that holds the text."
+    )
+    missing = _dataset_error(tmp_path, dataset_name=str(folder), text_column_name="text")
+    assert missing == (
+        f"Dataset {folder}, split train has no column 'text' (its columns: title, body, n); pass --text_column_name "
+        "with its text column."
+    )
+    assert "is not text" in _dataset_error(tmp_path, dataset_name=str(folder), text_column_name="n")
+    gone = _dataset_error(tmp_path, dataset_name=str(tmp_path / "nope"))
+    assert gone.startswith(f"--dataset_name {tmp_path / 'nope'}: no such local folder or file; pass")
+    split = _dataset_error(tmp_path, dataset_name=str(folder), dataset_split="validation")
+    assert split.startswith(f"Cannot load dataset {folder}, split validation: Bad split: validation.")
+    assert split.endswith("check --dataset_config_name and --dataset_split.")
+    stray = _dataset_error(tmp_path, corpus=[str(fixtures_dir / "corpus.txt")], text_column_name="text")
+    assert stray.startswith("--text_column_name describe a --dataset_name dataset")
+    assert _dataset_error(tmp_path).startswith("No corpus given: pass --corpus")
+
+
+def test_an_unreachable_hub_dataset_is_one_line_from_the_command(tmp_path):
+    """Offline (HF_HUB_OFFLINE=1, read when `datasets` is imported: a fresh process), a Hub id that is no local folder."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    command = [sys.executable, "-m", "training.cli", "train-tokenizer", "--dataset_name", "nobody/no-such-corpus"]
+    command += ["--output_dir", str(tmp_path / "tok")]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: Cannot load dataset nobody/no-such-corpus, split train: the Hub is unreachable (HF_HUB_OFFLINE is "
+        "set) and no local folder has that name; connect to the Hub, or pass a local dataset folder or file as "
+        "--dataset_name."
+    ]
+    assert not (tmp_path / "tok").exists()

@@ -280,10 +280,49 @@ def test_task_specific_distillation_with_transfer_set_and_svd_student(
 
 
 @pytest.mark.slow
-def test_two_processes_follow_the_one_process_loss_curve(tokenizer_dir, fixtures_dir, tmp_path):
-    """DDP through torchrun (gloo on CPU): 2 processes x batch 4 vs 1 process x batch 8, same seed and steps. (That
-    the processes split the streamed corpus is checked in test_corpus.py.)"""
-    common = ["--corpus", str(fixtures_dir / "corpus.txt"), "--tokenizer", str(tokenizer_dir), "--preset", "tiny"]
+def test_distillation_from_a_parquet_dataset_trains_as_from_the_text_file(
+    teacher_dir, fixtures_dir, tmp_path, monkeypatch
+):
+    """corpus.txt's texts as a parquet dataset (--dataset_name): the same student weights, and distillation.json names
+    the dataset (relative to the student's folder) instead of corpus files."""
+    from safetensors.torch import load_file
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the same thread count for both runs: the same float sums
+    texts = [line.strip() for line in (fixtures_dir / "corpus.txt").read_text(encoding="utf-8").splitlines()]
+    Dataset.from_dict({"text": [text for text in texts if text]}).to_parquet(tmp_path / "data" / "train.parquet")
+    steps = ["--max_steps", "6", "--save_strategy", "no"]
+    assert distill.main(_student_argv(teacher_dir, fixtures_dir, tmp_path / "from_file", *steps)) == 0
+    argv = _student_argv(teacher_dir, fixtures_dir, tmp_path / "from_data", *steps)
+    argv[argv.index("--corpus") : argv.index("--corpus") + 2] = ["--dataset_name", str(tmp_path / "data")]
+    assert distill.main(argv) == 0
+    from_file = load_file(tmp_path / "from_file" / "model.safetensors")
+    from_data = load_file(tmp_path / "from_data" / "model.safetensors")
+    assert from_file.keys() == from_data.keys()
+    assert all(torch.equal(from_file[name], from_data[name]) for name in from_file)
+    record = json.loads((tmp_path / "from_data" / "distillation.json").read_text())
+    assert record["corpus"] is None and record["steps"] == 6
+    assert record["dataset"] == {
+        "dataset_name": "../data",
+        "dataset_config_name": None,
+        "dataset_split": "train",
+        "text_column_name": None,
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source", ["corpus", "dataset"])
+def test_two_processes_follow_the_one_process_loss_curve(tokenizer_dir, fixtures_dir, tmp_path, source):
+    """DDP through torchrun (gloo on CPU): 2 processes x batch 4 vs 1 process x batch 8, same seed and steps, on the
+    corpus file or on its texts as a dataset of two parquet files (one per process). (That the processes split the
+    streamed corpus is checked in test_corpus.py.)"""
+    corpus = ["--corpus", str(fixtures_dir / "corpus.txt")]
+    if source == "dataset":
+        texts = [line.strip() for line in (fixtures_dir / "corpus.txt").read_text(encoding="utf-8").splitlines()]
+        texts = [text for text in texts if text]
+        for part, rows in enumerate((texts[::2], texts[1::2])):
+            Dataset.from_dict({"text": rows}).to_parquet(tmp_path / "data" / f"train-{part:05d}.parquet")
+        corpus = ["--dataset_name", str(tmp_path / "data")]
+    common = [*corpus, "--tokenizer", str(tokenizer_dir), "--preset", "tiny"]
     common += ["--max_steps", "8", "--logging_steps", "1", "--save_strategy", "no", "--seed", "0", *QUIET]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
     curves = {}

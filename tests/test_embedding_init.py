@@ -132,3 +132,31 @@ def test_pretraining_starts_from_co_occurrence_embeddings(tmp_path, fixtures_dir
     assert random.std().item() == pytest.approx(0.02, rel=0.2)  # the model's own initialisation
     assert ppmi[1:].std(unbiased=False).item() == pytest.approx(0.3, rel=0.05)  # the asked spread (pad row zeroed)
     assert ppmi[0].abs().sum() == 0
+
+
+@pytest.mark.slow  # builds two pre-training runs
+def test_a_dataset_corpus_gives_the_same_starting_embeddings_as_its_text_file(tmp_path, korean_texts, tiny_tokenizer):
+    from datasets import Dataset
+    from transformers import TrainingArguments
+
+    from training.corpus import DatasetArguments
+    from training.pretraining import PretrainArguments, prepare_pretraining
+    from training.trainer_common import PRETRAINING_DEFAULTS
+
+    tiny_tokenizer.save_pretrained(tmp_path / "tok")
+    (tmp_path / "corpus.txt").write_text("\n".join(korean_texts) + "\n", encoding="utf-8")
+    (tmp_path / "parquet").mkdir()
+    Dataset.from_dict({"text": korean_texts}).to_parquet(str(tmp_path / "parquet" / "train-00000.parquet"))
+    shape = "hidden_size=32,embedding_size=16,num_hidden_layers=1,num_attention_heads=2,intermediate_size=64"
+
+    def embeddings(name: str, corpus, dataset) -> torch.Tensor:
+        args = PretrainArguments(corpus=corpus, tokenizer=str(tmp_path / "tok"), preset="tiny", shape=shape,
+                                 max_seq_length=32, embedding_init="ppmi-svd")  # fmt: skip
+        options = {**PRETRAINING_DEFAULTS, "output_dir": str(tmp_path / name), "max_steps": 1}
+        run = prepare_pretraining(args, TrainingArguments(**options), dataset)
+        return run.model.discriminator.electra.embeddings.word_embeddings.weight.detach().clone()
+
+    from_file = embeddings("file", [str(tmp_path / "corpus.txt")], None)
+    from_dataset = embeddings("dataset", None, DatasetArguments(dataset_name=str(tmp_path / "parquet")))
+    torch.testing.assert_close(from_dataset, from_file)
+    assert from_file[1:].std(unbiased=False).item() == pytest.approx(0.1, rel=0.05)

@@ -342,6 +342,31 @@ def test_pretraining_without_packing_resumes_exactly(tokenizer_dir, fixtures_dir
 
 
 @pytest.mark.slow
+def test_pretraining_from_a_parquet_dataset_trains_as_from_the_text_file_and_resumes_exactly(
+    pretrained, tokenizer_dir, fixtures_dir, tmp_path
+):
+    """corpus.txt's texts as a parquet dataset (--dataset_name, streamed): the `pretrained` run's weights to the bit,
+    and a run stopped after step 4 resumes to the same weights."""
+    from datasets import Dataset
+
+    texts = [line.strip() for line in (fixtures_dir / "corpus.txt").read_text(encoding="utf-8").splitlines()]
+    (tmp_path / "data").mkdir()
+    Dataset.from_dict({"text": [text for text in texts if text]}).to_parquet(tmp_path / "data" / "train.parquet")
+
+    def argv(output: Path) -> list[str]:
+        files = pretrain_argv(tokenizer_dir, fixtures_dir, output)
+        assert files[:2] == ["--corpus", str(fixtures_dir / "corpus.txt")]
+        return ["--dataset_name", str(tmp_path / "data"), *files[2:]]
+
+    full = tmp_path / "full"
+    assert pretrain.main(argv(full)) == 0
+    assert max_difference(full, pretrained) == 0.0
+    resumed = resumed_from(full, tmp_path / "resumed", 4)
+    assert pretrain.main(argv(resumed)) == 0
+    assert max_difference(resumed, full) == 0.0
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("packing", ["true", "false"])
 def test_distillation_on_corrupted_inputs_resumes_exactly(pretrained, fixtures_dir, tmp_path, packing):
     """--corrupt_inputs masks with the pre-training collator and samples from the generator: both must follow the

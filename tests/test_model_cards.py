@@ -262,6 +262,13 @@ def test_a_local_teacher_is_named_relative_to_the_card_and_never_base_model(stud
     (teacher / "distillation.json").write_text(json.dumps(record))
     card = write_model_card(student_dir, [student_dir / "results.json"], distillation=teacher / "distillation.json")
     assert "Teacher: `../teacher`" in card.text and "corpus ../corpus.txt" in card.text
+    # a distillation on a local `datasets` folder (distill --dataset_name), re-based the same way; a Hub id as it is
+    for given, shown in (("../data", "../data"), ("wikimedia/wikipedia", "wikimedia/wikipedia")):
+        dataset = {"dataset_name": given, "dataset_config_name": "20231101.ko", "dataset_split": "train"}
+        record = {"teacher": "../teacher", "corpus": None, "dataset": dataset, "student_init": {"init": "random"}}
+        (teacher / "distillation.json").write_text(json.dumps(record))
+        card = write_model_card(student_dir, [student_dir / "results.json"], distillation=teacher / "distillation.json")
+        assert f"Mode: unknown, dataset `{shown}` (20231101.ko), split train" in card.text
 
 
 def _upload_error(student_dir) -> str:
@@ -301,6 +308,7 @@ LOCAL_PATHS = [
     ("results.json", {"data_source": "local:/home/me/data/nsmc"}, "data_source"),
     ("distillation.json", {"teacher": "/home/user/kr/quickstart_output/teacher"}, "teacher"),
     ("distillation.json", {"corpus": ["~/corpus.txt"]}, "corpus[0]"),
+    ("distillation.json", {"dataset": {"dataset_name": "student-nsmc"}}, "dataset.dataset_name"),  # run-relative
     ("distillation.json", {"teacher": "student-nsmc"}, "teacher"),  # relative to where the command ran
     ("lowrank_report.json", {"source": "/tmp/dense-model"}, "source"),
 ]

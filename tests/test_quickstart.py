@@ -63,3 +63,45 @@ def test_stage_progress_estimates_the_time_left_from_finished_steps():
     assert progress.begin("finetune x") == "[5/6] finetune x"
     progress.finish(300.0)
     assert progress.begin("finetune y") == "[6/6] finetune y (about 5 min left)"
+
+
+def test_the_recipe_hands_its_corpus_or_dataset_to_every_step_that_reads_one(tmp_path, monkeypatch, capsys):
+    """quickstart --dataset_name: the tokenizer, the teacher and the students read the dataset (no --corpus); without
+    either the package's sample; with both, one line before any step."""
+    from training import recipe, tokenizer
+    from training.corpus import DatasetArguments
+    from training.provenance import PACKAGE_DATA
+
+    class Stop(Exception):
+        pass
+
+    def recorded(step, output, command, options=None, progress=None):
+        if callable(command):  # the tokenizer step: a library call
+            return command()
+        if command == "finetune":
+            raise Stop
+        calls[command] = options
+        return output
+
+    def tokenizer_call(corpus, output_dir, *args, dataset=None, **options):
+        calls["tokenizer"] = (corpus, dataset)
+
+    monkeypatch.setattr(recipe, "run_step", recorded)
+    monkeypatch.setattr(tokenizer, "train_tokenizer_from_corpus", tokenizer_call)
+    dataset = DatasetArguments("wikimedia/wikipedia", "20231101.ko", text_column_name="text")
+    options = {"dataset_name": "wikimedia/wikipedia", "dataset_config_name": "20231101.ko"}
+    options |= {"dataset_split": "train", "text_column_name": "text"}
+    sample = [str(PACKAGE_DATA / "sample_corpus.txt")]
+    for given, corpus, expected in ((dataset, None, options), (None, sample, {"corpus": sample})):
+        calls: dict = {}
+        with pytest.raises(Stop):
+            recipe.run_pipeline(recipe.PipelineArguments(output_dir=str(tmp_path)), dataset=given)
+        assert calls["tokenizer"] == (corpus, given)
+        for command in ("pretrain-teacher", "distill"):
+            assert {key: calls[command].get(key) for key in [*expected, "corpus"]} == {"corpus": corpus, **expected}
+    capsys.readouterr()
+    both = ["--corpus", "texts.txt", "--dataset_name", "wikimedia/wikipedia", "--output_dir", str(tmp_path / "q")]
+    assert main(both) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "error: Give either --corpus (text files) or --dataset_name (a `datasets` dataset), not both."
+    ]

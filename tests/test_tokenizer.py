@@ -84,6 +84,27 @@ def test_cli_trains_and_reports_bad_corpus(tmp_path, fixtures_dir, capsys):
     assert "Corpus file not found" in capsys.readouterr().err
 
 
+@pytest.mark.slow
+def test_cli_learns_from_a_parquet_dataset_what_it_learns_from_the_same_texts_in_a_file(tmp_path, fixtures_dir, capsys):
+    from datasets import Dataset
+
+    corpus = fixtures_dir / "corpus.txt"
+    texts = [line.strip() for line in corpus.read_text(encoding="utf-8").splitlines() if line.strip()]
+    (tmp_path / "data").mkdir()
+    Dataset.from_dict({"id": list(range(len(texts))), "text": texts}).to_parquet(tmp_path / "data" / "train.parquet")
+    common = ["--vocab_size", "700", "--max_lines", "30"]
+    assert main(["--corpus", str(corpus), "--output_dir", str(tmp_path / "from_file"), *common]) == 0
+    assert main(["--dataset_name", str(tmp_path / "data"), "--output_dir", str(tmp_path / "from_data"), *common]) == 0
+    from_file = AutoTokenizer.from_pretrained(tmp_path / "from_file").get_vocab()
+    assert AutoTokenizer.from_pretrained(tmp_path / "from_data").get_vocab() == from_file
+    capsys.readouterr()
+    both = ["--corpus", str(corpus), "--dataset_name", str(tmp_path / "data"), "--output_dir", str(tmp_path / "x")]
+    assert main(both) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "error: Give either --corpus (text files) or --dataset_name (a `datasets` dataset), not both."
+    ]
+
+
 def test_tokenizer_must_fit_the_model(tiny_tokenizer):
     check_tokenizer_matches_config(
         tiny_tokenizer, KRElectraKDConfig.from_preset("tiny", vocab_size=len(tiny_tokenizer))

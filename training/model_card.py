@@ -195,6 +195,9 @@ def _rebased_record(path: Path, model_dir: Path) -> dict:
             record[key] = rebase(value, path.parent, model_dir)
         elif isinstance(value, list):
             record[key] = [rebase(item, path.parent, model_dir) for item in value]
+    dataset = record.get("dataset")
+    if isinstance(dataset, dict) and isinstance(dataset.get("dataset_name"), str):
+        record["dataset"] = {**dataset, "dataset_name": rebase(dataset["dataset_name"], path.parent, model_dir)}
     init = record.get("student_init")
     if isinstance(init, dict) and isinstance(init.get("init"), str):
         record["student_init"] = {**init, "init": rebase(init["init"], path.parent, model_dir)}
@@ -203,6 +206,14 @@ def _rebased_record(path: Path, model_dir: Path) -> dict:
 
 def _teacher_text(teacher: str) -> str:
     return f"`{teacher}`" + (" (a local folder, relative to this one)" if is_local(teacher) else "")
+
+
+def _dataset_text(dataset: dict | None) -> str:
+    """The `datasets` corpus of a distillation record (distill --dataset_name), as the card's Mode line ends."""
+    if not dataset:
+        return ""
+    config = f" ({dataset['dataset_config_name']})" if dataset.get("dataset_config_name") else ""
+    return f", dataset `{dataset['dataset_name']}`{config}, split {dataset.get('dataset_split', 'train')}"
 
 
 def _distillation_text(record: dict | None, teacher: str | None) -> str:
@@ -215,7 +226,8 @@ def _distillation_text(record: dict | None, teacher: str | None) -> str:
         f"- Teacher: {_teacher_text(teacher or record.get('teacher') or 'unknown')}",
         f"- Mode: {record.get('mode', 'unknown')}"
         + (f" on `{record['task']}`" if record.get("task") else "")
-        + (f", corpus {', '.join(map(str, record['corpus']))}" if record.get("corpus") else ""),
+        + (f", corpus {', '.join(map(str, record['corpus']))}" if record.get("corpus") else "")
+        + _dataset_text(record.get("dataset")),
         f"- Steps: {record.get('steps', 'unknown')}; temperature {record.get('temperature', 'n/a')}",
         f"- Loss: {weights or 'unknown'}; layer map {record.get('layer_map', 'uniform')}",
         f"- Initialisation: {json.dumps(record.get('student_init', {}), ensure_ascii=False)}",

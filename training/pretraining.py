@@ -36,7 +36,7 @@ from modeling_kr_electra_kd import (
     check_preset,
 )
 from training.arguments import check_length, check_output_dir, overwrite_field, split_options
-from training.corpus import iter_corpus_lines, streamed_corpus
+from training.corpus import DatasetArguments, corpus_source, iter_corpus_lines, streamed_corpus
 from training.defaults import MLM_PROBABILITY
 from training.electra_objective import (
     MASKING_SCHEMES,
@@ -188,13 +188,14 @@ def set_dropout(model: nn.Module, probability: float) -> None:
 # keyword options with their defaults, and a library may not import a command.
 @dataclass
 class PretrainArguments:
-    corpus: list[str] = field(
+    tokenizer: str = field(metadata={"help": "Tokenizer folder or Hub id (e.g. from `kr-electra-kd train-tokenizer`)."})
+    corpus: list[str] | None = field(
+        default=None,
         metadata={
             "help": "Korean text files (UTF-8, one text per line, .txt or .gz) or folders of them (every *.txt and "
-            "*.gz file); streamed, never loaded whole."
-        }
+            "*.gz file); streamed, never loaded whole. Or a dataset: --dataset_name."
+        },
     )
-    tokenizer: str = field(metadata={"help": "Tokenizer folder or Hub id (e.g. from `kr-electra-kd train-tokenizer`)."})
     preset: str = field(default="small-kd", metadata={"help": f"Teacher shape: {', '.join(PRESETS)}."})
     shape: str | None = field(
         default=None,
@@ -288,38 +289,43 @@ class Pretraining:
         return self.output_dir
 
 
-def starting_embeddings(args: PretrainArguments, tokenizer, width: int) -> torch.Tensor | None:
+def starting_embeddings(args: PretrainArguments, tokenizer, width: int, source=None) -> torch.Tensor | None:
     """The `[vocabulary, width]` token embeddings pre-training starts from, as --embedding_init says, built from the
-    first --embedding_init_lines lines of the corpus (never more than --max_corpus_lines); None for `random` (the
-    model's own initialisation)."""
+    first --embedding_init_lines lines of the corpus (`source`, a `corpus_source`; default: the --corpus files),
+    never more than --max_corpus_lines; None for `random` (the model's own initialisation)."""
     build = EMBEDDING_INITS[args.embedding_init]
     if build is None:
         return None
     started = time.time()
     lines = min(args.embedding_init_lines, args.max_corpus_lines or args.embedding_init_lines)
     settings = CooccurrenceSettings(std=args.embedding_init_std)
-    vectors = build(iter_corpus_lines(args.corpus, max_lines=lines), tokenizer, width, settings)
+    texts = iter_corpus_lines(source if source is not None else args.corpus, max_lines=lines)
+    vectors = build(texts, tokenizer, width, settings)
     print(
         f"Token embeddings from {args.embedding_init} on up to {lines:,} corpus lines ({time.time() - started:.0f} s)."
     )
     return vectors
 
 
-def initialise_embeddings(discriminator: KRElectraKDForPreTraining, tokenizer, args: PretrainArguments) -> None:
-    """Start the discriminator's (shared) token embeddings from `starting_embeddings`."""
-    vectors = starting_embeddings(args, tokenizer, discriminator.electra.embeddings.word_embeddings.embedding_dim)
+def initialise_embeddings(discriminator: KRElectraKDForPreTraining, tokenizer, args: PretrainArguments, source) -> None:
+    """Start the discriminator's (shared) token embeddings from `starting_embeddings` of the run's corpus `source`."""
+    width = discriminator.electra.embeddings.word_embeddings.embedding_dim
+    vectors = starting_embeddings(args, tokenizer, width, source)
     if vectors is not None:
         initialise_word_embeddings(discriminator, vectors)
 
 
-def prepare_pretraining(args: PretrainArguments, training_args: TrainingArguments) -> Pretraining:
-    """Every check, the corpus and the trainer; training_args.output_dir is the teacher's folder (its checkpoints go
+def prepare_pretraining(
+    args: PretrainArguments, training_args: TrainingArguments, dataset: DatasetArguments | None = None
+) -> Pretraining:
+    """Every check, the corpus (--corpus files or the `dataset`) and the trainer; training_args.output_dir is the teacher's folder (its checkpoints go
     to output_dir/checkpoints, and a finished teacher with its checkpoints is resumed to a larger --max_steps). Bad
     input raises ValueError (or OSError) before any training."""
     output_dir = Path(training_args.output_dir)
     training_args.output_dir = str(output_dir / "checkpoints")
     check_output_dir(output_dir, args.overwrite_output_dir, checkpoints=training_args.output_dir)
     check_preset(args.preset)
+    source = corpus_source(args.corpus, dataset)
     tokenizer = load_tokenizer(args.tokenizer, "--tokenizer")
     config = KRElectraKDConfig.from_preset(
         args.preset, **{"vocab_size": len(tokenizer), "pad_token_id": tokenizer.pad_token_id, **parse_shape(args.shape)}
@@ -327,7 +333,7 @@ def prepare_pretraining(args: PretrainArguments, training_args: TrainingArgument
     check_length("--max_seq_length", args.max_seq_length, config.max_position_embeddings, "the teacher's")
     check_tokenizer_matches_config(tokenizer, config)
     train_dataset = streamed_corpus(
-        args.corpus,
+        source,
         tokenizer,
         args.max_seq_length,
         args.max_corpus_lines,
@@ -341,7 +347,7 @@ def prepare_pretraining(args: PretrainArguments, training_args: TrainingArgument
     generator = KRElectraKDForMaskedLM(generator_config(config, args.generator_size_divisor))
     model = ElectraGeneratorDiscriminator(discriminator, generator, rtd_weight=args.rtd_weight)
     if last is None:  # a resumed run loads its embeddings from the checkpoint
-        initialise_embeddings(discriminator, tokenizer, args)
+        initialise_embeddings(discriminator, tokenizer, args, source)
     if args.pretraining_dropout is not None:
         set_dropout(model, args.pretraining_dropout)
     trainer = ElectraPreTrainer(
@@ -356,13 +362,16 @@ def prepare_pretraining(args: PretrainArguments, training_args: TrainingArgument
 
 def run_pretraining(**options) -> Path:
     """One whole teacher pre-training, from keyword arguments named as the pretrain-teacher command's options
-    (`corpus`, `tokenizer`, `output_dir`, `preset`, any TrainingArguments field, ...), with the command's defaults;
+    (`corpus` or `dataset_name`, `tokenizer`, `output_dir`, `preset`, any TrainingArguments field, ...), with the command's defaults;
     returns the teacher folder. Runs in its own `output_run` (the output folder is locked until it returns). Bad input
     raises ValueError; a run stopped by SIGTERM/SIGINT saves its checkpoint and raises SystemExit with the signal's
     exit status."""
-    own, trainer = split_options(options, (PretrainArguments, TrainingArguments), "pre-training")
+    own, dataset, trainer = split_options(
+        options, (PretrainArguments, DatasetArguments, TrainingArguments), "pre-training"
+    )
     with output_run():
-        run = prepare_pretraining(PretrainArguments(**own), TrainingArguments(**{**PRETRAINING_DEFAULTS, **trainer}))
+        training_args = TrainingArguments(**{**PRETRAINING_DEFAULTS, **trainer})
+        run = prepare_pretraining(PretrainArguments(**own), training_args, DatasetArguments(**dataset))
         stopped = run.train()
         if stopped is not None:  # the checkpoint is written and the line printed; the process ends
             raise SystemExit(stopped)

@@ -28,6 +28,7 @@ PATH_FIELDS = frozenset(
         "data_dir",
         "teacher",
         "corpus",
+        "dataset_name",
         "transfer_corpus",
         "student_init",
         "init",

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from modeling_kr_electra_kd import PRESETS, KRElectraKDConfig, check_preset
+from training.corpus import DatasetArguments, dataset_options
 from training.defaults import RANK_FIELDS, RECIPE_FINETUNE_LEARNING_RATE, RESULTS_FILE
 from training.provenance import PACKAGE_DATA
 
@@ -45,11 +46,11 @@ def scaled_preset(name: str, width: float = 1.0, layers: int | None = None) -> d
 @dataclass
 class PipelineArguments:
     output_dir: str = field(default="quickstart_output", metadata={"help": "Where every step writes its folder."})
-    corpus: list[str] = field(
-        default_factory=lambda: [str(PACKAGE_DATA / "sample_corpus.txt")],
+    corpus: list[str] | None = field(
+        default=None,
         metadata={
             "help": "Unlabeled Korean text (one text a line, .txt or .gz; a folder: every such file in it) for "
-            "tokenizer, teacher, distillation."
+            "tokenizer, teacher, distillation; or a dataset: --dataset_name. Default: the package's Korean sample."
         },
     )
     max_corpus_lines: int | None = field(default=None, metadata={"help": "Use at most this many corpus lines."})
@@ -275,14 +276,23 @@ class _PipelineRun:
     folders: dict[str, Path]
     stages: set[str] | None
     progress: StageProgress
+    dataset: DatasetArguments | None = None  # the --dataset_name corpus, if any
 
     def step(self, stage: str, step: str, output: Path, command: str | Callable[[], object], options=None) -> Path:
         if self.stages is not None and stage not in self.stages and not (output / ".done").exists():
             raise StageNotRun(stage)
         return run_step(step, output, command, options, self.progress)
 
+    def corpus_files(self) -> list[str] | None:
+        """--corpus, or the package's sample when neither --corpus nor --dataset_name is given."""
+        if self.args.corpus or dataset_options(self.dataset):
+            return list(self.args.corpus) if self.args.corpus else None
+        return [str(PACKAGE_DATA / "sample_corpus.txt")]
+
     def corpus_options(self) -> dict:
-        options: dict = {"corpus": list(self.args.corpus)}
+        files = self.corpus_files()
+        options: dict = {"corpus": files} if files else {}
+        options |= dataset_options(self.dataset)
         if self.args.max_corpus_lines:
             options["max_corpus_lines"] = self.args.max_corpus_lines
         return options
@@ -310,7 +320,8 @@ def _train_teacher(run: _PipelineRun) -> str:
     from training.tokenizer import train_tokenizer_from_corpus
 
     run.step("tokenizer", "tokenizer", tokenizer_dir, lambda: train_tokenizer_from_corpus(
-        args.corpus, tokenizer_dir, args.vocab_size, max_lines=args.max_corpus_lines))  # fmt: skip
+        run.corpus_files(), tokenizer_dir, args.vocab_size, max_lines=args.max_corpus_lines,
+        dataset=run.dataset))  # fmt: skip
     teacher_dir = run.folders["teacher"]
     teacher_shape = scaled_preset(args.teacher_preset, args.teacher_width, args.teacher_layers)
     options = {**run.corpus_options(), "tokenizer": str(tokenizer_dir), "preset": args.teacher_preset}
@@ -373,12 +384,17 @@ def _finetune_all(run: _PipelineRun, models: dict[str, dict]) -> None:
             model["results"][task_name]["model_dir"] = str(output)
 
 
-def run_pipeline(args: PipelineArguments, stages: set[str] | None = None) -> dict:
+def run_pipeline(
+    args: PipelineArguments, stages: set[str] | None = None, dataset: DatasetArguments | None = None
+) -> dict:
     """Run every step (skipping finished ones) and return {"models": {name: {...}}, "tasks": [...]}. With `stages`
     (names from `pipeline_stages`), run only those stages' steps: a finished step of another stage is reused, and the
-    first unfinished one raises `StageNotRun` naming its stage."""
+    first unfinished one raises `StageNotRun` naming its stage. `dataset`: a `datasets` corpus (--dataset_name)
+    instead of --corpus for the tokenizer, the teacher and the students."""
     check_pipeline_lengths(args)
-    run = _PipelineRun(args, pipeline_stages(args), stages, StageProgress(_planned_steps(args)))
+    run = _PipelineRun(args, pipeline_stages(args), stages, StageProgress(_planned_steps(args)), dataset)
+    if args.corpus and dataset_options(dataset):
+        raise ValueError("Give either --corpus (text files) or --dataset_name (a `datasets` dataset), not both.")
     teacher = _train_teacher(run)
     models = {"teacher": {"path": teacher, "preset": args.teacher_preset}, **_distill_students(run, teacher)}
     _finetune_all(run, models)

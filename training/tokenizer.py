@@ -243,20 +243,22 @@ def check_same_vocabulary(
 
 
 def train_tokenizer_from_corpus(
-    corpus: list[str],
+    corpus: list[str] | None,
     output_dir: str | Path,
     vocab_size: int = 30000,
     morpheme_aware: bool = True,
     max_lines: int | None = None,
     min_frequency: int = 2,
     model_max_length: int = 512,
+    dataset=None,
 ) -> PreTrainedTokenizerFast:
-    """`kr-electra-kd train-tokenizer` as a call: learn from the lines of the `corpus` files (at most `max_lines`) and
-    save to `output_dir`. A bad corpus raises `CorpusError` (a ValueError) before anything is saved."""
-    from training.corpus import iter_corpus_lines
+    """`kr-electra-kd train-tokenizer` as a call: learn from the lines of the `corpus` files or of the `dataset`
+    (`training.corpus.DatasetArguments`; at most `max_lines`, read as pre-training reads them) and save to
+    `output_dir`. A bad corpus raises `CorpusError` (a ValueError) before anything is saved."""
+    from training.corpus import corpus_source, iter_corpus_lines
 
     tokenizer = train_tokenizer(
-        iter_corpus_lines(corpus, max_lines=max_lines),
+        iter_corpus_lines(corpus_source(corpus, dataset), max_lines=max_lines),
         vocab_size=vocab_size,
         morpheme_aware=morpheme_aware,
         min_frequency=min_frequency,

@@ -5,6 +5,8 @@ attention maps on unlabeled text teach a student of the same head.
 
     kr-electra-kd distill --teacher teacher --student_preset small-lf-v3 --corpus corpus.txt --output_dir student
 
+(or a `datasets` dataset instead of --corpus: `--dataset_name wikimedia/wikipedia --dataset_config_name 20231101.ko`).
+
 With `--corrupt_inputs` both read ELECTRA-corrupted text (the teacher's generator resamples 15% of the tokens), the
 only text on which the teacher's replaced-token head has something to say.
 
@@ -31,7 +33,7 @@ import sys
 from transformers import TrainingArguments
 
 from training.arguments import parse_command
-from training.corpus import CorpusError
+from training.corpus import CorpusError, DatasetArguments
 from training.distillation import DistillationConfig
 from training.distillation.run import DISTILL_DEFAULTS, DistillArguments, prepare_distillation
 from training.errors import bad_input, one_line_errors
@@ -43,11 +45,14 @@ __all__ = ["DistillArguments", "main"]
 @one_line_errors
 @guards_outputs
 def main(argv: list[str] | None = None) -> int:
-    args, distillation, training_args = parse_command(
-        (DistillArguments, DistillationConfig, TrainingArguments), argv, "kr-electra-kd distill", DISTILL_DEFAULTS
+    args, distillation, dataset, training_args = parse_command(
+        (DistillArguments, DistillationConfig, DatasetArguments, TrainingArguments),
+        argv,
+        "kr-electra-kd distill",
+        DISTILL_DEFAULTS,
     )
     with bad_input():
-        run = prepare_distillation(args, distillation, training_args)
+        run = prepare_distillation(args, distillation, training_args, dataset)
     with bad_input(CorpusError):  # a bad line deep in the streamed corpus is met only when training reaches it
         if (stopped := run.train()) is not None:
             return stopped

@@ -6,6 +6,8 @@ this module parses the command line and reports errors.
 
     kr-electra-kd pretrain-teacher --corpus corpus.txt --tokenizer tok --output_dir teacher --preset small-kd \\
         --max_steps 10000
+    kr-electra-kd pretrain-teacher --dataset_name wikimedia/wikipedia --dataset_config_name 20231101.ko \\
+        --text_column_name text --tokenizer tok --output_dir teacher --preset small-kd --max_steps 10000
 
 The output folder holds the discriminator (the teacher: config, safetensors, code files, tokenizer) and, in
 `generator/`, the generator. Checkpoints go to `output_dir/checkpoints`; a run restarted with the same output_dir
@@ -19,7 +21,7 @@ import sys
 from transformers import TrainingArguments
 
 from training.arguments import parse_command
-from training.corpus import CorpusError
+from training.corpus import CorpusError, DatasetArguments
 from training.errors import bad_input, one_line_errors
 from training.outputs import guards_outputs
 from training.pretraining import PretrainArguments, prepare_pretraining
@@ -31,11 +33,14 @@ __all__ = ["PretrainArguments", "main"]
 @one_line_errors
 @guards_outputs
 def main(argv: list[str] | None = None) -> int:
-    args, training_args = parse_command(
-        (PretrainArguments, TrainingArguments), argv, "kr-electra-kd pretrain-teacher", PRETRAINING_DEFAULTS
+    args, dataset, training_args = parse_command(
+        (PretrainArguments, DatasetArguments, TrainingArguments),
+        argv,
+        "kr-electra-kd pretrain-teacher",
+        PRETRAINING_DEFAULTS,
     )
     with bad_input():
-        run = prepare_pretraining(args, training_args)
+        run = prepare_pretraining(args, training_args, dataset)
     with bad_input(CorpusError):  # a bad line deep in the streamed corpus is met only when training reaches it
         if (stopped := run.train()) is not None:
             return stopped

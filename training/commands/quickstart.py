@@ -15,6 +15,7 @@ import sys
 import time
 
 from training.arguments import parse_command
+from training.corpus import DatasetArguments
 from training.errors import bad_input, one_line_errors
 from training.recipe import PipelineArguments, print_summary, run_pipeline, write_cards
 from training.tasks import CLASSIFICATION, single_text_tasks
@@ -28,10 +29,12 @@ def main(argv: list[str] | None = None) -> int:
     # short reviews fine-tuned well itself (99.5), but the student distilled from it stayed at chance (49.5); from a
     # teacher pre-trained one review per example, the same student reached 99.5 with both seeds. So the toy-sized
     # quickstart turns packing off; at real scale it stays on (the commands' default).
-    (args,) = parse_command((PipelineArguments,), argv, "kr-electra-kd quickstart", defaults={"packing": False})
+    args, dataset = parse_command(
+        (PipelineArguments, DatasetArguments), argv, "kr-electra-kd quickstart", defaults={"packing": False}
+    )
     started = time.time()
     with bad_input(ValueError, RuntimeError, OSError):
-        summary = run_pipeline(args)
+        summary = run_pipeline(args, dataset=dataset)
     cards = write_cards(summary)
     print_summary(summary)
 

@@ -5,16 +5,21 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 
+from training.corpus import DatasetArguments
 from training.errors import bad_input, one_line_errors
 from training.tokenizer import train_tokenizer_from_corpus
 
 
 @dataclass
 class TokenizerArguments:
-    corpus: list[str] = field(
-        metadata={"help": "Corpus files: UTF-8 text, one text per line, .txt or .gz (a folder: every such file in it)."}
-    )
     output_dir: str = field(metadata={"help": "Folder to save the tokenizer in (loads with AutoTokenizer)."})
+    corpus: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "Corpus files: UTF-8 text, one text per line, .txt or .gz (a folder: every such file in it). Or "
+            "a dataset: --dataset_name."
+        },
+    )
     vocab_size: int = field(default=30000, metadata={"help": "Vocabulary size (KR-ELECTRA: 30,000)."})
     no_morphemes: bool = field(
         default=False, metadata={"help": "Plain WordPiece on raw text instead of morpheme-aware pieces (baseline)."}
@@ -28,7 +33,7 @@ class TokenizerArguments:
 def main(argv: list[str] | None = None) -> int:
     from training.arguments import parse_command
 
-    (args,) = parse_command((TokenizerArguments,), argv, "kr-electra-kd train-tokenizer")
+    args, dataset = parse_command((TokenizerArguments, DatasetArguments), argv, "kr-electra-kd train-tokenizer")
     with bad_input(ValueError):
         tokenizer = train_tokenizer_from_corpus(
             args.corpus,
@@ -38,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
             max_lines=args.max_lines,
             min_frequency=args.min_frequency,
             model_max_length=args.model_max_length,
+            dataset=dataset,
         )
     print(f"Saved a {len(tokenizer)}-token tokenizer to {args.output_dir}.")
     return 0

@@ -27,7 +27,14 @@ from transformers import DataCollatorWithPadding, PreTrainedModel, PreTrainedTok
 
 from modeling_kr_electra_kd import PRESETS, KRElectraKDPreTrainedModel
 from training.arguments import check_length, check_model_source, check_output_dir, overwrite_field, split_options
-from training.corpus import read_corpus, streamed_corpus, tokenized_corpus
+from training.corpus import (
+    DatasetArguments,
+    corpus_source,
+    dataset_options,
+    read_corpus,
+    streamed_corpus,
+    tokenized_corpus,
+)
 from training.defaults import BUILT_STUDENT_INITS, MLM_PROBABILITY
 from training.distillation.config import DistillationConfig
 from training.distillation.losses import REPLACED_TOKEN_DETECTION
@@ -78,7 +85,7 @@ class DistillArguments:
         default=None,
         metadata={
             "help": "Unlabeled text files (one text per line, .txt or .gz) or folders of them for task-agnostic "
-            "distillation; streamed, never loaded whole."
+            "distillation; streamed, never loaded whole. Or a dataset: --dataset_name."
         },
     )
     max_corpus_lines: int | None = field(default=None, metadata={"help": "Use at most this many corpus lines."})
@@ -176,23 +183,29 @@ def _portable_init(student_init: str, output_dir: Path) -> str:
     return student_init if student_init in BUILT_STUDENT_INITS else portable_path(student_init, output_dir)
 
 
-def check_arguments(args: DistillArguments, distillation: DistillationConfig, output_dir: Path) -> tuple:
-    """Every check that needs no weights; returns the task (None: task-agnostic) and the generator source for
-    --corrupt_inputs (None without)."""
+def check_arguments(
+    args: DistillArguments, distillation: DistillationConfig, output_dir: Path, dataset: DatasetArguments | None = None
+) -> tuple:
+    """Every check that needs no weights; returns the task (None: task-agnostic), the generator source for
+    --corrupt_inputs (None without) and the corpus source (None with --task)."""
     check_output_dir(output_dir, args.overwrite_output_dir)
     check_model_source(args.teacher, "--teacher")
     if args.student_init not in BUILT_STUDENT_INITS:
         check_model_source(args.student_init, "--student_init")
-    if (args.corpus is None) == (args.task is None):
-        raise ValueError("Give exactly one of --corpus (task-agnostic) or --task (task-specific distillation).")
+    corpus_flag = "--dataset_name" if dataset_options(dataset) else "--corpus" if args.corpus is not None else None
+    if (corpus_flag is None) == (args.task is None):
+        raise ValueError(
+            "Give exactly one of --corpus or --dataset_name (task-agnostic) or --task (task-specific distillation)."
+        )
     distillation.validate(corrupted_inputs=args.corrupt_inputs)
     distillation.check_labels(
-        "--corpus" if args.task is None else "--transfer_corpus" if args.transfer_corpus else None
+        corpus_flag if args.task is None else "--transfer_corpus" if args.transfer_corpus else None
     )
     generator_from = generator_source(args) if args.corrupt_inputs else None
     task = get_task(args.task) if args.task is not None else None
     check_max_seq_length(args)  # from the configs alone, before any weights are read
-    return task, generator_from
+    source = corpus_source(args.corpus, dataset) if task is None else None
+    return task, generator_from, source
 
 
 @dataclass
@@ -234,9 +247,9 @@ def load_models(args: DistillArguments, task, generator_from: str | None, seed: 
     return Models(teacher, tokenizer, student, init_note, generator)
 
 
-def build_train_data(args: DistillArguments, distillation: DistillationConfig, task, tokenizer, seed: int):
-    """The training set: the streamed corpus (task-agnostic) or the task's data (+ transfer texts), indexed for the
-    teacher cache when it is on."""
+def build_train_data(args: DistillArguments, distillation: DistillationConfig, task, tokenizer, seed: int, source=None):
+    """The training set: the streamed corpus `source` (task-agnostic) or the task's data (+ transfer texts), indexed
+    for the teacher cache when it is on."""
     if task is not None:
         train = _task_datasets(args, task, tokenizer, seed)
         if distillation.cache_teacher_outputs:
@@ -245,7 +258,7 @@ def build_train_data(args: DistillArguments, distillation: DistillationConfig, t
     # Unshuffled with the teacher cache: it is keyed by position, which must hold the same block each epoch.
     # Endless (one epoch to max_steps, exact resume) except with the cache, whose keys must recur each pass.
     train = streamed_corpus(
-        args.corpus,
+        source,
         tokenizer,
         args.max_seq_length,
         args.max_corpus_lines,
@@ -268,8 +281,21 @@ def pick_collator(args: DistillArguments, task, tokenizer, corrupting: bool):
     return data_collator_for(task, tokenizer)
 
 
+def _dataset_record(dataset: DatasetArguments | None, output_dir: Path) -> dict | None:
+    """The --dataset_name options as distillation.json records them (a local dataset relative to the output)."""
+    options = dataset_options(dataset)
+    if not options:
+        return None
+    return {**options, "dataset_name": portable_path(options["dataset_name"], output_dir)}
+
+
 def distillation_record(
-    args: DistillArguments, distillation: DistillationConfig, trainer: DistillationTrainer, models: Models, output_dir
+    args: DistillArguments,
+    distillation: DistillationConfig,
+    trainer: DistillationTrainer,
+    models: Models,
+    output_dir,
+    dataset: DatasetArguments | None = None,
 ) -> dict:
     """distillation.json: how the student was made, with paths relative to the output folder (or Hub ids), since
     the record is published with the student."""
@@ -282,6 +308,7 @@ def distillation_record(
         "mode": "task-agnostic" if args.task is None else "task-specific",
         "corrupted_inputs": models.generator is not None,
         "corpus": [portable_path(path, output_dir) for path in args.corpus or []] or None,
+        "dataset": _dataset_record(dataset, output_dir),
         "task": args.task,
         "transfer_corpus": [portable_path(path, output_dir) for path in args.transfer_corpus or []] or None,
         "steps": trainer.state.global_step,
@@ -295,12 +322,14 @@ def distillation_record(
     }
 
 
-def write_student(args, distillation, trainer: DistillationTrainer, models: Models, output_dir: Path) -> None:
+def write_student(
+    args, distillation, trainer: DistillationTrainer, models: Models, output_dir: Path, dataset=None
+) -> None:
     """The Hub-ready student folder: model, tokenizer and distillation.json, moved into place once complete."""
     with atomic_output(output_dir, needed=bytes_of(models.student)) as staging:
         models.student.save_pretrained(staging)
         save_tokenizer(models.tokenizer, staging)
-        record = distillation_record(args, distillation, trainer, models, output_dir)
+        record = distillation_record(args, distillation, trainer, models, output_dir, dataset)
         (staging / RECORD_FILE).write_text(json.dumps(record, indent=2, ensure_ascii=False), encoding="utf-8")
     print(f"Saved the student to {output_dir}.")
 
@@ -315,6 +344,7 @@ class Distillation:
     models: Models
     trainer: DistillationTrainer
     resume_from: str | None  # the checkpoint training continues from, if any
+    dataset: DatasetArguments | None = None  # the --dataset_name corpus, if any
 
     def train(self) -> int | None:
         """Train (from the last checkpoint in output_dir/checkpoints when there is one); None when it ran to its end,
@@ -325,18 +355,21 @@ class Distillation:
     def save(self) -> Path:
         """The Hub-ready student folder with distillation.json (written by the main process only); its path."""
         if self.trainer.is_world_process_zero():
-            write_student(self.args, self.distillation, self.trainer, self.models, self.output_dir)
+            write_student(self.args, self.distillation, self.trainer, self.models, self.output_dir, self.dataset)
         return self.output_dir
 
 
 def prepare_distillation(
-    args: DistillArguments, distillation: DistillationConfig, training_args: TrainingArguments
+    args: DistillArguments,
+    distillation: DistillationConfig,
+    training_args: TrainingArguments,
+    dataset: DatasetArguments | None = None,
 ) -> Distillation:
-    """Every check, the models, the data and the trainer; training_args.output_dir is the student's folder (its
+    """Every check, the models, the data (--corpus files, the `dataset` or the task's) and the trainer; training_args.output_dir is the student's folder (its
     checkpoints go to output_dir/checkpoints). Bad input raises ValueError (or OSError) before any training."""
     output_dir = Path(training_args.output_dir)
     training_args.output_dir = str(output_dir / "checkpoints")
-    task, generator_from = check_arguments(args, distillation, output_dir)
+    task, generator_from, source = check_arguments(args, distillation, output_dir, dataset)
     models = load_models(args, task, generator_from, training_args.seed)
     trainer = DistillationTrainer(
         model=models.student,
@@ -344,7 +377,7 @@ def prepare_distillation(
         distillation=distillation,
         head=task.kind if task is not None else REPLACED_TOKEN_DETECTION,  # task kinds are head kinds
         args=training_args,
-        train_dataset=build_train_data(args, distillation, task, models.tokenizer, training_args.seed),
+        train_dataset=build_train_data(args, distillation, task, models.tokenizer, training_args.seed, source),
         data_collator=pick_collator(args, task, models.tokenizer, models.generator is not None),
         processing_class=models.tokenizer,
         generator=models.generator,
@@ -352,21 +385,23 @@ def prepare_distillation(
     )
     last = resume_checkpoint(training_args.output_dir, models.student.config)
     trainer.check_resumable(last)
-    return Distillation(args, distillation, output_dir, models, trainer, last)
+    return Distillation(args, distillation, output_dir, models, trainer, last, dataset)
 
 
 def run_distillation(**options) -> Path:
     """One whole distillation, from keyword arguments named as the distill command's options (`teacher`,
-    `output_dir`, `corpus` or `task`, the `weight_<loss>` options, any TrainingArguments field, ...), with the
+    `output_dir`, `corpus`, `dataset_name` or `task`, the `weight_<loss>` options, any TrainingArguments field, ...), with the
     command's defaults; returns the student's folder. Runs in its own `output_run` (the output folder is locked until
     it returns). Bad input raises ValueError (the command's one-line errors); a run stopped by SIGTERM/SIGINT saves its
     checkpoint and raises SystemExit with the signal's exit status."""
-    own, loss, trainer = split_options(
-        options, (DistillArguments, DistillationConfig, TrainingArguments), "distillation"
+    own, loss, dataset, trainer = split_options(
+        options, (DistillArguments, DistillationConfig, DatasetArguments, TrainingArguments), "distillation"
     )
     training_args = TrainingArguments(**{**DISTILL_DEFAULTS, **trainer})
     with output_run():
-        run = prepare_distillation(DistillArguments(**own), DistillationConfig(**loss), training_args)
+        run = prepare_distillation(
+            DistillArguments(**own), DistillationConfig(**loss), training_args, DatasetArguments(**dataset)
+        )
         stopped = run.train()
         if stopped is not None:  # SIGTERM/SIGINT: the checkpoint is written and the line printed; the process ends
             raise SystemExit(stopped)
