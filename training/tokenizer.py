@@ -252,9 +252,13 @@ def train_tokenizer_from_corpus(
     model_max_length: int = 512,
 ) -> PreTrainedTokenizerFast:
     """`kr-electra-kd train-tokenizer` as a call: learn from the lines of the `corpus` files (at most `max_lines`) and
-    save to `output_dir`. A bad corpus raises `CorpusError` (a ValueError) before anything is saved."""
+    save to `output_dir`. A bad corpus raises `CorpusError` (a ValueError) before anything is saved. In a command run
+    the folder is locked first (one run per folder), and the tokenizer is written beside it and moved in whole
+    (training/outputs.py)."""
     from training.corpus import iter_corpus_lines
+    from training.outputs import atomic_output, claim_output_folder
 
+    claim_output_folder(output_dir)
     tokenizer = train_tokenizer(
         iter_corpus_lines(corpus, max_lines=max_lines),
         vocab_size=vocab_size,
@@ -262,5 +266,6 @@ def train_tokenizer_from_corpus(
         min_frequency=min_frequency,
         model_max_length=model_max_length,
     )
-    save_tokenizer(tokenizer, output_dir)
+    with atomic_output(output_dir) as staging:
+        save_tokenizer(tokenizer, staging)
     return tokenizer
