@@ -4,6 +4,7 @@ to do, help is short, and a finished model is never replaced without --overwrite
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -45,7 +46,7 @@ BAD_COMMAND_LINES = [
     (["convert", "--model", "m", "--output_dir", "o", "--ffn-rnk", "8"], "did you mean --ffn_rank?"),
     (["evaluate", "--model", "m", "--data_dirr", "d"], "did you mean --data_dir?"),
     (["pretrain-teacher", "--corpus", "c", "--tokenizer", "t", "--presett", "tiny"], "did you mean --preset?"),
-    (["card", "--model_dir", "m", "--result", "r.json", "--bogus"], "--bogus"),
+    (["card", "--model", "m", "--result", "r.json", "--bogus"], "--bogus"),
     (["export", "--model", "m", "--output_dir", "o", "--quantise", "int8"], "did you mean --quantize?"),
     (["finetune", "--task", "nsmc"], "the following arguments are required: --model"),
     (["convert", "--model", "m"], "the following arguments are required: --output_dir"),
@@ -92,6 +93,42 @@ def test_stored_short_help_is_current(command):
     assert stored.read_text(encoding="utf-8") == render_help(command), (
         f"{command}: training/help/{stored.name} is stale; run `python scripts/update_help.py`"
     )
+
+
+# The commands that read or write one model folder (or Hub id), which they all call --model (issue 35: card and upload
+# called it --model_dir, so `card --model ft` was "ambiguous option").
+MODEL_COMMANDS = {"finetune", "evaluate", "export", "convert", "demo", "card", "upload"}
+MODEL_FOLDER_OPTION = re.compile(r"--model(?:[_-](?:dir|directory|folder|path|name|name[_-]or[_-]path))?")
+
+
+def option_names(help_text: str) -> set[str]:
+    """The option names a command's help lists (`  --name, --alias VALUE   help...`)."""
+    names = set()
+    for line in help_text.splitlines():
+        if line.startswith("  -"):
+            names.update(re.findall(r"(?:^|, )(--?[\w-]+)", line.strip().split("  ")[0]))
+    return names
+
+
+def test_every_command_names_its_model_folder_the_same_way():
+    named = {}
+    for command in COMMANDS:
+        options = option_names(render_help(command))  # the live parser's
+        named[command] = sorted(name for name in options if MODEL_FOLDER_OPTION.fullmatch(name))
+    assert {command: names for command, names in named.items() if names} == dict.fromkeys(MODEL_COMMANDS, ["--model"])
+
+
+def test_card_takes_model_and_the_old_model_dir_with_one_deprecation_line(capsys, tmp_path):
+    missing = str(tmp_path / "missing")
+    assert cli(["card", "--model", missing]) == 2
+    assert (
+        capsys.readouterr().err == f"error: {missing} has no config.json: pass a folder written by save_pretrained.\n"
+    )
+    assert cli(["card", "--model_dir", missing]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "kr-electra-kd card: --model_dir: old spelling, deprecated; use --model.",
+        f"error: {missing} has no config.json: pass a folder written by save_pretrained.",
+    ]
 
 
 def test_help_and_tasks_do_not_import_torch():

@@ -5,16 +5,19 @@ moved into place, before the last one) leaves no folder that looks finished, and
 the complete checkpoint without refusing and without deleting checkpoints, leaving no temporary file. A full disk (a
 file-size limit, or a small tmpfs as root) in finetune, convert and export is one line and exit code 2, with nothing
 under a final name; the same command works once there is space. A second run into a folder a live run holds is
-refused naming its PID; the lock of a killed run is taken over.
+refused naming its PID; the lock of a killed run is taken over. The outputs of train-tokenizer (a folder), card
+(README.md) and evaluate (--output_file, locked as one file) follow the same rules (issue 35).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import json
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -27,10 +30,20 @@ from safetensors.torch import load_file
 
 from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDForPreTraining
 from training import outputs
-from training.arguments import FINISHED_MODEL_FILES, check_output_dir
-from training.commands import convert, distill, export, finetune
+from training.arguments import check_output_dir
+from training.commands import card, convert, distill, evaluate, export, finetune, train_tokenizer
 from training.errors import one_line_errors
-from training.outputs import LOCK_FILE, DiskFullError, atomic_output, disk_full_reason, guards_outputs
+from training.outputs import (
+    FINISHED_MODEL_FILES,
+    LOCK_FILE,
+    DiskFullError,
+    atomic_file,
+    atomic_output,
+    claim_output_file,
+    claim_output_folder,
+    disk_full_reason,
+    guards_outputs,
+)
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 QUIET = ["--disable_tqdm", "true", "--report_to", "none", "--logging_steps", "1000"]
@@ -417,3 +430,130 @@ def test_a_full_disk_is_one_line_leaves_nothing_finished_and_the_rerun_works(
             grow()
         assert main(argv) == 0  # space again: the same command works
         assert "config.json" in _finished(output) and _left_behind(output) == []
+
+
+# ---------------------------------------------------------------- one-file outputs; train-tokenizer, card, evaluate
+
+
+def test_a_file_moves_into_place_only_when_complete(tmp_path):
+    target = tmp_path / "results.json"
+    target.write_text("old")
+    with atomic_file(target) as staged:
+        assert staged == tmp_path / f".results.json.partial-{os.getpid()}"
+        staged.write_text("new")
+        assert target.read_text() == "old"  # nothing under the final name until the block ends
+    assert target.read_text() == "new" and sorted(path.name for path in tmp_path.iterdir()) == ["results.json"]
+    with pytest.raises(RuntimeError, match="boom"), atomic_file(target) as staged:
+        staged.write_text("half")
+        raise RuntimeError("boom")
+    assert target.read_text() == "new" and sorted(path.name for path in tmp_path.iterdir()) == ["results.json"]
+
+
+def test_a_killed_runs_staged_files_are_removed_by_the_next_run(tmp_path, capsys):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    dead, alive = _dead_pid(), os.getppid()  # the shell that started the tests runs still
+    for name in (f".README.md.partial-{dead}", f".eval.json.partial-{dead}", f".README.md.partial-{alive}"):
+        (folder / name).write_text("half")
+    guards_outputs(lambda argv: claim_output_file(folder / "eval.json", "--output_file"))([])
+    assert sorted(path.name for path in folder.iterdir()) == [
+        f".README.md.partial-{alive}",
+        f".README.md.partial-{dead}",
+    ]
+    guards_outputs(lambda argv: claim_output_folder(folder, "--model"))([])
+    assert sorted(path.name for path in folder.iterdir()) == [f".README.md.partial-{alive}"]  # a live run's stays
+    assert f"Removed what an interrupted run left in {folder}: .README.md.partial-{dead}." in capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def nsmc_model(tmp_path_factory, tiny_model) -> Path:
+    """The tiny model with an (untrained) nsmc head: what `evaluate --task nsmc` scores."""
+    from training.evaluation import load_task_model
+    from training.loading import load_config
+    from training.tasks import get_task
+
+    folder = tmp_path_factory.mktemp("nsmc-model")
+    torch.manual_seed(0)
+    load_task_model(str(tiny_model), get_task("nsmc"), load_config(str(tiny_model))).save_pretrained(folder)
+    for path in tiny_model.glob("*token*"):
+        shutil.copy(path, folder / path.name)
+    return folder
+
+
+# What makes a tokenizer folder look finished (AutoTokenizer reads them).
+TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json"]
+
+
+def _tokenizer_output(tmp_path: Path, models: dict) -> tuple[list[str], Path, list[str]]:
+    argv = ["--corpus", str(FIXTURES / "corpus.txt"), "--output_dir", str(tmp_path / "tok"), "--no_morphemes"]
+    return [*argv, "--vocab_size", "200", "--min_frequency", "1"], tmp_path / "tok", TOKENIZER_FILES
+
+
+def _card_output(tmp_path: Path, models: dict) -> tuple[list[str], Path, list[str]]:
+    folder = tmp_path / "student"
+    if not folder.exists():
+        shutil.copytree(models["tiny"], folder)
+    return ["--model", str(folder)], folder, ["README.md"]
+
+
+def _evaluate_output(tmp_path: Path, models: dict) -> tuple[list[str], Path, list[str]]:
+    argv = ["--model", str(models["nsmc"]), "--task", "nsmc", "--data_dir", str(FIXTURES / "tasks/nsmc")]
+    return [*argv, "--output_file", str(tmp_path / "eval.json")], tmp_path / "eval.json", ["eval.json"]
+
+
+ONE_RUN_COMMANDS = {  # main, its argv / output / the files it writes, the lock file, the flag that names the output
+    "train-tokenizer": (train_tokenizer.main, _tokenizer_output, lambda out: out / LOCK_FILE, "--output_dir"),
+    "card": (card.main, _card_output, lambda out: out / LOCK_FILE, "--model"),
+    "evaluate": (evaluate.main, _evaluate_output, lambda out: out.parent / f".eval.json{LOCK_FILE}", "--output_file"),
+}
+
+
+def _written(output: Path, names: list[str]) -> list[str]:
+    folder = output if output.suffix != ".json" else output.parent
+    return [name for name in names if (folder / name).exists()]
+
+
+def _staged(output: Path) -> list[str]:
+    folder = output if output.suffix != ".json" else output.parent
+    beside = [path.name for path in folder.parent.glob(f".{folder.name}.partial-*")]
+    inside = [path.name for path in folder.glob(".*.partial-*")] if folder.is_dir() else []
+    return beside + inside + [path.name for path in folder.glob(f"*{LOCK_FILE}")]
+
+
+@pytest.mark.parametrize("command", ONE_RUN_COMMANDS)
+def test_a_second_run_into_a_held_output_is_refused_in_one_line(command, tiny_model, nsmc_model, tmp_path, capsys):
+    main, output_of, lock_of, flag = ONE_RUN_COMMANDS[command]
+    argv, output, names = output_of(tmp_path, {"tiny": tiny_model, "nsmc": nsmc_model})
+    lock = lock_of(output)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    holder = os.open(lock, os.O_RDWR | os.O_CREAT)  # as a live run holds it: flock refuses a second open file
+    os.write(holder, json.dumps({"pid": 4242, "host": "elsewhere", "started": "noon"}).encode())
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    try:
+        capsys.readouterr()
+        assert main(argv) == 2
+    finally:
+        os.close(holder)
+    error = capsys.readouterr().err.strip().splitlines()
+    assert error[-1] == (
+        f"error: {output} is in use by another kr-electra-kd run (PID 4242 on elsewhere, since noon); wait for it "
+        f"to finish, or choose another {flag}."
+    ), error
+    assert _written(output, names) == []
+    assert main(argv) == 0  # the holder gone: the same command works, and releases its own lock
+    assert _written(output, names) == names and _staged(output) == []
+
+
+@pytest.mark.parametrize("command", ONE_RUN_COMMANDS)
+def test_a_full_disk_in_a_one_file_or_tokenizer_output_is_one_line(command, tiny_model, nsmc_model, tmp_path, capsys):
+    main, output_of, _, _ = ONE_RUN_COMMANDS[command]
+    argv, output, names = output_of(tmp_path, {"tiny": tiny_model, "nsmc": nsmc_model})
+    capsys.readouterr()
+    with file_size_limit(300):  # the lock's record fits, no output does
+        code = main(argv)
+    error = capsys.readouterr().err.strip().splitlines()
+    assert code == 2, error
+    assert error[-1].startswith(f"error: not enough space to write {output}") and "Traceback" not in "\n".join(error)
+    assert _written(output, names) == [] and _staged(output) == []
+    assert main(argv) == 0  # space again: the same command works
+    assert _written(output, names) == names and _staged(output) == []

@@ -194,10 +194,13 @@ def test_sigint_saves_exits_130_and_finetune_resumes_exactly(
 ):
     output = tmp_path / "run"
     argv = finetune_argv(tiny_model, fixtures_dir, output)
+    # The handlers found are put back: Python's default_int_handler, or SIG_IGN when the suite was started with SIGINT
+    # ignored (nohup, `cmd &` in a script, many CI runners).
+    found = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     with monkeypatch.context() as patch:
         signal_at_step(patch, 3, signal.SIGINT)  # 3: not a save step (every 2)
         assert finetune_command.main(argv) == 130
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handlers are put back
+    assert {signum: signal.getsignal(signum) for signum in found} == found
     stderr = capsys.readouterr().err
     assert stop_lines(stderr) == [
         f"stopped by SIGINT at step 3; saved checkpoint {output / 'checkpoint-3'}; run the same command again to resume."
@@ -206,6 +209,62 @@ def test_sigint_saves_exits_130_and_finetune_resumes_exactly(
     assert finetune_command.main(argv) == 0
     assert f"Resuming from {output / 'checkpoint-3'}" in capsys.readouterr().out
     assert max_difference(output, finetuned) == 0.0
+
+
+@pytest.mark.parametrize("found", [signal.SIG_IGN, signal.default_int_handler], ids=["ignored", "python-default"])
+def test_the_stop_handlers_put_back_the_handler_they_found(found):
+    """Whatever SIGINT was when the suite started (ignored under nohup or `cmd &`), the handlers restore it."""
+    from training.interrupts import StopOnSignal
+    from training.stop_signals import stopping_at_once
+
+    before = signal.signal(signal.SIGINT, found)
+    try:
+        stop = StopOnSignal()
+        stop.install()
+        assert signal.getsignal(signal.SIGINT) not in (found, signal.SIG_DFL)  # training's own handler
+        stop.uninstall()
+        assert signal.getsignal(signal.SIGINT) is found
+        with stopping_at_once():  # outside training SIGINT stays as found; SIGTERM is raised as an interrupt
+            assert signal.getsignal(signal.SIGINT) is found
+            assert signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, signal.SIG_IGN)
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+# A command that is still loading its data when SIGTERM comes: `training.finetuning.load_task_data` says so in argv[1]
+# and waits; argv[2:] is the kr-electra-kd command line.
+LOADING = """
+import sys, time
+from pathlib import Path
+import training.finetuning
+
+def loading(*args, **kwargs):
+    Path(sys.argv[1]).write_text("loading")
+    time.sleep(600)
+
+training.finetuning.load_task_data = loading
+from training.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.slow
+def test_sigterm_while_a_command_loads_is_one_line_and_exit_143(tiny_model, fixtures_dir, tmp_path):
+    output, reached = tmp_path / "run", tmp_path / "reached"
+    process = subprocess.Popen(
+        [sys.executable, "-c", LOADING, str(reached), "finetune", *finetune_argv(tiny_model, fixtures_dir, output)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for(reached, process)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 143, stderr[-2000:]  # not -15, killed without a word
+    assert "Traceback" not in stderr
+    assert stop_lines(stderr) == ["stopped by SIGTERM before training started; nothing was saved."]
+    assert not output.exists()  # the folder the run made for its lock went with the lock
 
 
 @pytest.mark.slow

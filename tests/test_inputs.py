@@ -263,7 +263,7 @@ def test_a_damaged_weights_file_is_one_line_naming_it(run, damaged, tmp_path, fi
 
 def test_upload_names_a_damaged_weights_file_in_one_line(damaged, capsys):
     capsys.readouterr()  # what saving printed
-    assert upload.main(["--model_dir", str(damaged), "--repo_id", "org/name", "--dry_run"]) == 2
+    assert upload.main(["--model", str(damaged), "--repo_id", "org/name", "--dry_run"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"error: model.safetensors in {damaged} is damaged (") and "\n" not in err
 
@@ -348,7 +348,7 @@ def test_upload_refuses_run_time_tokenizer_keys(tmp_path, tiny_tokenizer, capsys
     config.update(is_local=True, local_files_only=True, max_length=64, stride=0)
     config_file.write_text(json.dumps(config), encoding="utf-8")
     capsys.readouterr()  # what saving printed
-    assert upload.main(["--model_dir", str(folder), "--repo_id", "org/name", "--dry_run"]) == 2
+    assert upload.main(["--model", str(folder), "--repo_id", "org/name", "--dry_run"]) == 2
     assert capsys.readouterr().err.strip() == (
         f"error: {config_file} holds run-time keys is_local, local_files_only, max_length, stride (how the tokenizer "
         "was loaded or called, not what it is); re-save it with training.tokenizer.save_tokenizer, or delete those keys."

@@ -3,6 +3,8 @@
 - a command (training/commands/<name>.py) imports no other command;
 - a library module (any other module of `training`) imports no command and nothing above it: `model_cards`,
   `benchmarks` or the root `upload.py` script;
+- no import circle among the modules of `training` (function-level and TYPE_CHECKING imports count): each fact has
+  the home that all its importers stand above;
 - no function in training/, benchmarks/ or scripts/ is longer than 60 lines;
 - modeling_kr_electra_kd/ (shipped to the Hub, loaded there as remote code) imports only its own modules (relatively),
   the standard library, numpy, torch and the public transformers modules of MODELING_ALLOWED;
@@ -87,6 +89,63 @@ def test_every_cli_command_is_a_module_of_the_commands_package():
     modules = {target.split(":")[0] for target, _ in COMMANDS.values()}
     assert all(module.startswith(COMMANDS_PACKAGE + ".") for module in modules), modules
     assert modules == {module_name(path) for path in (TRAINING / "commands").glob("[!_]*.py")}
+
+
+def import_graph(root: Path = TRAINING) -> dict[str, set[str]]:
+    """Module of `root` -> the modules of `root` it imports (at any depth, as `imported_modules` reads them)."""
+    paths = {module_name(path, root.parent): path for path in sorted(root.rglob("*.py"))}
+    return {
+        name: {module for module in imported_modules(path, root.parent) if module in paths and module != name}
+        for name, path in paths.items()
+    }
+
+
+def import_cycles(root: Path = TRAINING) -> list[str]:
+    """'a -> b -> a' for each import circle among the modules of `root` (one shortest circle through each module
+    that is on one, listed once)."""
+    graph = import_graph(root)
+    cycles = set()
+    for start in graph:
+        paths, queue = {start: [start]}, [start]
+        while queue:  # breadth first: the shortest way back to `start`
+            module = queue.pop(0)
+            if start in graph[module]:
+                cycle = paths[module]
+                turn = cycle.index(min(cycle))  # one spelling per circle: from its smallest name
+                cycles.add(" -> ".join(cycle[turn:] + cycle[:turn] + [min(cycle)]))
+                break
+            for imported in sorted(graph[module] - set(paths)):
+                paths[imported] = [*paths[module], imported]
+                queue.append(imported)
+    return sorted(cycles)
+
+
+def test_no_import_circle_among_the_training_modules():
+    assert import_cycles() == []
+
+
+@pytest.mark.parametrize(
+    "where, line, expected",
+    [
+        (
+            "outputs.py",
+            "def f():\n    from training.arguments import check_output_dir",
+            "training.arguments -> training.outputs -> training.arguments",
+        ),
+        (
+            "distillation/minilm.py",
+            "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from training.distillation.losses import LossBatch",
+            "training.distillation.losses -> training.distillation.minilm -> training.distillation.losses",
+        ),
+    ],
+)
+def test_the_circle_rule_catches_an_import_back_up(tmp_path, where, line, expected):
+    """Known answer: the two circles issue 35 removed, put back in a copy of the package, are named."""
+    copy = tmp_path / "training"
+    shutil.copytree(TRAINING, copy, ignore=shutil.ignore_patterns("__pycache__", "data", "help"))
+    target = copy / where
+    target.write_text(target.read_text(encoding="utf-8") + "\n" + line + "\n", encoding="utf-8")
+    assert import_cycles(copy) == [expected]
 
 
 @pytest.mark.parametrize(

@@ -100,7 +100,7 @@ def test_results_that_do_not_match_the_model_are_refused(student_dir, tmp_path):
     with pytest.raises(ValueError, match="not a results JSON"):
         (tmp_path / "bad.json").write_text("{}")
         write_model_card(student_dir, [tmp_path / "bad.json"])
-    assert card_main(["--model_dir", str(student_dir), "--results", str(tmp_path / "missing.json")]) == 2
+    assert card_main(["--model", str(student_dir), "--results", str(tmp_path / "missing.json")]) == 2
 
 
 def _ready(student_dir):
@@ -142,7 +142,7 @@ def test_malformed_card_metadata_and_repo_refs_are_caught(student_dir):
 @pytest.mark.slow
 def test_dry_run_of_a_saved_tiny_student(student_dir, capsys):
     _ready(student_dir)
-    assert upload.main(["--model_dir", str(student_dir), "--repo_id", "org/kr-tiny", "--dry_run"]) == 0
+    assert upload.main(["--model", str(student_dir), "--repo_id", "org/kr-tiny", "--dry_run"]) == 0
     out = capsys.readouterr().out
     assert "org/kr-tiny" in out and "model.safetensors" in out and '"language": "ko"' in out
 
@@ -150,12 +150,12 @@ def test_dry_run_of_a_saved_tiny_student(student_dir, capsys):
 @pytest.mark.slow
 def test_bad_repo_id_and_missing_token_are_one_line_errors(student_dir, capsys, monkeypatch):
     _ready(student_dir)
-    assert upload.main(["--model_dir", str(student_dir), "--repo_id", "no-slash"]) == 2
+    assert upload.main(["--model", str(student_dir), "--repo_id", "no-slash"]) == 2
     assert "not of the form ORG/NAME" in capsys.readouterr().err
     monkeypatch.delenv("HF_TOKEN", raising=False)
     monkeypatch.setenv("HF_HOME", str(student_dir.parent / "empty_hf_home"))
     with mock.patch("huggingface_hub.get_token", return_value=None):
-        assert upload.main(["--model_dir", str(student_dir), "--repo_id", "org/kr-tiny"]) == 2
+        assert upload.main(["--model", str(student_dir), "--repo_id", "org/kr-tiny"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no Hugging Face token" in err
 
@@ -186,7 +186,7 @@ def test_upload_is_one_commit_or_none(student_dir, tmp_path, capsys, monkeypatch
     assert create.call_count == 0 and commit.call_count == 0
     # no network: one line, non-zero
     with mock.patch("huggingface_hub.HfApi.create_repo", side_effect=ConnectionError("Failed to resolve host")):
-        assert upload.main(["--model_dir", str(student_dir), "--repo_id", "org/x"]) == 1  # the network, not the input
+        assert upload.main(["--model", str(student_dir), "--repo_id", "org/x"]) == 1  # the network, not the input
     assert "cannot reach the Hugging Face Hub" in capsys.readouterr().err
 
 
@@ -199,7 +199,7 @@ def test_card_command_writes_readme(student_dir, capsys):
     }
     (student_dir / "results.json").write_text(json.dumps(measured), encoding="utf-8")
     teacher_results = student_dir.parent / "teacher.json"
-    argv = ["--model_dir", str(student_dir), "--results", str(student_dir / "results.json")]
+    argv = ["--model", str(student_dir), "--results", str(student_dir / "results.json")]
     argv += ["--teacher_results", str(teacher_results), "--repo_id", "org/kr-tiny-nsmc"]
     assert card_main(argv) == 0 and Path(student_dir / "README.md").is_file()
     assert capsys.readouterr().out == f"Wrote {student_dir / 'README.md'}.\n"
@@ -358,11 +358,11 @@ def test_upload_takes_the_old_flag_spellings_with_one_deprecation_line(tmp_path,
     assert upload.main(["--model-dir", str(tmp_path / "missing"), "--repo-id", "org/x", "--dry-run"]) == 2
     err = capsys.readouterr().err.splitlines()
     assert err == [
-        "kr-electra-kd upload: --model-dir, --repo-id, --dry-run: old spelling, deprecated; use --model_dir, "
-        "--repo_id, --dry_run.",
+        "kr-electra-kd upload: --model-dir, --repo-id, --dry-run: old spelling, deprecated; use --model, --repo_id, "
+        "--dry_run.",
         f"error: {tmp_path / 'missing'} is not a folder: pass a model folder written by save_pretrained.",
     ]
-    assert upload.main(["--model_dir", str(tmp_path), "--all", str(tmp_path), "--repo_id", "org/x"]) == 2
+    assert upload.main(["--model", str(tmp_path), "--all", str(tmp_path), "--repo_id", "org/x"]) == 2
     assert capsys.readouterr().err == (
-        "error: pass exactly one of --model_dir (one folder) and --all (a folder of model folders).\n"
+        "error: pass exactly one of --model (one folder) and --all (a folder of model folders).\n"
     )

@@ -22,16 +22,14 @@ import difflib
 import functools
 import shutil
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
 from training.defaults import RANK_FIELDS, RESULTS_FILE
-from training.outputs import claim_output_folder
+from training.outputs import FINISHED_MODEL_FILES, claim_output_folder
 from training.provenance import ABSOLUTE_PATH, is_local, portable_path
 
-# A folder holding any of these holds a finished model (or its scores): it is not replaced without the flag.
-FINISHED_MODEL_FILES = ("config.json", "model.safetensors", RESULTS_FILE, "onnx/model.onnx")
 # What describes a previous model in a folder: removed when that folder is overwritten, so that no old score or card
 # is left beside new weights (upload.py would publish them together).
 STALE_FILES = (
@@ -401,19 +399,21 @@ def split_options(options: dict[str, Any], dataclass_types: Iterable[type], what
     return tuple({key: value for key, value in options.items() if key in names} for names in groups)
 
 
-def with_new_spellings(argv: list[str], old_spellings: Iterable[str], prog: str) -> list[str]:
-    """`argv` with the deprecated kebab-case flags among `old_spellings` in snake_case, after one line on stderr
-    saying so (a command whose flags were renamed keeps the old spellings working this way)."""
-    old_spellings = set(old_spellings)
+def with_new_spellings(argv: list[str], old_spellings: Iterable[str] | Mapping[str, str], prog: str) -> list[str]:
+    """`argv` with the deprecated flags among `old_spellings` in their new spelling, after one line on stderr saying
+    so (a command whose flags were renamed keeps the old spellings working this way). `old_spellings`: old -> new
+    flag, or kebab-case flags whose new spelling is the same name in snake_case."""
+    if not isinstance(old_spellings, Mapping):
+        old_spellings = {flag: "--" + flag[2:].replace("-", "_") for flag in old_spellings}
     modern, old = [], []
     for item in argv:
         flag, equals, value = item.partition("=")
         if flag in old_spellings:
             old.append(flag)
-            flag = "--" + flag[2:].replace("-", "_")
+            flag = old_spellings[flag]
         modern.append(flag + equals + value)
     if old:
-        new = ", ".join("--" + flag[2:].replace("-", "_") for flag in old)
+        new = ", ".join(old_spellings[flag] for flag in old)
         print(f"{prog}: {', '.join(old)}: old spelling, deprecated; use {new}.", file=sys.stderr)
     return modern
 

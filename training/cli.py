@@ -11,9 +11,12 @@ from __future__ import annotations
 import difflib
 import importlib
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
+
+from training.stop_signals import STOP_SIGNALS, exit_status, interrupted_message, stopping_at_once
 
 # sub-command -> ("module:function", one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -70,7 +73,7 @@ def _entry(command: str) -> Callable[[list[str]], int | None]:
 
 
 # Exit status of a command stopped by Ctrl-C (128 + SIGINT), as shells report it.
-INTERRUPTED_EXIT_CODE = 130
+INTERRUPTED_EXIT_CODE = STOP_SIGNALS[signal.SIGINT]
 
 
 def _run(command: str, argv: list[str]) -> int:
@@ -79,23 +82,17 @@ def _run(command: str, argv: list[str]) -> int:
 
     configure_threads()  # before the command imports torch: see training/threads.py
     try:
-        result = _entry(command)(argv)
+        with stopping_at_once():  # SIGTERM before (or after) training: one line and 143, as Ctrl-C's 130
+            result = _entry(command)(argv)
     except CommandError as error:  # a command's own `one_line_errors` reports it first; this catches one without
         return report(error)
     except SystemExit as stop:  # argparse's exit (help, or a one-line usage error) ends only this command
         return stop.code if isinstance(stop.code, int) else 2
-    except KeyboardInterrupt as interrupt:
+    except KeyboardInterrupt as interrupt:  # training/stop_signals.py: the step and the checkpoint to resume from
         print(interrupted_message(interrupt), file=sys.stderr)
-        return INTERRUPTED_EXIT_CODE
+        return exit_status(interrupt)
     close_process_group()
     return int(result or 0)
-
-
-def interrupted_message(interrupt: KeyboardInterrupt) -> str:
-    """One line for Ctrl-C instead of a traceback (training/interrupts.py: the step and the checkpoint to resume from)."""
-    from training.interrupts import interrupted_message
-
-    return interrupted_message(interrupt)
 
 
 def close_process_group() -> None:

@@ -38,6 +38,7 @@ from modeling_kr_electra_kd.pipeline_kr_electra_kd import DEFAULT_MAX_ANSWER_LEN
 from training.arguments import check_length, split_options
 from training.defaults import RESULTS_FILE
 from training.loading import head_of, load_config, load_model, load_tokenizer
+from training.outputs import atomic_file, claim_output_file
 from training.provenance import portable_data_source, portable_path
 from training.tasks import (
     CLASSIFICATION,
@@ -288,8 +289,8 @@ def write_results(
     }
     if baselines:
         results["baselines"] = baselines
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    with atomic_file(path) as staged:  # never a half-written JSON under the final name
+        staged.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return results
 
 
@@ -396,7 +397,7 @@ class Evaluation:
     def run(self) -> dict:
         """Score the eval split, write the results JSON (and the predictions when asked); the results."""
         args, data_args, task = self.args, self.data_args, self.task
-        output_file = Path(args.output_file) if args.output_file else _default_output(args.model, task)
+        output_file = output_file_of(args, task)
         with tempfile.TemporaryDirectory() as scratch:
             trainer = Trainer(
                 model=self.model,
@@ -418,7 +419,8 @@ class Evaluation:
         print(json.dumps(results["metrics"], indent=2))
         print(f"Wrote {output_file}")
         if args.save_predictions:
-            save_predictions(Path(args.save_predictions), task, self.data["eval"], scores.predictions)
+            with atomic_file(args.save_predictions) as staged:
+                save_predictions(staged, task, self.data["eval"], scores.predictions)
             print(f"Wrote the predictions to {args.save_predictions}")
         return results
 
@@ -429,6 +431,7 @@ def prepare_evaluation(args: EvaluateArguments, data_args: DataArguments) -> Eva
     started = time.perf_counter()
     config = load_config(args.model)  # the model resolved (folder or Hub) before any data is read
     task = _task_of(args, config)
+    claim_output_file(output_file_of(args, task), "--output_file")  # one run per results file (in a command run)
     max_seq_length = resolve_max_seq_length(data_args.max_seq_length, task, config)
     args.seed = _eval_seed(args, task, data_args.data_dir)
     data = load_task_data(
@@ -452,6 +455,10 @@ def run_evaluation(**options) -> dict:
     return prepare_evaluation(EvaluateArguments(**own), DataArguments(**data)).run()
 
 
-def _default_output(model: str, task: Task) -> Path:
-    folder = Path(model)
+def output_file_of(args: EvaluateArguments, task: Task) -> Path:
+    """Where an evaluation writes its results JSON: --output_file, else MODEL/eval_results_TASK.json (./ for a Hub
+    id)."""
+    if args.output_file:
+        return Path(args.output_file)
+    folder = Path(args.model)
     return (folder if folder.is_dir() else Path(".")) / f"eval_results_{task.name}.json"

@@ -6,8 +6,8 @@ of training, and `train_until_stopped` prints one line (the step, the checkpoint
 resume") and returns the exit status a shell reports for the signal: 143 for SIGTERM, 130 for SIGINT. A second signal
 while the step finishes or the checkpoint is written stops at once: the checkpoint being written is left incomplete,
 and the re-run resumes from the one before (training/checkpoints.py tells them apart). Every training command calls
-`train_until_stopped` instead of `trainer.train`; a KeyboardInterrupt raised outside it (Ctrl-C while a command loads
-its data) is training/cli.py's one line, `interrupted_message`, which reads its step and checkpoint from here.
+`train_until_stopped` instead of `trainer.train`. A stop outside it (SIGTERM or Ctrl-C while a command loads its data)
+is training/stop_signals.py's: the signals, their exit statuses and the one line, which imports no torch.
 """
 
 from __future__ import annotations
@@ -20,17 +20,7 @@ import torch
 from transformers import Trainer, TrainerCallback
 
 from training import checkpoints
-
-# The signals that stop a run with a checkpoint, and the exit status of each (128 + the signal, as shells report).
-STOP_SIGNALS = {signal.SIGTERM: 128 + signal.SIGTERM, signal.SIGINT: 128 + signal.SIGINT}
-
-
-class StoppedAtOnce(KeyboardInterrupt):
-    """A second stop signal: raised from the signal handler wherever the run is, without saving anything more."""
-
-    def __init__(self, signum: int):
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
+from training.stop_signals import STOP_SIGNALS, StoppedAtOnce, signal_of, stopped_line
 
 
 class StopOnSignal(TrainerCallback):
@@ -79,10 +69,9 @@ def train_until_stopped(trainer: Trainer, resume_from_checkpoint: str | None = N
     try:
         trainer.train(resume_from_checkpoint=resume_from_checkpoint)
     except KeyboardInterrupt as interrupt:  # a second signal, or a KeyboardInterrupt raised by other code
-        signum = interrupt.signum if isinstance(interrupt, StoppedAtOnce) else signal.SIGINT
         if trainer.is_world_process_zero():
             print(stopped_line(trainer), file=sys.stderr)
-        return STOP_SIGNALS[signum]
+        return STOP_SIGNALS[signal_of(interrupt)]
     finally:
         stop.uninstall()
         trainer.remove_callback(stop)
@@ -103,29 +92,3 @@ def saved_line(trainer: Trainer, signum: int) -> str:
         f"stopped by {signal.Signals(signum).name} at step {step}; saved checkpoint {checkpoint}; run the same "
         "command again to resume."
     )
-
-
-def stopped_line(trainer: Trainer | None) -> str:
-    """The line for a run stopped at once (nothing more saved): its step and the checkpoint a re-run resumes from."""
-    if trainer is None:
-        return "stopped before training started; nothing was saved."
-    checkpoint = checkpoints.newest_intact_checkpoint(trainer.args.output_dir)
-    where = (
-        f"last checkpoint: {checkpoint} (run the same command again to resume from it)"
-        if checkpoint
-        else "no checkpoint yet (running the same command again starts from step 0)"
-    )
-    return f"stopped at step {trainer.state.global_step}; {where}."
-
-
-def interrupted_message(interrupt: KeyboardInterrupt) -> str:
-    """One line for a KeyboardInterrupt that reached the command line: `stopped_line` of the `Trainer` whose `train()`
-    the interrupt passed through (found on the traceback), or that nothing was saved."""
-    trainer = None
-    traceback = interrupt.__traceback__
-    while traceback is not None:
-        candidate = traceback.tb_frame.f_locals.get("self")
-        if trainer is None and hasattr(candidate, "state") and hasattr(candidate, "args"):
-            trainer = candidate if hasattr(candidate.state, "global_step") else None
-        traceback = traceback.tb_next
-    return stopped_line(trainer)

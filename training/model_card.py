@@ -4,7 +4,7 @@ results on the same tasks, how it was distilled (distillation.json) and, where m
 The YAML metadata (language, license, pipeline tag, datasets, base model, `model-index`) is built with
 huggingface_hub's card classes, which validate every result; the body comes from `template.md`.
 
-    kr-electra-kd card --model_dir runs/student-nsmc --results runs/student-nsmc/results.json \\
+    kr-electra-kd card --model runs/student-nsmc --results runs/student-nsmc/results.json \\
         --teacher_results runs/teacher-nsmc/results.json --teacher org/kr-electra-teacher
 """
 
@@ -19,6 +19,7 @@ from transformers import AutoConfig
 
 from modeling_kr_electra_kd import LAYER_MATRICES
 from training.heads import head_of_architecture
+from training.outputs import atomic_file, claim_output_folder
 from training.provenance import HUB_ID, is_local, portable_path, rebase
 from training.web_server import browser_card_text
 
@@ -334,6 +335,7 @@ def write_model_card(
     model_dir = Path(model_dir)
     if not (model_dir / "config.json").is_file():
         raise ValueError(f"{model_dir} has no config.json: pass a folder written by save_pretrained.")
+    claim_output_folder(model_dir, "--model")  # one run per folder (in a command run)
     config = AutoConfig.from_pretrained(model_dir, trust_remote_code=True)
     results, teacher_results = load_results(results), load_results(teacher_results)
     _check_results_match(results, config, model_dir)
@@ -374,5 +376,6 @@ def write_model_card(
         auto_class=head.auto_class,
         pipeline_tag=pipeline_tag,
     )
-    card.save(model_dir / "README.md")
+    with atomic_file(model_dir / "README.md") as staged:  # never a half-written card under the final name
+        card.save(staged)
     return card

@@ -6,14 +6,16 @@
   `claim_output_folder`. A second run into that folder is refused in one line naming the holder; the lock of a run
   that was killed is released by the kernel with the process, and the next run says it took it over. The lock is
   released, and its file removed, when the command returns. Under torchrun / accelerate only the main process (RANK 0)
-  takes it.
+  takes it. A command whose output is one file (`evaluate --output_file`) locks just that file
+  (`claim_output_file`).
 - **Atomic outputs.** `atomic_output(target)` gives a staging folder beside `target` (`.NAME.partial-PID`, on the same
   filesystem) for a command's final output; only once everything is written are the files moved into `target`, the
-  files that make a folder look finished (`training.arguments.FINISHED_MODEL_FILES`) last. Checkpoint folders already
+  files that make a folder look finished (`FINISHED_MODEL_FILES`) last. Checkpoint folders already
   in `target` stay. A run killed while writing leaves the staging folder, never a finished-looking target; a run
   killed while moving leaves a list of what it moved. The next run into the folder removes the staging folder and
   undoes a half-done move (so it resumes from its checkpoint instead of refusing a folder that looks finished), and
-  removes the `.tmpXXXXXX` files safetensors writes before renaming (left behind by a kill).
+  removes the `.tmpXXXXXX` files safetensors writes before renaming (left behind by a kill). A single file (a card's
+  README.md, a results JSON) is written the same way by `atomic_file`: staged beside its final name, then renamed.
 - **A full disk** (or a file-size limit) anywhere in a guarded command is one line naming the folder, the bytes needed
   where known and the bytes free, exit code 2 (`DISK_FULL_EXIT_CODE`), instead of a traceback.
 
@@ -36,6 +38,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from training.defaults import RESULTS_FILE
 from training.errors import CommandError
 
 try:
@@ -43,6 +46,12 @@ try:
 except ImportError:  # Windows: no advisory locks; runs are not serialised there
     fcntl = None
 
+# A folder holding any of these holds a finished model (or its scores): `training.arguments.check_output_dir` does not
+# replace it without --overwrite_output_dir, and `atomic_output` moves them in last.
+FINISHED_MODEL_FILES = ("config.json", "model.safetensors", RESULTS_FILE, "onnx/model.onnx")
+# What makes a folder look finished, the most telling first: `atomic_output` moves these in last, in reverse order (a
+# tokenizer folder's tokenizer_config.json after its tokenizer.json, a model's config.json after everything).
+MOVED_LAST = (*FINISHED_MODEL_FILES, "tokenizer_config.json")
 LOCK_FILE = ".kr-electra-kd.lock"
 PARTIAL_MARK = ".partial-"
 # Written into a staging folder just before its files move into the target: the list of what is being moved.
@@ -125,20 +134,20 @@ def bytes_of(model) -> int:
 
 @dataclass
 class _Run:
-    """One guarded command run: the folder locks it holds (folder -> (file descriptor, created the folder))."""
+    """One guarded command run: the locks it holds (lock file -> (file descriptor, the folder it created for it))."""
 
-    locks: dict[Path, tuple[int, bool]] = field(default_factory=dict)
-    folder: Path | None = None  # the first folder it claimed: named by a disk-full message
+    locks: dict[Path, tuple[int, Path | None]] = field(default_factory=dict)
+    folder: Path | None = None  # the first output it claimed: named by a disk-full message
 
     def release(self) -> None:
-        for folder, (descriptor, created) in self.locks.items():
+        for lock_file, (descriptor, created) in self.locks.items():
             with contextlib.suppress(OSError):
-                if os.fstat(descriptor).st_ino == (folder / LOCK_FILE).stat().st_ino:
-                    (folder / LOCK_FILE).unlink()
+                if os.fstat(descriptor).st_ino == lock_file.stat().st_ino:
+                    lock_file.unlink()
             os.close(descriptor)  # releases the flock
-            if created:
+            if created is not None:
                 with contextlib.suppress(OSError):
-                    folder.rmdir()  # only when empty: a run refused before writing leaves nothing behind
+                    created.rmdir()  # only when empty: a run refused before writing leaves nothing behind
         self.locks.clear()
 
 
@@ -186,27 +195,44 @@ def _written_folder(error: BaseException, fallback: Path | None) -> Path:
     return fallback if fallback is not None else Path.cwd()
 
 
-def claim_output_folder(folder: str | Path) -> None:
+def claim_output_folder(folder: str | Path, flag: str = "--output_dir") -> None:
     """Lock `folder` for the current guarded command run (creating it), then clear what killed runs left in it.
 
-    Raises ValueError naming the holder when a live run holds the folder. Outside an `output_run` (a test of the
-    output check) and in processes other than the main one, does nothing.
+    Raises ValueError naming the holder (and `flag`, the option that chose the folder) when a live run holds the
+    folder. Outside an `output_run` (a test of the output check) and in processes other than the main one, does
+    nothing.
     """
+    folder = Path(folder).absolute()
+    if _claim(folder / LOCK_FILE, folder, flag):
+        clear_leftovers(folder)
+
+
+def claim_output_file(path: str | Path, flag: str) -> None:
+    """Lock the single file `path` (e.g. `evaluate --output_file`) for the current guarded command run, by a lock file
+    beside it (`.NAME` + LOCK_FILE; other files of its folder stay free), and remove the staged copies of it that
+    killed runs left (`atomic_file`). As `claim_output_folder` otherwise."""
+    path = Path(path).absolute()
+    if _claim(path.parent / f".{path.name}{LOCK_FILE}", path, flag):
+        for partial in path.parent.glob(f".{glob_escape(path.name)}{PARTIAL_MARK}*"):
+            if partial.is_file() and _left_by_a_dead_run(partial):
+                partial.unlink()
+
+
+def _claim(lock_file: Path, output: Path, flag: str) -> bool:
+    """Take `lock_file` for the current run; False where there is nothing to take (see `claim_output_folder`)."""
     if not _RUNS or not is_main_process() or fcntl is None:
-        return
-    run, folder = _RUNS[-1], Path(folder).absolute()
-    if any(folder in other.locks for other in _RUNS):
-        return  # this process holds it already (a command run from inside another one)
+        return False
+    if any(lock_file in other.locks for other in _RUNS):
+        return False  # this process holds it already (a command run from inside another one)
+    run, folder = _RUNS[-1], lock_file.parent
     created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
-    descriptor = _lock(folder)
-    run.locks[folder] = (descriptor, created)
-    run.folder = run.folder or folder
-    clear_leftovers(folder)
+    run.locks[lock_file] = (_lock(lock_file, output, flag), folder if created else None)
+    run.folder = run.folder or output
+    return True
 
 
-def _lock(folder: Path) -> int:
-    path = folder / LOCK_FILE
+def _lock(path: Path, output: Path, flag: str) -> int:
     while True:
         descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -215,8 +241,8 @@ def _lock(folder: Path) -> int:
             holder = _read_holder(descriptor)
             os.close(descriptor)
             raise ValueError(
-                f"{folder} is in use by another kr-electra-kd run ({_describe(holder)}); wait for it to finish, or "
-                "choose another --output_dir."
+                f"{output} is in use by another kr-electra-kd run ({_describe(holder)}); wait for it to finish, or "
+                f"choose another {flag}."
             ) from None
         # The file may have been removed (and another made) by the run that held it between our open and flock.
         with contextlib.suppress(FileNotFoundError):
@@ -225,7 +251,7 @@ def _lock(folder: Path) -> int:
         os.close(descriptor)
     previous = _read_holder(descriptor)
     if previous.get("pid") and previous.get("pid") != os.getpid():
-        print(f"Took over the lock of {folder} from a run that no longer holds it ({_describe(previous)}).")
+        print(f"Took over the lock of {output} from a run that no longer holds it ({_describe(previous)}).")
     record = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
     os.ftruncate(descriptor, 0)
     os.pwrite(descriptor, (json.dumps(record) + "\n").encode(), 0)
@@ -257,19 +283,28 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _left_by_a_dead_run(staged: Path) -> bool:
+    """Whether `staged` (a `...partial-PID` name) belongs to a run that is no longer running (or to this process)."""
+    pid = staged.name.rsplit(PARTIAL_MARK, 1)[1]
+    return pid.isdigit() and (int(pid) == os.getpid() or not _pid_alive(int(pid)))
+
+
 def clear_leftovers(folder: str | Path) -> list[str]:
     """Remove what killed runs left in and beside `folder`: their staging folders (undoing a half-done move into
-    `folder`) and safetensors' `.tmpXXXXXX` files. Call only while holding the folder's lock. Prints one line, returns
-    the names removed."""
+    `folder`), their staged files in it (`atomic_file`) and safetensors' `.tmpXXXXXX` files. Call only while holding
+    the folder's lock. Prints one line, returns the names removed."""
     folder = Path(folder).absolute()
     removed = []
     for staging in sorted(folder.parent.glob(f".{glob_escape(folder.name)}{PARTIAL_MARK}*")):
-        pid = staging.name.rsplit(PARTIAL_MARK, 1)[1]
-        if not pid.isdigit() or (int(pid) != os.getpid() and _pid_alive(int(pid))):
+        if not staging.is_dir() or not _left_by_a_dead_run(staging):
             continue
         removed += [f"{name} (half moved)" for name in _undo_move(staging, folder)]
         shutil.rmtree(staging, ignore_errors=True)
         removed.append(staging.name)
+    for staged in sorted(folder.glob(f".*{PARTIAL_MARK}*")):
+        if staged.is_file() and _left_by_a_dead_run(staged):
+            staged.unlink()
+            removed.append(staged.name)
     for path in sorted(folder.rglob(".tmp*")):
         if SAFETENSORS_TEMP.match(path.name) and path.is_file():
             path.unlink()
@@ -327,20 +362,45 @@ def atomic_output(target: str | Path, needed: int | None = None) -> Iterator[Pat
         _move_into(staging, target)
     except BaseException as error:
         shutil.rmtree(staging, ignore_errors=True)
-        reason = disk_full_reason(error) if isinstance(error, Exception) else None
-        if reason is not None and not isinstance(error, DiskFullError):
-            raise DiskFullError(target, reason, needed) from error
+        _raise_disk_full(error, target, needed)
         raise
     shutil.rmtree(staging, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | Path) -> Iterator[Path]:
+    """A staged path for the single file `path` (`.NAME.partial-PID`, in the same folder), moved over `path` (os.replace:
+    atomic) when the block ends without an error: readers see the old file or the whole new one, never a part.
+
+    On an error the staged file is removed and `path` is left as it was; a full disk becomes a DiskFullError naming
+    `path`. What a killed run leaves is a `.NAME.partial-PID` file, which the next run that claims the folder (or the
+    file, `claim_output_file`) removes.
+    """
+    path = Path(path).absolute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staged = path.parent / f".{path.name}{PARTIAL_MARK}{os.getpid()}"
+    try:
+        yield staged
+        os.replace(staged, path)
+    except BaseException as error:
+        with contextlib.suppress(OSError):
+            staged.unlink()
+        _raise_disk_full(error, path)
+        raise
+
+
+def _raise_disk_full(error: BaseException, target: Path, needed: int | None = None) -> None:
+    """Raise a DiskFullError naming `target` from `error` when it is a full disk (and not one already)."""
+    reason = disk_full_reason(error) if isinstance(error, Exception) else None
+    if reason is not None and not isinstance(error, DiskFullError):
+        raise DiskFullError(target, reason, needed) from error
 
 
 def _move_into(staging: Path, target: Path) -> None:
     """Every file of `staging` into the same place in `target` (os.replace: atomic, same filesystem), those that make
     a folder look finished last; the list is written first, so that a kill in between can be undone."""
-    from training.arguments import FINISHED_MODEL_FILES
-
     names = sorted(path.relative_to(staging).as_posix() for path in staging.rglob("*") if path.is_file())
-    order = {name: index for index, name in enumerate(reversed(FINISHED_MODEL_FILES))}
+    order = {name: index for index, name in enumerate(reversed(MOVED_LAST))}
     names.sort(key=lambda name: (name in order, order.get(name, 0)))  # ..., model.safetensors, config.json
     listing = staging / MOVING_FILE
     listing.write_text(json.dumps(names), encoding="utf-8")

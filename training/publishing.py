@@ -27,7 +27,16 @@ from training.outputs import LOCK_FILE, PARTIAL_MARK
 
 # What upload_folder leaves out of a model folder: checkpoints, pickles, and a run's lock and the temporary files a
 # killed run may leave (training/outputs.py).
-IGNORE_PATTERNS = ("checkpoint-*", "checkpoints/*", "*.bin", "*.pt", ".done", LOCK_FILE, ".tmp*", f"*{PARTIAL_MARK}*")
+IGNORE_PATTERNS = (
+    "checkpoint-*",
+    "checkpoints/*",
+    "*.bin",
+    "*.pt",
+    ".done",
+    f"*{LOCK_FILE}",
+    ".tmp*",
+    f"*{PARTIAL_MARK}*",
+)
 REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 # Run in a fresh process: argv[1] the folder, argv[2] the Auto class of its head (training.heads).
 LOAD_CHECK = """
@@ -52,7 +61,7 @@ def publish_targets(repo_id: str, model_dir: str | Path | None = None, all_dir: 
     """[(folder, repo id)] to publish: `model_dir` as `repo_id`, or each model folder under `all_dir` as
     `repo_id/<folder name>` (`repo_id` an owner) or `repo_id<folder name>` (`repo_id` an ORG/PREFIX-)."""
     if (model_dir is None) == (all_dir is None):
-        raise PublishError("pass exactly one of --model_dir (one folder) and --all (a folder of model folders).")
+        raise PublishError("pass exactly one of --model (one folder) and --all (a folder of model folders).")
     if all_dir is not None:
         all_dir = Path(all_dir)
         if not all_dir.is_dir():
@@ -119,7 +128,7 @@ def _read_card(model_dir: Path) -> tuple[dict, str]:
     """The card's metadata and text, as the Hub will validate them."""
     card_file = model_dir / "README.md"
     if not card_file.is_file():
-        raise PublishError(f"{model_dir} has no README.md: write its card with `kr-electra-kd card --model_dir ...`.")
+        raise PublishError(f"{model_dir} has no README.md: write its card with `kr-electra-kd card --model ...`.")
     from huggingface_hub import ModelCard
     from huggingface_hub.repocard_data import model_index_to_eval_results
 
@@ -177,7 +186,7 @@ def check_card_results(model_dir: Path, metadata: dict, card_text: str) -> None:
         if results_file.is_file() or RESULTS_TABLE_MARK in card_text:
             raise PublishError(
                 f"{card_file} shows results but has no model-index metadata; regenerate it with `kr-electra-kd card "
-                f"--model_dir {model_dir} --results {results_file}`."
+                f"--model {model_dir} --results {results_file}`."
             )
         return
     if not results_file.is_file():
@@ -194,7 +203,7 @@ def check_card_results(model_dir: Path, metadata: dict, card_text: str) -> None:
         wrong = sorted(map(str, _claims(stated) ^ expected))[0]
         raise PublishError(
             f"{card_file} model-index does not match {results_file} (e.g. {wrong}: dataset, split, metric, value); "
-            f"regenerate the card with `kr-electra-kd card --model_dir {model_dir} --results {results_file}`."
+            f"regenerate the card with `kr-electra-kd card --model {model_dir} --results {results_file}`."
         )
 
 

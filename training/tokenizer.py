@@ -254,9 +254,13 @@ def train_tokenizer_from_corpus(
 ) -> PreTrainedTokenizerFast:
     """`kr-electra-kd train-tokenizer` as a call: learn from the lines of the `corpus` files or of the `dataset`
     (`training.corpus.DatasetArguments`; at most `max_lines`, read as pre-training reads them) and save to
-    `output_dir`. A bad corpus raises `CorpusError` (a ValueError) before anything is saved."""
+    `output_dir`. A bad corpus raises `CorpusError` (a ValueError) before anything is saved. In a command run the
+    folder is locked first (one run per folder), and the tokenizer is written beside it and moved in whole
+    (training/outputs.py)."""
     from training.corpus import corpus_source, iter_corpus_lines
+    from training.outputs import atomic_output, claim_output_folder
 
+    claim_output_folder(output_dir)
     tokenizer = train_tokenizer(
         iter_corpus_lines(corpus_source(corpus, dataset), max_lines=max_lines),
         vocab_size=vocab_size,
@@ -264,5 +268,6 @@ def train_tokenizer_from_corpus(
         min_frequency=min_frequency,
         model_max_length=model_max_length,
     )
-    save_tokenizer(tokenizer, output_dir)
+    with atomic_output(output_dir) as staging:
+        save_tokenizer(tokenizer, staging)
     return tokenizer

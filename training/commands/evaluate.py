@@ -14,11 +14,13 @@ import sys
 from training.arguments import parse_command
 from training.errors import bad_input, one_line_errors
 from training.evaluation import DataArguments, EvaluateArguments, prepare_evaluation
+from training.outputs import guards_outputs
 
 __all__ = ["EvaluateArguments", "main"]
 
 
 @one_line_errors
+@guards_outputs
 def main(argv: list[str] | None = None) -> int:
     args, data_args = parse_command((EvaluateArguments, DataArguments), argv, "kr-electra-kd evaluate")
     with bad_input():

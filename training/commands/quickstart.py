@@ -49,9 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         for text, prediction in zip(EXAMPLES, classifier(EXAMPLES)):
             print(f"{prediction['label']:>9} ({prediction['score']:.2f})  {text}")
     print(f"\nHub-ready student: {folder} (card: {', '.join(map(str, cards[:1]))})")
-    print(
-        f"Done in {time.time() - started:.0f} s. Publish with: python upload.py --model_dir {folder} --repo_id ORG/NAME"
-    )
+    print(f"Done in {time.time() - started:.0f} s. Publish with: python upload.py --model {folder} --repo_id ORG/NAME")
     return 0
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from training.corpus import DatasetArguments
 from training.errors import bad_input, one_line_errors
+from training.outputs import guards_outputs
 from training.tokenizer import train_tokenizer_from_corpus
 
 
@@ -30,6 +31,7 @@ class TokenizerArguments:
 
 
 @one_line_errors
+@guards_outputs
 def main(argv: list[str] | None = None) -> int:
     from training.arguments import parse_command
 

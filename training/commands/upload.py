@@ -1,7 +1,7 @@
 """`kr-electra-kd upload` (= `python upload.py`): check student folders and publish them to the Hugging Face Hub; the
 library is training/publishing.py.
 
-    kr-electra-kd upload --model_dir runs/student-nsmc --repo_id ORG/kr-electra-small-kd-nsmc [--private]
+    kr-electra-kd upload --model runs/student-nsmc --repo_id ORG/kr-electra-small-kd-nsmc [--private]
         [--revision BRANCH] [--commit_message "..."] [--dry_run]
     kr-electra-kd upload --all runs/students --repo_id ORG        # each folder as ORG/<folder name>
 
@@ -18,14 +18,23 @@ from pathlib import Path
 
 from training.errors import CommandError, bad_input, one_line_errors
 
-# The flags before they were snake_case: still accepted, with one deprecation line.
-OLD_SPELLINGS = ("--model-dir", "--repo-id", "--commit-message", "--dry-run")
+# The flags before they were snake_case (and the model folder's before every command called it --model): still
+# accepted, with one deprecation line.
+OLD_SPELLINGS = {
+    "--model_dir": "--model",
+    "--model-dir": "--model",
+    "--repo-id": "--repo_id",
+    "--commit-message": "--commit_message",
+    "--dry-run": "--dry_run",
+}
 
 
 @dataclass
 class UploadArguments:
     repo_id: str = field(metadata={"help": "ORG/NAME (with --all: ORG, or ORG/PREFIX-)."})
-    model_dir: str | None = field(default=None, metadata={"help": "The student folder to publish."})
+    model: str | None = field(
+        default=None, metadata={"help": "The student folder to publish (old spelling: --model_dir)."}
+    )
     all: str | None = field(
         default=None, metadata={"help": "Publish every model folder under this folder (as ORG/<folder name>)."}
     )
@@ -37,7 +46,7 @@ class UploadArguments:
     dry_run: bool = field(default=False, metadata={"help": "Run every check and print what would be sent."})
     onnx_dir: str | None = field(
         default=None,
-        metadata={"help": "With --model_dir: also push this export folder's web files to the companion REPO_ID-ONNX."},
+        metadata={"help": "With --model: also push this export folder's web files to the companion REPO_ID-ONNX."},
     )
 
 
@@ -62,7 +71,7 @@ def main(argv: list[str] | None = None, prog: str = "kr-electra-kd upload") -> i
         # the companion web repo (training/onnx_export.py), checked before anything is sent too
         web_files = web_repo_files(Path(args.onnx_dir)) if args.onnx_dir else []
         checked = []
-        for folder, repo_id in publish_targets(args.repo_id, args.model_dir, args.all):
+        for folder, repo_id in publish_targets(args.repo_id, args.model, args.all):
             checked.append((folder, repo_id, check_folder(folder)))  # every folder is checked before anything is sent
             check_loads_in_fresh_process(folder)
         if args.dry_run:

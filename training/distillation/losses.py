@@ -18,7 +18,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from training.distillation.minilm import minilm_relation_loss
+from training.distillation.minilm import relation_kl
 from training.tasks.registry import CLASSIFICATION, QUESTION_ANSWERING, REGRESSION, TOKEN_CLASSIFICATION
 
 # Head kinds: what the soft-target loss compares. The task kinds of training.tasks (classification: logits
@@ -187,6 +187,14 @@ def _attention(batch: LossBatch):
 def _embedding(batch: LossBatch):
     projected = batch.projections.embedding(batch.student.hidden_states[0])
     return hidden_mse(projected, batch.teacher["hidden_states"][0], batch.attention_mask)
+
+
+def minilm_relation_loss(batch: LossBatch) -> torch.Tensor:
+    """MiniLMv2's relation loss (training/distillation/minilm.py): the last student layer against its mapped teacher
+    layer, with the teacher's attention head count as the number of relation heads."""
+    student_layer, teacher_layer = len(batch.layer_map) - 1, batch.layer_map[-1] - 1
+    heads = batch.teacher_config.num_attention_heads
+    return relation_kl(batch.student_qkv[student_layer], batch.teacher_qkv[teacher_layer], heads, batch.attention_mask)
 
 
 @dataclass(frozen=True)

@@ -6,18 +6,15 @@ relation heads A_r; a relation is R = softmax(X X^T / sqrt(d_r)) over the positi
 of one relation head, the model's width / A_r). The relations are [batch, A_r, seq, seq] whatever the widths, so a
 narrow student compares with a wide teacher without a projection. The loss is KL(R_teacher || R_student) averaged
 over relation heads and valid query positions (padding keys get no probability), summed over Q-Q, K-K and V-V.
+The registered loss that applies it to a batch (`minilm_relation_loss`) is in losses.py, which imports this module.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
-
-if TYPE_CHECKING:
-    from training.distillation.losses import LossBatch
 
 
 def log_relations(states: torch.Tensor, heads: int, attention_mask: torch.Tensor | None) -> torch.Tensor:
@@ -49,11 +46,3 @@ def relation_kl(student_qkv, teacher_qkv, heads: int, attention_mask: torch.Tens
             mask = attention_mask.to(kl.dtype)
             total = total + (kl * mask).sum() / mask.sum().clamp(min=1.0)
     return total
-
-
-def minilm_relation_loss(batch: LossBatch) -> torch.Tensor:
-    """The registered loss: the last student layer against its mapped teacher layer, with the teacher's attention
-    head count as the number of relation heads."""
-    student_layer, teacher_layer = len(batch.layer_map) - 1, batch.layer_map[-1] - 1
-    heads = batch.teacher_config.num_attention_heads
-    return relation_kl(batch.student_qkv[student_layer], batch.teacher_qkv[teacher_layer], heads, batch.attention_mask)
