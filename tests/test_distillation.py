@@ -89,6 +89,7 @@ def test_pretraining_warns_when_the_discriminator_has_not_beaten_a_constant_pred
     assert pretrain.main(argv) == 0  # a warning, not an error: the teacher is saved
     error = capsys.readouterr().err
     assert "has not learned to detect replaced tokens" in error and "--max_steps" in error
+    assert "starting token embeddings" in error
     assert (tmp_path / "teacher" / "model.safetensors").is_file()
 
 

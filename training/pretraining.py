@@ -82,9 +82,10 @@ def discriminator_check(log_history: list[dict]) -> str | None:
         return None
     return (
         f"warning: at step {last['step']} the discriminator's RTD loss ({rtd:.3f}) is not {RTD_LEARNED_MARGIN:.0%} "
-        f"below a constant prediction's ({constant:.3f}): it has not learned to detect replaced tokens, and a teacher "
-        "like this one fine-tunes no better than random initialisation. Pre-train longer (--max_steps, more data per "
-        "step), e.g. on a GPU (benchmarks/reproduce.py --scale gpu); see benchmarks/results/learning_curve.md."
+        f"below a constant prediction's ({constant:.3f}): it has not learned to detect replaced tokens, so its encoder "
+        "adds little beyond its starting token embeddings (--embedding_init; from random embeddings such a teacher "
+        "fine-tunes below random initialisation). Pre-train longer (--max_steps, more data per step), e.g. on a GPU "
+        "(benchmarks/reproduce.py --scale gpu); see benchmarks/results/learning_curve.md."
     )
 
 
