@@ -131,6 +131,16 @@ def test_card_takes_model_and_the_old_model_dir_with_one_deprecation_line(capsys
     ]
 
 
+def test_help_and_usage_docstrings_name_no_folder_users_lack():
+    # ../shared/ is this project's own data folder, not a user's: examples name a placeholder such as nsmc/
+    training = Path(__file__).resolve().parents[1] / "training"
+    modules = ["evaluation", "finetuning", "tokenizer", "task_baselines", "tasks/__init__"]
+    files = [*HELP_DIR.glob("*.txt"), *(training / "commands").glob("*.py")]
+    files += [training / f"{name}.py" for name in modules]
+    naming = [path.name for path in files if "../shared" in path.read_text(encoding="utf-8")]
+    assert not naming, naming
+
+
 def test_help_and_tasks_do_not_import_torch():
     # what made `kr-electra-kd tasks`, `--help` and `<command> --help` take 5-11 s (a startup-time check, so run in a
     # fresh process)

@@ -3,11 +3,11 @@
 The one home of what fine-tuning shares with evaluation: loading a model with a task head, checking the
 tokenizer against it, scoring with `Trainer` (QA through n-best post-processing) and writing the results JSON.
 
-    kr-electra-kd evaluate --model runs/nsmc --data-dir ../shared/data/nsmc
+    kr-electra-kd evaluate --model runs/nsmc --data-dir nsmc/
 
 `run_evaluation(**options)` scores a model from keyword arguments named as the evaluate command's options:
 
-    run_evaluation(model="runs/nsmc", data_dir="../shared/data/nsmc", output_file="scores.json")
+    run_evaluation(model="runs/nsmc", data_dir="nsmc/", output_file="scores.json")
 """
 
 from __future__ import annotations
@@ -77,8 +77,9 @@ class DataArguments:
     data_dir: str | None = field(
         default=None,
         metadata={
-            "help": "Folder with the task's original files (e.g. ../shared/data/nsmc; `kr-electra-kd tasks --task "
-            "NAME` lists them). Default: load the task's dataset from the Hugging Face Hub."
+            "help": "Folder with the task's original files (e.g. nsmc/, a folder with ratings_train.txt and "
+            "ratings_test.txt; `kr-electra-kd tasks --task NAME` lists each task's files). Default: load the task's "
+            "dataset from the Hugging Face Hub."
         },
     )
     max_eval_samples: int | None = field(

@@ -5,7 +5,7 @@ from the newest complete checkpoint in the output folder); `Finetuning.train` tr
 model with results.json, both moved into place together once complete. `run_finetuning(**options)` does all three
 from keyword arguments named as the command's options, with its defaults:
 
-    run_finetuning(model="runs/student", task="nsmc", data_dir="../shared/data/nsmc", max_train_samples=3000)
+    run_finetuning(model="runs/student", task="nsmc", data_dir="nsmc/", max_train_samples=3000)
 
 What fine-tuning shares with evaluation (the task model, the tokenizer check, scoring, the results file) is
 training/evaluation.py.

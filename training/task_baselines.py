@@ -14,7 +14,7 @@ Two baselines per task, both scored with the task's own metric functions (traini
 A task is "learned" by a model when its score clears the trivial one by LEARNED_MARGIN points (see `learned_tasks`).
 
     from training.task_baselines import task_baselines
-    task_baselines("nsmc", data_dir="../shared/data/nsmc", max_train_samples=2000, max_eval_samples=1000, seed=42)
+    task_baselines("nsmc", data_dir="nsmc/", max_train_samples=2000, max_eval_samples=1000, seed=42)
 """
 
 from __future__ import annotations

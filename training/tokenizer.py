@@ -8,7 +8,7 @@ offsets instead). The vocabulary is every character (both forms, so nothing writ
 the most frequent morpheme pieces. The result is a plain BERT-style fast WordPiece tokenizer: at inference it needs no
 analyzer and no custom code, and `AutoTokenizer` / `pipeline()` load it as they load any BERT tokenizer.
 
-    kr-electra-kd train-tokenizer --corpus ../shared/data/corpus/nsmc_unselected_reviews.txt.gz --output_dir tok
+    kr-electra-kd train-tokenizer --corpus reviews.txt.gz --output_dir tok
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ Task-specific: a teacher fine-tuned on `--task` teaches a student with that task
 data plus, optionally, an unlabeled transfer set of the same kind of text that the teacher labels (small students
 need it most on span and token tasks).
 
-    kr-electra-kd distill --teacher teacher-nsmc --student_init student --task nsmc --data_dir ../shared/data/nsmc
+    kr-electra-kd distill --teacher teacher-nsmc --student_init student --task nsmc --data_dir nsmc/
 
 Student initialisation (`--student_init`): `random`; `teacher-layers` (the teacher's embeddings and the mapped layers,
 for a student of the teacher's width); or a folder/Hub id of a trained student, converted by SVD to the ranks of

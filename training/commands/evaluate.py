@@ -4,7 +4,7 @@ The library it calls (loading a model with a task head, scoring, the results JSO
 `run_evaluation` scores from keyword arguments) is training/evaluation.py; this module parses the command line and
 reports errors.
 
-    kr-electra-kd evaluate --model runs/nsmc --data-dir ../shared/data/nsmc
+    kr-electra-kd evaluate --model runs/nsmc --data-dir nsmc/
 """
 
 from __future__ import annotations

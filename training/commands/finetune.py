@@ -1,6 +1,6 @@
 """`kr-electra-kd finetune`: fine-tune a model on one Korean task with `Trainer` and write a results JSON.
 
-    kr-electra-kd finetune --model runs/student --task nsmc --data-dir ../shared/data/nsmc --max-train-samples 3000
+    kr-electra-kd finetune --model runs/student --task nsmc --data-dir nsmc/ --max-train-samples 3000
 
 Writes OUTPUT_DIR/ with the fine-tuned model (safetensors, config with the label names, tokenizer; loads with
 `pipeline()`) and OUTPUT_DIR/results.json. Checkpoints are kept while training, so an interrupted run resumes

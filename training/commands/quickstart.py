@@ -5,8 +5,8 @@ small teacher pre-trained as ELECTRA, a low-rank student distilled from it, both
 sample sentiment task, a Hub-ready student folder with its model card, and that folder loaded back through
 `pipeline()`. Every option of `training.recipe.PipelineArguments` scales the same command up to real data:
 
-    kr-electra-kd quickstart --corpus ../shared/data/corpus/nsmc_unselected_reviews.txt.gz \\
-        --data_dir ../shared/data/nsmc --max_train_samples 20000 --teacher_steps 5000 --distill_steps 5000
+    kr-electra-kd quickstart --corpus reviews.txt.gz \\
+        --data_dir nsmc/ --max_train_samples 20000 --teacher_steps 5000 --distill_steps 5000
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
     from training.tasks import get_task, load_task_data
     task = get_task("nsmc")
-    data = load_task_data(task, data_dir="../shared/data/nsmc", max_train_samples=3000)   # DatasetDict train/eval
+    data = load_task_data(task, data_dir="nsmc/", max_train_samples=3000)   # DatasetDict train/eval
 
 `kr-electra-kd tasks` lists the tasks.
 """
