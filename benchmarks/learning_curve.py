@@ -445,7 +445,15 @@ def build_result(args, argv, run_recipe: dict, folders: dict, measured: tuple, s
 
 
 def options_text(options: dict) -> str:
-    return ", ".join(f"{key}={value}" for key, value in options.items())
+    """Options as the table shows them: a path (the corpus, the task's folder) by its name, as the README's commands
+    name them; the JSON keeps the path."""
+
+    def shown(value):
+        if isinstance(value, list):
+            return [shown(item) for item in value]
+        return Path(value).name if isinstance(value, str) and "/" in value else value
+
+    return ", ".join(f"{key}={shown(value)}" for key, value in options.items())
 
 
 def recipe_lines(result: dict) -> list[str]:
