@@ -222,9 +222,22 @@ def recipe(args: argparse.Namespace) -> dict:
         "pretraining": pretraining | args.pretrain_options,
         "finetuning": task_options(args) | {"max_eval_samples": args.eval_samples} | args.finetune_options,
         "teacher_shape": args.shape,
+        "pretraining_defaults": pretraining_defaults(pretraining | args.pretrain_options),
         "corpus_lines": args.pretraining_lines or "the whole corpus",
         "checkpoint_every": every,
     }
+
+
+def pretraining_defaults(given: dict) -> dict:
+    """The pre-training options the run leaves at the package's defaults (the command's and Trainer's defaults it
+    sets), so the recipe says what was in force, e.g. `embedding_init`, not only what was given."""
+    import dataclasses
+
+    from training.pretraining import PretrainArguments
+    from training.trainer_common import PRETRAINING_DEFAULTS
+
+    own = {f.name: f.default for f in dataclasses.fields(PretrainArguments) if f.default is not dataclasses.MISSING}
+    return {key: value for key, value in (own | PRETRAINING_DEFAULTS).items() if key not in given}
 
 
 def folder_key(*parts: dict) -> str:
@@ -465,7 +478,8 @@ def recipe_lines(result: dict) -> list[str]:
         "corpus lines;",
         f"- teacher shape: `{shape_string(result['teacher_shape'])}`;",
         f"- pre-training (run_pretraining; corpus lines: {run_recipe['corpus_lines']}): "
-        f"`{options_text(run_recipe['pretraining'])}`;",
+        f"`{options_text(run_recipe['pretraining'])}`; package defaults in force: "
+        f"`{options_text(run_recipe.get('pretraining_defaults', {}))}`;",
         f"- fine-tuning (run_finetuning, per seed {', '.join(map(str, settings['seeds']))}): "
         f"`{options_text(run_recipe['finetuning'])}`;",
         f"- options given: pre-training `{options_text(settings['pretrain_options']) or 'none'}`, fine-tuning "
