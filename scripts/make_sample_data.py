@@ -36,73 +36,61 @@ SUBJECTS = [
     "독립 영화",
     "이 범죄 스릴러",
 ]
-# Each aspect: its subject and two predicates, (stem, past stem) of the positive and of the negative one. A clause says
-# one of them plainly ("연기가 자연스러웠다"), negated ("연기가 자연스럽지 않았다", "연기가 안 어색했다": the
-# other polarity), or as the conceded half of a contrast ("연기가 어색했지만 ..."), so every predicate occurs in both
-# classes and the label depends on negation and on which clause a contrast puts last.
-ASPECTS = [
-    ("연기가", ("자연스럽", "자연스러웠"), ("어색하", "어색했")),
-    ("스토리가", ("탄탄하", "탄탄했"), ("엉성하", "엉성했")),
-    ("음악이", ("좋", "좋았"), ("시끄럽", "시끄러웠")),
-    ("결말이", ("감동적이", "감동적이었"), ("허무하", "허무했")),
-    ("전개가", ("시원하", "시원했"), ("답답하", "답답했")),
-    ("영상미가", ("아름답", "아름다웠"), ("평범하", "평범했")),
-    ("대사가", ("인상적이", "인상적이었"), ("유치하", "유치했")),
-    ("캐릭터가", ("매력적이", "매력적이었"), ("밋밋하", "밋밋했")),
-    ("편집이", ("깔끔하", "깔끔했"), ("산만하", "산만했")),
-    ("러닝타임이", ("알맞", "알맞았"), ("길", "길었")),
-    ("내용이", ("재미있", "재미있었"), ("지루하", "지루했")),
-    ("연출이", ("세련되", "세련됐"), ("촌스럽", "촌스러웠")),
+POSITIVE = [
+    "정말 재미있었어요",
+    "배우들의 연기가 훌륭했다",
+    "끝까지 눈을 뗄 수 없었다",
+    "음악이 아름다워서 감동했어요",
+    "다시 보고 싶을 만큼 좋았다",
+    "올해 본 영화 중 최고였다",
+    "스토리가 탄탄하고 연출이 세련됐다",
+    "마지막 장면에서 눈물이 났어요",
+    "웃다가 울다가 시간 가는 줄 몰랐다",
+    "배우들의 호흡이 완벽했다",
+    "영상미가 뛰어나고 분위기가 좋았다",
+    "가족과 함께 보기에 딱 좋았어요",
+    "기대 이상으로 감동적이었다",
+    "강력 추천합니다",
+    "여운이 오래 남는 좋은 영화였다",
+    "주인공의 성장이 인상 깊었다",
+    "대사 하나하나가 마음에 남았다",
+    "긴장감이 넘치고 전개가 시원했다",
+    "유쾌하고 따뜻한 이야기였어요",
+    "감독의 연출력이 빛났다",
 ]
-# Shared by both classes: openings and endings that say nothing about the label.
-OPENINGS = [
+NEGATIVE = [
+    "너무 지루했어요",
+    "스토리가 엉망이었다",
+    "돈이 아까웠다",
+    "중간에 잠들어 버렸다",
+    "연기가 어색해서 몰입이 안 됐다",
+    "뻔한 전개에 실망했어요",
+    "시간 낭비였다",
+    "결말이 허무하고 어이없었다",
+    "기대했는데 너무 실망스러웠다",
+    "다시는 보고 싶지 않다",
+    "대사가 유치하고 오글거렸다",
+    "편집이 엉성해서 산만했다",
+    "억지 감동이라 불편했어요",
+    "개연성이 전혀 없었다",
+    "최악의 영화였다",
+    "러닝타임이 너무 길고 늘어졌다",
+    "음악만 시끄럽고 내용이 없었다",
+    "캐릭터가 매력이 하나도 없었다",
+    "광고에 속았어요",
+    "보는 내내 답답했다",
+]
+POSITIVE_TAILS = [
     "",
-    "주말에 친구랑 봤는데 ",
-    "기대 없이 봤는데 ",
-    "큰 화면으로 봤다. ",
-    "예고편을 보고 골랐다. ",
-    "오랜만에 극장에 갔다. ",
-    "원작을 읽고 봤는데 ",
-    "가족과 함께 봤다. ",
+    " 최고!",
+    " 추천해요.",
+    " 또 볼래요.",
+    " 별 다섯 개.",
+    " 10점 만점에 10점.",
+    " ㅎㅎ",
+    " 감사합니다.",
 ]
-ENDINGS = ["", " ㅋㅋ", " ...", " 제 생각은 그래요.", " 참고하세요.", " 그냥 그렇다는 얘기.", " 흠"]
-CONTRASTS = [("", "그런데 "), ("", "하지만 "), ("처음에는 ", "그런데 갈수록 "), ("솔직히 ", "그래도 ")]
-# The share of rows whose label is drawn at random (half of them end up wrong): real review labels are noisy too.
-NOISY_LABELS = 0.06
-
-
-def clause(rng: random.Random, aspect: tuple, positive: bool, conceded: bool = False) -> str:
-    """One clause about `aspect` with the given polarity; `conceded`: the first half of "A지만 B"."""
-    subject, good, bad = aspect
-    end = "지만" if conceded else "다"
-    form = rng.random()
-    if form < 0.5:  # said plainly
-        return f"{subject} {(good if positive else bad)[1]}{end}"
-    stem, past = bad if positive else good  # the other polarity, negated
-    if form < 0.75:
-        return f"{subject} {stem}지 않았{end}"
-    if not positive and form < 0.85:
-        return f"{subject} {stem}지 못했{end}"
-    return f"{subject} 안 {past}{end}"
-
-
-def review(rng: random.Random, positive: bool) -> str:
-    """A review whose label is `positive`: one or two agreeing clauses, or a contrast whose last clause decides."""
-    first, second = rng.sample(ASPECTS, 2)
-    structure = rng.random()
-    if structure < 0.25:
-        body = f"{clause(rng, first, positive)}."
-    elif structure < 0.45:
-        body = f"{clause(rng, first, positive)}. {clause(rng, second, positive)}."
-    elif structure < 0.7:
-        body = f"{clause(rng, first, not positive, conceded=True)} {clause(rng, second, positive)}."
-    else:
-        before, after = rng.choice(CONTRASTS)
-        body = f"{before}{clause(rng, first, not positive)}. {after}{clause(rng, second, positive)}."
-    subject = rng.choice(SUBJECTS)
-    topic = f"{subject}{'은' if (ord(subject[-1]) - 0xAC00) % 28 else '는'} " if rng.random() < 0.4 else ""
-    return rng.choice(OPENINGS) + topic + body + rng.choice(ENDINGS)
-
+NEGATIVE_TAILS = ["", " 비추.", " 별 하나도 아깝다.", " 1점.", " 환불하고 싶다.", " 실망.", " ㅠㅠ", " 아쉽네요."]
 
 DAILY = [
     "오늘은 날씨가 맑아서 공원에 산책을 다녀왔습니다.",
@@ -140,6 +128,17 @@ NEWS = [
 ]
 
 
+def review(rng: random.Random, positive: bool) -> str:
+    phrases = POSITIVE if positive else NEGATIVE
+    tails = POSITIVE_TAILS if positive else NEGATIVE_TAILS
+    first = rng.choice(phrases)
+    text = f"{rng.choice(SUBJECTS)} {first}."
+    if rng.random() < 0.5:
+        second = rng.choice([p for p in phrases if p != first])
+        text += f" {second}."
+    return text + rng.choice(tails)
+
+
 def main() -> None:
     rng = random.Random(20261124)
     nsmc = OUT / "sample_nsmc"
@@ -147,8 +146,8 @@ def main() -> None:
     seen: set[str] = set()
     rows: list[tuple[str, int]] = []
     while len(rows) < 1000:
-        label = len(rows) % 2  # balanced; a noisy row's text has a polarity drawn at random instead of its label's
-        text = review(rng, positive=bool(label) if rng.random() >= NOISY_LABELS else rng.random() < 0.5)
+        label = len(rows) % 2
+        text = review(rng, positive=bool(label))
         if text not in seen:
             seen.add(text)
             rows.append((text, label))
