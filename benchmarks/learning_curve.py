@@ -308,16 +308,20 @@ def checkpoint_measures(checkpoint: Path | None, teacher: Path, texts: list[str]
     return measures
 
 
-def random_teacher(pretrained: Path, output_dir: Path, tokenizer: Path, seed: int) -> Path:
-    """The pre-trained teacher's shape with fresh weights (seeded), saved like a teacher: a seed's step-0 control."""
+def random_teacher(pretrained: Path, output_dir: Path, tokenizer: Path, seed: int, vectors=None) -> Path:
+    """The pre-trained teacher's shape with fresh weights (seeded), saved like a teacher: a seed's step-0 control;
+    with `vectors`, its word embeddings are those (the embeddings-only point)."""
     import torch
     from transformers import AutoTokenizer
 
     from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDForPreTraining
+    from training.embedding_init import initialise_word_embeddings
     from training.pretraining import save_teacher
 
     torch.manual_seed(seed)
     discriminator = KRElectraKDForPreTraining(KRElectraKDConfig.from_pretrained(pretrained))
+    if vectors is not None:
+        initialise_word_embeddings(discriminator, vectors)
     return save_teacher(output_dir, discriminator, AutoTokenizer.from_pretrained(tokenizer))
 
 
@@ -337,13 +341,11 @@ def teacher_of(run: Path, step: int, seed: int, tokenizer: Path) -> Path:
 def embeddings_only_teachers(run: Path, tokenizer: Path, run_recipe: dict, seeds: list[int]) -> dict[int, Path]:
     """Each seed's random teacher with the token embeddings the pre-training run starts from (its --embedding_init)
     and no ELECTRA step: what the embeddings alone bring. Empty when the run starts from random embeddings."""
-    import torch
     from safetensors.torch import load_file, save_file
 
-    from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDForPreTraining
-    from training.embedding_init import initialise_word_embeddings
+    from modeling_kr_electra_kd import KRElectraKDConfig
     from training.loading import load_tokenizer
-    from training.pretraining import PretrainArguments, save_teacher, starting_embeddings
+    from training.pretraining import PretrainArguments, starting_embeddings
 
     fields = {name for name in PretrainArguments.__dataclass_fields__}
     args = PretrainArguments(**{key: value for key, value in run_recipe["pretraining"].items() if key in fields},
@@ -360,10 +362,7 @@ def embeddings_only_teachers(run: Path, tokenizer: Path, run_recipe: dict, seeds
     for seed in seeds:
         teacher = run / f"teacher_embeddings_only_seed{seed}"
         if not (teacher / "tokenizer_config.json").is_file():  # written last
-            torch.manual_seed(seed)
-            discriminator = KRElectraKDForPreTraining(config)
-            initialise_word_embeddings(discriminator, vectors)
-            save_teacher(teacher, discriminator, load_tokenizer(tokenizer))
+            random_teacher(run / "pretrained", teacher, tokenizer, seed, vectors)
         teachers[seed] = teacher
     return teachers
 
