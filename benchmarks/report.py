@@ -150,7 +150,7 @@ def learning_curve_section() -> str:
         + table
         + "\nRead against its control. What pays at this compute is where the teacher starts, not its ELECTRA steps: "
         "token embeddings taken from the corpus's co-occurrence statistics (`--embedding_init ppmi-svd`, the default "
-        "since this curve; about a minute) make the teacher fine-tune above the same shape randomly initialised on "
+        "when this curve ran, off by default since; about a minute) make the teacher fine-tune above the same shape randomly initialised on "
         "every seed, beyond the noise, and level with TF-IDF. The ELECTRA steps on top add nothing measurable here: "
         "the discriminator's loss stays close to a constant prediction's, so it has not learned its task yet, and the "
         "mean-pooled states' effective rank falls as the steps go on (its [CLS] states are nearly parallel in every "

@@ -336,6 +336,7 @@ def test_learning_curve_scores_each_checkpoint_of_one_pretraining_run(tmp_path, 
             "--corpus-lines", "1500", "--vocab-size", "2000", "--steps", "4", "0", "--train-samples", "32",
             "--task-epochs", "1", "--eval-samples", "50", "--seeds", "1", "2", "--pretrain-option", "logging_steps=2",
             "--finetune-option", "warmup_steps=0", "--collapse-texts", "40", "--result-name", "curve_toy",
+            "--pretrain-option", "embedding_init=ppmi-svd",
             "--work-dir", str(work), "--output-dir", str(out)]  # fmt: skip
     assert learning_curve.main(argv) == 0
     result = json.loads((out / "curve_toy.json").read_text())
