@@ -245,7 +245,7 @@ def shape_string(shape: dict) -> str:
 
 def task_data_dir(args: PipelineArguments, task_name: str) -> str | None:
     """One task: `data_dir` is its folder. Several: `data_dir` holds one folder per task, named as in
-    ../shared/data (kohate-binary and kohate-bias read kohate/)."""
+    the task registry's `data_folder` (kohate-binary and kohate-bias read kohate/)."""
     if args.data_dir is None or len(args.tasks) == 1:
         return args.data_dir
     from training.tasks import get_task
