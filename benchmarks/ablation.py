@@ -34,6 +34,7 @@ from benchmarks.common import (
     task_step_count,
 )
 from benchmarks.report import save_results
+from modeling_kr_electra_kd import PRESETS
 from training.defaults import RESULTS_FILE
 from training.recipe import run_step, scaled_preset, shape_string, step_seconds
 
@@ -46,7 +47,8 @@ def markdown(result: dict) -> str:
         f"reviews, seeds {', '.join(map(str, settings['seeds']))} (each seed its own slices, the same for both "
         f"students); CPU scale; command: `{result['command']}`; {result['step_seconds']:,} s in all.",
         "",
-        f"Both students: `{shape_string(result['student_shape'])}`, {settings['student_steps']} task-agnostic "
+        f"Both students: {settings.get('student_preset', 'small-kd')} `{shape_string(result['student_shape'])}`, "
+        f"{settings['student_steps']} task-agnostic "
         f"distillation steps from the teacher `{settings['teacher']}`, then {result['task_steps']} fine-tuning steps. "
         f"They differ only by `{change}`. Accuracy (%): mean ± sd over seeds.",
         "",
@@ -101,6 +103,12 @@ def main(argv: list[str] | None = None) -> int:
         "--change", nargs=argparse.REMAINDER, required=True, help="The distill options of the changed student (last)."
     )
     parser.add_argument("--name", default=None, help="Results name (default: from --change).")
+    parser.add_argument(
+        "--student-preset",
+        default="small-kd",
+        choices=[name for name in PRESETS if "small" in name],
+        help="Both students' preset, at half its width and 4 layers (e.g. small-lf-v3: low-rank).",
+    )
     parser.add_argument("--student-steps", type=int, default=800, help="Distillation steps of each student.")
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44], help="Fine-tuning seeds (paired).")
     parser.add_argument("--work-dir", type=Path, default=Path("runs/ablation"))
@@ -113,8 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     name = args.name or "_".join(option.lstrip("-") for option in args.change).replace("/", "_")
     started = time.time()
     work = args.work_dir / name
-    student_shape = scaled_preset("small-kd", width=0.5, layers=4)  # distillation_nsmc.py's student
-    distilling = {"teacher": args.teacher, "student_preset": "small-kd", "student_shape": shape_string(student_shape)}
+    student_shape = scaled_preset(args.student_preset, width=0.5, layers=4)  # small-kd: distillation_nsmc.py's
+    distilling = {"teacher": args.teacher, "student_preset": args.student_preset}
+    distilling |= {"student_shape": shape_string(student_shape)}
     distilling |= {"max_steps": args.student_steps, **pretraining_options(args, args.seeds[0])}
 
     scores: dict[str, list[float]] = {"baseline": [], "changed": []}

@@ -389,17 +389,22 @@ def test_ablation_compares_two_students_that_differ_by_one_change_on_paired_seed
     teacher = run / "pretrained"
     out = tmp_path / "out"
     argv = [*scale, "--teacher", str(teacher), "--student-steps", "2", "--seeds", "1", "2",
-            "--work-dir", str(tmp_path / "work"), "--output-dir", str(out), "--change", "--corrupt_inputs"]  # fmt: skip
+            "--work-dir", str(tmp_path / "work"), "--output-dir", str(out), "--student-preset", "small-lf-v3",
+            "--change", "--corrupt_inputs"]  # fmt: skip
     assert ablation.main(argv) == 0
     result = json.loads((out / "ablation_corrupt_inputs.json").read_text())
     changed = json.loads((tmp_path / "work" / "corrupt_inputs" / "student_changed" / "distillation.json").read_text())
     baseline = json.loads((tmp_path / "work" / "corrupt_inputs" / "student_baseline" / "distillation.json").read_text())
     assert changed["corrupted_inputs"] is True and baseline["corrupted_inputs"] is False
+    for variant in ("changed", "baseline"):  # both students in the low-rank shape asked for
+        config = json.loads((tmp_path / "work" / "corrupt_inputs" / f"student_{variant}" / "config.json").read_text())
+        assert config["ffn_rank"] and config["attention_rank"] and config["embedding_rank"]
     accuracy = result["nsmc_accuracy"]
     expected = [round(b - a, 2) for a, b in zip(accuracy["baseline"]["per_seed"], accuracy["changed"]["per_seed"])]
     assert result["difference"]["per_seed"] == expected
     table = (out / "ablation_corrupt_inputs.md").read_text()
     assert "| *TF-IDF + logistic regression* |" in table and "differ only by `--corrupt_inputs`" in table
+    assert "small-lf-v3" in table
     assert result["settings"]["corpus"] == "training/data/sample_corpus.txt"  # committed: repository-relative
 
 
