@@ -247,12 +247,14 @@ def folder_key(*parts: dict) -> str:
 
 
 def work_folders(work: Path, run_recipe: dict) -> dict[str, Path]:
-    """The tokenizer's folder (keyed by its options), the pre-training run's (by the tokenizer's and pre-training's)
-    and the prefix of its fine-tunings (by the fine-tuning's)."""
+    """The tokenizer's folder (keyed by its options), the pre-training run's (by the tokenizer's and pre-training's,
+    the package defaults in force included: a run made before a default changed is never reused after it) and the
+    prefix of its fine-tunings (by the fine-tuning's)."""
     tokenizer, pretraining = run_recipe["tokenizer"], run_recipe["pretraining"]
+    in_force = pretraining | run_recipe["pretraining_defaults"]
     return {
         "tokenizer": work / f"tokenizer_{folder_key(tokenizer)}",
-        "run": work / f"electra_{pretraining['max_steps']}steps_{folder_key(tokenizer, pretraining)}",
+        "run": work / f"electra_{pretraining['max_steps']}steps_{folder_key(tokenizer, in_force)}",
         "finetuned": f"finetuned_{folder_key(run_recipe['finetuning'])}",
     }
 

@@ -148,17 +148,17 @@ def learning_curve_section() -> str:
     return (
         "### Does pre-training pay at CPU scale? Teacher learning curve against its random-init control\n\n"
         + table
-        + "\nRead against its control. What pays at this compute is where the teacher starts, not its ELECTRA steps: "
-        "token embeddings taken from the corpus's co-occurrence statistics (`--embedding_init ppmi-svd`, the default "
-        "when this curve ran, off by default since; about a minute) make the teacher fine-tune above the same shape randomly initialised on "
-        "every seed, beyond the noise, and level with TF-IDF. The ELECTRA steps on top add nothing measurable here: "
-        "the discriminator's loss stays close to a constant prediction's, so it has not learned its task yet, and the "
-        "mean-pooled states' effective rank falls as the steps go on (its [CLS] states are nearly parallel in every "
-        "model, the random ones included, so that cosine does not separate them). From random embeddings the same "
-        "stall made every earlier teacher of this project fine-tune below its control (one seed, 6,000 steps: 78.36 "
-        "at step 0, 48.90 at 6,000). Escaping it needs more compute than a CPU hour (`benchmarks/reproduce.py --scale "
-        "gpu`) or the levers still to be measured (pre-LN, pre-training dropout, layer-wise decay, re-initialised top "
-        "layers: built, off by default)."
+        + "\nRead against its control. What pays at this compute is where the teacher starts more than its ELECTRA "
+        "steps: token embeddings taken from the corpus's co-occurrence statistics (`--embedding_init ppmi-svd`, the "
+        "default; about a minute) make the teacher fine-tune above the same shape randomly initialised on every seed, "
+        "beyond the noise, and level with TF-IDF. The ELECTRA steps on top keep it above its control but take some of "
+        "that gain back: the discriminator's loss stays close to a constant prediction's, so it has not learned its "
+        "task yet, and the mean-pooled states' effective rank falls as the steps go on (its [CLS] states are nearly "
+        "parallel in every model, the random ones included, so that cosine does not separate them). From random "
+        "embeddings the same stall made every earlier teacher of this project fine-tune below its control (one seed, "
+        "6,000 steps: 78.36 at step 0, 48.90 at 6,000). Escaping it needs more compute than a CPU hour "
+        "(`benchmarks/reproduce.py --scale gpu`) or levers measured beside this curve (pre-LN, pre-training dropout, "
+        "layer-wise decay, re-initialised top layers: built, off by default)."
         + "\n\n![NSMC accuracy against pre-training steps](benchmarks/results/learning_curve.png)"
     )
 

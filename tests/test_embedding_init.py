@@ -159,4 +159,15 @@ def test_a_dataset_corpus_gives_the_same_starting_embeddings_as_its_text_file(tm
     from_file = embeddings("file", [str(tmp_path / "corpus.txt")], None)
     from_dataset = embeddings("dataset", None, DatasetArguments(dataset_name=str(tmp_path / "parquet")))
     torch.testing.assert_close(from_dataset, from_file)
-    assert from_file[1:].std(unbiased=False).item() == pytest.approx(0.1, rel=0.05)
+    assert from_file[1:].std(unbiased=False).item() == pytest.approx(CooccurrenceSettings.std, rel=0.05)
+
+
+def test_ppmi_svd_starts_at_the_models_own_embedding_scale_by_default():
+    """Only the vectors' directions change by default: at 0.1 (five times initializer_range) the word vectors drowned
+    the position embeddings after the embedding layer norm and the discriminator's RTD loss never left a constant
+    prediction's (the quickstart's student then stayed at chance)."""
+    from modeling_kr_electra_kd import KRElectraKDConfig
+    from training.pretraining import PretrainArguments
+
+    assert PretrainArguments.embedding_init == "ppmi-svd"
+    assert PretrainArguments.embedding_init_std == CooccurrenceSettings().std == KRElectraKDConfig().initializer_range

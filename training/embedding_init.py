@@ -32,7 +32,10 @@ class CooccurrenceSettings:
 
     window: int = 5  # tokens either side of a token that count as its context
     context_smoothing: float = 0.75  # context counts raised to this power before PMI (damps rare contexts' PMI)
-    std: float = 0.1  # element standard deviation of the embeddings handed to the model (centred first)
+    # Element standard deviation of the embeddings handed to the model (centred first): the models' initializer_range,
+    # so the co-occurrence vectors change the directions of the starting embeddings, not their scale against the
+    # position embeddings (at 0.1 the discriminator never left a constant prediction).
+    std: float = 0.02
 
 
 def cooccurrence_counts(token_ids: Iterable[list[int]], vocab_size: int, window: int) -> sparse.csr_matrix:

@@ -230,14 +230,12 @@ class PretrainArguments:
     rtd_weight: float = field(default=50.0, metadata={"help": "Weight of the discriminator loss (ELECTRA: 50)."})
     generator_size_divisor: int = field(default=4, metadata={"help": "Generator width = teacher width / this."})
     embedding_init: str = field(
-        default="random",
+        default="ppmi-svd",
         metadata={
-            "help": "Where the token embeddings start: random, or ppmi-svd (positive PMI of the corpus's token "
-            "co-occurrence, factorised by SVD: about a minute on a CPU). Measured on NSMC at 4k labels over 3 seeds, a "
-            "ppmi-svd teacher fine-tunes about 4 points above random initialisation "
-            "(benchmarks/results/learning_curve.md); not the default yet, because in the quickstart a low-rank "
-            "student distilled from such a teacher scored at chance (49.5 against 100.0 from a random-embedding "
-            "teacher), which is not explained yet.",
+            "help": "Where the token embeddings start: ppmi-svd (positive PMI of the corpus's token co-occurrence, "
+            "factorised by SVD: about a minute on a CPU) or random. Measured on NSMC at 4k labels over 3 seeds, a "
+            "ppmi-svd teacher fine-tunes above the same shape randomly initialised, which a random-embedding teacher "
+            "does not at CPU compute (benchmarks/results/learning_curve.md).",
             "choices": list(EMBEDDING_INITS),
         },
     )
@@ -245,7 +243,13 @@ class PretrainArguments:
         default=500_000, metadata={"help": "Corpus lines read for --embedding_init ppmi-svd (its time and memory cap)."}
     )
     embedding_init_std: float = field(
-        default=0.1, metadata={"help": "Element standard deviation of the ppmi-svd token embeddings."}
+        default=CooccurrenceSettings.std,
+        metadata={
+            "help": "Element standard deviation of the ppmi-svd token embeddings. Default: the model's own "
+            "initializer_range, so only the vectors' directions change: at 0.1 the word vectors drowned the position "
+            "embeddings after the embedding layer norm, the discriminator's RTD loss sat at a constant prediction's "
+            "from step 100 on, and a student distilled from that teacher stayed at chance (the quickstart: 49.5)."
+        },
     )
     pretraining_dropout: float | None = field(
         default=None,
