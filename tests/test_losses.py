@@ -235,3 +235,33 @@ def test_minilm_relation_loss_matches_the_formula_for_two_heads_of_different_wid
             expected += (r_t * (r_t.log() - r_s.log())).sum(-1).mean().item() / 2
     assert relation_kl(student, teacher, 2, None).item() == pytest.approx(expected, rel=1e-5)
     assert LOSSES["minilm"].weight == 0.0 and LOSSES["minilm"].needs == {"qkv"}
+
+
+@pytest.mark.parametrize(
+    "ranks",
+    [{}, {"attention_rank": 4}, {"attention_rank": 4, "matrix_ranks": {"1.query": 3, "1.key": 5}}],
+    ids=["dense", "low-rank (fused Q, K, V)", "low-rank, unequal ranks"],
+)
+def test_capture_qkv_records_each_layers_query_key_and_value(ranks):
+    """MiniLM reads these: known answer = the layer's query / key / value modules applied one by one to the layer's
+    input. The low-rank attention computes them fused, so module hooks alone never fired there (a KeyError in
+    `distill --weight_minilm 1` for every low-rank student)."""
+    from training.distillation import capture_qkv
+
+    torch.manual_seed(0)
+    config = KRElectraKDConfig(
+        vocab_size=50, embedding_size=16, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=32, max_position_embeddings=16, **ranks,
+    )  # fmt: skip
+    model = KRElectraKDForPreTraining(config).eval()
+    input_ids = torch.randint(5, 50, (2, 7))
+    with torch.no_grad(), capture_qkv(model, [0, 1]) as captured:
+        hidden_states = model(input_ids, output_hidden_states=True).hidden_states
+    assert sorted(captured) == [0, 1]
+    for index in (0, 1):
+        attention = model.base_model.encoder.layer[index].attention.self
+        with torch.no_grad():
+            expected = [module(hidden_states[index]) for module in (attention.query, attention.key, attention.value)]
+        for got, want in zip(captured[index], expected):
+            torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+    assert "project_qkv" not in vars(model.base_model.encoder.layer[0].attention.self)  # the method is restored

@@ -68,12 +68,27 @@ def head_kind(model: PreTrainedModel) -> str:
 @contextmanager
 def capture_qkv(model: nn.Module, layers: list[int]):
     """Within the block, the yielded dict fills with layer index (0-based) -> (query, key, value) outputs, each
-    [batch, seq, width], of the encoder layers `layers` at each forward (forward hooks: any module named query / key /
-    value inside the layer, dense or low-rank)."""
+    [batch, seq, width], of the encoder layers `layers` at each forward.
+
+    This family's attention computes low-rank Q, K and V fused (`project_qkv`: their query / key / value modules
+    never run their own forward), so there the method's result is recorded; any other model (a stock ELECTRA or BERT
+    teacher) through forward hooks on the modules named query / key / value inside the layer."""
     states: dict[int, dict[str, torch.Tensor]] = {}
     encoder_layers = model.base_model.encoder.layer
-    handles = []
+    undo = []
     for index in layers:
+        fused = [module for module in encoder_layers[index].modules() if hasattr(module, "project_qkv")]
+        if fused:
+            attention, original = fused[0], fused[0].project_qkv
+
+            def recording(hidden_states, index=index, original=original):
+                projected = original(hidden_states)
+                states[index] = dict(zip(QKV_MODULES, projected))
+                return projected
+
+            attention.project_qkv = recording  # an instance attribute: deleting it restores the class's method
+            undo.append(lambda attention=attention: delattr(attention, "project_qkv"))
+            continue
         for name, module in encoder_layers[index].named_modules():
             kind = name.rsplit(".", 1)[-1]
             if kind in QKV_MODULES:
@@ -81,13 +96,13 @@ def capture_qkv(model: nn.Module, layers: list[int]):
                 def hook(_module, _inputs, output, index=index, kind=kind):
                     states.setdefault(index, {})[kind] = output
 
-                handles.append(module.register_forward_hook(hook))
+                undo.append(module.register_forward_hook(hook).remove)
     captured: dict[int, tuple] = {}
     try:
         yield captured
     finally:
-        for handle in handles:
-            handle.remove()
+        for restore in undo:
+            restore()
         captured.update({index: tuple(found[kind] for kind in QKV_MODULES) for index, found in states.items()})
 
 
