@@ -4,7 +4,10 @@ Two students of the same shape are distilled from the same teacher for the same 
 differ only by `--change` (extra `kr-electra-kd distill` options, e.g. `--corrupt_inputs`). Each is fine-tuned on
 the NSMC training slice and scored on the test reviews with every seed (each seed draws its own slices, the same
 for both students), so the difference per seed is a paired comparison. The trivial and TF-IDF + logistic-regression
-baselines of those slices are printed beside them. Settings are benchmarks/distillation_nsmc.py's CPU scale.
+baselines of those slices are printed beside them, and two controls fine-tuned alike on the same seeds: the teacher
+itself (each student's share of its score) and the students' shape randomly initialised, one per seed (what the
+labels alone teach that shape: a distilled student that does not beat it learned nothing from the teacher).
+Settings are benchmarks/distillation_nsmc.py's CPU scale.
 
     python -m benchmarks.ablation --teacher runs/learning_curve/electra_6000steps/pretrained --change --corrupt_inputs
 
@@ -27,16 +30,21 @@ from benchmarks.common import (
     command_line,
     nsmc_baselines,
     option_value,
+    paired_difference,
     pretraining_options,
+    random_model,
     score_cells,
     summary,
     task_options,
     task_step_count,
+    verdict,
 )
 from benchmarks.report import save_results
 from modeling_kr_electra_kd import PRESETS
 from training.defaults import RESULTS_FILE
 from training.recipe import run_step, scaled_preset, shape_string, step_seconds
+
+STUDENTS = ("baseline", "changed")
 
 
 def markdown(result: dict) -> str:
@@ -44,28 +52,41 @@ def markdown(result: dict) -> str:
     change = " ".join(settings["change"])
     lines = [
         f"Data: NSMC ratings_train {settings['train_samples']:,} labels / ratings_test {settings['eval_samples']:,} "
-        f"reviews, seeds {', '.join(map(str, settings['seeds']))} (each seed its own slices, the same for both "
-        f"students); CPU scale; command: `{result['command']}`; {result['step_seconds']:,} s in all.",
+        f"reviews, seeds {', '.join(map(str, settings['seeds']))} (each seed its own slices, the same for every "
+        f"row); CPU scale; command: `{result['command']}`; {result['step_seconds']:,} s in all.",
         "",
         f"Both students: {settings.get('student_preset', 'small-kd')} `{shape_string(result['student_shape'])}`, "
         f"{settings['student_steps']} task-agnostic "
         f"distillation steps from the teacher `{settings['teacher']}`, then {result['task_steps']} fine-tuning steps. "
-        f"They differ only by `{change}`. Accuracy (%): mean ± sd over seeds.",
+        f"They differ only by `{change}`. Every row is fine-tuned alike; accuracy (%): mean ± sd over seeds; share of "
+        "the teacher: the student's accuracy over the teacher's, seed by seed.",
         "",
-        "| student | NSMC accuracy | per seed |",
-        "|---|---|---|",
+        "| model | NSMC accuracy | per seed | share of the teacher |",
+        "|---|---|---|---|",
     ]
-    rows = [("distilled (baseline)", accuracy["baseline"]), (f"distilled with `{change}`", accuracy["changed"])]
-    rows += [(f"*{label}*", result["baselines"][kind]) for kind, (label, _) in BASELINES.items()]
-    for label, score in rows:
-        lines.append(f"| {label} | {score_cells(score)} |")
+    labels = {"baseline": "student, distilled (baseline)", "changed": f"student, distilled with `{change}`"}
+    rows = [("teacher, fine-tuned (no distillation)", accuracy.get("teacher"), "")]
+    rows.append(("student shape, randomly initialised (no teacher)", accuracy.get("random_init"), ""))
+    shares = result.get("share_of_teacher", {})
+    rows += [(labels[name], accuracy[name], shares.get(name)) for name in STUDENTS]
+    rows += [(f"*{label}*", result["baselines"][kind], "") for kind, (label, _) in BASELINES.items()]
+    for label, score, share in rows:
+        if score is not None:  # results made before the controls were added have no teacher or random-init row
+            share_cell = f"{share['mean']:.1f}% ± {share['stdev']:.1f}" if share else ""
+            lines.append(f"| {label} | {score_cells(score)} | {share_cell} |")
     difference = result["difference"]
     lines += [
         "",
-        f"`{change}`: {difference['mean']:+.2f} points (paired, per seed "
+        f"- `{change}`: {difference['mean']:+.2f} points (paired, per seed "
         f"{' / '.join(f'{value:+.2f}' for value in difference['per_seed'])}; better on {difference['wins']} of "
         f"{len(difference['per_seed'])} seeds).",
     ]
+    for name, paired in result.get("above_random_init", {}).items():
+        lines.append(
+            f"- {labels[name]} minus the random-init student, paired: {paired['mean']:+.2f} ± {paired['stdev']:.2f} "
+            f"points (better on {paired['wins']} of {len(paired['per_seed'])} seeds); above it beyond noise: "
+            f"{verdict(paired)}."
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -93,6 +114,15 @@ def change_options(change: list[str]) -> dict:
             value if previous is True else [*previous, value] if isinstance(previous, list) else [previous, value]
         )
     return options
+
+
+def finetuned_accuracy(args: argparse.Namespace, work: Path, name: str, model: Path, seed: int) -> float:
+    """`model` fine-tuned on `seed`'s NSMC training slice (once: a finished run is reused) and its test accuracy."""
+    output = work / f"finetuned_{name}_seed{seed}"
+    run_step(f"finetune {name} seed {seed}", output, "finetune",
+             {"model": str(model), "output_dir": str(output), "seed": seed, **task_options(args),
+              "max_eval_samples": args.eval_samples})  # fmt: skip
+    return json.loads((output / RESULTS_FILE).read_text("utf-8"))["metrics"]["accuracy"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,18 +156,24 @@ def main(argv: list[str] | None = None) -> int:
     distilling |= {"student_shape": shape_string(student_shape)}
     distilling |= {"max_steps": args.student_steps, **pretraining_options(args, args.seeds[0])}
 
-    scores: dict[str, list[float]] = {"baseline": [], "changed": []}
+    scores: dict[str, list[float]] = {name: [] for name in (*STUDENTS, "teacher", "random_init")}
     for variant, extra in (("baseline", {}), ("changed", change_options(args.change))):
         student = work / f"student_{variant}"
         run_step(f"distil {variant}", student, "distill", {**distilling, **extra, "output_dir": str(student)})
-        for seed in args.seeds:
-            output = work / f"finetuned_{variant}_seed{seed}"
-            run_step(f"finetune {variant} seed {seed}", output, "finetune",
-                     {"model": str(student), "output_dir": str(output), "seed": seed, **task_options(args),
-                      "max_eval_samples": args.eval_samples})  # fmt: skip
-            scores[variant].append(json.loads((output / RESULTS_FILE).read_text("utf-8"))["metrics"]["accuracy"])
+        scores[variant] = [finetuned_accuracy(args, work, variant, student, seed) for seed in args.seeds]
+    for seed in args.seeds:  # the controls, on the same seeds
+        scores["teacher"].append(finetuned_accuracy(args, work, "teacher", Path(args.teacher), seed))
+        random_student = work / f"student_random_init_seed{seed}"
+        if not (random_student / "tokenizer_config.json").is_file():  # written last
+            baseline = work / "student_baseline"
+            random_model(baseline, random_student, baseline, seed)
+        scores["random_init"].append(finetuned_accuracy(args, work, "random_init", random_student, seed))
 
     per_seed = [round(b - a, 2) for a, b in zip(scores["baseline"], scores["changed"])]
+    shares = {
+        name: summary([round(100 * value / teacher, 1) for value, teacher in zip(scores[name], scores["teacher"])])
+        for name in STUDENTS
+    }
     result = {
         "command": command_line("ablation", argv),
         "settings": {**vars(args), "work_dir": str(args.work_dir), "output_dir": str(args.output_dir)},
@@ -145,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         "task_steps": task_step_count(args),
         "nsmc_accuracy": {variant: summary(values) for variant, values in scores.items()},
         "difference": {**summary(per_seed), "wins": sum(value > 0 for value in per_seed)},
+        "share_of_teacher": shares,
+        "above_random_init": {name: paired_difference(scores[name], scores["random_init"]) for name in STUDENTS},
         "baselines": nsmc_baselines(args.nsmc_dir, args.train_samples, args.eval_samples, args.seeds),
         "seconds": round(time.time() - started),
         "step_seconds": round(step_seconds(work)),

@@ -119,6 +119,23 @@ def train_tokenizer(args: argparse.Namespace, work: Path) -> Path:
         [args.corpus], work / "tokenizer", args.vocab_size, max_lines=args.corpus_lines))  # fmt: skip
 
 
+def random_model(config_from: Path, output_dir: Path, tokenizer: Path, seed: int, vectors=None) -> Path:
+    """`config_from`'s shape with fresh weights (seeded), saved like a teacher folder: the same-shape random-init
+    control of a seed; with `vectors`, its word embeddings are those (the learning curve's embeddings-only point)."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDForPreTraining
+    from training.embedding_init import initialise_word_embeddings
+    from training.pretraining import save_teacher
+
+    torch.manual_seed(seed)
+    model = KRElectraKDForPreTraining(KRElectraKDConfig.from_pretrained(config_from))
+    if vectors is not None:
+        initialise_word_embeddings(model, vectors)
+    return save_teacher(output_dir, model, AutoTokenizer.from_pretrained(tokenizer))
+
+
 def option_value(text: str) -> bool | int | float | str:
     """An option's value given as text, as the library calls take it: true/false, an int, a float, or the text."""
     if text.lower() in ("true", "false"):
@@ -150,6 +167,25 @@ def summary(scores: list[float]) -> dict:
         "stdev": round(statistics.stdev(scores), 2) if len(scores) > 1 else 0.0,
         "per_seed": scores,
     }
+
+
+def paired_difference(values: list[float], control: list[float]) -> dict:
+    """`values` minus `control`, seed by seed (mean ± sd, wins), and whether `values` is above the control beyond
+    noise: the mean difference exceeds twice the larger standard deviation over seeds of the two (None with one seed:
+    no estimate of noise)."""
+    differences = [round(value - base, 2) for value, base in zip(values, control)]
+    noise = max(summary(values)["stdev"], summary(control)["stdev"])
+    beyond = len(values) > 1 and statistics.mean(differences) > 2 * noise
+    return {**summary(differences), "wins": sum(value > 0 for value in differences), "noise_sd": noise,
+            "above_control": beyond if len(values) > 1 else None}  # fmt: skip
+
+
+def verdict(paired: dict) -> str:
+    """A point's cell: above the control beyond noise, or not, or no estimate with one seed."""
+    above = paired["above_control"]
+    if above is None:
+        return "one seed: no estimate"
+    return f"**yes** (> 2 x {paired['noise_sd']:.2f})" if above else f"no (not > 2 x {paired['noise_sd']:.2f})"
 
 
 def score_cells(score: dict) -> str:

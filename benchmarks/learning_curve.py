@@ -36,7 +36,6 @@ import argparse
 import hashlib
 import json
 import math
-import statistics
 import sys
 import time
 from functools import reduce
@@ -49,13 +48,16 @@ from benchmarks.common import (
     command_line,
     keyword_options,
     nsmc_baselines,
+    paired_difference,
     pretraining_options,
+    random_model,
     score_cells,
     summary,
     task_options,
     task_step_count,
     teacher_preset,
     train_tokenizer,
+    verdict,
 )
 from benchmarks.report import save_results
 from training.defaults import RESULTS_FILE
@@ -310,23 +312,6 @@ def checkpoint_measures(checkpoint: Path | None, teacher: Path, texts: list[str]
     return measures
 
 
-def random_teacher(pretrained: Path, output_dir: Path, tokenizer: Path, seed: int, vectors=None) -> Path:
-    """The pre-trained teacher's shape with fresh weights (seeded), saved like a teacher: a seed's step-0 control;
-    with `vectors`, its word embeddings are those (the embeddings-only point)."""
-    import torch
-    from transformers import AutoTokenizer
-
-    from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDForPreTraining
-    from training.embedding_init import initialise_word_embeddings
-    from training.pretraining import save_teacher
-
-    torch.manual_seed(seed)
-    discriminator = KRElectraKDForPreTraining(KRElectraKDConfig.from_pretrained(pretrained))
-    if vectors is not None:
-        initialise_word_embeddings(discriminator, vectors)
-    return save_teacher(output_dir, discriminator, AutoTokenizer.from_pretrained(tokenizer))
-
-
 def teacher_of(run: Path, step: int, seed: int, tokenizer: Path) -> Path:
     """The teacher folder of `step` (0: the random control of `seed`), written once."""
     from training.pretraining import teacher_from_checkpoint
@@ -336,7 +321,7 @@ def teacher_of(run: Path, step: int, seed: int, tokenizer: Path) -> Path:
         if step:
             teacher_from_checkpoint(run / "pretrained" / "checkpoints" / f"checkpoint-{step}", teacher, tokenizer)
         else:
-            random_teacher(run / "pretrained", teacher, tokenizer, seed)
+            random_model(run / "pretrained", teacher, tokenizer, seed)
     return teacher
 
 
@@ -364,7 +349,7 @@ def embeddings_only_teachers(run: Path, tokenizer: Path, run_recipe: dict, seeds
     for seed in seeds:
         teacher = run / f"teacher_embeddings_only_seed{seed}"
         if not (teacher / "tokenizer_config.json").is_file():  # written last
-            random_teacher(run / "pretrained", teacher, tokenizer, seed, vectors)
+            random_model(run / "pretrained", teacher, tokenizer, seed, vectors)
         teachers[seed] = teacher
     return teachers
 
@@ -409,25 +394,7 @@ def against_control(scores: dict[str, list[float]]) -> dict[str, dict]:
     the point and of the control (None with one seed: no estimate of noise)."""
     if "0" not in scores:
         return {}
-    control = summary(scores["0"])
-    paired = {}
-    for step, values in scores.items():
-        if step == "0":
-            continue
-        differences = [round(value - base, 2) for value, base in zip(values, scores["0"])]
-        noise = max(summary(values)["stdev"], control["stdev"])
-        beyond = differences and len(values) > 1 and statistics.mean(differences) > 2 * noise
-        paired[step] = {**summary(differences), "wins": sum(value > 0 for value in differences),
-                        "noise_sd": noise, "above_control": bool(beyond) if len(values) > 1 else None}  # fmt: skip
-    return paired
-
-
-def verdict(paired: dict) -> str:
-    """A point's cell: above the control beyond noise, or not, or no estimate with one seed."""
-    above = paired["above_control"]
-    if above is None:
-        return "one seed: no estimate"
-    return f"**yes** (> 2 x {paired['noise_sd']:.2f})" if above else f"no (not > 2 x {paired['noise_sd']:.2f})"
+    return {step: paired_difference(values, scores["0"]) for step, values in scores.items() if step != "0"}
 
 
 def build_result(args, argv, run_recipe: dict, folders: dict, measured: tuple, started: float) -> dict:

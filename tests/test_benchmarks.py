@@ -396,14 +396,25 @@ def test_ablation_compares_two_students_that_differ_by_one_change_on_paired_seed
     changed = json.loads((tmp_path / "work" / "corrupt_inputs" / "student_changed" / "distillation.json").read_text())
     baseline = json.loads((tmp_path / "work" / "corrupt_inputs" / "student_baseline" / "distillation.json").read_text())
     assert changed["corrupted_inputs"] is True and baseline["corrupted_inputs"] is False
-    for variant in ("changed", "baseline"):  # both students in the low-rank shape asked for
-        config = json.loads((tmp_path / "work" / "corrupt_inputs" / f"student_{variant}" / "config.json").read_text())
-        assert config["ffn_rank"] and config["attention_rank"] and config["embedding_rank"]
+    work = tmp_path / "work" / "corrupt_inputs"
+    for student in ("student_changed", "student_baseline", "student_random_init_seed1", "student_random_init_seed2"):
+        config = json.loads((work / student / "config.json").read_text())  # every student in the low-rank shape
+        assert config["ffn_rank"] and config["attention_rank"] and config["embedding_rank"], student
     accuracy = result["nsmc_accuracy"]
     expected = [round(b - a, 2) for a, b in zip(accuracy["baseline"]["per_seed"], accuracy["changed"]["per_seed"])]
     assert result["difference"]["per_seed"] == expected
+    # the controls: the teacher fine-tuned on the same seeds (each student's share of it) and a random-init student
+    assert len(accuracy["teacher"]["per_seed"]) == len(accuracy["random_init"]["per_seed"]) == 2
+    teacher = accuracy["teacher"]["per_seed"]
+    shares = [round(100 * a / t, 1) for a, t in zip(accuracy["baseline"]["per_seed"], teacher)]
+    assert result["share_of_teacher"]["baseline"]["per_seed"] == shares
+    random_init = accuracy["random_init"]["per_seed"]
+    paired = [round(a - r, 2) for a, r in zip(accuracy["changed"]["per_seed"], random_init)]
+    assert result["above_random_init"]["changed"]["per_seed"] == paired
     table = (out / "ablation_corrupt_inputs.md").read_text()
     assert "| *TF-IDF + logistic regression* |" in table and "differ only by `--corrupt_inputs`" in table
+    assert "| teacher, fine-tuned (no distillation) |" in table and "minus the random-init student, paired" in table
+    assert "| student shape, randomly initialised (no teacher) |" in table
     assert "small-lf-v3" in table
     assert result["settings"]["corpus"] == "training/data/sample_corpus.txt"  # committed: repository-relative
 
