@@ -125,7 +125,7 @@ def finetuned_accuracy(args: argparse.Namespace, work: Path, name: str, model: P
     return json.loads((output / RESULTS_FILE).read_text("utf-8"))["metrics"]["accuracy"]
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_scale_arguments(parser)
     parser.add_argument("--teacher", required=True, help="Teacher folder (pre-trained, not fine-tuned).")
@@ -148,6 +148,28 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--change needs at least one distill option, e.g. --change --corrupt_inputs")
     if not (Path(args.teacher) / "config.json").is_file():
         parser.error(f"--teacher {args.teacher}: no config.json there; pass a pre-trained teacher folder")
+    return args
+
+
+def scores_of_every_row(args: argparse.Namespace, work: Path, distilling: dict) -> dict[str, list[float]]:
+    """Per seed: both students (distilled, then fine-tuned) and the two controls fine-tuned alike."""
+    scores: dict[str, list[float]] = {name: [] for name in (*STUDENTS, "teacher", "random_init")}
+    for variant, extra in (("baseline", {}), ("changed", change_options(args.change))):
+        student = work / f"student_{variant}"
+        run_step(f"distil {variant}", student, "distill", {**distilling, **extra, "output_dir": str(student)})
+        scores[variant] = [finetuned_accuracy(args, work, variant, student, seed) for seed in args.seeds]
+    for seed in args.seeds:
+        scores["teacher"].append(finetuned_accuracy(args, work, "teacher", Path(args.teacher), seed))
+        random_student = work / f"student_random_init_seed{seed}"
+        if not (random_student / "tokenizer_config.json").is_file():  # written last
+            baseline = work / "student_baseline"
+            random_model(baseline, random_student, baseline, seed)
+        scores["random_init"].append(finetuned_accuracy(args, work, "random_init", random_student, seed))
+    return scores
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_arguments(argv)
     name = args.name or "_".join(option.lstrip("-") for option in args.change).replace("/", "_")
     started = time.time()
     work = args.work_dir / name
@@ -155,19 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     distilling = {"teacher": args.teacher, "student_preset": args.student_preset}
     distilling |= {"student_shape": shape_string(student_shape)}
     distilling |= {"max_steps": args.student_steps, **pretraining_options(args, args.seeds[0])}
-
-    scores: dict[str, list[float]] = {name: [] for name in (*STUDENTS, "teacher", "random_init")}
-    for variant, extra in (("baseline", {}), ("changed", change_options(args.change))):
-        student = work / f"student_{variant}"
-        run_step(f"distil {variant}", student, "distill", {**distilling, **extra, "output_dir": str(student)})
-        scores[variant] = [finetuned_accuracy(args, work, variant, student, seed) for seed in args.seeds]
-    for seed in args.seeds:  # the controls, on the same seeds
-        scores["teacher"].append(finetuned_accuracy(args, work, "teacher", Path(args.teacher), seed))
-        random_student = work / f"student_random_init_seed{seed}"
-        if not (random_student / "tokenizer_config.json").is_file():  # written last
-            baseline = work / "student_baseline"
-            random_model(baseline, random_student, baseline, seed)
-        scores["random_init"].append(finetuned_accuracy(args, work, "random_init", random_student, seed))
+    scores = scores_of_every_row(args, work, distilling)
 
     per_seed = [round(b - a, 2) for a, b in zip(scores["baseline"], scores["changed"])]
     shares = {

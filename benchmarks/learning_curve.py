@@ -331,8 +331,9 @@ def embeddings_only_teachers(run: Path, tokenizer: Path, run_recipe: dict, seeds
     from safetensors.torch import load_file, save_file
 
     from modeling_kr_electra_kd import KRElectraKDConfig
+    from training.embedding_init import starting_embeddings
     from training.loading import load_tokenizer
-    from training.pretraining import PretrainArguments, starting_embeddings
+    from training.pretraining import PretrainArguments
 
     fields = {name for name in PretrainArguments.__dataclass_fields__}
     args = PretrainArguments(**{key: value for key, value in run_recipe["pretraining"].items() if key in fields},

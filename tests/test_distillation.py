@@ -628,3 +628,36 @@ def test_run_distillation_is_the_command_without_argv(teacher_dir, fixtures_dir,
     record = json.loads((output / "distillation.json").read_text())
     assert record["steps"] == 3 and record["loss_weights"]["minilm"] == 1.0
     assert "loss_minilm" in record["last_loss"]
+
+
+def test_embedding_init_is_refused_where_there_is_no_random_student_to_start(tmp_path):
+    with pytest.raises(ValueError, match="does not combine with --task nsmc"):
+        run_distillation(teacher="nowhere", task="nsmc", embedding_init="ppmi-svd", output_dir=str(tmp_path / "a"))
+    with pytest.raises(ValueError, match="does not combine with --student_init teacher-layers"):
+        run_distillation(teacher="nowhere", corpus=["c.txt"], student_init="teacher-layers",
+                         embedding_init="ppmi-svd", output_dir=str(tmp_path / "b"))  # fmt: skip
+
+
+@pytest.mark.slow
+def test_distill_embedding_init_starts_the_students_embeddings_from_the_corpus(teacher_dir, fixtures_dir, tmp_path):
+    """Known answer: with a learning rate of 1e-12 the saved student's (low-rank) word embeddings are exactly the
+    co-occurrence vectors of the corpus at its embedding rank (padding row zero); without the option they are not."""
+    from safetensors.torch import load_file
+    from transformers import AutoTokenizer
+
+    from training.corpus import iter_corpus_lines
+    from training.embedding_init import CooccurrenceSettings, ppmi_svd_embeddings
+
+    corpus = str(fixtures_dir / "corpus.txt")
+    common = dict(teacher=str(teacher_dir), corpus=[corpus], student_preset="tiny", max_steps=1, learning_rate=1e-12,
+                  student_shape="hidden_size=32,num_attention_heads=2,embedding_rank=8", max_seq_length=32,
+                  per_device_train_batch_size=4, report_to="none")  # fmt: skip
+    started = run_distillation(**common, embedding_init="ppmi-svd", output_dir=str(tmp_path / "ppmi"))
+    plain = run_distillation(**common, output_dir=str(tmp_path / "plain"))
+    key = "electra.embeddings.word_embeddings.weight"
+    tokenizer = AutoTokenizer.from_pretrained(teacher_dir)
+    expected = ppmi_svd_embeddings(iter_corpus_lines([corpus], max_lines=500_000), tokenizer, 8, CooccurrenceSettings())
+    expected[tokenizer.pad_token_id] = 0.0
+    torch.testing.assert_close(load_file(str(started / "model.safetensors"))[key], expected)
+    assert not torch.allclose(load_file(str(plain / "model.safetensors"))[key], expected, atol=1e-3)
+    assert json.loads((started / "distillation.json").read_text())["embedding_init"] == "ppmi-svd"

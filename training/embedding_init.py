@@ -1,4 +1,5 @@
-"""Token embeddings from corpus co-occurrence statistics, the teacher's starting point before ELECTRA pre-training.
+"""Token embeddings from corpus co-occurrence statistics, the teacher's starting point before ELECTRA pre-training
+(and, with `distill --embedding_init`, a randomly initialised student's before distillation).
 
 At the compute of a CPU (an hour on two cores), ELECTRA pre-training from random weights never leaves the
 unigram plateau: its encoder collapses, and the teacher fine-tunes worse than the same shape randomly initialised
@@ -15,12 +16,16 @@ kept (sparse), and at most `max_lines` lines are read.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 from scipy import sparse
+
+from training.corpus import iter_corpus_lines
 
 # Lines tokenized and counted together (a bounded amount of text in memory at once).
 CHUNK_LINES = 20_000
@@ -148,3 +153,62 @@ def initialise_word_embeddings(model, vectors: torch.Tensor) -> None:
 
 # --embedding_init choices: name -> what builds the vectors (None: the model's own random initialisation).
 EMBEDDING_INITS: dict[str, Callable | None] = {"random": None, "ppmi-svd": ppmi_svd_embeddings}
+
+
+def starting_embeddings(args: Any, tokenizer: Any, width: int, source: Any = None) -> torch.Tensor | None:
+    """The `[vocabulary, width]` token embeddings a model starts from, as --embedding_init says, built from the
+    first --embedding_init_lines lines of the corpus (`source`, a `corpus_source`; default: the --corpus files),
+    never more than --max_corpus_lines; None for `random` (the model's own initialisation)."""
+    build = EMBEDDING_INITS[args.embedding_init]
+    if build is None:
+        return None
+    started = time.time()
+    lines = min(args.embedding_init_lines, args.max_corpus_lines or args.embedding_init_lines)
+    settings = CooccurrenceSettings(std=args.embedding_init_std)
+    texts = iter_corpus_lines(source if source is not None else args.corpus, max_lines=lines)
+    vectors = build(texts, tokenizer, width, settings)
+    print(
+        f"Token embeddings from {args.embedding_init} on up to {lines:,} corpus lines ({time.time() - started:.0f} s)."
+    )
+    return vectors
+
+
+def initialise_embeddings(model: Any, tokenizer: Any, args: Any, source: Any) -> None:
+    """Start the model's token embeddings (a teacher's discriminator: shared with its generator) from
+    `starting_embeddings` of the run's corpus `source`; `args`: any command's arguments with the --embedding_init
+    options, --corpus and --max_corpus_lines (pretrain-teacher's, distill's)."""
+    width = model.electra.embeddings.word_embeddings.embedding_dim
+    vectors = starting_embeddings(args, tokenizer, width, source)
+    if vectors is not None:
+        initialise_word_embeddings(model, vectors)
+
+
+# The options of every command whose model can start from these vectors (pretrain-teacher, distill): one definition.
+def embedding_init_field(default: str, why: str) -> Any:
+    """`--embedding_init`: `default`, and `why` (what was measured for this command) after the common help."""
+    return field(
+        default=default,
+        metadata={
+            "help": "Where the token embeddings start: ppmi-svd (positive PMI of the corpus's token co-occurrence, "
+            "factorised by SVD: about a minute on a CPU) or random. " + why,
+            "choices": list(EMBEDDING_INITS),
+        },
+    )
+
+
+def embedding_init_lines_field() -> Any:
+    return field(
+        default=500_000, metadata={"help": "Corpus lines read for --embedding_init ppmi-svd (its time and memory cap)."}
+    )
+
+
+def embedding_init_std_field() -> Any:
+    return field(
+        default=CooccurrenceSettings.std,
+        metadata={
+            "help": "Element standard deviation of the ppmi-svd token embeddings. Default: the model's own "
+            "initializer_range, so only the vectors' directions change: at 0.1 the word vectors drowned the position "
+            "embeddings after the embedding layer norm, the discriminator's RTD loss sat at a constant prediction's "
+            "from step 100 on, and a student distilled from that teacher stayed at chance (the quickstart: 49.5)."
+        },
+    )

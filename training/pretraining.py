@@ -20,7 +20,6 @@ options, with its defaults:
 from __future__ import annotations
 
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,7 +35,7 @@ from modeling_kr_electra_kd import (
     check_preset,
 )
 from training.arguments import check_length, check_output_dir, overwrite_field, split_options
-from training.corpus import DatasetArguments, corpus_source, iter_corpus_lines, streamed_corpus
+from training.corpus import DatasetArguments, corpus_source, streamed_corpus
 from training.defaults import MLM_PROBABILITY
 from training.electra_objective import (
     MASKING_SCHEMES,
@@ -44,7 +43,12 @@ from training.electra_objective import (
     generator_config,
     masking_collator,
 )
-from training.embedding_init import EMBEDDING_INITS, CooccurrenceSettings, initialise_word_embeddings
+from training.embedding_init import (
+    embedding_init_field,
+    embedding_init_lines_field,
+    embedding_init_std_field,
+    initialise_embeddings,
+)
 from training.loading import load_tokenizer
 from training.outputs import atomic_output, bytes_of, output_run
 from training.tokenizer import check_tokenizer_matches_config, save_tokenizer
@@ -229,28 +233,13 @@ class PretrainArguments:
     )
     rtd_weight: float = field(default=50.0, metadata={"help": "Weight of the discriminator loss (ELECTRA: 50)."})
     generator_size_divisor: int = field(default=4, metadata={"help": "Generator width = teacher width / this."})
-    embedding_init: str = field(
-        default="ppmi-svd",
-        metadata={
-            "help": "Where the token embeddings start: ppmi-svd (positive PMI of the corpus's token co-occurrence, "
-            "factorised by SVD: about a minute on a CPU) or random. Measured on NSMC at 4k labels over 3 seeds, a "
-            "ppmi-svd teacher fine-tunes above the same shape randomly initialised, which a random-embedding teacher "
-            "does not at CPU compute (benchmarks/results/learning_curve.md).",
-            "choices": list(EMBEDDING_INITS),
-        },
+    embedding_init: str = embedding_init_field(
+        "ppmi-svd",
+        "Measured on NSMC at 4k labels over 3 seeds, a ppmi-svd teacher fine-tunes above the same shape randomly "
+        "initialised, which a random-embedding teacher does not at CPU compute (benchmarks/results/learning_curve.md).",
     )
-    embedding_init_lines: int = field(
-        default=500_000, metadata={"help": "Corpus lines read for --embedding_init ppmi-svd (its time and memory cap)."}
-    )
-    embedding_init_std: float = field(
-        default=CooccurrenceSettings.std,
-        metadata={
-            "help": "Element standard deviation of the ppmi-svd token embeddings. Default: the model's own "
-            "initializer_range, so only the vectors' directions change: at 0.1 the word vectors drowned the position "
-            "embeddings after the embedding layer norm, the discriminator's RTD loss sat at a constant prediction's "
-            "from step 100 on, and a student distilled from that teacher stayed at chance (the quickstart: 49.5)."
-        },
-    )
+    embedding_init_lines: int = embedding_init_lines_field()
+    embedding_init_std: float = embedding_init_std_field()
     pretraining_dropout: float | None = field(
         default=None,
         metadata={
@@ -293,32 +282,6 @@ class Pretraining:
                 f"{self.output_dir / 'generator'}."
             )
         return self.output_dir
-
-
-def starting_embeddings(args: PretrainArguments, tokenizer, width: int, source=None) -> torch.Tensor | None:
-    """The `[vocabulary, width]` token embeddings pre-training starts from, as --embedding_init says, built from the
-    first --embedding_init_lines lines of the corpus (`source`, a `corpus_source`; default: the --corpus files),
-    never more than --max_corpus_lines; None for `random` (the model's own initialisation)."""
-    build = EMBEDDING_INITS[args.embedding_init]
-    if build is None:
-        return None
-    started = time.time()
-    lines = min(args.embedding_init_lines, args.max_corpus_lines or args.embedding_init_lines)
-    settings = CooccurrenceSettings(std=args.embedding_init_std)
-    texts = iter_corpus_lines(source if source is not None else args.corpus, max_lines=lines)
-    vectors = build(texts, tokenizer, width, settings)
-    print(
-        f"Token embeddings from {args.embedding_init} on up to {lines:,} corpus lines ({time.time() - started:.0f} s)."
-    )
-    return vectors
-
-
-def initialise_embeddings(discriminator: KRElectraKDForPreTraining, tokenizer, args: PretrainArguments, source) -> None:
-    """Start the discriminator's (shared) token embeddings from `starting_embeddings` of the run's corpus `source`."""
-    width = discriminator.electra.embeddings.word_embeddings.embedding_dim
-    vectors = starting_embeddings(args, tokenizer, width, source)
-    if vectors is not None:
-        initialise_word_embeddings(discriminator, vectors)
 
 
 def prepare_pretraining(

@@ -41,6 +41,12 @@ from training.distillation.losses import REPLACED_TOKEN_DETECTION
 from training.distillation.students import build_student, load_generator
 from training.distillation.trainer import DistillationTrainer
 from training.electra_objective import masking_collator
+from training.embedding_init import (
+    embedding_init_field,
+    embedding_init_lines_field,
+    embedding_init_std_field,
+    initialise_embeddings,
+)
 from training.evaluation import data_collator_for
 from training.loading import load_config, load_model, load_tokenizer
 from training.outputs import atomic_output, bytes_of, output_run
@@ -78,6 +84,14 @@ class DistillArguments:
             "preset's ranks when they differ)."
         },
     )
+    embedding_init: str = embedding_init_field(
+        "random",
+        "Here: the token embeddings of a student distilled from random initialisation (--student_init random, "
+        "task-agnostic), at its embedding width (or embedding_rank); the teacher's start, measured for students by "
+        "benchmarks/ablation.py.",
+    )
+    embedding_init_lines: int = embedding_init_lines_field()
+    embedding_init_std: float = embedding_init_std_field()
     student_tokenizer: str | None = field(
         default=None, metadata={"help": "The student's tokenizer, if not the teacher's; it must equal the teacher's."}
     )
@@ -197,6 +211,12 @@ def check_arguments(
         raise ValueError(
             "Give exactly one of --corpus or --dataset_name (task-agnostic) or --task (task-specific distillation)."
         )
+    if args.embedding_init != "random" and (args.task is not None or args.student_init != "random"):
+        given = f"--task {args.task}" if args.task is not None else f"--student_init {args.student_init}"
+        raise ValueError(
+            f"--embedding_init {args.embedding_init} starts a randomly initialised student's token embeddings from "
+            f"the --corpus, so it does not combine with {given}: drop one of them."
+        )
     distillation.validate(corrupted_inputs=args.corrupt_inputs)
     distillation.check_labels(
         corpus_flag if args.task is None else "--transfer_corpus" if args.transfer_corpus else None
@@ -305,6 +325,7 @@ def distillation_record(
         "student_preset": args.student_preset,
         "student_shape": parse_shape(args.student_shape),
         "student_init": {**models.init_note, "init": _portable_init(args.student_init, output_dir)},
+        "embedding_init": args.embedding_init,
         "mode": "task-agnostic" if args.task is None else "task-specific",
         "corrupted_inputs": models.generator is not None,
         "corpus": [portable_path(path, output_dir) for path in args.corpus or []] or None,
@@ -371,6 +392,8 @@ def prepare_distillation(
     training_args.output_dir = str(output_dir / "checkpoints")
     task, generator_from, source = check_arguments(args, distillation, output_dir, dataset)
     models = load_models(args, task, generator_from, training_args.seed)
+    if source is not None:  # task-agnostic: the student's embeddings start as --embedding_init says
+        initialise_embeddings(models.student, models.tokenizer, args, source)
     trainer = DistillationTrainer(
         model=models.student,
         teacher=models.teacher,
