@@ -18,10 +18,12 @@ import sys
 from pathlib import Path
 
 from benchmarks.common import RESULTS, command_line
+from benchmarks.learning_curve import EMBEDDINGS_ONLY, EMBEDDINGS_ONLY_LABEL
 from benchmarks.report import save_results
 
 # The sections of a learning curve's recipe compared between variants.
 RECIPE_SECTIONS = ("tokenizer", "pretraining", "finetuning", "teacher_shape")
+POINT_LABELS = {EMBEDDINGS_ONLY: EMBEDDINGS_ONLY_LABEL}
 
 
 def load_curve(results_dir: Path, name: str) -> dict:
@@ -90,6 +92,11 @@ def _number(value: float | None, digits: int) -> str:
     return "" if value is None else f"{value:.{digits}f}"
 
 
+def step_label(step: str) -> str:
+    """A curve point's cell: its step count, or what a point that is not a step count is (the embeddings-only one)."""
+    return f"{int(step):,}" if step.isdigit() else POINT_LABELS.get(step, step)
+
+
 def row_cells(step: str, row: dict) -> str:
     accuracy, gain, collapse = row["accuracy"], row["gain_over_control"], row["collapse"] or {}
     gain_text = "(the control)" if step == "0" else "no control run"
@@ -101,7 +108,7 @@ def row_cells(step: str, row: dict) -> str:
     mlm = f"{row['loss_mlm']:.2f} ({row['unigram_entropy']:.2f})" if row["loss_mlm"] is not None else ""
     ranks = f"{collapse['mean_pool_effective_rank']:.1f} / {collapse['cls_effective_rank']:.1f}" if collapse else ""
     return (
-        f"{int(step):,} | {accuracy['mean']:.2f} ± {accuracy['stdev']:.2f} | {gain_text} | {rtd} | {mlm} | "
+        f"{step_label(step)} | {accuracy['mean']:.2f} ± {accuracy['stdev']:.2f} | {gain_text} | {rtd} | {mlm} | "
         f"{_number(collapse.get('cls_mean_cosine'), 3)} | {_number(collapse.get('mean_pool_mean_cosine'), 3)} | "
         f"{_number(collapse.get('token_mean_cosine'), 3)} | {ranks} |"
     )

@@ -633,8 +633,13 @@ def test_learning_curve_calls_a_point_above_the_control_only_beyond_twice_the_la
 
 def test_compare_curves_tables_each_variant_against_its_own_control_and_the_reference_recipe(tmp_path, capsys):
     from benchmarks import compare_curves
+    from benchmarks.common import paired_difference, summary
 
     reference = _curve_result({"0": [77.0, 78.0, 79.0], "750": [80.0, 81.0, 82.0]})
+    # the embeddings-only point, which is not a step count (its row names what it is)
+    reference["nsmc_accuracy"]["embeddings_only"] = summary([81.0, 82.0, 83.0])
+    reference["against_control"]["embeddings_only"] = paired_difference([81.0, 82.0, 83.0], [77.0, 78.0, 79.0])
+    reference["checkpoints"]["embeddings_only"] = {**reference["checkpoints"]["0"]}
     variant = _curve_result({"0": [76.0, 78.0, 80.0], "750": [77.0, 79.0, 81.0]})
     variant["recipe"]["pretraining"]["learning_rate"] = 5e-4
     variant["recipe"]["pretraining"]["rtd_weight"] = 20
@@ -661,6 +666,10 @@ def test_compare_curves_tables_each_variant_against_its_own_control_and_the_refe
     )
     assert "| `curve_lr` | 750 | 79.00 ± 2.00 | +1.00 ± 0.00 (no) | 0.350 (0.390) | 6.10 (6.50) | 0.999 |" in table
     assert "| `curve_lr` | 0 | 78.00 ± 2.00 | (the control) |" in table
+    assert (
+        "| `curve_reference` | 0, starting embeddings only (no ELECTRA step) | 82.00 ± 1.00 | +4.00 ± 0.00 (**yes**)"
+        in table
+    )
     # a missing curve, or one written before the recipe was recorded: one line naming the file
     (tmp_path / "old.json").write_text(json.dumps({"nsmc_accuracy": {}}))
     for name, message in (("missing", "missing.json: no such result; run"), ("old", "old.json: written before")):
