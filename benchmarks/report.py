@@ -163,6 +163,48 @@ def learning_curve_section() -> str:
     )
 
 
+def pretraining_levers_section() -> str:
+    table = _markdown("pretraining_levers.md")
+    if table is None:
+        return _missing("levers against the default learning curve", "python -m benchmarks.compare_curves ...")
+    return (
+        "### Levers against the default learning curve\n\n"
+        + table
+        + "\nEach variant is the same pre-training run (its step-750 checkpoint: the recipe differences in save_steps "
+        "are bookkeeping) fine-tuned with one option changed, read against its own random-init control fine-tuned "
+        "alike. Re-initialising the top layer before fine-tuning changes no point beyond the noise of the seeds."
+    )
+
+
+LOWRANK_COMMENTARY = (
+    "Read together (the same teacher, seeds, slices and fine-tuning in all three): at 800 distillation steps the "
+    "LF-V3 student keeps 84% of the teacher but is not above its own shape randomly initialised beyond the noise, and "
+    "MiniLM alone does not separate from the default loss mix (-0.91, one seed of three better). At 4,000 steps it "
+    "keeps 89.9% and is +5.49 above the random-init student, beyond noise. Starting its token embeddings from the "
+    "corpus's co-occurrence vectors (`distill --embedding_init ppmi-svd`) adds +4.58 on every seed: 95.6% of the "
+    "teacher (the issue's 95% target on the mean; the lowest seed keeps 93.8%). Caveats: the random-init control is "
+    "not compute-matched (it sees no corpus, only the 375 fine-tuning steps), so the gap over it is what the teacher "
+    "and the corpus together teach; the teacher itself stays below TF-IDF. `distill --embedding_init` stays `random` "
+    "by default: this is one low-rank shape distilled directly, and the recipe's dense small-kd (from which its "
+    "low-rank students are converted by SVD) was not measured with it."
+)
+
+
+def lowrank_students_section() -> str:
+    tables = [
+        (file, _markdown(file))
+        for file in ("ablation_lfv3_minilm.md", "ablation_lfv3_steps4000.md", "ablation_lfv3_steps4000_ppmi.md")
+    ]
+    if any(table is None for _, table in tables):
+        return _missing("low-rank students distilled from the curve's teacher", "python -m benchmarks.ablation ...")
+    return (
+        "### Low-rank (LF-V3) students from the learning curve's 750-step teacher, against their controls\n\n"
+        + "\n\n".join(f"`{file}`:\n\n{table}" for file, table in tables)
+        + "\n\n"
+        + LOWRANK_COMMENTARY
+    )
+
+
 def reproduce_section() -> str:
     table = _markdown("reproduce.md")
     if table is None:
@@ -226,6 +268,8 @@ def readme_results() -> str:
         minilm_section(),
         corrupt_inputs_section(),
         learning_curve_section(),
+        pretraining_levers_section(),
+        lowrank_students_section(),
         size_speed_section(),
         rank_budget_section(),
         int8_accuracy_section(),
