@@ -6,7 +6,10 @@ the NSMC training slice and scored on the test reviews with every seed (each see
 for both students), so the difference per seed is a paired comparison. The trivial and TF-IDF + logistic-regression
 baselines of those slices are printed beside them, and two controls fine-tuned alike on the same seeds: the teacher
 itself (each student's share of its score) and the students' shape randomly initialised, one per seed (what the
-labels alone teach that shape: a distilled student that does not beat it learned nothing from the teacher).
+labels alone teach that shape: a distilled student that does not beat it learned nothing from the teacher). When the
+changed student starts from corpus embeddings (`--change --embedding_init ppmi-svd`), a third control is that shape
+randomly initialised with the same starting embeddings and never distilled: what the embeddings alone bring, so the
+gap over it is the teacher's.
 Settings are benchmarks/distillation_nsmc.py's CPU scale.
 
     python -m benchmarks.ablation --teacher runs/learning_curve/electra_6000steps/pretrained --change --corrupt_inputs
@@ -28,6 +31,7 @@ from benchmarks.common import (
     RESULTS,
     add_scale_arguments,
     command_line,
+    embeddings_only_models,
     nsmc_baselines,
     option_value,
     paired_difference,
@@ -42,9 +46,16 @@ from benchmarks.common import (
 from benchmarks.report import save_results
 from modeling_kr_electra_kd import PRESETS
 from training.defaults import RESULTS_FILE
+from training.distillation.run import DistillArguments
 from training.recipe import run_step, scaled_preset, shape_string, step_seconds
 
 STUDENTS = ("baseline", "changed")
+DISTILL_FIELDS = set(DistillArguments.__dataclass_fields__)
+# The controls every student is read against (paired, seed by seed): result key, what the markdown calls it.
+CONTROLS = {
+    "above_random_init": ("random_init", "the random-init student"),
+    "above_embeddings_only": ("embeddings_only", "the embeddings-only student"),
+}
 
 
 def markdown(result: dict) -> str:
@@ -67,6 +78,9 @@ def markdown(result: dict) -> str:
     labels = {"baseline": "student, distilled (baseline)", "changed": f"student, distilled with `{change}`"}
     rows = [("teacher, fine-tuned (no distillation)", accuracy.get("teacher"), "")]
     rows.append(("student shape, randomly initialised (no teacher)", accuracy.get("random_init"), ""))
+    rows.append((
+        "student shape, randomly initialised with the changed student's starting embeddings (no teacher)",
+        accuracy.get("embeddings_only"), ""))  # fmt: skip
     shares = result.get("share_of_teacher", {})
     rows += [(labels[name], accuracy[name], shares.get(name)) for name in STUDENTS]
     rows += [(f"*{label}*", result["baselines"][kind], "") for kind, (label, _) in BASELINES.items()]
@@ -81,12 +95,13 @@ def markdown(result: dict) -> str:
         f"{' / '.join(f'{value:+.2f}' for value in difference['per_seed'])}; better on {difference['wins']} of "
         f"{len(difference['per_seed'])} seeds).",
     ]
-    for name, paired in result.get("above_random_init", {}).items():
-        lines.append(
-            f"- {labels[name]} minus the random-init student, paired: {paired['mean']:+.2f} ± {paired['stdev']:.2f} "
-            f"points (better on {paired['wins']} of {len(paired['per_seed'])} seeds); above it beyond noise: "
-            f"{verdict(paired)}."
-        )
+    for key, (_, control) in CONTROLS.items():
+        for name, paired in result.get(key, {}).items():
+            lines.append(
+                f"- {labels[name]} minus {control}, paired: {paired['mean']:+.2f} ± {paired['stdev']:.2f} points "
+                f"(better on {paired['wins']} of {len(paired['per_seed'])} seeds); above it beyond noise: "
+                f"{verdict(paired)}."
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -165,6 +180,14 @@ def scores_of_every_row(args: argparse.Namespace, work: Path, distilling: dict) 
             baseline = work / "student_baseline"
             random_model(baseline, random_student, baseline, seed)
         scores["random_init"].append(finetuned_accuracy(args, work, "random_init", random_student, seed))
+    changed = {**distilling, **change_options(args.change)}
+    changed_args = DistillArguments(**{key: value for key, value in changed.items() if key in DISTILL_FIELDS})
+    baseline = work / "student_baseline"
+    controls = embeddings_only_models(changed_args, baseline, baseline, work, args.seeds, "student")
+    if controls:
+        scores["embeddings_only"] = [
+            finetuned_accuracy(args, work, "embeddings_only", model, seed) for seed, model in controls.items()
+        ]
     return scores
 
 
@@ -192,7 +215,11 @@ def main(argv: list[str] | None = None) -> int:
         "nsmc_accuracy": {variant: summary(values) for variant, values in scores.items()},
         "difference": {**summary(per_seed), "wins": sum(value > 0 for value in per_seed)},
         "share_of_teacher": shares,
-        "above_random_init": {name: paired_difference(scores[name], scores["random_init"]) for name in STUDENTS},
+        **{
+            key: {name: paired_difference(scores[name], scores[control]) for name in STUDENTS}
+            for key, (control, _) in CONTROLS.items()
+            if control in scores
+        },
         "baselines": nsmc_baselines(args.nsmc_dir, args.train_samples, args.eval_samples, args.seeds),
         "seconds": round(time.time() - started),
         "step_seconds": round(step_seconds(work)),

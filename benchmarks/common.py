@@ -136,6 +136,36 @@ def random_model(config_from: Path, output_dir: Path, tokenizer: Path, seed: int
     return save_teacher(output_dir, model, AutoTokenizer.from_pretrained(tokenizer))
 
 
+def embeddings_only_models(
+    command_args, config_from: Path, tokenizer: Path, work: Path, seeds: list[int], prefix: str
+) -> dict[int, Path]:
+    """Per seed, `config_from`'s shape randomly initialised (seeded) with the token embeddings the command whose
+    arguments are `command_args` starts from (its --embedding_init, computed once and cached in `work`), and no
+    training step: what the starting embeddings alone bring, the control of a model that starts from them. Empty when
+    it starts from random embeddings."""
+    from safetensors.torch import load_file, save_file
+
+    from modeling_kr_electra_kd import KRElectraKDConfig
+    from training.embedding_init import starting_embeddings
+    from training.loading import load_tokenizer
+
+    if command_args.embedding_init == "random":
+        return {}
+    cached = work / "starting_embeddings.safetensors"
+    if not cached.is_file():
+        config = KRElectraKDConfig.from_pretrained(config_from)
+        width = config.embedding_rank or config.embedding_size
+        save_file({"vectors": starting_embeddings(command_args, load_tokenizer(tokenizer), width)}, str(cached))
+    vectors = load_file(str(cached))["vectors"]
+    models = {}
+    for seed in seeds:
+        model = work / f"{prefix}_embeddings_only_seed{seed}"
+        if not (model / "tokenizer_config.json").is_file():  # written last
+            random_model(config_from, model, tokenizer, seed, vectors)
+        models[seed] = model
+    return models
+
+
 def option_value(text: str) -> bool | int | float | str:
     """An option's value given as text, as the library calls take it: true/false, an int, a float, or the text."""
     if text.lower() in ("true", "false"):

@@ -46,6 +46,7 @@ from benchmarks.common import (
     RESULTS,
     add_scale_arguments,
     command_line,
+    embeddings_only_models,
     keyword_options,
     nsmc_baselines,
     paired_difference,
@@ -328,31 +329,12 @@ def teacher_of(run: Path, step: int, seed: int, tokenizer: Path) -> Path:
 def embeddings_only_teachers(run: Path, tokenizer: Path, run_recipe: dict, seeds: list[int]) -> dict[int, Path]:
     """Each seed's random teacher with the token embeddings the pre-training run starts from (its --embedding_init)
     and no ELECTRA step: what the embeddings alone bring. Empty when the run starts from random embeddings."""
-    from safetensors.torch import load_file, save_file
-
-    from modeling_kr_electra_kd import KRElectraKDConfig
-    from training.embedding_init import starting_embeddings
-    from training.loading import load_tokenizer
     from training.pretraining import PretrainArguments
 
     fields = {name for name in PretrainArguments.__dataclass_fields__}
     args = PretrainArguments(**{key: value for key, value in run_recipe["pretraining"].items() if key in fields},
                              tokenizer=str(tokenizer))  # fmt: skip
-    if args.embedding_init == "random":
-        return {}
-    config = KRElectraKDConfig.from_pretrained(run / "pretrained")
-    cached = run / "starting_embeddings.safetensors"
-    if not cached.is_file():
-        width = config.embedding_rank or config.embedding_size
-        save_file({"vectors": starting_embeddings(args, load_tokenizer(tokenizer), width)}, str(cached))
-    vectors = load_file(str(cached))["vectors"]
-    teachers = {}
-    for seed in seeds:
-        teacher = run / f"teacher_embeddings_only_seed{seed}"
-        if not (teacher / "tokenizer_config.json").is_file():  # written last
-            random_model(run / "pretrained", teacher, tokenizer, seed, vectors)
-        teachers[seed] = teacher
-    return teachers
+    return embeddings_only_models(args, run / "pretrained", tokenizer, run, seeds, "teacher")
 
 
 def score_checkpoints(args: argparse.Namespace, folders: dict, run_recipe: dict, texts: list[str]) -> tuple[dict, dict]:

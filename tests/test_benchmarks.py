@@ -377,7 +377,11 @@ def test_learning_curve_scores_each_checkpoint_of_one_pretraining_run(tmp_path, 
 
 @pytest.mark.slow
 def test_ablation_compares_two_students_that_differ_by_one_change_on_paired_seeds(tmp_path, capsys):
-    """Toy scale: a 2-step teacher (with its generator), then students with and without --corrupt_inputs."""
+    """Toy scale: a 2-step teacher (with its generator), then students with and without --corrupt_inputs, and with
+    and without --embedding_init ppmi-svd."""
+    import torch
+    from safetensors.torch import load_file
+
     from benchmarks import ablation, learning_curve
 
     scale = ["--corpus", str(PACKAGE_DATA / "sample_corpus.txt"), "--nsmc-dir", str(PACKAGE_DATA / "sample_nsmc"),
@@ -417,6 +421,27 @@ def test_ablation_compares_two_students_that_differ_by_one_change_on_paired_seed
     assert "| student shape, randomly initialised (no teacher) |" in table
     assert "small-lf-v3" in table
     assert result["settings"]["corpus"] == "training/data/sample_corpus.txt"  # committed: repository-relative
+    assert "above_embeddings_only" not in result and "starting embeddings" not in table  # no such control here
+
+    # a student starting from corpus embeddings is also read against its shape with those embeddings, never distilled
+    argv = [*argv[: argv.index("--change")], "--change", "--embedding_init", "ppmi-svd"]
+    assert ablation.main(argv) == 0
+    result = json.loads((out / "ablation_embedding_init_ppmi-svd.json").read_text())
+    work = tmp_path / "work" / "embedding_init_ppmi-svd"
+    vectors = load_file(str(work / "starting_embeddings.safetensors"))["vectors"]
+    assert vectors.shape[1] == json.loads((work / "student_baseline" / "config.json").read_text())["embedding_rank"]
+    for seed in (1, 2):
+        weights = load_file(str(work / f"student_embeddings_only_seed{seed}" / "model.safetensors"))
+        [embedding] = [value for key, value in weights.items() if key.endswith("word_embeddings.weight")]
+        assert torch.equal(embedding[1:], vectors[1:])  # row 0: the padding token, zeroed
+    accuracy = result["nsmc_accuracy"]
+    paired = [round(a - e, 2) for a, e in zip(accuracy["changed"]["per_seed"], accuracy["embeddings_only"]["per_seed"])]
+    assert result["above_embeddings_only"]["changed"]["per_seed"] == paired
+    table = (out / "ablation_embedding_init_ppmi-svd.md").read_text()
+    assert (
+        "| student shape, randomly initialised with the changed student's starting embeddings (no teacher) |" in table
+    )
+    assert "minus the embeddings-only student, paired" in table
 
 
 def test_learning_curve_reads_the_pretraining_losses_last_logged_before_a_checkpoint(tmp_path):
