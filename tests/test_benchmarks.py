@@ -701,3 +701,19 @@ def test_compare_curves_tables_each_variant_against_its_own_control_and_the_refe
         with pytest.raises(SystemExit):
             compare_curves.main([name, "--results-dir", str(tmp_path), "--output-dir", str(tmp_path / "out")])
         assert message in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_benchmarks_hand_the_recipe_a_single_tasks_own_folder(tmp_path):
+    """A benchmark's --data-dir holds one folder per task; the recipe reads a single task's --data_dir as that task's
+    folder (rank_budget --tasks nsmc stopped at its first fine-tuning: `data has no ratings_test.txt`)."""
+    import argparse
+
+    from benchmarks.rank_budget import pipeline_arguments
+    from training.recipe import task_data_dir
+
+    args = argparse.Namespace(work_dir=tmp_path, corpus=["c.txt"], data_dir=str(tmp_path), scale="tiny")
+    for tasks, expected in ((["nsmc"], tmp_path / "nsmc"), (["kohate-bias"], tmp_path / "kohate")):
+        pipeline = pipeline_arguments(argparse.Namespace(**vars(args), tasks=tasks))
+        assert task_data_dir(pipeline, tasks[0]) == str(expected)
+    pipeline = pipeline_arguments(argparse.Namespace(**vars(args), tasks=["nsmc", "korsts"]))
+    assert task_data_dir(pipeline, "korsts") == str(tmp_path / "korsts")
