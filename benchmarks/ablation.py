@@ -78,10 +78,10 @@ def markdown(result: dict) -> str:
     labels = {"baseline": "student, distilled (baseline)", "changed": f"student, distilled with `{change}`"}
     rows = [("teacher, fine-tuned (no distillation)", accuracy.get("teacher"), "")]
     rows.append(("student shape, randomly initialised (no teacher)", accuracy.get("random_init"), ""))
+    shares = result.get("share_of_teacher", {})
     rows.append((
         "student shape, randomly initialised with the changed student's starting embeddings (no teacher)",
-        accuracy.get("embeddings_only"), ""))  # fmt: skip
-    shares = result.get("share_of_teacher", {})
+        accuracy.get("embeddings_only"), shares.get("embeddings_only")))  # fmt: skip
     rows += [(labels[name], accuracy[name], shares.get(name)) for name in STUDENTS]
     rows += [(f"*{label}*", result["baselines"][kind], "") for kind, (label, _) in BASELINES.items()]
     for label, score, share in rows:
@@ -205,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     per_seed = [round(b - a, 2) for a, b in zip(scores["baseline"], scores["changed"])]
     shares = {
         name: summary([round(100 * value / teacher, 1) for value, teacher in zip(scores[name], scores["teacher"])])
-        for name in STUDENTS
+        for name in (*STUDENTS, "embeddings_only")  # the embeddings-only control: what no teacher keeps
+        if name in scores
     }
     result = {
         "command": command_line("ablation", argv),

@@ -437,6 +437,10 @@ def test_ablation_compares_two_students_that_differ_by_one_change_on_paired_seed
     accuracy = result["nsmc_accuracy"]
     paired = [round(a - e, 2) for a, e in zip(accuracy["changed"]["per_seed"], accuracy["embeddings_only"]["per_seed"])]
     assert result["above_embeddings_only"]["changed"]["per_seed"] == paired
+    shares = [
+        round(100 * e / t, 1) for e, t in zip(accuracy["embeddings_only"]["per_seed"], accuracy["teacher"]["per_seed"])
+    ]
+    assert result["share_of_teacher"]["embeddings_only"]["per_seed"] == shares
     table = (out / "ablation_embedding_init_ppmi-svd.md").read_text()
     assert (
         "| student shape, randomly initialised with the changed student's starting embeddings (no teacher) |" in table
