@@ -1,7 +1,9 @@
 """Pre-training levers side by side: several learning curves (benchmarks/learning_curve.py results, by result name),
 each variant's recipe difference from the first (the reference), and per pre-training step its NSMC accuracy (mean ±
-sd over seeds), its paired gain over its own random-init control (and whether that gain is beyond noise), its losses
-beside their trivial values and its collapse measures.
+sd over seeds), its paired gain over its own random-init control and over the reference's (and whether each gain is
+beyond noise), its losses beside their trivial values and its collapse measures. The second gain keeps a fine-tuning
+lever honest: one that lowers its own control (layer-wise LR decay slows a random model's lower layers) widens the
+first gap without raising the teacher.
 
     python -m benchmarks.learning_curve --result-name curve_reference
     python -m benchmarks.learning_curve --pretrain-option learning_rate=2e-4 --result-name curve_lr2e-4
@@ -17,7 +19,7 @@ import json
 import sys
 from pathlib import Path
 
-from benchmarks.common import RESULTS, command_line
+from benchmarks.common import RESULTS, command_line, paired_difference
 from benchmarks.learning_curve import EMBEDDINGS_ONLY, EMBEDDINGS_ONLY_LABEL
 from benchmarks.report import save_results
 
@@ -50,13 +52,20 @@ def recipe_difference(reference: dict, variant: dict) -> dict[str, list]:
     return {key: [ours.get(key), theirs.get(key)] for key in sorted(set(ours) | set(theirs)) if ours.get(key) != theirs.get(key)}  # fmt: skip
 
 
-def step_row(result: dict, step: str) -> dict:
-    """One step of a curve: accuracy, gain over its control, losses with their trivial values, collapse."""
+def step_row(result: dict, step: str, reference: dict) -> dict:
+    """One step of a curve: accuracy, gain over its control and over the `reference` curve's control (paired on the
+    same seeds; None when the seeds differ), losses with their trivial values, collapse."""
     measures = result["checkpoints"].get(step, {})
     losses = measures.get("losses") or {}
+    reference_control = reference["nsmc_accuracy"].get("0")
+    same_seeds = reference_control and result["settings"]["seeds"] == reference["settings"]["seeds"]
+    accuracy = result["nsmc_accuracy"][step]["per_seed"]
     return {
         "accuracy": result["nsmc_accuracy"][step],
         "gain_over_control": result["against_control"].get(step),
+        "gain_over_reference_control": paired_difference(accuracy, reference_control["per_seed"])
+        if same_seeds
+        else None,
         "pretraining_seconds": measures.get("pretraining_seconds"),
         "loss_rtd": losses.get("loss_rtd"),
         "loss_rtd_constant": losses.get("loss_rtd_constant"),
@@ -75,7 +84,7 @@ def compare(names: list[str], curves: list[dict]) -> dict:
                 "name": name,
                 "recipe_difference": recipe_difference(reference, curve),
                 "seeds": curve["settings"]["seeds"],
-                "steps": {step: step_row(curve, step) for step in curve["nsmc_accuracy"]},
+                "steps": {step: step_row(curve, step, reference) for step in curve["nsmc_accuracy"]},
             }
             for name, curve in zip(names, curves)
         ],
@@ -97,18 +106,25 @@ def step_label(step: str) -> str:
     return f"{int(step):,}" if step.isdigit() else POINT_LABELS.get(step, step)
 
 
-def row_cells(step: str, row: dict) -> str:
-    accuracy, gain, collapse = row["accuracy"], row["gain_over_control"], row["collapse"] or {}
-    gain_text = "(the control)" if step == "0" else "no control run"
-    if gain:
-        beyond = {True: "**yes**", False: "no", None: "one seed"}[gain["above_control"]]
-        gain_text = f"{gain['mean']:+.2f} ± {gain['stdev']:.2f} ({beyond})"
+def gain_cell(gain: dict | None, empty: str) -> str:
+    if not gain:
+        return empty
+    beyond = {True: "**yes**", False: "no", None: "one seed"}[gain["above_control"]]
+    return f"{gain['mean']:+.2f} ± {gain['stdev']:.2f} ({beyond})"
+
+
+def row_cells(step: str, row: dict, is_reference: bool) -> str:
+    accuracy, collapse = row["accuracy"], row["collapse"] or {}
+    gain_text = gain_cell(row["gain_over_control"], "(the control)" if step == "0" else "no control run")
+    over_reference = row.get("gain_over_reference_control")
+    reference_text = "(the control)" if is_reference and step == "0" else gain_cell(over_reference, "other seeds")
     constant = f" ({row['loss_rtd_constant']:.3f})" if row["loss_rtd_constant"] is not None else ""
     rtd = f"{row['loss_rtd']:.3f}{constant}" if row["loss_rtd"] is not None else ""
     mlm = f"{row['loss_mlm']:.2f} ({row['unigram_entropy']:.2f})" if row["loss_mlm"] is not None else ""
     ranks = f"{collapse['mean_pool_effective_rank']:.1f} / {collapse['cls_effective_rank']:.1f}" if collapse else ""
     return (
-        f"{step_label(step)} | {accuracy['mean']:.2f} ± {accuracy['stdev']:.2f} | {gain_text} | {rtd} | {mlm} | "
+        f"{step_label(step)} | {accuracy['mean']:.2f} ± {accuracy['stdev']:.2f} | {gain_text} | {reference_text} | "
+        f"{rtd} | {mlm} | "
         f"{_number(collapse.get('cls_mean_cosine'), 3)} | {_number(collapse.get('mean_pool_mean_cosine'), 3)} | "
         f"{_number(collapse.get('token_mean_cosine'), 3)} | {ranks} |"
     )
@@ -121,18 +137,20 @@ def markdown(result: dict) -> str:
         "",
         *(f"- `{variant['name']}`: {difference_text(variant['recipe_difference'])}" for variant in result["variants"]),
         "",
-        "Accuracy (%): mean ± sd over seeds; gain: the paired difference from the variant's own random-init control "
-        "(mean ± sd over seeds; beyond noise when over twice the larger sd of point and control); losses beside their "
+        "Accuracy (%): mean ± sd over seeds; gain: the paired difference from the variant's own random-init control, "
+        "and from the reference's (mean ± sd over seeds; beyond noise when over twice the larger sd of point and "
+        "control: a lever that only lowers its own control gains over it, not over the reference's); losses beside their "
         "trivial values (a constant prediction's RTD loss, the corpus's unigram entropy); collapse: the encoder's last "
         "hidden states on held-out NSMC reviews (cosines near 1, effective rank near 1: collapsed).",
         "",
-        "| variant | pre-training steps | NSMC accuracy | gain over own control (beyond noise) | RTD loss (constant) "
-        "| MLM loss (unigram) | [CLS] cosine | mean-pool cosine | token cosine | effective rank: mean-pool / [CLS] |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| variant | pre-training steps | NSMC accuracy | gain over own control (beyond noise) | gain over the "
+        "reference's control (beyond noise) | RTD loss (constant) | MLM loss (unigram) | [CLS] cosine | mean-pool "
+        "cosine | token cosine | effective rank: mean-pool / [CLS] |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for variant in result["variants"]:
         for step, row in variant["steps"].items():
-            lines.append(f"| `{variant['name']}` | {row_cells(step, row)}")
+            lines.append(f"| `{variant['name']}` | {row_cells(step, row, variant['name'] == result['reference'])}")
     return "\n".join(lines) + "\n"
 
 

@@ -673,12 +673,16 @@ def test_compare_curves_tables_each_variant_against_its_own_control_and_the_refe
     variant["recipe"]["pretraining"]["learning_rate"] = 5e-4
     variant["recipe"]["pretraining"]["rtd_weight"] = 20
     variant["checkpoints"]["750"]["collapse"] = {**variant["checkpoints"]["750"]["collapse"], "cls_mean_cosine": 0.999}
-    for name, result in (("curve_reference", reference), ("curve_lr", variant)):
+    # a fine-tuning lever that only lowers its own control: +4 over it, +1 over the reference's (not beyond noise)
+    lowered = _curve_result({"0": [74.0, 75.0, 76.0], "750": [78.0, 79.0, 80.0]})
+    lowered["recipe"]["finetuning"]["layerwise_lr_decay"] = 0.8
+    for name, result in (("curve_reference", reference), ("curve_lr", variant), ("curve_llrd", lowered)):
         (tmp_path / f"{name}.json").write_text(json.dumps(result))
-    argv = ["curve_reference", "curve_lr", "--results-dir", str(tmp_path), "--output-dir", str(tmp_path / "out")]
+    argv = ["curve_reference", "curve_lr", "curve_llrd", "--results-dir", str(tmp_path), "--output-dir",
+            str(tmp_path / "out")]  # fmt: skip
     assert compare_curves.main(argv) == 0
     result = json.loads((tmp_path / "out" / "pretraining_levers.json").read_text())
-    assert result["reference"] == "curve_reference" and [v["name"] for v in result["variants"]] == argv[:2]
+    assert result["reference"] == "curve_reference" and [v["name"] for v in result["variants"]] == argv[:3]
     assert result["variants"][0]["recipe_difference"] == {}
     assert result["variants"][1]["recipe_difference"] == {
         "pretraining.learning_rate": [0.0002, 0.0005],
@@ -690,14 +694,18 @@ def test_compare_curves_tables_each_variant_against_its_own_control_and_the_refe
     assert "- `curve_reference`: the reference recipe" in table
     assert "- `curve_lr`: pretraining.learning_rate 0.0002 -> 0.0005; pretraining.rtd_weight None -> 20" in table
     assert (
-        "| `curve_reference` | 750 | 81.00 ± 1.00 | +3.00 ± 0.00 (**yes**) | 0.350 (0.390) | 6.10 (6.50) | 0.900 | "
-        "0.800 | 0.500 | 9.0 / 3.0 |" in table
+        "| `curve_reference` | 750 | 81.00 ± 1.00 | +3.00 ± 0.00 (**yes**) | +3.00 ± 0.00 (**yes**) | 0.350 (0.390) | "
+        "6.10 (6.50) | 0.900 | 0.800 | 0.500 | 9.0 / 3.0 |" in table
     )
-    assert "| `curve_lr` | 750 | 79.00 ± 2.00 | +1.00 ± 0.00 (no) | 0.350 (0.390) | 6.10 (6.50) | 0.999 |" in table
-    assert "| `curve_lr` | 0 | 78.00 ± 2.00 | (the control) |" in table
+    assert "| `curve_reference` | 0 | 78.00 ± 1.00 | (the control) | (the control) |" in table
+    assert "| `curve_lr` | 750 | 79.00 ± 2.00 | +1.00 ± 0.00 (no) | +1.00 ± 1.00 (no) | 0.350 (0.390) |" in table
+    assert "| `curve_lr` | 0 | 78.00 ± 2.00 | (the control) | +0.00 ± 1.00 (no) |" in table
+    assert "| `curve_llrd` | 750 | 79.00 ± 1.00 | +4.00 ± 0.00 (**yes**) | +1.00 ± 0.00 (no) |" in table
+    assert "| `curve_llrd` | 0 | 75.00 ± 1.00 | (the control) | -3.00 ± 0.00 (no) |" in table
+    assert result["variants"][2]["steps"]["750"]["gain_over_reference_control"]["above_control"] is False
     assert (
-        "| `curve_reference` | 0, starting embeddings only (no ELECTRA step) | 82.00 ± 1.00 | +4.00 ± 0.00 (**yes**)"
-        in table
+        "| `curve_reference` | 0, starting embeddings only (no ELECTRA step) | 82.00 ± 1.00 | +4.00 ± 0.00 (**yes**) "
+        "| +4.00 ± 0.00 (**yes**) |" in table
     )
     # a missing curve, or one written before the recipe was recorded: one line naming the file
     (tmp_path / "old.json").write_text(json.dumps({"nsmc_accuracy": {}}))

@@ -107,7 +107,8 @@ class FinetuneArguments:
         metadata={
             "help": "ELECTRA's layer-wise learning-rate decay D in (0, 1] (Clark et al., 2020): the task head trains "
             "at --learning_rate, encoder layer i of L at learning_rate * D**(L - i), the embeddings at "
-            "learning_rate * D**(L + 1), so the lower, more general layers move least. 1.0: off."
+            "learning_rate * D**(L + 1), so the lower, more general layers move least. 1.0: off by default: at 0.8 "
+            "a small CPU-trained teacher scored lower on NSMC (benchmarks/results/pretraining_levers.md)."
         },
     )
     reinit_top_layers: int = field(
@@ -115,7 +116,8 @@ class FinetuneArguments:
         metadata={
             "help": "Re-initialise the top N encoder layers (the model's own initialisation, from the run's seed) "
             "before fine-tuning: the top layers of a pre-trained model are the most specialised to its pre-training "
-            "task and can hurt fine-tuning (Zhang et al., 2021, Revisiting Few-sample BERT Fine-tuning). 0: off."
+            "task and can hurt fine-tuning (Zhang et al., 2021, Revisiting Few-sample BERT Fine-tuning). 0: off by "
+            "default: N=1 changed no NSMC score beyond noise (benchmarks/results/pretraining_levers.md)."
         },
     )
     overwrite_output_dir: bool = overwrite_field()
