@@ -92,6 +92,14 @@ def rank_budget_section() -> str:
     )
     if (RESULTS / "rank_budget.png").is_file():
         section += "\n\n![task average against size, budgeted and uniform ranks](benchmarks/results/rank_budget.png)"
+    rerun = _markdown("rank_budget_lfv3_nsmc.md")
+    if rerun is not None:
+        section += (
+            "\n\nRe-run for LF-V3 on NSMC with the package's current teacher defaults (starting embeddings from the "
+            "corpus), `rank_budget_lfv3_nsmc.md`:\n\n" + rerun + "\nThe budgeted arm is better on every seed "
+            "(+1.13; beyond twice the paired standard error), but the gap is below twice the arms' own spread over "
+            "seeds (0.9), the bar the other tables here use; no random-init control was run in this benchmark."
+        )
     return section
 
 
