@@ -66,16 +66,6 @@ def write_transfer_set(corpus: str, skip: int, count: int, path: Path) -> Path:
     return path
 
 
-def pipeline_data_dir(data_dir: str, tasks: list[str]) -> str:
-    """The recipe's --data_dir for a benchmark's --data-dir, which always holds one folder per task: with a single
-    task the recipe reads its --data_dir as that task's own folder (training.recipe.task_data_dir)."""
-    from training.tasks import get_task
-
-    if len(tasks) != 1:
-        return data_dir
-    return str(Path(data_dir) / get_task(tasks[0]).data_folder)
-
-
 def add_scale_arguments(parser: argparse.ArgumentParser) -> None:
     """The CPU-scale settings every NSMC benchmark of a pre-trained teacher shares (data, tokenizer, task)."""
     parser.add_argument("--corpus", default=str(DATA / "corpus" / "nsmc_unselected_reviews.txt.gz"))

@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.common import DATA, RESULTS, command_line, pipeline_data_dir
+from benchmarks.common import DATA, RESULTS, command_line
 from benchmarks.report import save_results
 from benchmarks.reproduce import SCALES
 from training.defaults import BENCHMARK_FINETUNE_LEARNING_RATE, RANK_FIELDS, RESULTS_FILE
@@ -58,7 +58,7 @@ def pipeline_arguments(args: argparse.Namespace, seed: int = 42) -> PipelineArgu
         corpus=args.corpus,
         student_presets=["small-kd"],
         tasks=args.tasks,
-        data_dir=pipeline_data_dir(args.data_dir, args.tasks),
+        data_dir=args.data_dir,
         finetune_learning_rate=BENCHMARK_FINETUNE_LEARNING_RATE,
         seed=seed,
         **RANK_BUDGET_SCALES[args.scale],

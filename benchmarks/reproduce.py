@@ -55,7 +55,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.common import DATA, RESULTS, command_line, pipeline_data_dir
+from benchmarks.common import DATA, RESULTS, command_line
 from benchmarks.report import save_results
 from training.defaults import BENCHMARK_FINETUNE_LEARNING_RATE
 from training.defaults import PAPER_SIZES as PAPER_MODEL_SIZES
@@ -432,7 +432,7 @@ def pipeline_arguments(args: argparse.Namespace) -> PipelineArguments:
         teacher=args.teacher,
         student_presets=args.students,
         tasks=args.tasks,
-        data_dir=pipeline_data_dir(args.data_dir, args.tasks),
+        data_dir=args.data_dir,
         finetune_learning_rate=BENCHMARK_FINETUNE_LEARNING_RATE,
         **SCALES[args.scale],
     )

@@ -716,16 +716,22 @@ def test_compare_curves_tables_each_variant_against_its_own_control_and_the_refe
 
 
 def test_benchmarks_hand_the_recipe_a_single_tasks_own_folder(tmp_path):
-    """A benchmark's --data-dir holds one folder per task; the recipe reads a single task's --data_dir as that task's
-    folder (rank_budget --tasks nsmc stopped at its first fine-tuning: `data has no ratings_test.txt`)."""
+    """A benchmark's --data-dir holds one folder per task, and the recipe reads a single task's --data_dir as that
+    task's folder or a parent holding it (rank_budget --tasks nsmc stopped at its first fine-tuning: `data has no
+    ratings_test.txt`; then reproduce handed a task's own folder stopped at `.../nsmc/nsmc does not exist`)."""
     import argparse
 
     from benchmarks.rank_budget import pipeline_arguments
     from training.recipe import task_data_dir
 
+    (tmp_path / "nsmc").mkdir()
+    (tmp_path / "kohate").mkdir()
     args = argparse.Namespace(work_dir=tmp_path, corpus=["c.txt"], data_dir=str(tmp_path), scale="tiny")
     for tasks, expected in ((["nsmc"], tmp_path / "nsmc"), (["kohate-bias"], tmp_path / "kohate")):
         pipeline = pipeline_arguments(argparse.Namespace(**vars(args), tasks=tasks))
         assert task_data_dir(pipeline, tasks[0]) == str(expected)
+    # a single task's own folder (no folder named for the task inside it) is read as is
+    own = argparse.Namespace(**{**vars(args), "data_dir": str(tmp_path / "nsmc")}, tasks=["nsmc"])
+    assert task_data_dir(pipeline_arguments(own), "nsmc") == str(tmp_path / "nsmc")
     pipeline = pipeline_arguments(argparse.Namespace(**vars(args), tasks=["nsmc", "korsts"]))
     assert task_data_dir(pipeline, "korsts") == str(tmp_path / "korsts")

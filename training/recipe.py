@@ -88,7 +88,9 @@ class PipelineArguments:
     tasks: list[str] = field(default_factory=lambda: ["nsmc"], metadata={"help": "Tasks to fine-tune and evaluate."})
     data_dir: str | None = field(
         default=str(PACKAGE_DATA / "sample_nsmc"),
-        metadata={"help": "Task data folder; with several tasks, a parent folder holding one folder per task."},
+        metadata={
+            "help": "Task data folder; with several tasks (or with one), a parent folder holding one folder per task."
+        },
     )
     max_train_samples: int | None = field(default=None, metadata={"help": "Cap on fine-tuning examples per task."})
     max_eval_samples: int | None = field(default=None, metadata={"help": "Cap on evaluation examples per task."})
@@ -244,13 +246,17 @@ def shape_string(shape: dict) -> str:
 
 
 def task_data_dir(args: PipelineArguments, task_name: str) -> str | None:
-    """One task: `data_dir` is its folder. Several: `data_dir` holds one folder per task, named as in
-    the task registry's `data_folder` (kohate-binary and kohate-bias read kohate/)."""
-    if args.data_dir is None or len(args.tasks) == 1:
-        return args.data_dir
+    """Several tasks: `data_dir` holds one folder per task, named as in the task registry's `data_folder`
+    (kohate-binary and kohate-bias read kohate/). One task: `data_dir` is its folder, or a parent holding that folder,
+    so the same data root serves one task or several."""
+    if args.data_dir is None:
+        return None
     from training.tasks import get_task
 
-    return str(Path(args.data_dir) / get_task(task_name).data_folder)
+    task_folder = Path(args.data_dir) / get_task(task_name).data_folder
+    if len(args.tasks) == 1 and not task_folder.is_dir():
+        return args.data_dir
+    return str(task_folder)
 
 
 def check_pipeline_lengths(args: PipelineArguments) -> None:
