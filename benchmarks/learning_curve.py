@@ -74,11 +74,13 @@ SET_BY_SCRIPT = {
     "--pretrain-option": {"tokenizer", "output_dir", "max_steps", "save_steps", "save_total_limit", "corpus"},
     "--finetune-option": {"model", "output_dir", "seed", "task", "data_dir"},
 }
-# Measured on the 2-core machine (shared): seconds per teacher pre-training step (80 steps: 44 s with start-up),
-# per fine-tuning (375 task steps and 5,000 test reviews: 131 s) and for the tokenizer; for the --help estimate only.
+# Measured on the 2-core machine (shared): seconds per teacher pre-training step (4,800 steps: 2,285 s), per
+# fine-tuning (375 task steps and 5,000 test reviews: about 110-130 s), for the tokenizer and for the starting
+# embeddings (ppmi-svd on 500k lines: 34-38 s); for the --help estimate only.
 SECONDS_PER_PRETRAINING_STEP = 0.5
 SECONDS_PER_FINETUNING = 130
 SECONDS_TOKENIZER = 30
+SECONDS_EMBEDDING_INIT = 40
 
 
 # The point of the teacher's starting embeddings (--embedding_init) with no ELECTRA step, scored like a checkpoint.
@@ -88,8 +90,12 @@ EMBEDDINGS_ONLY_LABEL = "0, starting embeddings only (no ELECTRA step)"
 
 def estimated_minutes(steps: list[int], seeds: int) -> int:
     """Rough wall time of a run from scratch (see the measured rates above)."""
+    scored_points = len(steps) + 1  # the listed steps and the starting-embeddings point (the default ppmi-svd)
     seconds = (
-        SECONDS_TOKENIZER + max(steps) * SECONDS_PER_PRETRAINING_STEP + len(steps) * seeds * SECONDS_PER_FINETUNING
+        SECONDS_TOKENIZER
+        + SECONDS_EMBEDDING_INIT
+        + max(steps) * SECONDS_PER_PRETRAINING_STEP
+        + scored_points * seeds * SECONDS_PER_FINETUNING
     )
     return round(seconds / 60)
 

@@ -164,10 +164,45 @@ def learning_curve_section() -> str:
         "task yet, and the mean-pooled states' effective rank falls as the steps go on (its [CLS] states are nearly "
         "parallel in every model, the random ones included, so that cosine does not separate them). From random "
         "embeddings the same stall made every earlier teacher of this project fine-tune below its control (one seed, "
-        "6,000 steps: 78.36 at step 0, 48.90 at 6,000). Escaping it needs more compute than a CPU hour "
-        "(`benchmarks/reproduce.py --scale gpu`) or levers measured beside this curve (pre-LN, pre-training dropout, "
-        "layer-wise decay, re-initialised top layers: built, off by default)."
+        "6,000 steps: 78.36 at step 0, 48.90 at 6,000). Running the same recipe for 4,800 steps (next section) "
+        "does not escape it either; what would needs more compute than a CPU hour (`benchmarks/reproduce.py --scale "
+        "gpu`) or a lever not yet found: those measured beside this curve (pre-LN, layer-wise decay, re-initialised "
+        "top layers, dropout off in pre-training) are off by default."
         + "\n\n![NSMC accuracy against pre-training steps](benchmarks/results/learning_curve.png)"
+    )
+
+
+ONE_HOUR_COMMENTARY = (
+    "The issue's target, read on this run: within a CPU hour of pre-training, at least 3 points above random "
+    "initialisation, beyond twice the larger standard deviation. The default recipe ran 4,800 ELECTRA steps in 38 "
+    "minutes on 2 quiet cores (2.1 steps/s; the 750-step curve above logged 1.34 in another session: the machines are shared), its "
+    "learning rate decayed to zero at the end. Every ELECTRA checkpoint stays above the control on every seed (2,400 "
+    "steps +1.55, 4,800 steps +1.83), but neither clears the noise bar, and both sit below the teacher's own "
+    "starting point: the same random shape with only the corpus's co-occurrence embeddings (no ELECTRA step) "
+    "scores 81.17, +3.79 beyond noise, level with TF-IDF (80.72). So the target is met at step 0, by the "
+    "embeddings; the ELECTRA steps after it cost points at every step count measured (50, 750, 2,400, 4,800: "
+    "+2.64, +2.37, +1.55, +1.83 over the same control). The losses say why: the generator leaves the unigram "
+    "plateau (MLM 5.76 against 6.83) but stalls there from step 2,400 on, and the discriminator's RTD loss stays "
+    "3% under a constant prediction's, so the task it is trained on is still barely learned; the mean-pooled "
+    "states' effective rank falls from about 100 to about 10 in the first 750 steps and does not come back. The "
+    "log-linear fit through the two ELECTRA points is an extrapolation from a flat stretch, not a forecast: the "
+    "shorter run's 50- and 750-step points lie above both."
+)
+
+
+def one_hour_curve_section() -> str:
+    table = _markdown("learning_curve_4800.md")
+    if table is None:
+        return _missing(
+            "the default recipe pre-trained for up to a CPU hour",
+            "python -m benchmarks.learning_curve --steps 0 2400 4800 --result-name learning_curve_4800",
+        )
+    return (
+        "### The default recipe, pre-trained longer (up to a CPU hour) against its random-init control\n\n"
+        + table
+        + "\n"
+        + ONE_HOUR_COMMENTARY
+        + "\n\n![NSMC accuracy against pre-training steps, 4,800 steps](benchmarks/results/learning_curve_4800.png)"
     )
 
 
@@ -186,7 +221,10 @@ def pretraining_levers_section() -> str:
         "control (+4.12 ± 1.36), but only because it lowers that control by 2.49 points: the teacher itself scores "
         "0.75 lower than without it, and over the reference's control it gains +1.63 ± 1.50, within noise. Pre-LN "
         "layers (`--shape layer_norm_position=pre`) reach the same losses at 750 steps and fine-tune to 78.71 ± 0.24, "
-        "1.04 below post-LN, not beyond noise over their control (+1.09 ± 1.33). All three stay off by default."
+        "1.04 below post-LN, not beyond noise over their control (+1.09 ± 1.33). Dropout off in pre-training "
+        "(`--pretraining_dropout 0`, Cramming's choice) reaches the same losses and fine-tunes to 79.85 ± 0.54, "
+        "+0.10 paired over the default's 79.75 (per seed +0.40 / +0.12 / -0.22): no separation. All four stay off "
+        "by default."
     )
 
 
@@ -286,6 +324,7 @@ def readme_results() -> str:
         minilm_section(),
         corrupt_inputs_section(),
         learning_curve_section(),
+        one_hour_curve_section(),
         pretraining_levers_section(),
         lowrank_students_section(),
         size_speed_section(),

