@@ -149,35 +149,49 @@ def corrupt_inputs_section() -> str:
     )
 
 
-def learning_curve_section() -> str:
-    table = _markdown("learning_curve.md")
+def _curve_section(name: str, title: str, what: str, command: str, commentary: str) -> str:
+    """A learning curve's Markdown under its heading, its reading and its plot; or the line saying it is missing."""
+    table = _markdown(f"{name}.md")
     if table is None:
-        return _missing("NSMC accuracy against teacher pre-training steps", "python -m benchmarks.learning_curve")
+        return _missing(what, command)
     return (
-        "### Does pre-training pay at CPU scale? Teacher learning curve against its random-init control\n\n"
-        + table
-        + "\nRead against its control. What pays at this compute is where the teacher starts more than its ELECTRA "
-        "steps: token embeddings taken from the corpus's co-occurrence statistics (`--embedding_init ppmi-svd`, the "
-        "default; about a minute) make the teacher fine-tune above the same shape randomly initialised on every seed, "
-        "beyond the noise, and level with TF-IDF. The ELECTRA steps on top keep it above its control but take some of "
-        "that gain back: the discriminator's loss stays close to a constant prediction's, so it has not learned its "
-        "task yet, and the mean-pooled states' effective rank falls as the steps go on (its [CLS] states are nearly "
-        "parallel in every model, the random ones included, so that cosine does not separate them). From random "
-        "embeddings the same stall made every earlier teacher of this project fine-tune below its control (one seed, "
-        "6,000 steps: 78.36 at step 0, 48.90 at 6,000). Running the same recipe for 4,800 steps (next section) "
-        "does not escape it either; what would needs more compute than a CPU hour (`benchmarks/reproduce.py --scale "
-        "gpu`) or a lever not yet found: those measured beside this curve (pre-LN, layer-wise decay, re-initialised "
-        "top layers, dropout off in pre-training) are off by default."
-        + "\n\n![NSMC accuracy against pre-training steps](benchmarks/results/learning_curve.png)"
+        f"### {title}\n\n{table}\n{commentary}\n\n"
+        f"![NSMC accuracy against pre-training steps, {name}](benchmarks/results/{name}.png)"
+    )
+
+
+LEARNING_CURVE_COMMENTARY = (
+    "Read against its control. What pays at this compute is where the teacher starts more than its ELECTRA "
+    "steps: token embeddings taken from the corpus's co-occurrence statistics (`--embedding_init ppmi-svd`, the "
+    "default; about a minute) make the teacher fine-tune above the same shape randomly initialised on every seed, "
+    "beyond the noise, and level with TF-IDF. The ELECTRA steps on top keep it above its control but take some of "
+    "that gain back: the discriminator's loss stays close to a constant prediction's, so it has not learned its "
+    "task yet, and the mean-pooled states' effective rank falls as the steps go on (its [CLS] states are nearly "
+    "parallel in every model, the random ones included, so that cosine does not separate them). From random "
+    "embeddings the same stall made every earlier teacher of this project fine-tune below its control (one seed, "
+    "6,000 steps: 78.36 at step 0, 48.90 at 6,000). Running the same recipe for 4,800 steps (next section) "
+    "does not escape it either; what would needs more compute than a CPU hour (`benchmarks/reproduce.py --scale "
+    "gpu`) or a lever not yet found: those measured beside this curve (pre-LN, layer-wise decay, re-initialised "
+    "top layers, dropout off in pre-training) are off by default."
+)
+
+
+def learning_curve_section() -> str:
+    return _curve_section(
+        "learning_curve",
+        "Does pre-training pay at CPU scale? Teacher learning curve against its random-init control",
+        "NSMC accuracy against teacher pre-training steps",
+        "python -m benchmarks.learning_curve",
+        LEARNING_CURVE_COMMENTARY,
     )
 
 
 ONE_HOUR_COMMENTARY = (
     "The issue's target, read on this run: within a CPU hour of pre-training, at least 3 points above random "
     "initialisation, beyond twice the larger standard deviation. The default recipe ran 4,800 ELECTRA steps in 38 "
-    "minutes on 2 quiet cores (2.1 steps/s; the 750-step curve above logged 1.34 in another session: the machines are shared), its "
-    "learning rate decayed to zero at the end. Every ELECTRA checkpoint stays above the control on every seed (2,400 "
-    "steps +1.55, 4,800 steps +1.83), but neither clears the noise bar, and both sit below the teacher's own "
+    "minutes on 2 quiet cores (2.1 steps/s; the 750-step curve above logged 1.34 in another session: the "
+    "machines are shared), its learning rate decayed to zero at the end. Every ELECTRA checkpoint stays above the "
+    "control on every seed (2,400 steps +1.55, 4,800 steps +1.83), but neither clears the noise bar, and both sit below the teacher's own "
     "starting point: the same random shape with only the corpus's co-occurrence embeddings (no ELECTRA step) "
     "scores 81.17, +3.79 beyond noise, level with TF-IDF (80.72). So the target is met at step 0, by the "
     "embeddings; the ELECTRA steps after it cost points at every step count measured (50, 750, 2,400, 4,800: "
@@ -191,18 +205,12 @@ ONE_HOUR_COMMENTARY = (
 
 
 def one_hour_curve_section() -> str:
-    table = _markdown("learning_curve_4800.md")
-    if table is None:
-        return _missing(
-            "the default recipe pre-trained for up to a CPU hour",
-            "python -m benchmarks.learning_curve --steps 0 2400 4800 --result-name learning_curve_4800",
-        )
-    return (
-        "### The default recipe, pre-trained longer (up to a CPU hour) against its random-init control\n\n"
-        + table
-        + "\n"
-        + ONE_HOUR_COMMENTARY
-        + "\n\n![NSMC accuracy against pre-training steps, 4,800 steps](benchmarks/results/learning_curve_4800.png)"
+    return _curve_section(
+        "learning_curve_4800",
+        "The default recipe, pre-trained longer (up to a CPU hour) against its random-init control",
+        "the default recipe pre-trained for up to a CPU hour",
+        "python -m benchmarks.learning_curve --steps 0 2400 4800 --result-name learning_curve_4800",
+        ONE_HOUR_COMMENTARY,
     )
 
 

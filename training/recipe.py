@@ -89,7 +89,7 @@ class PipelineArguments:
     data_dir: str | None = field(
         default=str(PACKAGE_DATA / "sample_nsmc"),
         metadata={
-            "help": "Task data folder; with several tasks (or with one), a parent folder holding one folder per task."
+            "help": "Task data folder, or a parent folder holding one folder per task (the form several tasks need)."
         },
     )
     max_train_samples: int | None = field(default=None, metadata={"help": "Cap on fine-tuning examples per task."})
