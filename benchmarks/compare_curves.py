@@ -1,9 +1,10 @@
 """Pre-training levers side by side: several learning curves (benchmarks/learning_curve.py results, by result name),
 each variant's recipe difference from the first (the reference), and per pre-training step its NSMC accuracy (mean ±
 sd over seeds), its paired gain over its own random-init control and over the reference's (and whether each gain is
-beyond noise), its losses beside their trivial values and its collapse measures. The second gain keeps a fine-tuning
-lever honest: one that lowers its own control (layer-wise LR decay slows a random model's lower layers) widens the
-first gap without raising the teacher.
+beyond noise) and over the reference's own point at the same step (does the lever beat the recipe it would replace?),
+its losses beside their trivial values and its collapse measures. The second gain keeps a fine-tuning lever honest:
+one that lowers its own control (layer-wise LR decay slows a random model's lower layers) widens the first gap without
+raising the teacher.
 
     python -m benchmarks.learning_curve --result-name curve_reference
     python -m benchmarks.learning_curve --pretrain-option learning_rate=2e-4 --result-name curve_lr2e-4
@@ -53,19 +54,23 @@ def recipe_difference(reference: dict, variant: dict) -> dict[str, list]:
 
 
 def step_row(result: dict, step: str, reference: dict) -> dict:
-    """One step of a curve: accuracy, gain over its control and over the `reference` curve's control (paired on the
-    same seeds; None when the seeds differ), losses with their trivial values, collapse."""
+    """One step of a curve: accuracy, gain over its control, over the `reference` curve's control and over the
+    reference's point at the same step (paired on the same seeds; None when the seeds differ or the reference has no
+    such point), losses with their trivial values, collapse."""
     measures = result["checkpoints"].get(step, {})
     losses = measures.get("losses") or {}
-    reference_control = reference["nsmc_accuracy"].get("0")
-    same_seeds = reference_control and result["settings"]["seeds"] == reference["settings"]["seeds"]
+    same_seeds = result["settings"]["seeds"] == reference["settings"]["seeds"]
     accuracy = result["nsmc_accuracy"][step]["per_seed"]
+
+    def gain_over(point: str) -> dict | None:
+        reference_point = reference["nsmc_accuracy"].get(point)
+        return paired_difference(accuracy, reference_point["per_seed"]) if same_seeds and reference_point else None
+
     return {
         "accuracy": result["nsmc_accuracy"][step],
         "gain_over_control": result["against_control"].get(step),
-        "gain_over_reference_control": paired_difference(accuracy, reference_control["per_seed"])
-        if same_seeds
-        else None,
+        "gain_over_reference_control": gain_over("0"),
+        "gain_over_reference_point": gain_over(step),
         "pretraining_seconds": measures.get("pretraining_seconds"),
         "loss_rtd": losses.get("loss_rtd"),
         "loss_rtd_constant": losses.get("loss_rtd_constant"),
@@ -118,12 +123,13 @@ def row_cells(step: str, row: dict, is_reference: bool) -> str:
     gain_text = gain_cell(row["gain_over_control"], "(the control)" if step == "0" else "no control run")
     over_reference = row.get("gain_over_reference_control")
     reference_text = "(the control)" if is_reference and step == "0" else gain_cell(over_reference, "other seeds")
+    point_text = "(the reference)" if is_reference else gain_cell(row.get("gain_over_reference_point"), "no such point")
     constant = f" ({row['loss_rtd_constant']:.3f})" if row["loss_rtd_constant"] is not None else ""
     rtd = f"{row['loss_rtd']:.3f}{constant}" if row["loss_rtd"] is not None else ""
     mlm = f"{row['loss_mlm']:.2f} ({row['unigram_entropy']:.2f})" if row["loss_mlm"] is not None else ""
     ranks = f"{collapse['mean_pool_effective_rank']:.1f} / {collapse['cls_effective_rank']:.1f}" if collapse else ""
     return (
-        f"{step_label(step)} | {accuracy['mean']:.2f} ± {accuracy['stdev']:.2f} | {gain_text} | {reference_text} | "
+        f"{step_label(step)} | {accuracy['mean']:.2f} ± {accuracy['stdev']:.2f} | {gain_text} | {reference_text} | {point_text} | "
         f"{rtd} | {mlm} | "
         f"{_number(collapse.get('cls_mean_cosine'), 3)} | {_number(collapse.get('mean_pool_mean_cosine'), 3)} | "
         f"{_number(collapse.get('token_mean_cosine'), 3)} | {ranks} |"
@@ -139,14 +145,16 @@ def markdown(result: dict) -> str:
         "",
         "Accuracy (%): mean ± sd over seeds; gain: the paired difference from the variant's own random-init control, "
         "and from the reference's (mean ± sd over seeds; beyond noise when over twice the larger sd of point and "
-        "control: a lever that only lowers its own control gains over it, not over the reference's); losses beside their "
+        "control: a lever that only lowers its own control gains over it, not over the reference's); versus the "
+        "reference: the paired difference from the reference's own point at the same step (what a change of default "
+        "would gain, beyond noise as above); losses beside their "
         "trivial values (a constant prediction's RTD loss, the corpus's unigram entropy); collapse: the encoder's last "
         "hidden states on held-out NSMC reviews (cosines near 1, effective rank near 1: collapsed).",
         "",
         "| variant | pre-training steps | NSMC accuracy | gain over own control (beyond noise) | gain over the "
-        "reference's control (beyond noise) | RTD loss (constant) | MLM loss (unigram) | [CLS] cosine | mean-pool "
+        "reference's control (beyond noise) | versus the reference at this point (beyond noise) | RTD loss (constant) | MLM loss (unigram) | [CLS] cosine | mean-pool "
         "cosine | token cosine | effective rank: mean-pool / [CLS] |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for variant in result["variants"]:
         for step, row in variant["steps"].items():

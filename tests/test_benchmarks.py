@@ -669,7 +669,8 @@ def test_compare_curves_tables_each_variant_against_its_own_control_and_the_refe
     reference["nsmc_accuracy"]["embeddings_only"] = summary([81.0, 82.0, 83.0])
     reference["against_control"]["embeddings_only"] = paired_difference([81.0, 82.0, 83.0], [77.0, 78.0, 79.0])
     reference["checkpoints"]["embeddings_only"] = {**reference["checkpoints"]["0"]}
-    variant = _curve_result({"0": [76.0, 78.0, 80.0], "750": [77.0, 79.0, 81.0]})
+    # 1,500 steps: a point the reference does not have
+    variant = _curve_result({"0": [76.0, 78.0, 80.0], "750": [77.0, 79.0, 81.0], "1500": [80.0, 81.0, 82.0]})
     variant["recipe"]["pretraining"]["learning_rate"] = 5e-4
     variant["recipe"]["pretraining"]["rtd_weight"] = 20
     variant["checkpoints"]["750"]["collapse"] = {**variant["checkpoints"]["750"]["collapse"], "cls_mean_cosine": 0.999}
@@ -694,13 +695,23 @@ def test_compare_curves_tables_each_variant_against_its_own_control_and_the_refe
     assert "- `curve_reference`: the reference recipe" in table
     assert "- `curve_lr`: pretraining.learning_rate 0.0002 -> 0.0005; pretraining.rtd_weight None -> 20" in table
     assert (
-        "| `curve_reference` | 750 | 81.00 ± 1.00 | +3.00 ± 0.00 (**yes**) | +3.00 ± 0.00 (**yes**) | 0.350 (0.390) | "
-        "6.10 (6.50) | 0.900 | 0.800 | 0.500 | 9.0 / 3.0 |" in table
+        "| `curve_reference` | 750 | 81.00 ± 1.00 | +3.00 ± 0.00 (**yes**) | +3.00 ± 0.00 (**yes**) | (the reference) | "
+        "0.350 (0.390) | 6.10 (6.50) | 0.900 | 0.800 | 0.500 | 9.0 / 3.0 |" in table
     )
-    assert "| `curve_reference` | 0 | 78.00 ± 1.00 | (the control) | (the control) |" in table
-    assert "| `curve_lr` | 750 | 79.00 ± 2.00 | +1.00 ± 0.00 (no) | +1.00 ± 1.00 (no) | 0.350 (0.390) |" in table
-    assert "| `curve_lr` | 0 | 78.00 ± 2.00 | (the control) | +0.00 ± 1.00 (no) |" in table
-    assert "| `curve_llrd` | 750 | 79.00 ± 1.00 | +4.00 ± 0.00 (**yes**) | +1.00 ± 0.00 (no) |" in table
+    assert "| `curve_reference` | 0 | 78.00 ± 1.00 | (the control) | (the control) | (the reference) |" in table
+    # versus the reference's own point at the same step: 77/79/81 against 80/81/82 -> -2.00 ± 1.00
+    assert (
+        "| `curve_lr` | 750 | 79.00 ± 2.00 | +1.00 ± 0.00 (no) | +1.00 ± 1.00 (no) | -2.00 ± 1.00 (no) | "
+        "0.350 (0.390) |" in table
+    )
+    assert "| `curve_lr` | 0 | 78.00 ± 2.00 | (the control) | +0.00 ± 1.00 (no) | +0.00 ± 1.00 (no) |" in table
+    assert (
+        "| `curve_llrd` | 750 | 79.00 ± 1.00 | +4.00 ± 0.00 (**yes**) | +1.00 ± 0.00 (no) | -2.00 ± 0.00 (no) |"
+        in table
+    )
+    assert result["variants"][2]["steps"]["750"]["gain_over_reference_point"]["mean"] == -2.0
+    assert "| `curve_lr` | 1,500 | 81.00 ± 1.00 | +3.00 ± 1.00 (no) | +3.00 ± 0.00 (**yes**) | no such point |" in table
+    assert result["variants"][1]["steps"]["1500"]["gain_over_reference_point"] is None
     assert "| `curve_llrd` | 0 | 75.00 ± 1.00 | (the control) | -3.00 ± 0.00 (no) |" in table
     assert result["variants"][2]["steps"]["750"]["gain_over_reference_control"]["above_control"] is False
     assert (

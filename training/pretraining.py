@@ -221,7 +221,12 @@ class PretrainArguments:
         },
     )
     mlm_probability: float = field(
-        default=MLM_PROBABILITY, metadata={"help": "Share of tokens masked for the generator."}
+        default=MLM_PROBABILITY,
+        metadata={
+            "help": "Share of tokens masked for the generator. Measured at 0.4 (Wettig et al., 2022) on the teacher's "
+            "learning curve (750 steps, 3 seeds): 80.44 on NSMC against 79.75 at 0.15, +0.69 paired, 2 seeds of 3 "
+            "better: within noise, so the default stays ELECTRA's 0.15."
+        },
     )
     masking: str = field(
         default="electra",
@@ -232,7 +237,14 @@ class PretrainArguments:
         },
     )
     rtd_weight: float = field(default=50.0, metadata={"help": "Weight of the discriminator loss (ELECTRA: 50)."})
-    generator_size_divisor: int = field(default=4, metadata={"help": "Generator width = teacher width / this."})
+    generator_size_divisor: int = field(
+        default=4,
+        metadata={
+            "help": "Generator width = teacher width / this. Measured at 2 (a generator half the teacher's width) "
+            "on the teacher's learning curve (750 steps, 3 seeds): 80.17 on NSMC against 79.75 at 4, +0.42 paired, "
+            "within noise, so the default stays 4 (ELECTRA: 1/4 to 1/2)."
+        },
+    )
     embedding_init: str = embedding_init_field(
         "ppmi-svd",
         "Measured on NSMC at 4k labels over 3 seeds, a ppmi-svd teacher fine-tunes above the same shape randomly "
