@@ -129,8 +129,8 @@ def row_cells(step: str, row: dict, is_reference: bool) -> str:
     mlm = f"{row['loss_mlm']:.2f} ({row['unigram_entropy']:.2f})" if row["loss_mlm"] is not None else ""
     ranks = f"{collapse['mean_pool_effective_rank']:.1f} / {collapse['cls_effective_rank']:.1f}" if collapse else ""
     return (
-        f"{step_label(step)} | {accuracy['mean']:.2f} ± {accuracy['stdev']:.2f} | {gain_text} | {reference_text} | {point_text} | "
-        f"{rtd} | {mlm} | "
+        f"{step_label(step)} | {accuracy['mean']:.2f} ± {accuracy['stdev']:.2f} | {gain_text} | {reference_text} | "
+        f"{point_text} | {rtd} | {mlm} | "
         f"{_number(collapse.get('cls_mean_cosine'), 3)} | {_number(collapse.get('mean_pool_mean_cosine'), 3)} | "
         f"{_number(collapse.get('token_mean_cosine'), 3)} | {ranks} |"
     )
@@ -147,13 +147,13 @@ def markdown(result: dict) -> str:
         "and from the reference's (mean ± sd over seeds; beyond noise when over twice the larger sd of point and "
         "control: a lever that only lowers its own control gains over it, not over the reference's); versus the "
         "reference: the paired difference from the reference's own point at the same step (what a change of default "
-        "would gain, beyond noise as above); losses beside their "
-        "trivial values (a constant prediction's RTD loss, the corpus's unigram entropy); collapse: the encoder's last "
-        "hidden states on held-out NSMC reviews (cosines near 1, effective rank near 1: collapsed).",
+        "would gain, beyond noise as above); losses beside their trivial values (a constant prediction's RTD loss, the "
+        "corpus's unigram entropy); collapse: the encoder's last hidden states on held-out NSMC reviews (cosines near "
+        "1, effective rank near 1: collapsed).",
         "",
         "| variant | pre-training steps | NSMC accuracy | gain over own control (beyond noise) | gain over the "
-        "reference's control (beyond noise) | versus the reference at this point (beyond noise) | RTD loss (constant) | MLM loss (unigram) | [CLS] cosine | mean-pool "
-        "cosine | token cosine | effective rank: mean-pool / [CLS] |",
+        "reference's control (beyond noise) | versus the reference at this point (beyond noise) | RTD loss (constant) "
+        "| MLM loss (unigram) | [CLS] cosine | mean-pool cosine | token cosine | effective rank: mean-pool / [CLS] |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for variant in result["variants"]:

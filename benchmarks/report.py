@@ -241,11 +241,10 @@ def pretraining_levers_section() -> str:
         "there; `learning_curve_mask0.4_1500`) it falls back to 79.85 ± 1.39, +2.47 over the control, not beyond "
         "noise: like the default recipe, more steps on this plateau do not climb. Masking 40% also costs speed "
         "(1.1-1.2 steps/s in its runs against 1.3-2.1 at 15% on this shared machine: the generator predicts more "
-        "positions). A generator half the teacher's width "
-        "(`--generator_size_divisor 2`) gives +0.42 ± 0.77 over the default's point, within noise. A 1e-3 peak "
-        "learning rate (Cramming's, Izsak et al.'s) lowers the MLM loss (6.05 against 6.25) yet fine-tunes 1.06 "
-        "lower (78.69, worse on every seed). All seven stay off by default: none separates from the recipe it would "
-        "replace."
+        "positions). A generator half the teacher's width (`--generator_size_divisor 2`) gives +0.42 ± 0.77 over "
+        "the default's point, within noise. A 1e-3 peak learning rate (Cramming's, Izsak et al.'s) lowers the MLM "
+        "loss (6.05 against 6.25) yet fine-tunes 1.06 lower (78.69, worse on every seed). All seven stay off by "
+        "default: none separates from the recipe it would replace."
     )
 
 
