@@ -1,6 +1,7 @@
 """Issue 37's levers, for a pre-training that pays off at small compute: a pre-LN teacher through `--shape
-layer_norm_position=pre`, `pretrain-teacher --pretraining_dropout`, and `finetune --layerwise_lr_decay` and
-`--reinit_top_layers`. (The pre-LN model itself is tested in test_modeling.py and test_transformers_common.py.)"""
+layer_norm_position=pre`, `pretrain-teacher --pretraining_dropout` and `--token_embedding_lr_scale`, and `finetune
+--layerwise_lr_decay` and `--reinit_top_layers`. (The pre-LN model itself is tested in test_modeling.py and
+test_transformers_common.py.)"""
 
 from __future__ import annotations
 
@@ -70,6 +71,48 @@ def test_pretraining_dropout_is_the_pretraining_models_and_not_the_saved_teacher
         saved = json.loads((folder / "config.json").read_text())
         assert saved["hidden_dropout_prob"] == saved["attention_probs_dropout_prob"] == 0.1, folder
         assert saved["layer_norm_position"] == "pre", folder
+
+
+@pytest.mark.parametrize("scale", [0.5, 0.0])
+def test_token_embedding_lr_scale_moves_the_token_embeddings_at_that_share_of_the_rate(
+    scale, tmp_path, tiny_tokenizer, fixtures_dir
+):
+    """Known answer: AdamW's first step moves every parameter with a gradient by its group's rate (m / sqrt(v) is the
+    gradient's sign), so with a constant schedule and no weight decay the token embeddings, shared by the generator
+    and the discriminator and tied to the generator's output layer, move by exactly scale * lr and every other weight by
+    lr. Scale 0 freezes them: no gradient, not in the optimizer, the starting vectors unchanged."""
+    tiny_tokenizer.save_pretrained(tmp_path / "tokenizer")
+    args = PretrainArguments(
+        corpus=[str(fixtures_dir / "corpus.txt")],
+        tokenizer=str(tmp_path / "tokenizer"),
+        preset="tiny",
+        token_embedding_lr_scale=scale,
+    )
+    lr = 1e-3
+    options = {"lr_scheduler_type": "constant", "warmup_steps": 0, "weight_decay": 0.0, "learning_rate": lr}
+    quiet = {"disable_tqdm": True, "logging_steps": 100, "seed": 0, "max_steps": 1}
+    training_args = TrainingArguments(**{**PRETRAINING_DEFAULTS, **options, **quiet, "output_dir": str(tmp_path / "t")})
+    run = prepare_pretraining(args, training_args)
+    embeddings = run.model.discriminator.electra.embeddings.word_embeddings.weight
+    assert embeddings is run.model.generator.generator_lm_head.weight  # tied: one tensor
+    others = {
+        "discriminator": run.model.discriminator.electra.encoder.layer[0].intermediate.dense.weight,
+        "generator": run.model.generator.electra.encoder.layer[0].intermediate.dense.weight,
+        "position embeddings": run.model.discriminator.electra.embeddings.position_embeddings.weight,
+    }
+    before = embeddings.detach().clone(), {name: p.detach().clone() for name, p in others.items()}
+    assert embeddings.requires_grad == (scale > 0)
+    assert run.train() is None
+    moved = (embeddings.detach() - before[0]).abs()
+    if scale == 0:
+        assert torch.equal(embeddings.detach(), before[0])
+        assert all(embeddings is not p for group in run.trainer.optimizer.param_groups for p in group["params"])
+    else:
+        assert moved.max().item() == pytest.approx(scale * lr, rel=1e-3)
+        assert (moved > 0).any(dim=1).sum() > 10  # many rows: the tied output layer reaches every token
+    for name, parameter in others.items():
+        step = (parameter.detach() - before[1][name]).abs().max().item()
+        assert step == pytest.approx(lr, rel=1e-3), name
 
 
 def test_a_pre_ln_teachers_student_is_pre_ln_and_takes_its_layers(tiny_tokenizer):

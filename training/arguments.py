@@ -158,6 +158,7 @@ NUMBER_RULES: dict[str, Bounds] = {
     "embedding_init_lines": AT_LEAST_ONE,
     "embedding_init_std": POSITIVE,
     "pretraining_dropout": Bounds(0, 1, high_open=True),
+    "token_embedding_lr_scale": NON_NEGATIVE,
     "layerwise_lr_decay": SHARE,
     "reinit_top_layers": NON_NEGATIVE,
     "temperature": POSITIVE,

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, Trainer, TrainingArguments, set_seed
 
 from modeling_kr_electra_kd.pipeline_kr_electra_kd import default_doc_stride
@@ -37,6 +36,7 @@ from training.evaluation import (
     score,
     write_results,
 )
+from training.learning_rates import ScaledLearningRatesMixin
 from training.loading import load_config, load_tokenizer
 from training.outputs import atomic_output, bytes_of, output_run
 from training.provenance import portable_path
@@ -142,50 +142,16 @@ def layer_decay_exponent(name: str, num_layers: int) -> int:
     return num_layers + 1 if EMBEDDING_PARAMETER.search(name) else 0
 
 
-def layerwise_parameter_groups(
-    model: nn.Module, learning_rate: float, decay: float, weight_decay: float, decay_names: list[str]
-) -> list[dict]:
-    """The optimizer's parameter groups for layer-wise learning-rate decay: one group per (learning rate, weight decay)
-    pair, the rate `learning_rate * decay ** layer_decay_exponent(...)`, weight decay only on `decay_names` (Trainer's
-    `get_decay_parameter_names`: no bias, no layer norm), trainable parameters only."""
-    num_layers = model.config.num_hidden_layers
-    groups: dict[tuple[int, bool], dict] = {}
-    for name, parameter in model.named_parameters():
-        if not parameter.requires_grad:
-            continue
-        exponent, decays = layer_decay_exponent(name, num_layers), name in decay_names
-        group = groups.setdefault(
-            (exponent, decays),
-            {"params": [], "lr": learning_rate * decay**exponent, "weight_decay": weight_decay if decays else 0.0},
-        )
-        group["params"].append(parameter)
-    return [groups[key] for key in sorted(groups)]
-
-
-class FinetuneTrainer(Trainer):
-    """Trainer with `--layerwise_lr_decay`: with a decay below 1, `create_optimizer` hands Trainer the layer-wise
-    parameter groups (Trainer's `params` entry of the optimizer keyword arguments), and Trainer builds the optimizer
-    its usual way (its class and settings from TrainingArguments) and the scheduler, which scales every group."""
+class FinetuneTrainer(ScaledLearningRatesMixin, Trainer):
+    """Trainer with `--layerwise_lr_decay`: parameter `name` trains at learning_rate * decay ** layer_decay_exponent
+    (training.learning_rates builds the groups; with a decay of 1, Trainer's own optimizer)."""
 
     def __init__(self, *args, layerwise_lr_decay: float = 1.0, **kwargs):
         super().__init__(*args, **kwargs)
         self.layerwise_lr_decay = layerwise_lr_decay
 
-    def create_optimizer(self, model=None):
-        if self.optimizer is None and self.layerwise_lr_decay != 1.0:
-            opt_model = self.model if model is None else model
-            optimizer_cls, optimizer_kwargs = self.optimizer_cls_and_kwargs or self.get_optimizer_cls_and_kwargs(
-                self.args, opt_model
-            )
-            groups = layerwise_parameter_groups(
-                opt_model,
-                self.args.learning_rate,
-                self.layerwise_lr_decay,
-                self.args.weight_decay,
-                self.get_decay_parameter_names(opt_model),
-            )
-            self.optimizer_cls_and_kwargs = (optimizer_cls, {**optimizer_kwargs, "params": groups})
-        return super().create_optimizer(model)
+    def learning_rate_scale(self, name: str) -> float:
+        return self.layerwise_lr_decay ** layer_decay_exponent(name, self.model.config.num_hidden_layers)
 
 
 def check_reinit_top_layers(count: int, config) -> None:
