@@ -42,8 +42,9 @@ class ScaledLearningRatesMixin:
 
     def create_optimizer(self, model=None):
         opt_model = self.model if model is None else model
-        scaled = any(self.learning_rate_scale(name) != 1.0 for name, _ in opt_model.named_parameters())
-        if self.optimizer is None and scaled:
+        if self.optimizer is None and any(
+            self.learning_rate_scale(name) != 1.0 for name, _ in opt_model.named_parameters()
+        ):
             optimizer_cls, optimizer_kwargs = self.optimizer_cls_and_kwargs or self.get_optimizer_cls_and_kwargs(
                 self.args, opt_model
             )
