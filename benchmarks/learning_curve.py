@@ -27,7 +27,8 @@ results; every option that changes a run is part of its work folder's name, so t
     python -m benchmarks.learning_curve --pretrain-option learning_rate=2e-4 --result-name curve_lr2e-4
 
 Writes benchmarks/results/<result name>.json, .md and .png (benchmarks/compare_curves.py tables several of them).
-Finished steps are skipped when the script is run again with the same --work-dir.
+Finished steps are skipped when the script is run again with the same --work-dir, and a teacher fine-tuned there
+before (the same bytes, options and seed: a variant's controls) is not fine-tuned again.
 """
 
 from __future__ import annotations
@@ -258,13 +259,13 @@ def folder_key(*parts: dict) -> str:
 def work_folders(work: Path, run_recipe: dict) -> dict[str, Path]:
     """The tokenizer's folder (keyed by its options), the pre-training run's (by the tokenizer's and pre-training's,
     the package defaults in force included: a run made before a default changed is never reused after it) and the
-    prefix of its fine-tunings (by the fine-tuning's)."""
+    fine-tunings' (by the fine-tuning's; shared by every run, see finetuned_accuracy)."""
     tokenizer, pretraining = run_recipe["tokenizer"], run_recipe["pretraining"]
     in_force = pretraining | run_recipe["pretraining_defaults"]
     return {
         "tokenizer": work / f"tokenizer_{folder_key(tokenizer)}",
         "run": work / f"electra_{pretraining['max_steps']}steps_{folder_key(tokenizer, in_force)}",
-        "finetuned": f"finetuned_{folder_key(run_recipe['finetuning'])}",
+        "finetunings": work / f"finetuned_{folder_key(run_recipe['finetuning'])}",
     }
 
 
@@ -343,35 +344,54 @@ def embeddings_only_teachers(run: Path, tokenizer: Path, run_recipe: dict, seeds
     return embeddings_only_models(args, run / "pretrained", tokenizer, run, seeds, "teacher")
 
 
-def score_checkpoints(args: argparse.Namespace, folders: dict, run_recipe: dict, texts: list[str]) -> tuple[dict, dict]:
+def content_key(folder: Path) -> str:
+    """A short hash of every file in `folder` (names and bytes): two teacher folders share it only when they are
+    byte-identical."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode("utf-8") + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def finetuned_accuracy(label: str, teacher: Path, seed: int, folders: dict, run_recipe: dict) -> tuple[float, Path]:
+    """`teacher` fine-tuned on `seed` with the run's fine-tuning options, and the fine-tuned folder. Its folder is keyed
+    by the teacher's bytes and those options, not by the pre-training run: the controls (each seed's random teacher,
+    the embeddings-only teacher) are the same bytes for every variant that shares the tokenizer, shape and starting
+    embeddings, so a second variant's curve reuses their fine-tunings instead of repeating six of them."""
+    output = folders["finetunings"] / f"teacher_{content_key(teacher)}_seed{seed}"
+    options = {"model": str(teacher), "output_dir": str(output), "seed": seed, **run_recipe["finetuning"]}
+    run_step(f"finetune {label}, seed {seed}", output, "finetune", options)
+    return json.loads((output / RESULTS_FILE).read_text("utf-8"))["metrics"]["accuracy"], output
+
+
+def score_checkpoints(
+    args: argparse.Namespace, folders: dict, run_recipe: dict, texts: list[str]
+) -> tuple[dict, dict, list[Path]]:
     """NSMC accuracy per seed ({step: [accuracy]}) of the teacher at each listed step (0: each seed's random
-    control), and each step's measures (step 0: the first seed's control)."""
+    control), each step's measures (step 0: the first seed's control), and the fine-tuned folders scored."""
     run, tokenizer = folders["run"], folders["tokenizer"] / "tokenizer"
     scores: dict[str, list[float]] = {}
     measures: dict[str, dict] = {}
+    finetuned: list[Path] = []
+
+    def score(point: str, label: str, teachers: dict[int, Path]) -> None:
+        scores[point] = []
+        for run_seed, teacher in teachers.items():
+            accuracy, output = finetuned_accuracy(label, teacher, run_seed, folders, run_recipe)
+            scores[point].append(accuracy)
+            finetuned.append(output)
+
     for step in args.steps:
-        scores[str(step)] = []
-        for run_seed in args.seeds:
-            teacher = teacher_of(run, step, run_seed, tokenizer)
-            output = run / f"{folders['finetuned']}_step{step}_seed{run_seed}"
-            options = {"model": str(teacher), "output_dir": str(output), "seed": run_seed, **run_recipe["finetuning"]}
-            run_step(f"finetune teacher at step {step}, seed {run_seed}", output, "finetune", options)
-            scores[str(step)].append(json.loads((output / RESULTS_FILE).read_text("utf-8"))["metrics"]["accuracy"])
+        teachers = {seed: teacher_of(run, step, seed, tokenizer) for seed in args.seeds}
+        score(str(step), f"teacher at step {step}", teachers)
         checkpoint = run / "pretrained" / "checkpoints" / f"checkpoint-{step}" if step else None
-        teacher = teacher_of(run, step, args.seeds[0], tokenizer)
-        measures[str(step)] = checkpoint_measures(checkpoint, teacher, texts, args.seq_length)
+        measures[str(step)] = checkpoint_measures(checkpoint, teachers[args.seeds[0]], texts, args.seq_length)
     teachers = embeddings_only_teachers(run, tokenizer, run_recipe, args.seeds)
     if teachers:  # the embeddings pre-training starts from, without its ELECTRA steps
-        scores[EMBEDDINGS_ONLY] = []
-        for run_seed, teacher in teachers.items():
-            output = run / f"{folders['finetuned']}_embeddings_only_seed{run_seed}"
-            options = {"model": str(teacher), "output_dir": str(output), "seed": run_seed, **run_recipe["finetuning"]}
-            run_step(f"finetune embeddings-only teacher, seed {run_seed}", output, "finetune", options)
-            scores[EMBEDDINGS_ONLY].append(
-                json.loads((output / RESULTS_FILE).read_text("utf-8"))["metrics"]["accuracy"]
-            )
+        score(EMBEDDINGS_ONLY, "embeddings-only teacher", teachers)
         measures[EMBEDDINGS_ONLY] = checkpoint_measures(None, teachers[args.seeds[0]], texts, args.seq_length)
-    return scores, measures
+    return scores, measures, finetuned
 
 
 # The result ----------------------------------------------------------------------------------------------------------
@@ -387,7 +407,7 @@ def against_control(scores: dict[str, list[float]]) -> dict[str, dict]:
 
 
 def build_result(args, argv, run_recipe: dict, folders: dict, measured: tuple, started: float) -> dict:
-    scores, measures, trivial = measured
+    scores, measures, finetuned, trivial = measured
     pretrained_steps = [step for step in args.steps if step]
     accuracy = {step: summary(values) for step, values in scores.items()}
     baselines = nsmc_baselines(args.nsmc_dir, args.train_samples, args.eval_samples, args.seeds)
@@ -410,7 +430,9 @@ def build_result(args, argv, run_recipe: dict, folders: dict, measured: tuple, s
         ),
         "seconds": round(time.time() - started),
         # what the curve costs from scratch, even when this invocation reused finished steps
-        "step_seconds": round(step_seconds(folders["run"]) + step_seconds(folders["tokenizer"])),
+        "step_seconds": round(
+            step_seconds(folders["run"]) + step_seconds(folders["tokenizer"]) + sum(map(step_seconds, finetuned))
+        ),
     }
 
 
@@ -569,9 +591,9 @@ def main(argv: list[str] | None = None) -> int:
         {"tokenizer": str(tokenizer), "output_dir": str(run / "pretrained"), **run_recipe["pretraining"]},
     )
     texts = held_out_reviews(args.nsmc_dir, args.eval_samples, args.seeds, args.collapse_texts)
-    scores, measures = score_checkpoints(args, folders, run_recipe, texts)
+    scores, measures, finetuned = score_checkpoints(args, folders, run_recipe, texts)
     trivial = generator_trivial_loss(tokenizer, run_recipe)
-    result = build_result(args, argv, run_recipe, folders, (scores, measures, trivial), started)
+    result = build_result(args, argv, run_recipe, folders, (scores, measures, finetuned, trivial), started)
     result = save_results(result, args.output_dir, args.result_name, markdown)
     plot(result, args.output_dir / f"{args.result_name}.png")
     return 0

@@ -352,8 +352,9 @@ def test_learning_curve_scores_each_checkpoint_of_one_pretraining_run(tmp_path, 
     assert len(result["against_control"]["embeddings_only"]["per_seed"]) == 2
     assert sorted(p.name for p in (run / "pretrained" / "checkpoints").glob("checkpoint-*")) == ["checkpoint-4"]
     assert {p.name for p in run.glob("teacher_step0_seed*")} == {"teacher_step0_seed1", "teacher_step0_seed2"}
-    [finetuned] = run.glob("finetuned_*_step4_seed2")
-    assert json.loads((finetuned / "results.json").read_text())["num_eval_samples"] == 50
+    [finetunings] = work.glob("finetuned_*")  # one folder per fine-tuning options, beside the runs
+    assert len(list(finetunings.glob("teacher_*_seed2"))) == 3  # the control, step 4, the embeddings-only teacher
+    assert all(json.loads((f / "results.json").read_text())["num_eval_samples"] == 50 for f in finetunings.iterdir())
     assert len(result["nsmc_accuracy"]["4"]["per_seed"]) == 2
     assert isinstance(result["against_control"]["4"]["above_control"], bool)
     # the recipe: every option of both runs, the options given among them
@@ -373,6 +374,17 @@ def test_learning_curve_scores_each_checkpoint_of_one_pretraining_run(tmp_path, 
     capsys.readouterr()
     assert learning_curve.main(argv) == 0  # every step finished: nothing is trained again
     assert capsys.readouterr().out.count("already done") == 8  # tokenizer, pre-training, six fine-tunings
+    # a variant (another pre-training run) fine-tunes only its own checkpoint: its controls are the same bytes, so
+    # their fine-tunings are reused, and its result reads against the same control scores
+    variant = [*argv[: argv.index("--result-name")], "--result-name", "curve_variant", "--pretrain-option",
+               "learning_rate=1e-3", *argv[argv.index("--result-name") + 2 :]]  # fmt: skip
+    assert learning_curve.main(variant) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("already done") == 5 and "finetune teacher at step 4, seed 1]: " in printed
+    other = json.loads((out / "curve_variant.json").read_text())
+    assert other["work_folder"] != result["work_folder"] and len(list(finetunings.iterdir())) == 8
+    for point in ("0", "embeddings_only"):
+        assert other["nsmc_accuracy"][point] == result["nsmc_accuracy"][point]
 
 
 @pytest.mark.slow
@@ -601,8 +613,8 @@ def test_learning_curve_work_folders_differ_whenever_an_option_of_their_run_diff
     assert folders("--pretrain-option", "learning_rate=1e-4")["tokenizer"] == reference["tokenizer"]
     # a fine-tuning option: the same pre-training run, other fine-tuned folders
     changed = folders("--finetune-option", "learning_rate=1e-4")
-    assert changed["run"] == reference["run"] and changed["finetuned"] != reference["finetuned"]
-    assert folders("--learning-rate", "1e-3")["finetuned"] != reference["finetuned"]
+    assert changed["run"] == reference["run"] and changed["finetunings"] != reference["finetunings"]
+    assert folders("--learning-rate", "1e-3")["finetunings"] != reference["finetunings"]
     assert folders()["run"] == reference["run"]  # the same options: the same folder (finished steps are reused)
 
 

@@ -292,3 +292,59 @@ def test_reinit_top_layers_beyond_the_model_is_one_line_before_loading(tmp_path,
     assert error == "error: --reinit_top_layers 3: the model has 2 encoder layers; choose 0 to 2."
     with pytest.raises(ValueError, match="--reinit_top_layers 3: the model has 2 encoder layers"):
         reinit_top_layers(KRElectraKDForSequenceClassification(KRElectraKDConfig.from_preset("tiny")), 3, seed=0)
+
+
+def test_untie_generator_output_trains_the_generators_own_output_layer_beside_frozen_embeddings(
+    tmp_path, tiny_tokenizer, fixtures_dir
+):
+    """`--untie_generator_output` with `--token_embedding_lr_scale 0`: the generator's output layer is a tensor of its
+    own that starts as the token embeddings, and AdamW's first step (constant schedule, no weight decay) moves it by lr
+    while the embeddings stay unchanged. The checkpoint's teacher folder keeps that layer (what `distill
+    --corrupt_inputs` samples from); resuming with the other setting is refused in one line."""
+    from transformers import AutoConfig
+
+    from modeling_kr_electra_kd import KRElectraKDForMaskedLM
+    from training.pretraining import teacher_from_checkpoint
+
+    tiny_tokenizer.save_pretrained(tmp_path / "tokenizer")
+    lr = 1e-3
+    options = {"lr_scheduler_type": "constant", "warmup_steps": 0, "weight_decay": 0.0, "learning_rate": lr}
+    quiet = {"disable_tqdm": True, "logging_steps": 100, "seed": 0, "max_steps": 1, "save_steps": 1}
+
+    def prepared(untie: bool, output: str):
+        args = PretrainArguments(
+            corpus=[str(fixtures_dir / "corpus.txt")],
+            tokenizer=str(tmp_path / "tokenizer"),
+            preset="tiny",
+            token_embedding_lr_scale=0,
+            untie_generator_output=untie,
+        )
+        training_args = TrainingArguments(**{**PRETRAINING_DEFAULTS, **options, **quiet, "output_dir": str(output)})
+        return prepare_pretraining(args, training_args)
+
+    run = prepared(True, tmp_path / "untied")
+    embeddings = run.model.discriminator.electra.embeddings.word_embeddings.weight
+    output = run.model.generator.generator_lm_head.weight
+    assert output is not embeddings and torch.equal(output, embeddings) and output.requires_grad
+    before = embeddings.detach().clone()
+    assert run.train() is None
+    assert torch.equal(embeddings.detach(), before)
+    assert (output.detach() - before).abs().max().item() == pytest.approx(lr, rel=1e-3)
+
+    checkpoint = tmp_path / "untied" / "checkpoints" / "checkpoint-1"
+    teacher = teacher_from_checkpoint(checkpoint, tmp_path / "teacher", tmp_path / "tokenizer")
+    assert AutoConfig.from_pretrained(teacher / "generator").tie_word_embeddings is False
+    generator = KRElectraKDForMaskedLM.from_pretrained(teacher / "generator")
+    assert torch.equal(generator.generator_lm_head.weight, output.detach())
+    assert torch.equal(generator.electra.embeddings.word_embeddings.weight, before)
+
+    with pytest.raises(ValueError, match="started with --untie_generator_output and is resumed without it"):
+        prepared(False, tmp_path / "untied")
+    tied = prepared(False, tmp_path / "tied")
+    assert (
+        tied.model.generator.generator_lm_head.weight
+        is tied.model.discriminator.electra.embeddings.word_embeddings.weight
+    )
+    assert tied.train() is None
+    with pytest.raises(ValueError, match="started without --untie_generator_output and is resumed with it"):
+        prepared(True, tmp_path / "tied")

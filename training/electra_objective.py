@@ -25,8 +25,11 @@ from modeling_kr_electra_kd import KRElectraKDConfig, KRElectraKDForMaskedLM, KR
 from training.defaults import MLM_PROBABILITY, RANK_FIELDS
 
 
-def generator_config(discriminator: KRElectraKDConfig, size_divisor: int = 4) -> KRElectraKDConfig:
-    """ELECTRA's generator: the discriminator's shape at 1/`size_divisor` of its width (same embeddings)."""
+def generator_config(
+    discriminator: KRElectraKDConfig, size_divisor: int = 4, tie_output: bool = True
+) -> KRElectraKDConfig:
+    """ELECTRA's generator: the discriminator's shape at 1/`size_divisor` of its width (same embeddings), its output
+    layer tied to the token embeddings (ELECTRA) or, with `tie_output` False, a layer of its own."""
     hidden = max(16, discriminator.hidden_size // size_divisor)
     heads = max(1, min(discriminator.num_attention_heads, hidden // 64 or 1))
     while hidden % heads:
@@ -36,6 +39,7 @@ def generator_config(discriminator: KRElectraKDConfig, size_divisor: int = 4) ->
     for key in ("auto_map", "architectures", "model_type", "transformers_version", *RANK_FIELDS[1:]):
         values.pop(key, None)
     values.update(hidden_size=hidden, num_attention_heads=heads, intermediate_size=4 * hidden)
+    values["tie_word_embeddings"] = tie_output
     return KRElectraKDConfig(**values)
 
 
@@ -77,7 +81,7 @@ class ElectraGeneratorDiscriminator(nn.Module):
         self.discriminator = discriminator
         self.generator = generator
         self.generator.electra.embeddings = self.discriminator.electra.embeddings
-        self.generator.tie_weights()
+        self.generator.tie_weights()  # unless the generator's config unties its output layer
         self.rtd_weight = rtd_weight
         self.config = discriminator.config
 
