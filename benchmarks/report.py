@@ -223,8 +223,9 @@ def pretraining_levers_section() -> str:
     return (
         "### Levers against the default learning curve\n\n"
         + table
-        + "\nEach variant is the same pre-training run (its step-750 checkpoint: the recipe differences in save_steps "
-        "are bookkeeping) fine-tuned with one option changed, read against its own random-init control fine-tuned "
+        + "\nEach variant changes one option (or, where its name says so, two) of the reference: the fine-tuning "
+        "variants fine-tune the reference's own 750-step checkpoint (their recipe differences in save_steps are "
+        "bookkeeping), the others pre-train again. Each is read against its own random-init control fine-tuned "
         "alike, and against the reference's control (the random model fine-tuned the reference's way). Re-initialising the "
         "top layer before fine-tuning changes no point beyond the noise of the seeds. Layer-wise LR decay 0.8 "
         "(ELECTRA's fine-tuning) is the one lever here whose 750-step teacher clears the issue's +3 over its own "
