@@ -11,6 +11,7 @@ import json
 import pytest
 import torch
 from conftest import build_tiny_tokenizer
+from safetensors.torch import load_file
 from test_finetune import save_tiny_model
 from test_tasks import fixture_texts
 from torch import nn
@@ -348,3 +349,44 @@ def test_untie_generator_output_trains_the_generators_own_output_layer_beside_fr
     assert tied.train() is None
     with pytest.raises(ValueError, match="started without --untie_generator_output and is resumed with it"):
         prepared(True, tmp_path / "tied")
+
+
+def test_an_untied_checkpoint_saved_before_its_first_update_resumes_untied(tmp_path, tiny_tokenizer, fixtures_dir):
+    """Warm-up gives the first step learning rate 0, so a checkpoint saved there holds an untied output layer still
+    equal to the token embeddings: the checkpoint's tensor names, not their values, say it is untied, so resuming
+    with --untie_generator_output goes on, resuming without it is refused, and its teacher folder's generator is
+    untied."""
+    from transformers import AutoConfig
+
+    from training.pretraining import teacher_from_checkpoint
+
+    tiny_tokenizer.save_pretrained(tmp_path / "tokenizer")
+    options = {"lr_scheduler_type": "linear", "warmup_steps": 2, "learning_rate": 1e-3, "weight_decay": 0.01}
+    quiet = {"disable_tqdm": True, "logging_steps": 100, "seed": 0, "save_steps": 1}
+
+    def prepared(untie: bool, max_steps: int):
+        args = PretrainArguments(
+            corpus=[str(fixtures_dir / "corpus.txt")],
+            tokenizer=str(tmp_path / "tokenizer"),
+            preset="tiny",
+            untie_generator_output=untie,
+        )
+        output = {"output_dir": str(tmp_path / "run"), "max_steps": max_steps}
+        return prepare_pretraining(args, TrainingArguments(**{**PRETRAINING_DEFAULTS, **options, **quiet, **output}))
+
+    assert prepared(True, 1).train() is None
+    checkpoint = tmp_path / "run" / "checkpoints" / "checkpoint-1"
+    saved = load_file(checkpoint / "model.safetensors")
+    assert torch.equal(
+        saved["generator.generator_lm_head.weight"], saved["discriminator.electra.embeddings.word_embeddings.weight"]
+    )
+    teacher = teacher_from_checkpoint(checkpoint, tmp_path / "teacher", tmp_path / "tokenizer")
+    assert AutoConfig.from_pretrained(teacher / "generator").tie_word_embeddings is False
+    with pytest.raises(ValueError, match="started with --untie_generator_output and is resumed without it"):
+        prepared(False, 2)
+    resumed = prepared(True, 2)
+    assert resumed.train() is None
+    saved = load_file(tmp_path / "run" / "checkpoints" / "checkpoint-2" / "model.safetensors")
+    assert not torch.equal(
+        saved["generator.generator_lm_head.weight"], saved["discriminator.electra.embeddings.word_embeddings.weight"]
+    )

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -186,7 +187,7 @@ def teacher_from_checkpoint(checkpoint: str | Path, output_dir: str | Path, toke
         for key, value in parts["generator"].items()
         if key.startswith("electra.encoder.layer.0.") and key.endswith("LayerNorm.weight")
     )
-    untied = generator_output_untied(parts["generator"])
+    untied = generator_output_untied(saved)
     generator = KRElectraKDForMaskedLM(generator_config(config, config.hidden_size // width, tie_output=not untied))
     missing, unexpected = generator.load_state_dict(parts["generator"], strict=False)
     if unexpected or set(missing) - {"generator_lm_head.weight"}:  # a tied output layer is the embeddings
@@ -195,12 +196,21 @@ def teacher_from_checkpoint(checkpoint: str | Path, output_dir: str | Path, toke
     return save_teacher(output_dir, discriminator, load_tokenizer(tokenizer, "--tokenizer"), generator)
 
 
-def generator_output_untied(generator_weights: dict) -> bool:
-    """Whether a generator's saved weights hold an output layer of its own (--untie_generator_output) rather than the
-    token embeddings' one copy (a tied layer is saved once, under either name)."""
-    output = generator_weights.get("generator_lm_head.weight")
-    embeddings = generator_weights.get("electra.embeddings.word_embeddings.weight")
-    return output is not None and (embeddings is None or not torch.equal(output, embeddings))
+# The names a pre-training checkpoint keeps for the pair's shared tensors (ElectraGeneratorDiscriminator's attributes).
+SHARED_TOKEN_EMBEDDINGS = (
+    "discriminator.electra.embeddings.word_embeddings.weight",
+    "generator.electra.embeddings.word_embeddings.weight",
+)
+GENERATOR_OUTPUT = "generator.generator_lm_head.weight"
+
+
+def generator_output_untied(saved_names: Iterable[str]) -> bool:
+    """Whether a pre-training checkpoint's generator has an output layer of its own (--untie_generator_output), read
+    from the tensor names its model.safetensors kept: tensors that share memory are saved once, so a tied output layer
+    and the token embeddings leave one name between them and an untied one leaves two. Names, not values: an untied
+    layer saved before its first update (warm-up's first step has learning rate 0) equals the embeddings."""
+    names = set(saved_names)
+    return GENERATOR_OUTPUT in names and any(name in names for name in SHARED_TOKEN_EMBEDDINGS)
 
 
 def untie_generator_output(model: ElectraGeneratorDiscriminator) -> None:
@@ -216,13 +226,8 @@ def check_generator_output(checkpoint: str | Path, untie: bool) -> None:
     untied when it is not: the run must go on as it started."""
     from safetensors import safe_open
 
-    weights = {}
     with safe_open(str(Path(checkpoint) / "model.safetensors"), framework="pt") as saved:
-        for key in saved.keys():
-            name = key.split(".", 1)[1]
-            if name in ("generator_lm_head.weight", "electra.embeddings.word_embeddings.weight"):
-                weights.setdefault(name, saved.get_tensor(key))
-    untied = generator_output_untied(weights)
+        untied = generator_output_untied(saved.keys())
     if untied != untie:
         given, started = ("with", "without") if untie else ("without", "with")
         raise ValueError(
