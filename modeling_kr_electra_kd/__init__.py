@@ -14,7 +14,14 @@ from transformers import (
     AutoModelForTokenClassification,
 )
 
-from .configuration_kr_electra_kd import AUTO_MAP, LAYER_MATRICES, PRESETS, KRElectraKDConfig, check_preset
+from .configuration_kr_electra_kd import (
+    AUTO_MAP,
+    CLASSIFIER_POOLINGS,
+    LAYER_MATRICES,
+    PRESETS,
+    KRElectraKDConfig,
+    check_preset,
+)
 from .modeling_kr_electra_kd import (
     CODE_FILES,
     PIPELINE_FILE,
@@ -44,6 +51,7 @@ for _auto_class, _model_class in (
 
 __all__ = [
     "AUTO_MAP",
+    "CLASSIFIER_POOLINGS",
     "CODE_FILES",
     "PIPELINE_FILE",
     "KRElectraKDQuestionAnsweringPipeline",

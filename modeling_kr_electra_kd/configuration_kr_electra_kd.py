@@ -82,6 +82,9 @@ LAYER_MATRICES = {
 # Where an encoder layer puts its layer norms (`KRElectraKDConfig.layer_norm_position`): after each residual sum
 # (ELECTRA, the default), or at the start of each residual branch plus once after the last layer (pre-LN).
 LAYER_NORM_POSITIONS = ("post", "pre")
+# What the sentence-classification head reads (`KRElectraKDConfig.classifier_pooling`): the first ([CLS]) token's state,
+# or the mean of every non-padding token's.
+CLASSIFIER_POOLINGS = ("cls", "mean")
 
 
 def check_preset(name: str, what: str = "preset") -> None:
@@ -154,6 +157,13 @@ class KRElectraKDConfig(PretrainedConfig):
             normalised states. Pre-LN keeps gradients well scaled at every depth, so it trains stably at the higher
             learning rates and short warm-ups that a small pre-training budget needs. Configs saved without this field
             load as `"post"`.
+        classifier_pooling (`str`, *optional*, defaults to `"cls"`):
+            What the sentence-classification (and regression) head reads. `"cls"` is ELECTRA's (and BERT's): the first
+            token's last hidden state. `"mean"` (ModernBERT's option of the same name): the mean of the last hidden
+            states of every token the attention mask keeps. ELECTRA's pre-training gives no objective to the first
+            token's state, so a briefly pre-trained encoder's [CLS] states are nearly the same for every sentence,
+            while its mean states are not; `"mean"` lets the head read them from the first fine-tuning step. Configs
+            saved without this field load as `"cls"`.
         rank_budget (`dict`, *optional*):
             A record, not a setting: the budget `convert --target_mb` / `--target_ms` chose `matrix_ranks` for and what
             it measured (target, size or latency reached, smallest reachable). It travels with the model so that model
@@ -203,6 +213,7 @@ class KRElectraKDConfig(PretrainedConfig):
         matrix_ranks: dict[str, int | None] | None = None,
         rank_budget: dict | None = None,
         layer_norm_position: str = "post",
+        classifier_pooling: str = "cls",
         **kwargs,
     ):
         self.vocab_size = vocab_size
@@ -226,6 +237,7 @@ class KRElectraKDConfig(PretrainedConfig):
         self.matrix_ranks = dict(matrix_ranks) if matrix_ranks else None
         self.rank_budget = rank_budget
         self.layer_norm_position = layer_norm_position
+        self.classifier_pooling = classifier_pooling
         # ELECTRA's generator shares the word embeddings with its output layer.
         kwargs.setdefault("tie_word_embeddings", True)
         super().__init__(pad_token_id=pad_token_id, **kwargs)
@@ -258,6 +270,11 @@ class KRElectraKDConfig(PretrainedConfig):
             raise ValueError(
                 f"KRElectraKDConfig.layer_norm_position must be one of {', '.join(map(repr, LAYER_NORM_POSITIONS))}, "
                 f"got {self.layer_norm_position!r}."
+            )
+        if self.classifier_pooling not in CLASSIFIER_POOLINGS:
+            raise ValueError(
+                f"KRElectraKDConfig.classifier_pooling must be one of {', '.join(map(repr, CLASSIFIER_POOLINGS))}, "
+                f"got {self.classifier_pooling!r}."
             )
         # An m x n matrix has rank at most min(m, n): a larger factor rank is meaningless.
         rank_limits = {
@@ -317,4 +334,12 @@ class KRElectraKDConfig(PretrainedConfig):
 # transformers' route for custom code: saving a config copies this file and writes auto_map (see AUTO_MAP).
 KRElectraKDConfig.register_for_auto_class()
 
-__all__ = ["AUTO_MAP", "KRElectraKDConfig", "LAYER_MATRICES", "LAYER_NORM_POSITIONS", "PRESETS", "check_preset"]
+__all__ = [
+    "AUTO_MAP",
+    "CLASSIFIER_POOLINGS",
+    "KRElectraKDConfig",
+    "LAYER_MATRICES",
+    "LAYER_NORM_POSITIONS",
+    "PRESETS",
+    "check_preset",
+]

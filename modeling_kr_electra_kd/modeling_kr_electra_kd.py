@@ -772,9 +772,11 @@ class KRElectraKDModel(KRElectraKDPreTrainedModel):
         return outputs
 
 
-# Adapted from transformers.models.electra.modeling_electra.ElectraClassificationHead: the activation is configurable.
+# Adapted from transformers.models.electra.modeling_electra.ElectraClassificationHead: the activation and the pooling
+# are configurable.
 class KRElectraKDClassificationHead(nn.Module):
-    """Sentence-level head on the first ([CLS]) token. ELECTRA uses gelu here; a converted BERT keeps its tanh pooler."""
+    """Sentence-level head on the first ([CLS]) token, or on the mean of the tokens the attention mask keeps
+    (`config.classifier_pooling`). ELECTRA uses gelu here; a converted BERT keeps its tanh pooler."""
 
     def __init__(self, config: KRElectraKDConfig):
         super().__init__()
@@ -785,9 +787,18 @@ class KRElectraKDClassificationHead(nn.Module):
         self.activation = get_activation(config.classifier_activation)
         self.dropout = nn.Dropout(classifier_dropout)
         self.out_proj = nn.Linear(config.hidden_size, config.num_labels)
+        self.pooling = config.classifier_pooling
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        x = self.dropout(features[:, 0, :])
+    def forward(self, features: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        if self.pooling == "mean":
+            if attention_mask is None:  # no padding: every position counts
+                pooled = features.mean(dim=1)
+            else:
+                keep = attention_mask.unsqueeze(-1).to(features.dtype)
+                pooled = (features * keep).sum(dim=1) / keep.sum(dim=1).clamp(min=1.0)
+        else:
+            pooled = features[:, 0, :]
+        x = self.dropout(pooled)
         x = self.activation(self.dense(x))
         return self.out_proj(self.dropout(x))
 
@@ -827,7 +838,7 @@ class KRElectraKDForSequenceClassification(KRElectraKDPreTrainedModel):
             return_dict=True,
             **kwargs,
         )
-        logits = self.classifier(outputs.last_hidden_state)
+        logits = self.classifier(outputs.last_hidden_state, attention_mask)
 
         loss = None
         if labels is not None:

@@ -106,14 +106,20 @@ def test_bad_input_is_a_one_line_error(tiny_tokenizer, tmp_path, capsys):
     assert not (tmp_path / "out").exists()  # nothing written before the checks pass
 
 
-def test_pre_layer_norm_model_is_refused_in_one_line_before_any_work(tiny_tokenizer, tmp_path, capsys, monkeypatch):
-    _save(KRElectraKDModel, tiny_tokenizer, tmp_path / "model", layer_norm_position="pre")
+@pytest.mark.parametrize(
+    "field, value, what",
+    [("layer_norm_position", "pre", "pre-LN models"), ("classifier_pooling", "mean", "mean-pooling classifiers")],
+)
+def test_a_model_the_stock_web_config_cannot_express_is_refused_in_one_line_before_any_work(
+    field, value, what, tiny_tokenizer, tmp_path, capsys, monkeypatch
+):
+    _save(KRElectraKDForSequenceClassification, tiny_tokenizer, tmp_path / "model", **{field: value})
     monkeypatch.setattr(onnx_export, "load_any_model", lambda *_: pytest.fail("the weights were loaded"))
     capsys.readouterr()  # saving's progress bar
     assert export.main(["--model", str(tmp_path / "model"), "--output_dir", str(tmp_path / "out")]) == 2
     error = capsys.readouterr().err.strip()
     assert "\n" not in error
-    assert "layer_norm_position='pre'" in error and "ONNX export of pre-LN models is not supported" in error
+    assert f"{field}={value!r}" in error and f"ONNX export of {what} is not supported" in error
     assert not (tmp_path / "out").exists()
 
 

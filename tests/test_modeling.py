@@ -87,11 +87,38 @@ def test_preset_overrides_and_unknown_preset():
         ({"num_attention_heads": 3}, "hidden_size"),
         ({"hidden_size": 0}, "hidden_size"),
         ({"layer_norm_position": "middle"}, "layer_norm_position"),
+        ({"classifier_pooling": "max"}, "classifier_pooling"),
     ],
 )
 def test_bad_config_values_raise_at_config_time(overrides, field):
     with pytest.raises(ValueError, match=field):
         KRElectraKDConfig.from_preset("tiny", **overrides)
+
+
+def test_mean_pooling_head_reads_the_mean_of_the_unpadded_states():
+    """`classifier_pooling="mean"`: the head's logits are its dense layers applied to the mean of the last hidden
+    states over the tokens the mask keeps (computed here by hand), so padding a sentence further changes nothing;
+    `"cls"` reads the first token's state; a config saved without the field loads as `"cls"`."""
+    torch.manual_seed(0)
+    config = KRElectraKDConfig.from_preset("tiny", vocab_size=100, num_labels=3, classifier_pooling="mean")
+    model = KRElectraKDForSequenceClassification(config).eval()
+    input_ids, attention_mask = _inputs()
+    with torch.no_grad():
+        logits = model(input_ids=input_ids, attention_mask=attention_mask).logits
+        states = model.electra(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        head = model.classifier
+        kept = [states[row, attention_mask[row].bool()].mean(dim=0) for row in range(len(states))]
+        expected = head.out_proj(head.activation(head.dense(torch.stack(kept))))
+        assert torch.allclose(logits, expected, atol=1e-6)
+        # the first row has 8 real tokens: scored alone, unpadded, it gives the same logits
+        alone = model(input_ids=input_ids[:1, :8], attention_mask=attention_mask[:1, :8]).logits
+        assert torch.allclose(alone, logits[:1], atol=1e-5)
+        model.classifier.pooling = "cls"
+        first = head.out_proj(head.activation(head.dense(states[:, 0])))
+        assert torch.allclose(model(input_ids=input_ids, attention_mask=attention_mask).logits, first, atol=1e-6)
+    saved = config.to_dict()
+    del saved["classifier_pooling"]
+    assert KRElectraKDConfig.from_dict(saved).classifier_pooling == "cls"
 
 
 def test_low_rank_layers_replace_dense_ones():

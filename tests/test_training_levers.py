@@ -295,6 +295,59 @@ def test_reinit_top_layers_beyond_the_model_is_one_line_before_loading(tmp_path,
         reinit_top_layers(KRElectraKDForSequenceClassification(KRElectraKDConfig.from_preset("tiny")), 3, seed=0)
 
 
+# --------------------------------------------------------------------------------------------------------------------
+# Fine-tuning: the sentence head's pooling
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def test_classifier_pooling_reaches_the_fine_tuned_model_of_this_family_and_a_stock_electra(
+    tmp_path, tiny_tokenizer, fixtures_dir
+):
+    """`finetune --classifier_pooling mean` on a pre-trained encoder: the saved model's config says mean and its
+    logits are the mean-pooled ones; the same option converts a stock ELECTRA checkpoint into a mean-pooling model.
+    Without the option the model keeps its own pooling (cls)."""
+    from transformers import ElectraConfig, ElectraForPreTraining
+
+    from training.evaluation import load_task_model
+    from training.loading import load_config
+    from training.tasks import get_task
+
+    model = save_tiny_model(tmp_path / "model", tiny_tokenizer)
+    argv = ["--model", str(model), "--task", "nsmc", "--data_dir", str(fixtures_dir / "tasks/nsmc"), "--max_steps", "2"]
+    argv += ["--per_device_train_batch_size", "4", *QUIET]
+    assert finetune.main([*argv, "--output_dir", str(tmp_path / "mean"), "--classifier_pooling", "mean"]) == 0
+    assert finetune.main([*argv, "--output_dir", str(tmp_path / "cls")]) == 0
+    assert json.loads((tmp_path / "mean/config.json").read_text())["classifier_pooling"] == "mean"
+    assert json.loads((tmp_path / "cls/config.json").read_text())["classifier_pooling"] == "cls"
+    tuned = KRElectraKDForSequenceClassification.from_pretrained(tmp_path / "mean").eval()
+    assert tuned.classifier.pooling == "mean"
+
+    stock = tmp_path / "stock"
+    config = ElectraConfig(vocab_size=len(tiny_tokenizer), embedding_size=32, hidden_size=32, num_hidden_layers=1,
+                           num_attention_heads=2, intermediate_size=64, max_position_embeddings=64)  # fmt: skip
+    ElectraForPreTraining(config).save_pretrained(stock)
+    task = get_task("nsmc")
+    converted = load_task_model(str(stock), task, load_config(str(stock)), classifier_pooling="mean")
+    assert converted.config.classifier_pooling == "mean" and converted.classifier.pooling == "mean"
+    assert load_task_model(str(stock), task, load_config(str(stock))).classifier.pooling == "cls"
+
+
+def test_classifier_pooling_for_a_token_level_task_is_one_line_before_loading(
+    tmp_path, tiny_tokenizer, capsys, monkeypatch
+):
+    model = save_tiny_model(tmp_path / "model", tiny_tokenizer)
+    monkeypatch.setattr(PreTrainedModel, "from_pretrained", classmethod(lambda *a, **k: pytest.fail("loaded")))
+    capsys.readouterr()  # what saving printed
+    argv = ["--model", str(model), "--task", "ner", "--data_dir", str(tmp_path / "no-data")]
+    assert finetune.main([*argv, "--output_dir", str(tmp_path / "out"), "--classifier_pooling", "mean"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error
+    assert error.startswith("error: --classifier_pooling mean: task ner is token-classification")
+    with pytest.raises(SystemExit):  # a value outside the choices is the parser's error
+        finetune.main([*argv, "--output_dir", str(tmp_path / "out"), "--classifier_pooling", "max"])
+    assert "invalid choice: 'max'" in capsys.readouterr().err
+
+
 def test_untie_generator_output_trains_the_generators_own_output_layer_beside_frozen_embeddings(
     tmp_path, tiny_tokenizer, fixtures_dir
 ):

@@ -120,13 +120,19 @@ class DataArguments:
 # --------------------------------------------------------------------------------------------------------------------
 
 
-def load_task_model(model_name_or_path: str, task: Task, config: PretrainedConfig) -> PreTrainedModel:
+def load_task_model(
+    model_name_or_path: str, task: Task, config: PretrainedConfig, classifier_pooling: str | None = None
+) -> PreTrainedModel:
     """The model with `task`'s head, through `training.loading.load_model`: this family, or a stock ELECTRA/BERT
-    checkpoint converted into it. `config`: the model's, as `load_config` read it.
+    checkpoint converted into it. `config`: the model's, as `load_config` read it; `classifier_pooling`, when given,
+    replaces the config's (a sentence task's head: `check_classifier_pooling`).
 
     A checkpoint without the head (a pre-trained encoder) gets a freshly initialised one with the task's labels.
     """
+    check_classifier_pooling(classifier_pooling, task)
     overrides: dict[str, Any] = {"num_labels": task.num_labels}
+    if classifier_pooling is not None:
+        overrides["classifier_pooling"] = classifier_pooling
     if task.kind != QUESTION_ANSWERING:
         overrides.update(id2label=task.id2label, label2id=task.label2id)
     if task.kind == REGRESSION:
@@ -140,6 +146,16 @@ def load_task_model(model_name_or_path: str, task: Task, config: PretrainedConfi
     model = load_model(model_name_or_path, head=task.head, **overrides)
     setattr(model.config, TASK_CONFIG_KEY, task.name)
     return model
+
+
+def check_classifier_pooling(classifier_pooling: str | None, task: Task) -> None:
+    """Refuse (one-line ValueError) --classifier_pooling for a task whose head reads every token, not one sentence
+    vector (token classification, question answering)."""
+    if classifier_pooling is not None and task.kind not in (CLASSIFICATION, REGRESSION):
+        raise ValueError(
+            f"--classifier_pooling {classifier_pooling}: task {task.name} is {task.kind}, whose head reads every "
+            "token; the option is for sentence classification and regression tasks. Drop it."
+        )
 
 
 def check_tokenizer(tokenizer: PreTrainedTokenizerBase, model: PreTrainedModel) -> None:

@@ -23,11 +23,13 @@ from pathlib import Path
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, Trainer, TrainingArguments, set_seed
 
+from modeling_kr_electra_kd import CLASSIFIER_POOLINGS
 from modeling_kr_electra_kd.pipeline_kr_electra_kd import default_doc_stride
 from training.arguments import check_output_dir, overwrite_field, split_options
 from training.defaults import FINETUNE_LEARNING_RATE, RESULTS_FILE
 from training.evaluation import (
     DataArguments,
+    check_classifier_pooling,
     check_labels,
     check_tokenizer,
     data_collator_for,
@@ -118,6 +120,19 @@ class FinetuneArguments:
             "before fine-tuning: the top layers of a pre-trained model are the most specialised to its pre-training "
             "task and can hurt fine-tuning (Zhang et al., 2021, Revisiting Few-sample BERT Fine-tuning). 0: off by "
             "default: N=1 changed no NSMC score beyond noise (benchmarks/results/pretraining_levers.md)."
+        },
+    )
+    classifier_pooling: str | None = field(
+        default=None,
+        metadata={
+            "help": "What a sentence task's head reads: cls (the first token's last hidden state, ELECTRA's) or mean "
+            "(the mean of every non-padding token's). Default: the model's own config (cls unless saved with mean). "
+            "A briefly pre-trained ELECTRA's [CLS] states are nearly the same for every sentence (pre-training gives "
+            "that token no objective) while its mean states are not; yet on NSMC (4k labels, 3 seeds) mean moved a "
+            "frozen-embedding 750-step teacher from 81.33 to 81.48 and its random-init control from 77.37 to 77.96, "
+            "within noise "
+            "(benchmarks/results/pretraining_levers.md). Web (ONNX) export takes cls only.",
+            "choices": list(CLASSIFIER_POOLINGS),
         },
     )
     overwrite_output_dir: bool = overwrite_field()
@@ -284,6 +299,7 @@ def prepare_finetuning(
     config = load_config(args.model)  # the model resolved (folder or Hub) before any data is read
     max_seq_length = resolve_max_seq_length(data_args.max_seq_length, task, config)
     check_reinit_top_layers(args.reinit_top_layers, config)
+    check_classifier_pooling(args.classifier_pooling, task)
     data = load_task_data(
         task,
         data_dir=data_args.data_dir,
@@ -294,7 +310,7 @@ def prepare_finetuning(
     )
     check_labels(task, data)
     set_seed(training_args.seed)  # the new head's initialisation follows the seed, not what ran before it
-    model = load_task_model(args.model, task, config)
+    model = load_task_model(args.model, task, config, args.classifier_pooling)
     reinit_top_layers(model, args.reinit_top_layers, training_args.seed)
     tokenizer = load_tokenizer(args.tokenizer or args.model, "--tokenizer" if args.tokenizer else "--model")
     check_tokenizer(tokenizer, model)

@@ -42,6 +42,8 @@ HEADS: dict[str, type[KRElectraKDPreTrainedModel]] = {
 SUPPORTED_MODEL_TYPES = ("kr-electra-kd", "electra", "bert")
 
 # Config fields carried from a stock ELECTRA/BERT config (BERT has no embedding_size: it equals hidden_size).
+# Fields of this family's config that a stock one lacks but a load may override (`finetune --classifier_pooling`).
+OWN_CONFIG_FIELDS = ("classifier_pooling",)
 _SHARED_CONFIG_FIELDS = (
     "vocab_size",
     "hidden_size",
@@ -60,6 +62,7 @@ _SHARED_CONFIG_FIELDS = (
     "id2label",
     "label2id",
     "problem_type",
+    *OWN_CONFIG_FIELDS,
 )
 
 
@@ -208,7 +211,11 @@ def load_model(
         import transformers
 
         stock_auto = getattr(transformers, HEAD_TABLE[head].auto_class)
+        # a field only this family has would reach the stock model's __init__: set on its config, read on conversion
+        ours_only = {key: config_overrides.pop(key) for key in OWN_CONFIG_FIELDS if key in config_overrides}
         stock = from_pretrained_with_head_swap_line(stock_auto, source, **config_overrides)
+        for key, value in ours_only.items():
+            setattr(stock.config, key, value)
     except SafetensorError as error:  # a Hub download that is damaged in the cache
         raise ValueError(damaged_weights_message(source, error)) from None
     except OSError as error:

@@ -57,6 +57,12 @@ WEB_HEADS = {
 }
 WEB_MODEL_TYPE = "electra"
 WEB_TOKENIZER = {"tokenizer_class": "ElectraTokenizer", "do_lower_case": False, "strip_accents": False}
+# Config fields whose non-stock values the web folder's stock electra config.json cannot express: field -> (the stock
+# value, what another value makes the model).
+STOCK_ELECTRA_ONLY = {
+    "layer_norm_position": ("post", "pre-LN models"),
+    "classifier_pooling": ("cls", "mean-pooling classifiers"),
+}
 # config.json keys that only make sense with this family's Python code, dropped from the web folder.
 PYTHON_ONLY_KEYS = ("auto_map", "transformers_version", "dtype", "torch_dtype")
 # What the companion web repo holds (paths relative to the export folder); upload pushes exactly these.
@@ -164,11 +170,12 @@ def load_model(name: str) -> PreTrainedModel:
             f"--model {name} is a {config.model_type!r} model; export handles this family only "
             "(convert it first: kr-electra-kd convert)."
         )
-    if getattr(config, "layer_norm_position", "post") != "post":
-        raise ValueError(
-            f"--model {name} has layer_norm_position={config.layer_norm_position!r}: ONNX export of pre-LN models is "
-            "not supported for the web layout (its stock electra config.json cannot express pre-LN)."
-        )
+    for field, (stock, what) in STOCK_ELECTRA_ONLY.items():
+        if getattr(config, field, stock) != stock:
+            raise ValueError(
+                f"--model {name} has {field}={getattr(config, field)!r}: ONNX export of {what} is not supported for "
+                f"the web layout (its stock electra config.json cannot express {what})."
+            )
     architecture = (config.architectures or ["KRElectraKDModel"])[0]
     if architecture not in OUTPUT_NAMES:
         raise ValueError(
