@@ -41,9 +41,9 @@ HEADS: dict[str, type[KRElectraKDPreTrainedModel]] = {
 }
 SUPPORTED_MODEL_TYPES = ("kr-electra-kd", "electra", "bert")
 
-# Config fields carried from a stock ELECTRA/BERT config (BERT has no embedding_size: it equals hidden_size).
 # Fields of this family's config that a stock one lacks but a load may override (`finetune --classifier_pooling`).
 OWN_CONFIG_FIELDS = ("classifier_pooling",)
+# Config fields carried from a stock ELECTRA/BERT config (BERT has no embedding_size: it equals hidden_size).
 _SHARED_CONFIG_FIELDS = (
     "vocab_size",
     "hidden_size",
