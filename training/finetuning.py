@@ -130,8 +130,7 @@ class FinetuneArguments:
             "A briefly pre-trained ELECTRA's [CLS] states are nearly the same for every sentence (pre-training gives "
             "that token no objective) while its mean states are not; yet on NSMC (4k labels, 3 seeds) mean moved a "
             "frozen-embedding 750-step teacher from 81.33 to 81.48 and its random-init control from 77.37 to 77.96, "
-            "within noise "
-            "(benchmarks/results/pretraining_levers.md). Web (ONNX) export takes cls only.",
+            "within noise (benchmarks/results/pretraining_levers.md). Web (ONNX) export takes cls only.",
             "choices": list(CLASSIFIER_POOLINGS),
         },
     )
