@@ -28,7 +28,7 @@ results; every option that changes a run is part of its work folder's name, so t
 
 Writes benchmarks/results/<result name>.json, .md and .png (benchmarks/compare_curves.py tables several of them).
 Finished steps are skipped when the script is run again with the same --work-dir, and a teacher fine-tuned there
-before (the same bytes, options and seed: a variant's controls) is not fine-tuned again.
+before (the same weights, tokenizer, config, options and seed: a variant's controls) is not fine-tuned again.
 """
 
 from __future__ import annotations
@@ -344,13 +344,36 @@ def embeddings_only_teachers(run: Path, tokenizer: Path, run_recipe: dict, seeds
     return embeddings_only_models(args, run / "pretrained", tokenizer, run, seeds, "teacher")
 
 
+# Written beside every saved model by transformers, not part of what the model computes: the modeling code copied
+# from the package (it changes with the package) and the config's version stamps.
+KEY_IGNORED_SUFFIXES = {".py"}
+KEY_IGNORED_CONFIG_FIELDS = {"transformers_version", "_name_or_path"}
+
+
+def config_key(path: Path) -> bytes:
+    """A config.json's fields that differ from KRElectraKDConfig's defaults, canonically serialised: a field added to
+    the config later (written at its default) leaves an older teacher's key unchanged."""
+    from modeling_kr_electra_kd import KRElectraKDConfig
+
+    defaults = KRElectraKDConfig().to_dict()
+    config = json.loads(path.read_text("utf-8"))
+    kept = {
+        name: value
+        for name, value in config.items()
+        if name not in KEY_IGNORED_CONFIG_FIELDS and (name not in defaults or defaults[name] != value)
+    }
+    return json.dumps(kept, sort_keys=True).encode("utf-8")
+
+
 def content_key(folder: Path) -> str:
-    """A short hash of every file in `folder` (names and bytes): two teacher folders share it only when they are
-    byte-identical."""
+    """A short hash of what `folder`'s model computes: its weights, tokenizer and config (fields at their defaults
+    and the copied modeling code left out, see KEY_IGNORED_*). Two teachers share it only when their weights and
+    tokenizer are byte-identical and their configs say the same; a fine-tuning made before the package gained a
+    config field or changed its modeling code is still reused."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix not in KEY_IGNORED_SUFFIXES):
         digest.update(path.relative_to(folder).as_posix().encode("utf-8") + b"\0")
-        digest.update(path.read_bytes())
+        digest.update(config_key(path) if path.name == "config.json" else path.read_bytes())
     return digest.hexdigest()[:16]
 
 

@@ -618,6 +618,43 @@ def test_learning_curve_work_folders_differ_whenever_an_option_of_their_run_diff
     assert folders()["run"] == reference["run"]  # the same options: the same folder (finished steps are reused)
 
 
+def test_learning_curve_keys_a_teacher_by_what_it_computes_not_by_the_package_version_that_wrote_it(tmp_path):
+    """A fine-tuned control is reused when only the copied modeling code or a config field at its default differs
+    (a later package wrote it); any change to the weights, tokenizer or a field's value gives another key."""
+    import shutil
+
+    from benchmarks.learning_curve import content_key
+
+    teacher = tmp_path / "teacher"
+    teacher.mkdir()
+    config = {"model_type": "kr-electra-kd", "hidden_size": 64, "num_hidden_layers": 2, "transformers_version": "5.0"}
+    (teacher / "config.json").write_text(json.dumps(config))
+    (teacher / "model.safetensors").write_bytes(b"weights")
+    (teacher / "tokenizer.json").write_text("{}")
+    (teacher / "modeling_kr_electra_kd.py").write_text("# old code")
+    reference = content_key(teacher)
+
+    def key_after(change) -> str:
+        copy = tmp_path / f"copy{len(list(tmp_path.iterdir()))}"
+        shutil.copytree(teacher, copy)
+        change(copy)
+        return content_key(copy)
+
+    def config_with(**fields):
+        return lambda folder: (folder / "config.json").write_text(json.dumps(config | fields, indent=2))
+
+    same = [config_with(classifier_pooling="cls", layer_norm_position="post", transformers_version="5.25.0"),
+            lambda folder: (folder / "modeling_kr_electra_kd.py").write_text("# new code")]  # fmt: skip
+    for change in same:
+        assert key_after(change) == reference
+    other = [config_with(layer_norm_position="pre"), config_with(hidden_size=128),
+             lambda folder: (folder / "model.safetensors").write_bytes(b"weightz"),
+             lambda folder: (folder / "tokenizer.json").write_text('{"a": 1}'),
+             lambda folder: (folder / "config.json").write_text(json.dumps({k: v for k, v in config.items()
+                                                                            if k != "hidden_size"}))]  # fmt: skip
+    assert len({reference, *(key_after(change) for change in other)}) == 1 + len(other)
+
+
 def _curve_result(scores: dict[str, list[float]]) -> dict:
     """A hand-made learning-curve result (the fields the table reads) with these per-seed accuracies."""
     from benchmarks.common import summary
