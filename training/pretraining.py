@@ -159,6 +159,28 @@ def save_teacher(output_dir: str | Path, discriminator: KRElectraKDForPreTrainin
     return output_dir
 
 
+# How a pre-training checkpoint's model.safetensors names the pair's tensors: ElectraGeneratorDiscriminator's
+# attributes, the embeddings the two models share and the generator's output layer.
+PAIR_PARTS = ("discriminator", "generator")
+SHARED_EMBEDDINGS = "electra.embeddings."
+SHARED_TOKEN_EMBEDDINGS = tuple(f"{part}.{SHARED_EMBEDDINGS}word_embeddings.weight" for part in PAIR_PARTS)
+GENERATOR_OUTPUT = "generator.generator_lm_head.weight"
+
+
+def checkpoint_parts(saved: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor]]:
+    """A pre-training checkpoint's tensors as each model's state dict ({"discriminator": ..., "generator": ...}).
+    The embeddings are shared: safetensors keeps one copy, under either model's name, and each part gets it."""
+    parts = {
+        part: {name.removeprefix(f"{part}."): value for name, value in saved.items() if name.startswith(f"{part}.")}
+        for part in PAIR_PARTS
+    }
+    for part, other in (PAIR_PARTS, PAIR_PARTS[::-1]):
+        for name, value in parts[other].items():
+            if name.startswith(SHARED_EMBEDDINGS):
+                parts[part].setdefault(name, value)
+    return parts
+
+
 def teacher_from_checkpoint(checkpoint: str | Path, output_dir: str | Path, tokenizer: str | Path) -> Path:
     """Save a pre-training checkpoint (`checkpoint-N`, holding the generator + discriminator pair's model.safetensors
     and the discriminator's config.json) as a teacher folder, like a finished run's output: the discriminator (config,
@@ -169,15 +191,7 @@ def teacher_from_checkpoint(checkpoint: str | Path, output_dir: str | Path, toke
     checkpoint, output_dir = Path(checkpoint), Path(output_dir)
     config = KRElectraKDConfig.from_pretrained(checkpoint)
     saved = load_file(checkpoint / "model.safetensors")
-    parts = {
-        name: {key.removeprefix(f"{name}."): value for key, value in saved.items() if key.startswith(f"{name}.")}
-        for name in ("discriminator", "generator")
-    }
-    # The embeddings are shared: safetensors keeps one copy, under either model's name.
-    for name, other in (("discriminator", "generator"), ("generator", "discriminator")):
-        for key, value in parts[other].items():
-            if key.startswith("electra.embeddings."):
-                parts[name].setdefault(key, value)
+    parts = checkpoint_parts(saved)
     discriminator = KRElectraKDForPreTraining(config)
     discriminator.load_state_dict(parts["discriminator"], strict=True)
     # the generator's width is not in the checkpoint's config: read it from its weights (a layer norm of its first
@@ -194,14 +208,6 @@ def teacher_from_checkpoint(checkpoint: str | Path, output_dir: str | Path, toke
         raise ValueError(f"{checkpoint}: generator weights do not fit ({sorted(missing)} missing, {unexpected} extra).")
     generator.tie_weights()
     return save_teacher(output_dir, discriminator, load_tokenizer(tokenizer, "--tokenizer"), generator)
-
-
-# The names a pre-training checkpoint keeps for the pair's shared tensors (ElectraGeneratorDiscriminator's attributes).
-SHARED_TOKEN_EMBEDDINGS = (
-    "discriminator.electra.embeddings.word_embeddings.weight",
-    "generator.electra.embeddings.word_embeddings.weight",
-)
-GENERATOR_OUTPUT = "generator.generator_lm_head.weight"
 
 
 def generator_output_untied(saved_names: Iterable[str]) -> bool:
