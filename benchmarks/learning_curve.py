@@ -26,7 +26,8 @@ results; every option that changes a run is part of its work folder's name, so t
     python -m benchmarks.learning_curve          # about {minutes} minutes on 2 cores (estimated from measured rates)
     python -m benchmarks.learning_curve --pretrain-option learning_rate=2e-4 --result-name curve_lr2e-4
 
-Writes benchmarks/results/<result name>.json, .md and .png (benchmarks/compare_curves.py tables several of them).
+Writes benchmarks/results/<result name>.json, .md and .png (benchmarks/compare_curves.py tables several of them;
+benchmarks/pretraining_seeds.py reads one recipe's curves on several pre-training seeds, --pretrain-option seed=N).
 Finished steps are skipped when the script is run again with the same --work-dir, and a teacher fine-tuned there
 before (the same weights, tokenizer, config, options and seed: a variant's controls) is not fine-tuned again.
 """

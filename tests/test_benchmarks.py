@@ -775,6 +775,62 @@ def test_compare_curves_tables_each_variant_against_its_own_control_and_the_refe
         assert message in capsys.readouterr().err.strip().splitlines()[-1]
 
 
+def _seeded_curve(pretraining_seed: int, point: list[float]) -> dict:
+    """A hand-made curve of one recipe pre-trained on `pretraining_seed`: control 77/78/79, starting embeddings
+    81/82/83, TF-IDF 81/82/81.5 on fine-tuning seeds 42/43/44, and `point` at 3,000 steps."""
+    from benchmarks.common import summary
+
+    result = _curve_result({"0": [77.0, 78.0, 79.0], "3000": point})
+    result["nsmc_accuracy"]["embeddings_only"] = summary([81.0, 82.0, 83.0])
+    result["recipe"]["pretraining"]["seed"] = pretraining_seed
+    record = {"primary_metric": "accuracy", "classical": {"metrics": {}}}
+    result["baselines"]["per_seed"] = {
+        str(seed): {**record, "classical": {"metrics": {"accuracy": score}}}
+        for seed, score in zip((42, 43, 44), (81.0, 82.0, 81.5))
+    }
+    return result
+
+
+def test_pretraining_seeds_reads_one_point_over_every_pair_of_pretraining_and_finetuning_seeds(tmp_path, capsys):
+    from benchmarks import pretraining_seeds
+
+    curves = {"curve": _seeded_curve(42, [82.0, 83.0, 84.0]), "curve_p43": _seeded_curve(43, [81.5, 82.5, 83.5])}
+    for name, result in curves.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(result))
+    folders = ["--results-dir", str(tmp_path), "--output-dir", str(tmp_path / "out")]
+    assert pretraining_seeds.main(["curve", "curve_p43", *folders]) == 0
+    result = json.loads((tmp_path / "out" / "pretraining_seeds.json").read_text())
+    assert list(result["points"]) == ["3000"]
+    row = result["points"]["3000"]
+    # seed 42: +1 over the starting embeddings on each fine-tuning seed, sd 1 on both sides: not beyond 2 x 1
+    first = row["runs"][0]["gains"]
+    assert first["embeddings_only"]["mean"] == 1.0 and first["embeddings_only"]["above_control"] is False
+    assert first["control"]["mean"] == 5.0 and first["control"]["above_control"] is True
+    assert first["classical"]["per_seed"] == [1.0, 1.0, 2.5]
+    # all six pairs: +1, +1, +1, +0.5, +0.5, +0.5 over the starting embeddings; seeds' means 83 and 82.5
+    pooled = row["all_pairs"]["gains"]["embeddings_only"]
+    assert pooled["mean"] == 0.75 and pooled["wins"] == 6 and len(pooled["per_seed"]) == 6
+    assert row["pretraining_seed_means"]["stdev"] == 0.35
+    table = (tmp_path / "out" / "pretraining_seeds.md").read_text()
+    assert "| 3,000 | 42 | 83.00 ± 1.00 | +5.00 ± 0.00 (3/3 above; **yes**) | +1.00 ± 0.00 (3/3 above; no) |" in table
+    assert (
+        "| 3,000 | all pairs | 82.75 ± 0.94 | +4.75 ± 0.27 (6/6 above; **yes**) | +0.75 ± 0.27 (6/6 above; no) |"
+        in table
+    )
+    assert "| 3,000 | sd of the pre-training seeds' means | 0.35 |" in table
+    # not one recipe, a shared pre-training seed: one line naming the curve and the fix
+    other = _seeded_curve(44, [80.0, 81.0, 82.0])
+    other["recipe"]["pretraining"]["learning_rate"] = 1e-3
+    (tmp_path / "curve_lr.json").write_text(json.dumps(other))
+    (tmp_path / "curve_again.json").write_text(json.dumps(_seeded_curve(42, [80.0, 81.0, 82.0])))
+    for name, message in (("curve_lr", "curve_lr: differs from curve in pretraining.learning_rate; only the"),
+                          ("curve_again", "the curves share a pre-training seed ([42, 42])")):  # fmt: skip
+        with pytest.raises(SystemExit):
+            pretraining_seeds.main(["curve", name, *folders])
+        error = capsys.readouterr().err.strip().splitlines()
+        assert message in error[-1] and "Traceback" not in "\n".join(error)
+
+
 def test_benchmarks_hand_the_recipe_a_single_tasks_own_folder(tmp_path):
     """A benchmark's --data-dir holds one folder per task, and the recipe reads a single task's --data_dir as that
     task's folder or a parent holding it (rank_budget --tasks nsmc stopped at its first fine-tuning: `data has no
