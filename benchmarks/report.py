@@ -66,12 +66,13 @@ def _missing(what: str, command: str) -> str:
     return f"Not measured yet: {what} (run `{command}`)."
 
 
-def _table_section(file: str, title: str, what: str, command: str) -> str:
-    """A results file's Markdown under its heading, or the line saying it has not been measured yet."""
+def _table_section(file: str, title: str, what: str, command: str, commentary: str = "") -> str:
+    """A results file's Markdown under its heading, with its `commentary` after it; or the line saying it has not been
+    measured yet."""
     table = _markdown(file)
     if table is None:
         return _missing(what, command)
-    return f"### {title}\n\n{table}"
+    return f"### {title}\n\n{table}{commentary}"
 
 
 def size_speed_section() -> str:
@@ -217,10 +218,13 @@ def one_hour_curve_section() -> str:
 
 
 def pretraining_levers_section() -> str:
-    table = _markdown("pretraining_levers.md")
-    if table is None:
-        return _missing("levers against the default learning curve", "python -m benchmarks.compare_curves ...")
-    return "### Levers against the default learning curve\n\n" + table + PRETRAINING_LEVERS_COMMENTARY
+    return _table_section(
+        "pretraining_levers.md",
+        "Levers against the default learning curve",
+        "levers against the default learning curve",
+        "python -m benchmarks.compare_curves ...",
+        PRETRAINING_LEVERS_COMMENTARY,
+    )
 
 
 PRETRAINING_LEVERS_COMMENTARY = (
@@ -293,10 +297,13 @@ PRETRAINING_LEVERS_COMMENTARY = (
 
 
 def pretraining_seeds_section() -> str:
-    table = _markdown("pretraining_seeds.md")
-    if table is None:
-        return _missing("the best recipe on several pre-training seeds", "python -m benchmarks.pretraining_seeds ...")
-    return "### The best recipe on three pre-training seeds\n\n" + table + PRETRAINING_SEEDS_COMMENTARY
+    return _table_section(
+        "pretraining_seeds.md",
+        "The best recipe on three pre-training seeds",
+        "the best recipe on several pre-training seeds",
+        "python -m benchmarks.pretraining_seeds ...",
+        PRETRAINING_SEEDS_COMMENTARY,
+    )
 
 
 PRETRAINING_SEEDS_COMMENTARY = (
