@@ -111,10 +111,14 @@ def step_label(step: str) -> str:
     return f"{int(step):,}" if step.isdigit() else POINT_LABELS.get(step, step)
 
 
+# A gain's "beyond noise" verdict (paired_difference's above_control) as a table shows it.
+BEYOND_NOISE = {True: "**yes**", False: "no", None: "one seed"}
+
+
 def gain_cell(gain: dict | None, empty: str) -> str:
     if not gain:
         return empty
-    beyond = {True: "**yes**", False: "no", None: "one seed"}[gain["above_control"]]
+    beyond = BEYOND_NOISE[gain["above_control"]]
     return f"{gain['mean']:+.2f} ± {gain['stdev']:.2f} ({beyond})"
 
 

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from benchmarks.common import RESULTS, command_line, paired_difference, summary
-from benchmarks.compare_curves import load_curve, recipe_difference, step_label
+from benchmarks.compare_curves import BEYOND_NOISE, load_curve, recipe_difference, step_label
 from benchmarks.learning_curve import EMBEDDINGS_ONLY
 from benchmarks.report import save_results
 from training.task_baselines import primary_score
@@ -97,7 +97,7 @@ def compare(names: list[str], curves: list[dict]) -> dict:
 
 
 def gain_text(gain: dict) -> str:
-    beyond = {True: "**yes**", False: "no", None: "one seed"}[gain["above_control"]]
+    beyond = BEYOND_NOISE[gain["above_control"]]
     return f"{gain['mean']:+.2f} ± {gain['stdev']:.2f} ({gain['wins']}/{len(gain['per_seed'])} above; {beyond})"
 
 
