@@ -171,3 +171,30 @@ def test_ppmi_svd_starts_at_the_models_own_embedding_scale_by_default():
 
     assert PretrainArguments.embedding_init == "ppmi-svd"
     assert PretrainArguments.embedding_init_std == CooccurrenceSettings().std == KRElectraKDConfig().initializer_range
+
+
+@pytest.mark.parametrize("command", ["pretrain-teacher", "distill"])
+def test_starting_embeddings_count_within_the_asked_window(monkeypatch, command):
+    """--embedding_init_window reaches the counts (and --embedding_init_std the scale): with window 1 only neighbours
+    count, with 2 the pair two apart does too."""
+    from training.distillation.run import DistillArguments
+    from training.pretraining import PretrainArguments
+
+    arguments = {"pretrain-teacher": PretrainArguments, "distill": DistillArguments}[command]
+    assert arguments.embedding_init_window == CooccurrenceSettings.window
+    seen = {}
+
+    def build(texts, tokenizer, width, settings):
+        seen["settings"] = settings
+        seen["counts"] = cooccurrence_counts([[1, 2, 3]], 4, settings.window).toarray()
+        return torch.zeros(4, width)
+
+    monkeypatch.setitem(embedding_init.EMBEDDING_INITS, "ppmi-svd", build)
+    monkeypatch.setattr(embedding_init, "iter_corpus_lines", lambda source, max_lines: iter(()))
+    for window, far_pair in ((1, 0.0), (2, 0.5)):
+        args = arguments.__new__(arguments)  # only the fields starting_embeddings reads
+        args.__dict__.update(embedding_init="ppmi-svd", embedding_init_lines=10, max_corpus_lines=None,
+                             embedding_init_std=0.07, embedding_init_window=window, corpus=["unused.txt"])  # fmt: skip
+        embedding_init.starting_embeddings(args, tokenizer=None, width=8)
+        assert seen["settings"] == CooccurrenceSettings(window=window, std=0.07)
+        assert seen["counts"][1, 3] == far_pair and seen["counts"][1, 2] == 1.0

@@ -157,6 +157,7 @@ NUMBER_RULES: dict[str, Bounds] = {
     "generator_size_divisor": AT_LEAST_ONE,
     "embedding_init_lines": AT_LEAST_ONE,
     "embedding_init_std": POSITIVE,
+    "embedding_init_window": AT_LEAST_ONE,
     "pretraining_dropout": Bounds(0, 1, high_open=True),
     "token_embedding_lr_scale": NON_NEGATIVE,
     "layerwise_lr_decay": SHARE,

@@ -164,7 +164,7 @@ def starting_embeddings(args: Any, tokenizer: Any, width: int, source: Any = Non
         return None
     started = time.time()
     lines = min(args.embedding_init_lines, args.max_corpus_lines or args.embedding_init_lines)
-    settings = CooccurrenceSettings(std=args.embedding_init_std)
+    settings = CooccurrenceSettings(window=args.embedding_init_window, std=args.embedding_init_std)
     texts = iter_corpus_lines(source if source is not None else args.corpus, max_lines=lines)
     vectors = build(texts, tokenizer, width, settings)
     print(
@@ -199,6 +199,17 @@ def embedding_init_field(default: str, why: str) -> Any:
 def embedding_init_lines_field() -> Any:
     return field(
         default=500_000, metadata={"help": "Corpus lines read for --embedding_init ppmi-svd (its time and memory cap)."}
+    )
+
+
+def embedding_init_window_field() -> Any:
+    return field(
+        default=CooccurrenceSettings.window,
+        metadata={
+            "help": "Tokens either side of a token that count as its context for --embedding_init ppmi-svd (each "
+            "weighted by 1/distance): small windows group tokens that stand in for each other, large ones tokens of "
+            "the same topic."
+        },
     )
 
 

@@ -49,6 +49,7 @@ from training.embedding_init import (
     embedding_init_field,
     embedding_init_lines_field,
     embedding_init_std_field,
+    embedding_init_window_field,
     initialise_embeddings,
 )
 from training.learning_rates import ScaledLearningRatesMixin
@@ -322,6 +323,7 @@ class PretrainArguments:
     )
     embedding_init_lines: int = embedding_init_lines_field()
     embedding_init_std: float = embedding_init_std_field()
+    embedding_init_window: int = embedding_init_window_field()
     pretraining_dropout: float | None = field(
         default=None,
         metadata={

@@ -45,6 +45,7 @@ from training.embedding_init import (
     embedding_init_field,
     embedding_init_lines_field,
     embedding_init_std_field,
+    embedding_init_window_field,
     initialise_embeddings,
 )
 from training.evaluation import data_collator_for
@@ -92,6 +93,7 @@ class DistillArguments:
     )
     embedding_init_lines: int = embedding_init_lines_field()
     embedding_init_std: float = embedding_init_std_field()
+    embedding_init_window: int = embedding_init_window_field()
     student_tokenizer: str | None = field(
         default=None, metadata={"help": "The student's tokenizer, if not the teacher's; it must equal the teacher's."}
     )
