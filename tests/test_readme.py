@@ -37,6 +37,17 @@ def test_readme_names_no_folder_of_this_projects_machines():
         assert not lines, f"README.md names {local!r}: {lines[0][:200]}"
 
 
+def test_no_readme_table_runs_into_the_text_after_it():
+    """GitHub reads a line straight after a table row as one more row: a generated table ends with a blank line."""
+    lines = README.splitlines()
+    run_on = [
+        f"line {number + 2}: {after[:80]}"
+        for number, (row, after) in enumerate(zip(lines, lines[1:]))
+        if row.startswith("|") and after.strip() and not after.startswith(("|", "<!--"))
+    ]
+    assert not run_on, f"README.md text runs on from a table: {run_on}"
+
+
 def recipe_commands() -> list[list[str]]:
     """The commands of the README's "The recipe, step by step" block, continuation lines joined, comments left out."""
     import shlex
