@@ -384,13 +384,13 @@ BEST_TEACHER_STUDENTS_COMMENTARY = (
     "for the best this project pre-trains: the frozen 0.1 recipe's 3,000-step checkpoint (pre-training seed 42, the "
     "schedule ending at 3,000 steps; 81.25 here against 81.31 in the seeds table, another CPU run of the same recipe). "
     "**Here distillation pays.** The student distilled with `--embedding_init ppmi-svd` keeps 97.7% ± 0.3 of the "
-    "teacher (the paper reports 97.4% for its larger, 53 MB student) and is +2.80 ± 0.82 above the same shape with the same starting "
-    "embeddings and no teacher, on every seed and beyond noise: the first student in this project that the "
-    "embeddings-only control does not explain. From random embeddings the distilled student now keeps 95.0% (it was "
-    "89.9% from the 750-step teacher) but is level with that control (+0.56 ± 0.88). Both are far above the random-init "
-    "student (+11.03, +13.27). Neither student, nor the teacher, is above TF-IDF beyond noise (the student is 1.31 "
-    "below it), so the moonshot stays unmet. `distill --embedding_init` stays `random` by default: ppmi-svd won on "
-    "both teachers (+4.58, +2.24, every seed) but only for this one student shape."
+    "teacher (the paper reports 97.4% for its larger, 53 MB student) and is +2.80 ± 0.82 above the same shape "
+    "with the same starting embeddings and no teacher, on every seed and beyond noise: the first student in this "
+    "project that the embeddings-only control does not explain. From random embeddings the distilled student now "
+    "keeps 95.0% (it was 89.9% from the 750-step teacher) but is level with that control (+0.56 ± 0.88). Both are "
+    "far above the random-init student (+11.03, +13.27). Neither student, nor the teacher, is above TF-IDF beyond "
+    "noise (the student is 1.31 below it), so the moonshot stays unmet. `distill --embedding_init` stays `random` by "
+    "default: ppmi-svd won on both teachers (+4.58, +2.24, every seed) but only for this one student shape."
 )
 
 
