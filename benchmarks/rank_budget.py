@@ -12,6 +12,8 @@ task's trivial and TF-IDF baselines are computed on the same rows. Writes benchm
     python -m benchmarks.rank_budget --scale hour     # reproduce --scale hour's steps (not run yet: several hours)
     python -m benchmarks.rank_budget --stage prepare  # then, in parallel: --stage train --seeds 1 / --seeds 2 ...
     python -m benchmarks.rank_budget --stage table    # the table of what is finished
+    python -m benchmarks.rank_budget --teacher T --small-kd S --name rank_budget_best  # an existing teacher (and
+                                                      # its distilled small-kd) instead of the scale's own
 
 Every step is a `kr-electra-kd` command whose finished output (`.done`) is reused, so a stopped run resumes.
 """
@@ -65,14 +67,39 @@ def pipeline_arguments(args: argparse.Namespace, seed: int = 42) -> PipelineArgu
     )
 
 
+def teacher_path(args: argparse.Namespace) -> Path:
+    return Path(args.teacher) if args.teacher else args.work_dir / "teacher"
+
+
+def small_kd_path(args: argparse.Namespace) -> Path:
+    return Path(args.small_kd) if args.small_kd else args.work_dir / "students" / "small-kd"
+
+
+def distill_options(args: argparse.Namespace, seed: int, output: Path, init: Path | None = None) -> dict:
+    """`kr-electra-kd distill`'s options for a small-kd-shaped student (from `init` when given) at the scale."""
+    pipeline = pipeline_arguments(args, seed)
+    shape = scaled_preset("small-kd", args.settings["student_width"], args.settings["student_layers"])
+    options = {"teacher": str(teacher_path(args)), "student_preset": "small-kd", "student_shape": shape_string(shape)}
+    options |= {"student_init": str(init)} if init else {}
+    options |= {"corpus": list(args.corpus), "output_dir": str(output)}
+    options |= {"max_corpus_lines": pipeline.max_corpus_lines, "seed": seed}
+    options |= {"max_seq_length": pipeline.max_seq_length, "report_to": "none"}
+    options |= {"max_steps": pipeline.distill_steps, "save_steps": 200, "save_total_limit": 1}
+    return options | {"per_device_train_batch_size": pipeline.batch_size, "logging_steps": 50}
+
+
 def prepare(args: argparse.Namespace) -> dict[str, dict]:
-    """Tokenizer, teacher and small-kd (reproduce's recipe), then both arms' conversions of small-kd per preset."""
-    try:
-        run_pipeline(pipeline_arguments(args), stages={"tokenizer", "teacher", "small-kd"})
-    except StageNotRun as pending:  # the recipe's own fine-tuning stages come next; this benchmark runs its own
-        if not pending.stage.startswith("finetune"):
-            raise
-    small_kd = args.work_dir / "students" / "small-kd"
+    """Tokenizer, teacher and small-kd (reproduce's recipe; --teacher and --small-kd replace them), then both arms'
+    conversions of small-kd per preset."""
+    small_kd = small_kd_path(args)
+    if args.teacher is None:
+        try:
+            run_pipeline(pipeline_arguments(args), stages={"tokenizer", "teacher", "small-kd"})
+        except StageNotRun as pending:  # the recipe's own fine-tuning stages come next; this benchmark runs its own
+            if not pending.stage.startswith("finetune"):
+                raise
+    elif args.small_kd is None:
+        run_step("distill small-kd", small_kd, "distill", distill_options(args, 42, small_kd))
     conversions = {}
     for preset in args.presets:
         scaled = scaled_preset(preset, args.settings["student_width"], args.settings["student_layers"])
@@ -109,19 +136,12 @@ def _conversion(folder: Path) -> dict:
 def train(args: argparse.Namespace, seed: int) -> None:
     """For one seed: distil each arm from its conversion, then fine-tune it on every task."""
     pipeline = pipeline_arguments(args, seed)
-    teacher = args.work_dir / "teacher"
-    shape = scaled_preset("small-kd", args.settings["student_width"], args.settings["student_layers"])
     for preset in args.presets:
         for arm in ARMS:
             init = args.work_dir / "convert" / f"{preset}-{arm}"
             student = args.work_dir / f"seed{seed}" / f"{preset}-{arm}"
-            options = {"teacher": str(teacher), "student_preset": "small-kd", "student_shape": shape_string(shape)}
-            options |= {"student_init": str(init), "corpus": list(args.corpus), "output_dir": str(student)}
-            options |= {"max_corpus_lines": pipeline.max_corpus_lines, "seed": seed}
-            options |= {"max_seq_length": pipeline.max_seq_length, "report_to": "none"}
-            options |= {"max_steps": pipeline.distill_steps, "save_steps": 200, "save_total_limit": 1}
-            options |= {"per_device_train_batch_size": pipeline.batch_size, "logging_steps": 50}
-            run_step(f"seed {seed} distill {preset} {arm}", student, "distill", options)
+            run_step(f"seed {seed} distill {preset} {arm}", student, "distill",
+                     distill_options(args, seed, student, init))  # fmt: skip
             for task in args.tasks:
                 output = student.parent / f"{preset}-{arm}-{task}"
                 step = f"seed {seed} finetune {preset} {arm} {task}"
@@ -147,13 +167,12 @@ def collect(args: argparse.Namespace, conversions: dict) -> dict:
                 if all(value is not None for value in scores.values()):
                     per_seed[str(seed)] = scores
             rows[f"{preset} {arm}"] = {"preset": preset, "arm": arm, **conversions[preset][arm], "per_seed": per_seed}
-    small_kd = args.work_dir / "students" / "small-kd"
     dense = {}
     for seed in args.seeds:
         scores = {task: _score(args.work_dir / f"seed{seed}" / f"small-kd-{task}") for task in args.tasks}
         if all(value is not None for value in scores.values()):
             dense[str(seed)] = scores
-    rows["small-kd"] = {"preset": "small-kd", "arm": "dense", "size_mb": _size(small_kd), "per_seed": dense}
+    rows["small-kd"] = {"preset": "small-kd", "arm": "dense", "size_mb": _size(small_kd_path(args)), "per_seed": dense}
     return rows
 
 
@@ -164,7 +183,7 @@ def _size(folder: Path) -> float:
 def finetune_dense(args: argparse.Namespace, seed: int) -> None:
     """small-kd itself fine-tuned with the seed: the dense end of the size axis."""
     pipeline = pipeline_arguments(args, seed)
-    small_kd = args.work_dir / "students" / "small-kd"
+    small_kd = small_kd_path(args)
     for task in args.tasks:
         output = args.work_dir / f"seed{seed}" / f"small-kd-{task}"
         run_step(f"seed {seed} finetune small-kd {task}", output, "finetune",
@@ -271,6 +290,9 @@ def _notes(result: dict) -> list[str]:
             notes.append(f"{name}: ranks by group: {groups}.")
         elif row.get("ranks"):
             notes.append(f"{name}: ranks {row['ranks']}.")
+    if result.get("teacher"):  # runs made before --teacher existed pre-trained their own
+        small_kd = f"`{result['small_kd']}`" if result.get("small_kd") else "distilled from it at the scale"
+        notes.append(f"Teacher `{result['teacher']}` (the settings' teacher_* unused); small-kd {small_kd}.")
     notes.append(result["verdict"])
     return ["- " + note for note in notes]
 
@@ -330,12 +352,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", default=str(DATA))
     parser.add_argument("--work-dir", type=Path, default=None, help="Default: runs/rank_budget_<scale>.")
     parser.add_argument("--output-dir", type=Path, default=RESULTS)
+    parser.add_argument("--teacher", default=None,
+                        help="A pre-trained teacher folder to distil from, instead of pre-training the scale's own "
+                        "(its tokenizer is used throughout).")  # fmt: skip
+    parser.add_argument("--small-kd", default=None,
+                        help="A dense small-kd student already distilled from --teacher, to convert (default: "
+                        "distil one at the scale). Needs --teacher.")  # fmt: skip
+    parser.add_argument("--name", default="rank_budget", help="Results name: <output-dir>/<name>.json, .md, .png.")
     parser.add_argument("--no-dense", action="store_true",
                         help="Skip fine-tuning small-kd itself (when another process running --stage train does it).")  # fmt: skip
     parser.add_argument("--stage", choices=["all", "prepare", "train", "dense", "table"], default="all",
                         help="prepare: teacher, small-kd and conversions; train: the --seeds' runs (dense: only "
                         "small-kd's fine-tuning); table: the results of what is finished.")  # fmt: skip
     args = parser.parse_args(argv)
+    for option, folder in (("--teacher", args.teacher), ("--small-kd", args.small_kd)):
+        if folder is not None and not (Path(folder) / "config.json").is_file():
+            parser.error(f"{option} {folder}: no config.json there; pass a model folder")
+    if args.small_kd and not args.teacher:
+        parser.error("--small-kd needs --teacher (the teacher it was distilled from, which the arms distil from)")
     args.work_dir = args.work_dir or Path("runs") / f"rank_budget_{args.scale}"
     args.settings = RANK_BUDGET_SCALES[args.scale]
     started = time.time()
@@ -355,6 +389,8 @@ def main(argv: list[str] | None = None) -> int:
         "scale": args.scale,
         "machine": _machine(),
         "settings": {key: value for key, value in args.settings.items()},
+        "teacher": args.teacher,
+        "small_kd": args.small_kd,
         "tasks": args.tasks,
         "metrics": _metrics(args),
         "seeds": args.seeds,
@@ -363,8 +399,8 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": round(time.time() - started),
     }
     result["verdict"] = verdict(rows)
-    saved = save_results(result, args.output_dir, "rank_budget", markdown)
-    plot(saved, args.output_dir / "rank_budget.png")
+    saved = save_results(result, args.output_dir, args.name, markdown)
+    plot(saved, args.output_dir / f"{args.name}.png")
     return 0
 
 
