@@ -9,7 +9,9 @@ itself (each student's share of its score) and the students' shape randomly init
 labels alone teach that shape: a distilled student that does not beat it learned nothing from the teacher). When the
 changed student starts from corpus embeddings (`--change --embedding_init ppmi-svd`), a third control is that shape
 randomly initialised with the same starting embeddings and never distilled: what the embeddings alone bring, so the
-gap over it is the teacher's.
+gap over it is the teacher's. With --self-pretrained-control, a compute-matched control too: the students' shape
+pre-trained by ELECTRA (`kr-electra-kd pretrain-teacher`) for the same steps, batch and corpus, from the changed
+student's starting embeddings, with no teacher: what the same steps teach without one.
 Settings are benchmarks/distillation_nsmc.py's CPU scale.
 
     python -m benchmarks.ablation --teacher runs/learning_curve/electra_6000steps/pretrained --change --corrupt_inputs
@@ -47,6 +49,7 @@ from benchmarks.report import save_results
 from modeling_kr_electra_kd import PRESETS
 from training.defaults import RESULTS_FILE
 from training.distillation.run import DistillArguments
+from training.pretraining import PretrainArguments
 from training.recipe import run_step, scaled_preset, shape_string, step_seconds
 
 STUDENTS = ("baseline", "changed")
@@ -55,7 +58,12 @@ DISTILL_FIELDS = set(DistillArguments.__dataclass_fields__)
 CONTROLS = {
     "above_random_init": ("random_init", "the random-init student"),
     "above_embeddings_only": ("embeddings_only", "the embeddings-only student"),
+    "above_self_pretrained": ("self_pretrained", "the self-pretrained student"),
 }
+STARTING_EMBEDDING_FIELDS = sorted(
+    key for key in DISTILL_FIELDS & set(PretrainArguments.__dataclass_fields__) if key.startswith("embedding_init")
+)
+DISTILL_ONLY = ("teacher", "student_preset", "student_shape")  # every other distillation option pre-trains alike
 
 
 def markdown(result: dict) -> str:
@@ -82,6 +90,9 @@ def markdown(result: dict) -> str:
     rows.append((
         "student shape, randomly initialised with the changed student's starting embeddings (no teacher)",
         accuracy.get("embeddings_only"), shares.get("embeddings_only")))  # fmt: skip
+    rows.append((
+        f"student shape, ELECTRA-pre-trained for the same {settings['student_steps']} steps from the changed student's "
+        "starting embeddings (no teacher)", accuracy.get("self_pretrained"), shares.get("self_pretrained")))  # fmt: skip
     rows += [(labels[name], accuracy[name], shares.get(name)) for name in STUDENTS]
     rows += [(f"*{label}*", result["baselines"][kind], "") for kind, (label, _) in BASELINES.items()]
     for label, score, share in rows:
@@ -155,6 +166,12 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         help="Both students' preset, at half its width and 4 layers (e.g. small-lf-v3: low-rank).",
     )
     parser.add_argument("--student-steps", type=int, default=800, help="Distillation steps of each student.")
+    parser.add_argument(
+        "--self-pretrained-control",
+        action="store_true",
+        help="Also pre-train the students' shape itself (pretrain-teacher, --student-steps, no teacher) and "
+        "fine-tune it alike: the compute-matched control.",
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44], help="Fine-tuning seeds (paired).")
     parser.add_argument("--work-dir", type=Path, default=Path("runs/ablation"))
     parser.add_argument("--output-dir", type=Path, default=RESULTS)
@@ -167,7 +184,7 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
 
 
 def scores_of_every_row(args: argparse.Namespace, work: Path, distilling: dict) -> dict[str, list[float]]:
-    """Per seed: both students (distilled, then fine-tuned) and the two controls fine-tuned alike."""
+    """Per seed: both students (distilled, then fine-tuned) and the controls fine-tuned alike."""
     scores: dict[str, list[float]] = {name: [] for name in (*STUDENTS, "teacher", "random_init")}
     for variant, extra in (("baseline", {}), ("changed", change_options(args.change))):
         student = work / f"student_{variant}"
@@ -188,7 +205,24 @@ def scores_of_every_row(args: argparse.Namespace, work: Path, distilling: dict) 
         scores["embeddings_only"] = [
             finetuned_accuracy(args, work, "embeddings_only", model, seed) for seed, model in controls.items()
         ]
+    if args.self_pretrained_control:
+        model = self_pretrained_student(args, work, distilling, changed_args)
+        scores["self_pretrained"] = [finetuned_accuracy(args, work, "self_pretrained", model, s) for s in args.seeds]
     return scores
+
+
+def self_pretrained_student(args: argparse.Namespace, work: Path, distilling: dict, changed: DistillArguments) -> Path:
+    """The students' shape pre-trained by ELECTRA with the distillations' steps, batch, corpus and seed, the teacher's
+    tokenizer and the changed student's starting embeddings (--embedding_init and its settings); every other option
+    at pretrain-teacher's default."""
+    shared = {key: getattr(changed, key) for key in STARTING_EMBEDDING_FIELDS}  # pretrain-teacher's default differs
+    options = {key: value for key, value in distilling.items() if key not in DISTILL_ONLY}
+    options |= {"tokenizer": args.teacher, "preset": args.student_preset, "shape": distilling["student_shape"]}
+    output = work / "student_self_pretrained"
+    run_step(
+        "pre-train the student shape", output, "pretrain-teacher", {**options, **shared, "output_dir": str(output)}
+    )
+    return output
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -205,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     per_seed = [round(b - a, 2) for a, b in zip(scores["baseline"], scores["changed"])]
     shares = {
         name: summary([round(100 * value / teacher, 1) for value, teacher in zip(scores[name], scores["teacher"])])
-        for name in (*STUDENTS, "embeddings_only")  # the embeddings-only control: what no teacher keeps
+        for name in (*STUDENTS, "embeddings_only", "self_pretrained")  # the controls: what no teacher keeps
         if name in scores
     }
     result = {

@@ -435,8 +435,9 @@ def test_ablation_compares_two_students_that_differ_by_one_change_on_paired_seed
     assert result["settings"]["corpus"] == "training/data/sample_corpus.txt"  # committed: repository-relative
     assert "above_embeddings_only" not in result and "starting embeddings" not in table  # no such control here
 
-    # a student starting from corpus embeddings is also read against its shape with those embeddings, never distilled
-    argv = [*argv[: argv.index("--change")], "--change", "--embedding_init", "ppmi-svd"]
+    # a student starting from corpus embeddings is also read against its shape with those embeddings, never distilled,
+    # and (--self-pretrained-control) against that shape ELECTRA-pre-trained for the same steps from them
+    argv = [*argv[: argv.index("--change")], "--self-pretrained-control", "--change", "--embedding_init", "ppmi-svd"]
     assert ablation.main(argv) == 0
     result = json.loads((out / "ablation_embedding_init_ppmi-svd.json").read_text())
     work = tmp_path / "work" / "embedding_init_ppmi-svd"
@@ -458,6 +459,16 @@ def test_ablation_compares_two_students_that_differ_by_one_change_on_paired_seed
         "| student shape, randomly initialised with the changed student's starting embeddings (no teacher) |" in table
     )
     assert "minus the embeddings-only student, paired" in table
+    self_pretrained = work / "student_self_pretrained"
+    config = json.loads((self_pretrained / "config.json").read_text())
+    assert config["embedding_rank"] and config["ffn_rank"] and (self_pretrained / "generator").is_dir()
+    weights = load_file(str(self_pretrained / "model.safetensors"))
+    [embedding] = [value for key, value in weights.items() if key.endswith("word_embeddings.weight")]
+    # two steps move the starting vectors little: still the corpus vectors, not a random matrix
+    assert torch.nn.functional.cosine_similarity(embedding[1:].flatten(), vectors[1:].flatten(), dim=0) > 0.9
+    paired = [round(a - e, 2) for a, e in zip(accuracy["changed"]["per_seed"], accuracy["self_pretrained"]["per_seed"])]
+    assert result["above_self_pretrained"]["changed"]["per_seed"] == paired
+    assert "ELECTRA-pre-trained for the same 2 steps" in table and "minus the self-pretrained student" in table
 
 
 def test_learning_curve_reads_the_pretraining_losses_last_logged_before_a_checkpoint(tmp_path):
@@ -560,6 +571,36 @@ def test_the_rank_budget_verdict_claims_the_goal_only_beyond_noise():
     assert "b: +2.08 points" in text and "(0.43)): goal reached" in text
     assert "goal not reached" in verdict({"c budgeted": row([-2.0, -2.1, -1.9])})
     assert "one seed: no estimate of noise): goal not shown" in verdict({"d budgeted": row([3.0])})
+
+
+def test_rank_budget_distils_from_a_given_teacher_and_refuses_bad_folders_in_one_line(tmp_path, capsys):
+    """--teacher replaces the scale's own teacher in every distillation (the arms start from their conversion);
+    --small-kd without --teacher, or a folder with no config.json, stops at the command line."""
+    import argparse
+
+    from benchmarks.rank_budget import RANK_BUDGET_SCALES, distill_options, main, small_kd_path
+
+    teacher, dense = tmp_path / "teacher", tmp_path / "dense"
+    args = argparse.Namespace(work_dir=tmp_path / "work", corpus=["c.txt"], data_dir=None, tasks=["nsmc"],
+                              scale="tiny", settings=RANK_BUDGET_SCALES["tiny"], teacher=str(teacher), small_kd=None)  # fmt: skip
+    options = distill_options(args, 2, tmp_path / "out", init=tmp_path / "convert")
+    assert options["teacher"] == str(teacher) and options["student_init"] == str(tmp_path / "convert")
+    assert options["seed"] == 2
+    assert options["max_steps"] == RANK_BUDGET_SCALES["tiny"]["distill_steps"]
+    assert "student_init" not in distill_options(args, 2, tmp_path / "out")
+    assert small_kd_path(args) == tmp_path / "work" / "students" / "small-kd"
+    assert small_kd_path(argparse.Namespace(**{**vars(args), "small_kd": str(dense)})) == dense
+    dense.mkdir()
+    (dense / "config.json").write_text("{}")
+    for argv, message in (
+        (["--teacher", str(teacher)], f"--teacher {teacher}: no config.json there"),
+        (["--small-kd", str(dense)], "--small-kd needs --teacher"),
+    ):
+        with pytest.raises(SystemExit):
+            main([*argv, "--work-dir", str(tmp_path / "work")])
+        error = capsys.readouterr().err.strip().splitlines()
+        assert message in error[-1] and "Traceback" not in "\n".join(error)
+    assert not (tmp_path / "work").exists()
 
 
 def test_ablation_reads_its_change_as_distill_keyword_options():
