@@ -292,7 +292,8 @@ def _notes(result: dict) -> list[str]:
             notes.append(f"{name}: ranks {row['ranks']}.")
     if result.get("teacher"):  # runs made before --teacher existed pre-trained their own
         small_kd = f"`{result['small_kd']}`" if result.get("small_kd") else "distilled from it at the scale"
-        notes.append(f"Teacher `{result['teacher']}` (the settings' teacher_* unused); small-kd {small_kd}.")
+        notes.append(f"Teacher `{result['teacher']}` (the settings' teacher_* and vocab_size unused: it brings its "
+                     f"own tokenizer); small-kd {small_kd}.")  # fmt: skip
     notes.append(result["verdict"])
     return ["- " + note for note in notes]
 
