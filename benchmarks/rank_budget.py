@@ -12,8 +12,9 @@ task's trivial and TF-IDF baselines are computed on the same rows. Writes benchm
     python -m benchmarks.rank_budget --scale hour     # reproduce --scale hour's steps (not run yet: several hours)
     python -m benchmarks.rank_budget --stage prepare  # then, in parallel: --stage train --seeds 1 / --seeds 2 ...
     python -m benchmarks.rank_budget --stage table    # the table of what is finished
-    python -m benchmarks.rank_budget --teacher T --small-kd S --name rank_budget_best  # an existing teacher (and
-                                                      # its distilled small-kd) instead of the scale's own
+
+With `--teacher T` (and `--small-kd S`, a dense student distilled from T) the arms start from an existing teacher
+instead of the scale's own; `--name` keeps that run's results beside the default ones.
 
 Every step is a `kr-electra-kd` command whose finished output (`.done`) is reused, so a stopped run resumes.
 """
