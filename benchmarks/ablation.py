@@ -39,6 +39,7 @@ from benchmarks.common import (
     paired_difference,
     pretraining_options,
     random_model,
+    require_model_folder,
     score_cells,
     summary,
     task_options,
@@ -178,8 +179,7 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not args.change:
         parser.error("--change needs at least one distill option, e.g. --change --corrupt_inputs")
-    if not (Path(args.teacher) / "config.json").is_file():
-        parser.error(f"--teacher {args.teacher}: no config.json there; pass a pre-trained teacher folder")
+    require_model_folder(parser, "--teacher", args.teacher, "a pre-trained teacher folder")
     return args
 
 

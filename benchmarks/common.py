@@ -80,6 +80,12 @@ def add_scale_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seq-length", type=int, default=64)
 
 
+def require_model_folder(parser: argparse.ArgumentParser, option: str, folder: str | None, hint: str) -> None:
+    """Stop at the command line, in one line, when `option`'s folder (if given) holds no config.json."""
+    if folder is not None and not (Path(folder) / "config.json").is_file():
+        parser.error(f"{option} {folder}: no config.json there; pass {hint}")
+
+
 def teacher_preset() -> dict:
     """The CPU-scale teacher: teacher-base at a third of its width, 4 layers."""
     return scaled_preset("teacher-base", width=1 / 3, layers=4)

@@ -28,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.common import DATA, RESULTS, command_line
+from benchmarks.common import DATA, RESULTS, command_line, require_model_folder
 from benchmarks.report import save_results
 from benchmarks.reproduce import SCALES
 from training.defaults import BENCHMARK_FINETUNE_LEARNING_RATE, RANK_FIELDS, RESULTS_FILE
@@ -368,8 +368,7 @@ def main(argv: list[str] | None = None) -> int:
                         "small-kd's fine-tuning); table: the results of what is finished.")  # fmt: skip
     args = parser.parse_args(argv)
     for option, folder in (("--teacher", args.teacher), ("--small-kd", args.small_kd)):
-        if folder is not None and not (Path(folder) / "config.json").is_file():
-            parser.error(f"{option} {folder}: no config.json there; pass a model folder")
+        require_model_folder(parser, option, folder, "a model folder")
     if args.small_kd and not args.teacher:
         parser.error("--small-kd needs --teacher (the teacher it was distilled from, which the arms distil from)")
     args.work_dir = args.work_dir or Path("runs") / f"rank_budget_{args.scale}"
