@@ -354,7 +354,7 @@ PRETRAINING_SEEDS_COMMENTARY = (
     "curve repeats to within a tenth of a point. Its pre-training took 3,244 s against 1,805 s (0.93 against 1.66 "
     "steps/s), yet the code is not slower: 80 pre-training steps of this shape run side by side on the same "
     "machine, two interleaved rounds beside another job, took 170.7 / 177.7 s with the run's first commit "
-    "(0f7a9f3) and 168.7 / 148.6 s with this one, with identical losses. The shared machine was slower that day: "
+    "(0f7a9f3) and 168.7 / 148.6 s with the re-run's (a38041b), with identical losses. The shared machine was slower that day: "
     "compare seconds only within one run."
 )
 
@@ -454,7 +454,10 @@ SECOND_SEED_TEACHER_COMMENTARY = (
     "teacher (from seed 42's teacher: +2.80 ± 0.82, 3/3 seeds, beyond noise). From random embeddings it "
     "scores 76.43 ± 1.26 (94.2%), -0.17 ± 1.27 (2/3 seeds; within noise) over that control. ppmi-svd over "
     "random embeddings, paired: +3.20 ± 0.29 (3/3 seeds). Over the random-init student: +10.29 ± 1.26 "
-    "(3/3 seeds; beyond noise) and +13.49 ± 1.28 (3/3 seeds; beyond noise). TF-IDF on these slices 80.72."
+    "(3/3 seeds; beyond noise) and +13.49 ± 1.28 (3/3 seeds; beyond noise). TF-IDF on these slices 80.72. "
+    "So the LF-V3 result holds for a second teacher of the recipe: with ppmi-svd embeddings distillation pays "
+    "beyond the embeddings-only control on every seed, and from random embeddings it does not. The random-init and "
+    "embeddings-only rows repeat seed 42's run to the hundredth: they involve no teacher."
 )
 
 
