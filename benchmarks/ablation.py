@@ -117,6 +117,11 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def teacher_shares(scores: list[float], teacher: list[float]) -> list[float]:
+    """Seed by seed, a score as a percentage of the teacher's on the same seed."""
+    return [round(100 * value / base, 1) for value, base in zip(scores, teacher)]
+
+
 def change_options(change: list[str]) -> dict:
     """--change's distill options as run_distillation's keyword options: `--name value` (several values: a list),
     `--name=value`, a bare `--name` (True) or `--no_name` (False); dashes in names read as underscores."""
@@ -186,7 +191,8 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
 def scores_of_every_row(args: argparse.Namespace, work: Path, distilling: dict) -> dict[str, list[float]]:
     """Per seed: both students (distilled, then fine-tuned) and the controls fine-tuned alike."""
     scores: dict[str, list[float]] = {name: [] for name in (*STUDENTS, "teacher", "random_init")}
-    for variant, extra in (("baseline", {}), ("changed", change_options(args.change))):
+    # The changed student first: it is what the ablation is about, so a run stopped half-way has it.
+    for variant, extra in (("changed", change_options(args.change)), ("baseline", {})):
         student = work / f"student_{variant}"
         run_step(f"distil {variant}", student, "distill", {**distilling, **extra, "output_dir": str(student)})
         scores[variant] = [finetuned_accuracy(args, work, variant, student, seed) for seed in args.seeds]
@@ -238,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
 
     per_seed = [round(b - a, 2) for a, b in zip(scores["baseline"], scores["changed"])]
     shares = {
-        name: summary([round(100 * value / teacher, 1) for value, teacher in zip(scores[name], scores["teacher"])])
+        name: summary(teacher_shares(scores[name], scores["teacher"]))
         for name in (*STUDENTS, "embeddings_only", "self_pretrained")  # the controls: what no teacher keeps
         if name in scores
     }

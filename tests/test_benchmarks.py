@@ -872,6 +872,67 @@ def test_pretraining_seeds_reads_one_point_over_every_pair_of_pretraining_and_fi
         assert message in error[-1] and "Traceback" not in "\n".join(error)
 
 
+def _teacher_ablation(teacher: str, rows: dict[str, list[float]]) -> dict:
+    """A hand-made ablation result from `teacher`: `rows` per fine-tuning seed 42/43/44, random init 66 on each,
+    TF-IDF 80/81/82."""
+    from benchmarks.common import summary
+
+    settings = {"teacher": teacher, "name": teacher, "change": ["--embedding_init", "ppmi-svd"], "student_steps": 4000,
+                "seeds": [42, 43, 44], "work_dir": "abl"}  # fmt: skip
+    record = {"primary_metric": "accuracy"}
+    baselines = {str(seed): {**record, "classical": {"metrics": {"accuracy": score}}}
+                 for seed, score in zip((42, 43, 44), (80.0, 81.0, 82.0))}  # fmt: skip
+    accuracy = {name: summary(values) for name, values in {**rows, "random_init": [66.0] * 3}.items()}
+    return {"settings": settings, "nsmc_accuracy": accuracy, "baselines": {"per_seed": baselines}}
+
+
+def test_ablation_teachers_reads_students_per_teacher_and_over_every_pair(tmp_path, capsys):
+    from benchmarks import ablation_teachers
+
+    first = {"teacher": [80.0] * 3, "changed": [78.0, 79.0, 80.0], "baseline": [76.0] * 3,
+             "embeddings_only": [76.0, 77.0, 78.0]}  # fmt: skip
+    second = {"teacher": [82.0] * 3, "changed": [80.0, 81.0, 82.0], "baseline": [77.0] * 3,
+              "embeddings_only": [77.0, 78.0, 79.0]}  # fmt: skip
+    for name, teacher, rows in (("ablation_a", "t1", first), ("ablation_b", "t2", second)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(_teacher_ablation(teacher, rows)))
+    folders = ["--results-dir", str(tmp_path), "--output-dir", str(tmp_path / "out")]
+    assert ablation_teachers.main(["ablation_a", "ablation_b", *folders]) == 0
+    result = json.loads((tmp_path / "out" / "ablation_teachers.json").read_text())
+    changed = result["runs"]["ablation_a"]["students"]["changed"]
+    assert changed["share_of_teacher"]["per_seed"] == [97.5, 98.8, 100.0]
+    # +2 on every seed with sd 1 on both sides: not beyond 2 x 1; the second teacher's +3 is
+    assert changed["gains"]["embeddings_only"]["mean"] == 2.0
+    assert changed["gains"]["embeddings_only"]["above_control"] is False
+    assert result["runs"]["ablation_b"]["students"]["changed"]["gains"]["embeddings_only"]["above_control"] is True
+    assert changed["gains"]["classical"]["per_seed"] == [-2.0, -2.0, -2.0]
+    # every pair: +2, +2, +2, +3, +3, +3, but the six students' sd (1.41) doubled is above the mean gain
+    pooled = result["all_pairs"]["students"]["changed"]["gains"]["embeddings_only"]
+    assert pooled["mean"] == 2.5 and pooled["wins"] == 6 and pooled["noise_sd"] == 1.41
+    assert pooled["above_control"] is False
+    assert result["all_pairs"]["change"]["per_seed"] == [2.0, 3.0, 4.0, 3.0, 4.0, 5.0]
+    assert result["teacher_means"]["stdev"] == 1.41
+    table = (tmp_path / "out" / "ablation_teachers.md").read_text()
+    assert (
+        "| all pairs | student, `--embedding_init ppmi-svd` | 80.00 ± 1.41 | 98.8% ± 1.1 | +14.00 ± 1.41 (6/6 above; "
+        "**yes**) | +2.50 ± 0.55 (6/6 above; no) | -1.00 ± 1.10 (0/6 above; no) |" in table
+    )
+    assert "- all pairs: +3.50 ± 1.05 (6/6 above; **yes**)" in table
+    # runs that differ in more than the teacher, runs sharing a teacher, a missing run: one line naming it and the fix
+    longer = _teacher_ablation("t3", first)
+    longer["settings"]["student_steps"] = 800
+    (tmp_path / "ablation_c.json").write_text(json.dumps(longer))
+    (tmp_path / "ablation_d.json").write_text(json.dumps(_teacher_ablation("t1", second)))
+    for name, message in (
+        ("ablation_c", "ablation_c: differs from ablation_a in student_steps; only the teacher may differ."),
+        ("ablation_d", "the runs share a teacher (t1, t1)"),
+        ("ablation_e", "ablation_e.json: no such result; run python -m benchmarks.ablation ... --name e."),
+    ):
+        with pytest.raises(SystemExit):
+            ablation_teachers.main(["ablation_a", name, *folders])
+        error = capsys.readouterr().err.strip().splitlines()
+        assert message in error[-1] and "Traceback" not in "\n".join(error)
+
+
 def test_benchmarks_hand_the_recipe_a_single_tasks_own_folder(tmp_path):
     """A benchmark's --data-dir holds one folder per task, and the recipe reads a single task's --data_dir as that
     task's folder or a parent holding it (rank_budget --tasks nsmc stopped at its first fine-tuning: `data has no
