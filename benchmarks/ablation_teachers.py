@@ -14,15 +14,13 @@ Writes benchmarks/results/ablation_teachers.json and .md (--output-name names th
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 from benchmarks.ablation import STUDENTS, teacher_shares
-from benchmarks.common import RESULTS, command_line, paired_difference, summary
+from benchmarks.common import comparison_main, paired_difference, summary
 from benchmarks.pretraining_seeds import gain_text
-from benchmarks.report import save_results
 from training.task_baselines import primary_score
 
 # What the runs may differ in: the teacher, and what only names or places the run or adds a control row.
@@ -137,19 +135,10 @@ def markdown(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("names", nargs="+", help="Result names of ablations (ablation_<name>) that differ only in the teacher.")  # fmt: skip
-    parser.add_argument("--results-dir", type=Path, default=RESULTS, help="Where the ablations' JSON files are.")
-    parser.add_argument("--output-name", default="ablation_teachers", help="Name of the comparison's files.")
-    parser.add_argument("--output-dir", type=Path, default=RESULTS)
-    args = parser.parse_args(argv)
-    try:
-        result = compare(args.names, [load_ablation(args.results_dir, name) for name in args.names])
-    except ValueError as error:
-        parser.error(str(error))
-    save_results({"command": command_line("ablation_teachers", argv), **result}, args.output_dir, args.output_name,
-                 markdown)  # fmt: skip
-    return 0
+    return comparison_main(
+        argv, __doc__, "ablation_teachers", "Result names of ablations (ablation_<name>) that differ only in the teacher.",
+        "ablation_teachers", load_ablation, compare, markdown,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import argparse
 import platform
 import statistics
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from training.corpus import iter_corpus_lines
@@ -237,3 +238,32 @@ def nsmc_baselines(nsmc_dir: str, train_samples: int, eval_samples: int, seeds: 
         "per_seed": per_seed,
         **{kind: summary([primary_score(record, kind) for record in per_seed.values()]) for kind in BASELINES},
     }
+
+
+def comparison_main(
+    argv: list[str] | None,
+    description: str,
+    command: str,
+    names_help: str,
+    default_name: str,
+    load: Callable[[Path, str], dict],
+    compare: Callable[[list[str], list[dict]], dict],
+    markdown: Callable[[dict], str],
+) -> int:
+    """The command of a benchmark that reads several committed results by name (`load(results_dir, name)`) and writes
+    one comparison of them (`compare(names, results)`); a ValueError from either (a missing result, results that
+    cannot be compared) is one line naming it and the fix, not a traceback."""
+    from benchmarks.report import save_results
+
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("names", nargs="+", help=names_help)
+    parser.add_argument("--results-dir", type=Path, default=RESULTS, help="Where the results' JSON files are.")
+    parser.add_argument("--output-name", default=default_name, help="Name of the comparison's files.")
+    parser.add_argument("--output-dir", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    try:
+        result = compare(args.names, [load(args.results_dir, name) for name in args.names])
+    except ValueError as error:
+        parser.error(str(error))
+    save_results({"command": command_line(command, argv), **result}, args.output_dir, args.output_name, markdown)
+    return 0

@@ -15,14 +15,12 @@ Writes benchmarks/results/pretraining_levers.json and .md (--output-name names t
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
-from benchmarks.common import RESULTS, command_line, paired_difference
+from benchmarks.common import comparison_main, paired_difference
 from benchmarks.learning_curve import EMBEDDINGS_ONLY, EMBEDDINGS_ONLY_LABEL
-from benchmarks.report import save_results
 
 # The sections of a learning curve's recipe compared between variants.
 RECIPE_SECTIONS = ("tokenizer", "pretraining", "finetuning", "teacher_shape")
@@ -167,19 +165,10 @@ def markdown(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("names", nargs="+", help="Result names of learning curves; the first is the reference.")
-    parser.add_argument("--results-dir", type=Path, default=RESULTS, help="Where the learning curves' JSON files are.")
-    parser.add_argument("--output-name", default="pretraining_levers", help="Name of the comparison's files.")
-    parser.add_argument("--output-dir", type=Path, default=RESULTS)
-    args = parser.parse_args(argv)
-    try:
-        curves = [load_curve(args.results_dir, name) for name in args.names]
-    except ValueError as error:
-        parser.error(str(error))
-    result = {"command": command_line("compare_curves", argv), **compare(args.names, curves)}
-    save_results(result, args.output_dir, args.output_name, markdown)
-    return 0
+    return comparison_main(
+        argv, __doc__, "compare_curves", "Result names of learning curves; the first is the reference.",
+        "pretraining_levers", load_curve, compare, markdown,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -15,14 +15,11 @@ Writes benchmarks/results/pretraining_seeds.json and .md (--output-name names th
 
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
 
-from benchmarks.common import RESULTS, command_line, paired_difference, summary
+from benchmarks.common import comparison_main, paired_difference, summary
 from benchmarks.compare_curves import BEYOND_NOISE, load_curve, recipe_difference, step_label
 from benchmarks.learning_curve import EMBEDDINGS_ONLY
-from benchmarks.report import save_results
 from training.task_baselines import primary_score
 
 # The one recipe option the curves may differ in.
@@ -128,19 +125,10 @@ def markdown(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("names", nargs="+", help="Result names of learning curves of one recipe, one per pre-training seed.")  # fmt: skip
-    parser.add_argument("--results-dir", type=Path, default=RESULTS, help="Where the learning curves' JSON files are.")
-    parser.add_argument("--output-name", default="pretraining_seeds", help="Name of the comparison's files.")
-    parser.add_argument("--output-dir", type=Path, default=RESULTS)
-    args = parser.parse_args(argv)
-    try:
-        result = compare(args.names, [load_curve(args.results_dir, name) for name in args.names])
-    except ValueError as error:
-        parser.error(str(error))
-    save_results({"command": command_line("pretraining_seeds", argv), **result}, args.output_dir, args.output_name,
-                 markdown)  # fmt: skip
-    return 0
+    return comparison_main(
+        argv, __doc__, "pretraining_seeds", "Result names of learning curves of one recipe, one per pre-training seed.",
+        "pretraining_seeds", load_curve, compare, markdown,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":
