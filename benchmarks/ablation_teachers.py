@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from benchmarks.ablation import STUDENTS, teacher_shares
-from benchmarks.common import comparison_main, paired_difference, summary
+from benchmarks.common import BASELINES, comparison_main, paired_difference, summary
 from benchmarks.pretraining_seeds import gain_text
 from training.task_baselines import primary_score
 
@@ -95,6 +95,9 @@ def compare(names: list[str], results: list[dict]) -> dict:
         "teachers": [result["settings"]["teacher"] for result in results],
         "change": results[0]["settings"]["change"],
         "fine_tuning_seeds": results[0]["settings"]["seeds"],
+        "data": {key: results[0]["settings"][key] for key in ("train_samples", "eval_samples")},
+        # the same slices for every run (the settings match), so one run's baselines are every run's
+        "baselines": {kind: results[0]["baselines"][kind] for kind in BASELINES},
         "runs": {
             name: rows({row: result["nsmc_accuracy"][row]["per_seed"] for row in ROWS}, reference_scores(result))
             for name, result in zip(names, results)
@@ -108,7 +111,10 @@ def markdown(result: dict) -> str:
     change = " ".join(result["change"])
     labels = {"teacher": "teacher, fine-tuned", "baseline": "student (baseline)", "changed": f"student, `{change}`"}
     kinds = list(result["all_pairs"]["students"]["changed"]["gains"])
+    data = result["data"]
     lines = [
+        f"Data: NSMC ratings_train {data['train_samples']:,} labels / ratings_test {data['eval_samples']:,} reviews "
+        "per fine-tuning seed (each seed its own slices, the same for every row and teacher). "
         f"One ablation, several teachers: {', '.join(f'`{name}`' for name in result['ablations'])} (teachers "
         f"{', '.join(f'`{teacher}`' for teacher in result['teachers'])}; nothing else differs), fine-tuned on seeds "
         f"{', '.join(map(str, result['fine_tuning_seeds']))}; command: `{result['command']}`.",
@@ -126,6 +132,11 @@ def markdown(result: dict) -> str:
             share = f"{student['share_of_teacher']['mean']:.1f}% ± {student['share_of_teacher']['stdev']:.1f}" if student else ""  # fmt: skip
             gains = " | ".join(gain_text(student["gains"][kind]) if student else "" for kind in kinds)
             lines.append(f"| {name} | {labels[row]} | {accuracy['mean']:.2f} ± {accuracy['stdev']:.2f} | {share} | {gains} |")  # fmt: skip
+    baselines = "; ".join(
+        f"{label} {result['baselines'][kind]['mean']:.2f} ± {result['baselines'][kind]['stdev']:.2f}"
+        for kind, (label, _) in BASELINES.items()
+    )
+    lines += ["", f"Baselines on the same slices (every run): {baselines}."]
     lines += ["", f"`{change}` (changed minus baseline student, paired):", ""]
     for name, run in [*result["runs"].items(), ("all pairs", result["all_pairs"])]:
         lines.append(f"- {name}: {gain_text(run['change'])}")

@@ -878,12 +878,13 @@ def _teacher_ablation(teacher: str, rows: dict[str, list[float]]) -> dict:
     from benchmarks.common import summary
 
     settings = {"teacher": teacher, "name": teacher, "change": ["--embedding_init", "ppmi-svd"], "student_steps": 4000,
-                "seeds": [42, 43, 44], "work_dir": "abl"}  # fmt: skip
+                "seeds": [42, 43, 44], "work_dir": "abl", "train_samples": 4000, "eval_samples": 5000}  # fmt: skip
     record = {"primary_metric": "accuracy"}
     baselines = {str(seed): {**record, "classical": {"metrics": {"accuracy": score}}}
                  for seed, score in zip((42, 43, 44), (80.0, 81.0, 82.0))}  # fmt: skip
     accuracy = {name: summary(values) for name, values in {**rows, "random_init": [66.0] * 3}.items()}
-    return {"settings": settings, "nsmc_accuracy": accuracy, "baselines": {"per_seed": baselines}}
+    summaries = {"trivial": summary([50.0] * 3), "classical": summary([80.0, 81.0, 82.0])}
+    return {"settings": settings, "nsmc_accuracy": accuracy, "baselines": {"per_seed": baselines, **summaries}}
 
 
 def test_ablation_teachers_reads_students_per_teacher_and_over_every_pair(tmp_path, capsys):
@@ -917,6 +918,8 @@ def test_ablation_teachers_reads_students_per_teacher_and_over_every_pair(tmp_pa
         "**yes**) | +2.50 ± 0.55 (6/6 above; no) | -1.00 ± 1.10 (0/6 above; no) |" in table
     )
     assert "- all pairs: +3.50 ± 1.05 (6/6 above; **yes**)" in table
+    assert table.startswith("Data: NSMC ratings_train 4,000 labels / ratings_test 5,000 reviews per fine-tuning seed")
+    assert "Baselines on the same slices (every run): trivial baseline 50.00 ± 0.00; TF-IDF + logistic regression 81.00 ± 1.00." in table  # fmt: skip
     # runs that differ in more than the teacher, runs sharing a teacher, a missing run: one line naming it and the fix
     longer = _teacher_ablation("t3", first)
     longer["settings"]["student_steps"] = 800
