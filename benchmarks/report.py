@@ -351,11 +351,13 @@ PRETRAINING_SEEDS_COMMENTARY = (
     "the recipe now also records the co-occurrence window's default, 5): the same losses at step 3,000 to the "
     "logged digits (RTD 0.2629, MLM 6.619), the random-init and starting-embeddings points identical, and the "
     "3,000-step teacher 81.13 ± 1.10 against 81.17 ± 1.08 (per fine-tuning seed -0.08 / +0.04 / -0.06): the "
-    "curve repeats to within a tenth of a point. Its pre-training took 3,244 s against 1,805 s (0.93 against 1.66 "
-    "steps/s), yet the code is not slower: 80 pre-training steps of this shape run side by side on the same "
-    "machine, two interleaved rounds beside another job, took 170.7 / 177.7 s with the run's first commit "
-    "(0f7a9f3) and 168.7 / 148.6 s with the re-run's (a38041b), with identical losses. The shared machine was slower that day: "
-    "compare seconds only within one run."
+    "curve repeats to within a tenth of a point. Pre-training seed 44's, run again the same way "
+    "(`learning_curve_embfrozen_std0.1_pseed44_rerun`): the same step-3,000 losses (RTD 0.2603, MLM 6.594), the same "
+    "controls, 80.95 ± 0.82 against 80.93 ± 0.84 (per seed 0.00 / 0.00 / +0.04). Their pre-training took 3,244 s "
+    "against 1,805 s and 3,179 s against 1,906 s (about 0.94 against 1.6 steps/s), yet the code is not slower: 80 pre-training steps of this shape run side by side on the same "
+    "machine, two interleaved rounds beside another job, took 170.7 / 177.7 s with seed 43's first run's commit "
+    "(0f7a9f3) and 168.7 / 148.6 s with its re-run's (a38041b), with identical losses. The shared machine was slower on those days (seed 44's re-run also "
+    "shared the 2 cores with about eight minutes of unit tests): compare seconds only within one run."
 )
 
 
