@@ -19,9 +19,8 @@ import sys
 from pathlib import Path
 
 from benchmarks.ablation import STUDENTS, teacher_shares
-from benchmarks.common import BASELINES, comparison_main, paired_difference, summary
+from benchmarks.common import BASELINES, classical_per_seed, comparison_main, paired_difference, summary
 from benchmarks.pretraining_seeds import gain_text
-from training.task_baselines import primary_score
 
 # What the runs may differ in: the teacher, and what only names or places the run or adds a control row.
 MAY_DIFFER = {"teacher", "name", "work_dir", "output_dir", "self_pretrained_control"}
@@ -60,10 +59,10 @@ def check_one_ablation(names: list[str], results: list[dict]) -> None:
 
 def reference_scores(result: dict) -> dict[str, list[float]]:
     """Per fine-tuning seed, the scores a student is read against (REFERENCES; the embeddings-only row when run)."""
-    seeds = result["settings"]["seeds"]
-    scores = {"classical": [primary_score(result["baselines"]["per_seed"][str(seed)], "classical") for seed in seeds]}
     accuracy = result["nsmc_accuracy"]
-    return {kind: accuracy[kind]["per_seed"] for kind in REFERENCES if kind in accuracy} | scores
+    return {kind: accuracy[kind]["per_seed"] for kind in REFERENCES if kind in accuracy} | {
+        "classical": classical_per_seed(result)
+    }
 
 
 def rows(scores: dict[str, list[float]], references: dict[str, list[float]]) -> dict:

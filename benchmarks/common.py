@@ -240,6 +240,14 @@ def nsmc_baselines(nsmc_dir: str, train_samples: int, eval_samples: int, seeds: 
     }
 
 
+def classical_per_seed(result: dict) -> list[float]:
+    """TF-IDF's score on each fine-tuning seed's slices of a result that kept `nsmc_baselines` per seed, in the order
+    of its settings' seeds (what a paired gain over TF-IDF is read against)."""
+    return [
+        primary_score(result["baselines"]["per_seed"][str(seed)], "classical") for seed in result["settings"]["seeds"]
+    ]
+
+
 def comparison_main(
     argv: list[str] | None,
     description: str,

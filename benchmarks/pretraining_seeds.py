@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks.common import comparison_main, paired_difference, summary
+from benchmarks.common import classical_per_seed, comparison_main, paired_difference, summary
 from benchmarks.compare_curves import BEYOND_NOISE, load_curve, recipe_difference, step_label
 from benchmarks.learning_curve import EMBEDDINGS_ONLY
-from training.task_baselines import primary_score
 
 # The one recipe option the curves may differ in.
 SEED_OPTION = "pretraining.seed"
@@ -49,12 +48,9 @@ def check_one_recipe(names: list[str], curves: list[dict]) -> None:
 
 def reference_scores(curve: dict) -> dict[str, list[float]]:
     """Per fine-tuning seed, the scores a point is read against (REFERENCES)."""
-    classical = [
-        primary_score(curve["baselines"]["per_seed"][str(seed)], "classical") for seed in curve["settings"]["seeds"]
-    ]
     accuracy = curve["nsmc_accuracy"]
     return {"control": accuracy["0"]["per_seed"], EMBEDDINGS_ONLY: accuracy[EMBEDDINGS_ONLY]["per_seed"],
-            "classical": classical}  # fmt: skip
+            "classical": classical_per_seed(curve)}  # fmt: skip
 
 
 def point_rows(point: str, curves: list[dict]) -> dict:
